@@ -1,0 +1,394 @@
+/* index.c - see index.h. */
+#define _GNU_SOURCE
+#include "index.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MAP_SIZE (64ULL << 30)
+
+struct index {
+	MDB_env *env;
+	MDB_dbi nodes, dirents, children, artifacts, projects, meta, queue;
+};
+
+static int	lmdb_err(int rc, const char *what);
+static MDB_dbi	table_dbi(struct index *ix, enum index_table t);
+
+static int
+lmdb_err(int rc, const char *what)
+{
+	if (rc == 0)
+		return 0;
+	if (rc == MDB_NOTFOUND)
+		return -ENOENT;
+	if (rc == MDB_KEYEXIST)
+		return -EEXIST;
+	if (rc == MDB_MAP_FULL)
+		return store_seterr(-ENOSPC, "index is full (%s)", what);
+	if (rc > 0)
+		return store_seterr(-rc, "index: %s: %s", what, strerror(rc));
+	return store_seterr(-EIO, "index: %s: %s", what, mdb_strerror(rc));
+}
+
+int
+index_open(struct index **out, const char *dir)
+{
+	struct index *ix;
+	MDB_txn *txn = NULL;
+	int rc, dead;
+
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return store_seterr(-errno, "could not create '%s': %s", dir,
+		    strerror(errno));
+	ix = calloc(1, sizeof(*ix));
+	if (!ix)
+		return -ENOMEM;
+	rc = mdb_env_create(&ix->env);
+	if (rc)
+		goto fail;
+	mdb_env_set_maxdbs(ix->env, 16);
+	mdb_env_set_maxreaders(ix->env, 256);
+	mdb_env_set_mapsize(ix->env, MAP_SIZE);
+	rc = mdb_env_open(ix->env, dir, MDB_NOTLS, 0644);
+	if (rc)
+		goto fail;
+	/* readers left behind by a process that died (kill -9) */
+	mdb_reader_check(ix->env, &dead);
+	rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
+	if (rc)
+		goto fail;
+	if ((rc = mdb_dbi_open(txn, "nodes", MDB_CREATE | MDB_INTEGERKEY,
+	    &ix->nodes)) ||
+	    (rc = mdb_dbi_open(txn, "dirents", MDB_CREATE, &ix->dirents)) ||
+	    (rc = mdb_dbi_open(txn, "children", MDB_CREATE, &ix->children)) ||
+	    (rc = mdb_dbi_open(txn, "artifacts", MDB_CREATE,
+	    &ix->artifacts)) ||
+	    (rc = mdb_dbi_open(txn, "projects", MDB_CREATE, &ix->projects)) ||
+	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &ix->meta)) ||
+	    (rc = mdb_dbi_open(txn, "queue", MDB_CREATE | MDB_INTEGERKEY,
+	    &ix->queue)))
+		goto fail;
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc)
+		goto fail;
+	*out = ix;
+	return 0;
+fail:
+	if (txn)
+		mdb_txn_abort(txn);
+	rc = lmdb_err(rc, "open");
+	store_seterr(rc, "could not open the index in '%s': %s", dir,
+	    rc == -EIO ? store_errmsg() : strerror(-rc));
+	if (ix->env)
+		mdb_env_close(ix->env);
+	free(ix);
+	return rc;
+}
+
+void
+index_close(struct index *ix)
+{
+	if (!ix)
+		return;
+	mdb_env_close(ix->env);
+	free(ix);
+}
+
+MDB_env *
+index_env(struct index *ix)
+{
+	return ix->env;
+}
+
+int
+index_begin(struct index *ix, int rdonly, MDB_txn **txn)
+{
+	return lmdb_err(mdb_txn_begin(ix->env, NULL,
+	    rdonly ? MDB_RDONLY : 0, txn), "begin");
+}
+
+int
+index_commit(MDB_txn *txn)
+{
+	return lmdb_err(mdb_txn_commit(txn), "commit");
+}
+
+void
+index_abort(MDB_txn *txn)
+{
+	if (txn)
+		mdb_txn_abort(txn);
+}
+
+int
+index_node_get(struct index *ix, MDB_txn *txn, uint64_t ino,
+    struct node *out)
+{
+	MDB_val k = { sizeof(ino), &ino }, v;
+	int rc;
+
+	rc = mdb_get(txn, ix->nodes, &k, &v);
+	if (rc)
+		return lmdb_err(rc, "node");
+	if (v.mv_size != sizeof(*out))
+		return store_seterr(-EIO, "index: node %llu is damaged",
+		    (unsigned long long)ino);
+	memcpy(out, v.mv_data, sizeof(*out));
+	return 0;
+}
+
+int
+index_node_put(struct index *ix, MDB_txn *txn, uint64_t ino,
+    const struct node *n)
+{
+	MDB_val k = { sizeof(ino), &ino }, v = { sizeof(*n), (void *)n };
+
+	return lmdb_err(mdb_put(txn, ix->nodes, &k, &v, 0), "put node");
+}
+
+static size_t
+dirent_key(char *buf, uint64_t dir, const char *name)
+{
+	uint64_t be = htobe64(dir);
+	size_t len = strlen(name);
+
+	memcpy(buf, &be, 8);
+	memcpy(buf + 8, name, len);
+	return 8 + len;
+}
+
+int
+index_lookup(struct index *ix, MDB_txn *txn, uint64_t dir, const char *name,
+    uint64_t *ino)
+{
+	char buf[8 + NAME_MAX_BYTES + 1];
+	MDB_val k, v;
+	int rc;
+
+	if (strlen(name) > NAME_MAX_BYTES)
+		return -ENOENT;
+	k.mv_size = dirent_key(buf, dir, name);
+	k.mv_data = buf;
+	rc = mdb_get(txn, ix->dirents, &k, &v);
+	if (rc)
+		return lmdb_err(rc, "lookup");
+	memcpy(ino, v.mv_data, sizeof(*ino));
+	return 0;
+}
+
+int
+index_link(struct index *ix, MDB_txn *txn, uint64_t dir, const char *name,
+    uint64_t ino)
+{
+	char buf[8 + NAME_MAX_BYTES + 1];
+	uint64_t ck[2] = { htobe64(dir), htobe64(ino) };
+	MDB_val k, v = { sizeof(ino), &ino };
+	int rc;
+
+	if (strlen(name) > NAME_MAX_BYTES)
+		return -ENAMETOOLONG;
+	k.mv_size = dirent_key(buf, dir, name);
+	k.mv_data = buf;
+	rc = mdb_put(txn, ix->dirents, &k, &v, MDB_NOOVERWRITE);
+	if (rc)
+		return lmdb_err(rc, "link");
+	k.mv_size = sizeof(ck);
+	k.mv_data = ck;
+	v.mv_size = strlen(name);
+	v.mv_data = (void *)name;
+	return lmdb_err(mdb_put(txn, ix->children, &k, &v, 0), "link");
+}
+
+int
+index_list(struct index *ix, MDB_txn *txn, uint64_t dir, uint64_t off,
+    index_list_fn cb, void *arg)
+{
+	uint64_t start[2] = { htobe64(dir), htobe64(off) };
+	MDB_cursor *cur;
+	MDB_val k = { sizeof(start), start }, v;
+	int rc;
+
+	rc = mdb_cursor_open(txn, ix->children, &cur);
+	if (rc)
+		return lmdb_err(rc, "list");
+	/* offsets are child inode numbers: resume after the last one */
+	if (off)
+		start[1] = htobe64(off + 1);
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	while (rc == 0) {
+		uint64_t kk[2];
+		char name[NAME_MAX_BYTES + 1];
+
+		if (k.mv_size != sizeof(kk))
+			break;
+		memcpy(kk, k.mv_data, sizeof(kk));
+		if (be64toh(kk[0]) != dir)
+			break;
+		if (v.mv_size > NAME_MAX_BYTES)
+			break;
+		memcpy(name, v.mv_data, v.mv_size);
+		name[v.mv_size] = '\0';
+		if (cb(arg, name, v.mv_size, be64toh(kk[1]), be64toh(kk[1])))
+			break;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	if (rc && rc != MDB_NOTFOUND)
+		return lmdb_err(rc, "list");
+	return 0;
+}
+
+int
+index_alloc_ino(struct index *ix, MDB_txn *txn, uint64_t count,
+    uint64_t *first)
+{
+	uint64_t next;
+	int rc;
+
+	rc = index_get(ix, txn, TAB_META, "next_ino", &next, sizeof(next));
+	if (rc == -ENOENT)
+		next = INO_FIRST_FREE;
+	else if (rc < 0)
+		return rc;
+	*first = next;
+	next += count;
+	return index_put(ix, txn, TAB_META, "next_ino", &next, sizeof(next),
+	    0);
+}
+
+static MDB_dbi
+table_dbi(struct index *ix, enum index_table t)
+{
+	switch (t) {
+	case TAB_ARTIFACT:
+		return ix->artifacts;
+	case TAB_PROJECT:
+		return ix->projects;
+	case TAB_META:
+	default:
+		return ix->meta;
+	}
+}
+
+int
+index_get(struct index *ix, MDB_txn *txn, enum index_table t,
+    const char *key, void *val, size_t len)
+{
+	MDB_val k = { strlen(key), (void *)key }, v;
+	int rc;
+
+	rc = mdb_get(txn, table_dbi(ix, t), &k, &v);
+	if (rc)
+		return lmdb_err(rc, "get");
+	if (v.mv_size != len)
+		return store_seterr(-EIO, "index: record '%s' is damaged",
+		    key);
+	memcpy(val, v.mv_data, len);
+	return 0;
+}
+
+int
+index_put(struct index *ix, MDB_txn *txn, enum index_table t,
+    const char *key, const void *val, size_t len, int noovw)
+{
+	MDB_val k = { strlen(key), (void *)key }, v = { len, (void *)val };
+
+	return lmdb_err(mdb_put(txn, table_dbi(ix, t), &k, &v,
+	    noovw ? MDB_NOOVERWRITE : 0), "put");
+}
+
+int
+index_iter(struct index *ix, MDB_txn *txn, enum index_table t,
+    index_iter_fn cb, void *arg)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc, stop = 0;
+
+	rc = mdb_cursor_open(txn, table_dbi(ix, t), &cur);
+	if (rc)
+		return lmdb_err(rc, "iterate");
+	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	while (rc == 0 && !stop) {
+		stop = cb(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	if (stop < 0)
+		return stop;
+	if (rc && rc != MDB_NOTFOUND)
+		return lmdb_err(rc, "iterate");
+	return 0;
+}
+
+int
+index_queue_push(struct index *ix, MDB_txn *txn, const char *json,
+    uint64_t *seq)
+{
+	uint64_t next;
+	MDB_val k = { sizeof(next), &next }, v = { strlen(json), (void *)json };
+	int rc;
+
+	rc = index_get(ix, txn, TAB_META, "next_seq", &next, sizeof(next));
+	if (rc == -ENOENT)
+		next = 1;
+	else if (rc < 0)
+		return rc;
+	rc = lmdb_err(mdb_put(txn, ix->queue, &k, &v, MDB_NOOVERWRITE),
+	    "queue");
+	if (rc < 0)
+		return rc;
+	if (seq)
+		*seq = next;
+	next++;
+	return index_put(ix, txn, TAB_META, "next_seq", &next, sizeof(next),
+	    0);
+}
+
+int
+index_queue_first(struct index *ix, MDB_txn *txn, uint64_t *seq, char **json)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	rc = mdb_cursor_open(txn, ix->queue, &cur);
+	if (rc)
+		return lmdb_err(rc, "queue");
+	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	if (rc == 0) {
+		memcpy(seq, k.mv_data, sizeof(*seq));
+		*json = strndup(v.mv_data, v.mv_size);
+		if (!*json)
+			rc = ENOMEM;
+	}
+	mdb_cursor_close(cur);
+	return lmdb_err(rc, "queue");
+}
+
+int
+index_queue_del(struct index *ix, MDB_txn *txn, uint64_t seq)
+{
+	MDB_val k = { sizeof(seq), &seq };
+
+	return lmdb_err(mdb_del(txn, ix->queue, &k, NULL), "queue");
+}
+
+int
+index_queue_count(struct index *ix, MDB_txn *txn, uint64_t *count)
+{
+	MDB_stat st;
+	int rc;
+
+	rc = mdb_stat(txn, ix->queue, &st);
+	if (rc)
+		return lmdb_err(rc, "queue");
+	*count = st.ms_entries;
+	return 0;
+}

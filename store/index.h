@@ -1,0 +1,121 @@
+/*
+ * index.h - the LMDB index: the current state every lookup of the mount is
+ * served from.
+ *
+ * The tree is a table of nodes keyed by inode number, plus two directory
+ * tables: (parent, name) -> child for lookups and (parent, child) -> name for
+ * listings in a stable order that resumes from an offset.  Artifacts,
+ * projects, the ledger queue and a few counters have tables of their own.
+ * All functions take the caller's transaction, so one change is one
+ * transaction.
+ */
+#ifndef RELFS_INDEX_H
+#define RELFS_INDEX_H
+
+#include <lmdb.h>
+#include <stdint.h>
+
+#include "util.h"
+
+/* Fixed inode numbers of the top of the tree. */
+enum {
+	INO_ROOT = 1,
+	INO_README = 2,
+	INO_INCOMING = 3,
+	INO_ARTIFACTS = 4,
+	INO_PROJECTS = 5,
+	INO_STAGES = 6,
+	INO_SCENARIOS = 7,
+	INO_RELEASES = 8,
+	INO_FIRST_FREE = 1024,
+};
+
+enum node_kind {
+	NODE_DIR = 1,
+	NODE_FILE = 2,		/* bytes in the content store */
+	NODE_SYMLINK = 3,	/* target in the content store */
+	NODE_INCOMING = 4,	/* the writable staging area */
+};
+
+enum node_flags {
+	NODE_MUTABLE = 1,	/* may change: never cached by the kernel */
+};
+
+/* One node as stored (fixed size, host byte order). */
+struct node {
+	uint8_t kind;
+	uint8_t flags;
+	uint16_t reserved;
+	uint32_t mode;		/* permission bits only */
+	uint64_t size;
+	int64_t mtime;
+	uint64_t parent;
+	uint32_t nlink;
+	uint32_t reserved2;
+	uint8_t digest[DIGEST_LEN];
+};
+
+struct index;
+
+/* Open or create the environment in dir (a directory). */
+int index_open(struct index **out, const char *dir);
+void index_close(struct index *ix);
+
+/* Begin a transaction (rdonly != 0 for a read transaction). */
+int index_begin(struct index *ix, int rdonly, MDB_txn **txn);
+/* Commit; on failure the transaction is gone and nothing changed. */
+int index_commit(MDB_txn *txn);
+void index_abort(MDB_txn *txn);
+
+int index_node_get(struct index *ix, MDB_txn *txn, uint64_t ino,
+    struct node *out);
+int index_node_put(struct index *ix, MDB_txn *txn, uint64_t ino,
+    const struct node *n);
+
+/* Look up name in dir; -ENOENT when absent. */
+int index_lookup(struct index *ix, MDB_txn *txn, uint64_t dir,
+    const char *name, uint64_t *ino);
+
+/* Add an entry name -> ino to dir; -EEXIST when the name is taken. */
+int index_link(struct index *ix, MDB_txn *txn, uint64_t dir,
+    const char *name, uint64_t ino);
+
+/*
+ * List dir from offset off (0 = start).  cb gets each entry and the offset
+ * that resumes after it; a non-zero return from cb stops the listing.
+ */
+typedef int (*index_list_fn)(void *arg, const char *name, size_t namelen,
+    uint64_t ino, uint64_t next_off);
+int index_list(struct index *ix, MDB_txn *txn, uint64_t dir, uint64_t off,
+    index_list_fn cb, void *arg);
+
+/* Allocate count consecutive inode numbers; *first gets the first. */
+int index_alloc_ino(struct index *ix, MDB_txn *txn, uint64_t count,
+    uint64_t *first);
+
+/* Small named records: "artifact" (key "p/v"), "project" (key "p"), "meta". */
+enum index_table { TAB_ARTIFACT, TAB_PROJECT, TAB_META };
+int index_get(struct index *ix, MDB_txn *txn, enum index_table t,
+    const char *key, void *val, size_t len);
+int index_put(struct index *ix, MDB_txn *txn, enum index_table t,
+    const char *key, const void *val, size_t len, int noovw);
+
+/* Iterate one table in key order; cb returns non-zero to stop. */
+typedef int (*index_iter_fn)(void *arg, const char *key, size_t keylen,
+    const void *val, size_t vallen);
+int index_iter(struct index *ix, MDB_txn *txn, enum index_table t,
+    index_iter_fn cb, void *arg);
+
+/* The ledger queue: entries in order, removed once they are in git. */
+int index_queue_push(struct index *ix, MDB_txn *txn, const char *json,
+    uint64_t *seq);
+/* The oldest entry, or -ENOENT; *json is the caller's to free. */
+int index_queue_first(struct index *ix, MDB_txn *txn, uint64_t *seq,
+    char **json);
+int index_queue_del(struct index *ix, MDB_txn *txn, uint64_t seq);
+int index_queue_count(struct index *ix, MDB_txn *txn, uint64_t *count);
+
+/* The LMDB environment, for tools that need it (rebuild). */
+MDB_env *index_env(struct index *ix);
+
+#endif

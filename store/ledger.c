@@ -1,0 +1,392 @@
+/* ledger.c - see ledger.h. */
+#define _GNU_SOURCE
+#include "ledger.h"
+
+#include <errno.h>
+#include <git2.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct ledger {
+	git_repository *repo;
+	char *path;
+};
+
+static pthread_once_t git_once = PTHREAD_ONCE_INIT;
+
+static int	git_fail(const char *what);
+static void	git_setup(void);
+static int	head_commit(struct ledger *lg, git_commit **out);
+
+static void
+git_setup(void)
+{
+	git_libgit2_init();
+	/* what the ledger confirms must survive power loss */
+	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
+}
+
+static int
+git_fail(const char *what)
+{
+	const git_error *e = git_error_last();
+
+	return store_seterr(-EIO, "ledger: %s: %s", what,
+	    e && e->message ? e->message : "unknown error");
+}
+
+int
+ledger_init(const char *path)
+{
+	git_repository_init_options opts;
+	git_repository *repo = NULL;
+
+	pthread_once(&git_once, git_setup);
+	git_repository_init_options_init(&opts,
+	    GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+	opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
+	opts.initial_head = "main";
+	opts.description = "relfs ledger: every change of release state";
+	if (git_repository_init_ext(&repo, path, &opts) < 0)
+		return git_fail("could not create the repository");
+	git_repository_free(repo);
+	return 0;
+}
+
+int
+ledger_open(struct ledger **out, const char *path)
+{
+	struct ledger *lg;
+
+	pthread_once(&git_once, git_setup);
+	lg = calloc(1, sizeof(*lg));
+	if (!lg)
+		return -ENOMEM;
+	if (git_repository_open_bare(&lg->repo, path) < 0) {
+		int rc = git_fail("could not open the repository");
+
+		free(lg);
+		return rc;
+	}
+	lg->path = strdup(path);
+	*out = lg;
+	return 0;
+}
+
+void
+ledger_close(struct ledger *lg)
+{
+	if (!lg)
+		return;
+	git_repository_free(lg->repo);
+	free(lg->path);
+	free(lg);
+}
+
+/* HEAD's commit; -ENOENT while the ledger has none. */
+static int
+head_commit(struct ledger *lg, git_commit **out)
+{
+	git_oid oid;
+	int rc;
+
+	rc = git_reference_name_to_id(&oid, lg->repo, "HEAD");
+	if (rc == GIT_ENOTFOUND || rc == GIT_EUNBORNBRANCH)
+		return -ENOENT;
+	if (rc < 0)
+		return git_fail("could not resolve HEAD");
+	if (git_commit_lookup(out, lg->repo, &oid) < 0)
+		return git_fail("could not read HEAD's commit");
+	return 0;
+}
+
+int
+ledger_commit(struct ledger *lg, const struct ledger_change *changes,
+    size_t nchanges, const struct ledger_tag *tags, size_t ntags,
+    const struct store_user *who, int64_t when, const char *message,
+    uint64_t seq)
+{
+	git_commit *parent = NULL;
+	git_tree *base = NULL, *tree = NULL;
+	git_tree_update *ups = NULL;
+	git_treebuilder *tb = NULL;
+	git_signature *sig = NULL;
+	git_oid *oids = NULL, tree_id, commit_id, tag_id;
+	git_object *target = NULL;
+	char email[128], *msg = NULL;
+	int rc;
+
+	rc = head_commit(lg, &parent);
+	if (rc == -ENOENT) {
+		parent = NULL;
+		if (git_treebuilder_new(&tb, lg->repo, NULL) < 0 ||
+		    git_treebuilder_write(&tree_id, tb) < 0 ||
+		    git_tree_lookup(&base, lg->repo, &tree_id) < 0) {
+			rc = git_fail("could not create the first tree");
+			goto out;
+		}
+	} else if (rc < 0) {
+		goto out;
+	} else if (git_commit_tree(&base, parent) < 0) {
+		rc = git_fail("could not read HEAD's tree");
+		goto out;
+	}
+	ups = calloc(nchanges ? nchanges : 1, sizeof(*ups));
+	oids = calloc(nchanges ? nchanges : 1, sizeof(*oids));
+	if (!ups || !oids) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < nchanges; i++) {
+		if (git_blob_create_from_buffer(&oids[i], lg->repo,
+		    changes[i].data, changes[i].len) < 0) {
+			rc = git_fail("could not write a blob");
+			goto out;
+		}
+		ups[i].action = GIT_TREE_UPDATE_UPSERT;
+		ups[i].id = oids[i];
+		ups[i].filemode = GIT_FILEMODE_BLOB;
+		ups[i].path = changes[i].path;
+	}
+	if (git_tree_create_updated(&tree_id, lg->repo, base, nchanges,
+	    ups) < 0 || git_tree_lookup(&tree, lg->repo, &tree_id) < 0) {
+		rc = git_fail("could not write the tree");
+		goto out;
+	}
+	snprintf(email, sizeof(email), "%s@relfs", who->name);
+	if (git_signature_new(&sig, who->name, email, (git_time_t)when, 0) <
+	    0) {
+		rc = git_fail("could not make a signature");
+		goto out;
+	}
+	if (asprintf(&msg, "%s\n\nRelfs-Seq: %llu\nRelfs-Uid: %u\n", message,
+	    (unsigned long long)seq, (unsigned)who->uid) < 0) {
+		msg = NULL;
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (git_commit_create(&commit_id, lg->repo, "HEAD", sig, sig, NULL,
+	    msg, tree, parent ? 1 : 0,
+	    (const git_commit **)(parent ? &parent : NULL)) < 0) {
+		rc = git_fail("could not write the commit");
+		goto out;
+	}
+	if (ntags && git_object_lookup(&target, lg->repo, &commit_id,
+	    GIT_OBJECT_COMMIT) < 0) {
+		rc = git_fail("could not find the new commit");
+		goto out;
+	}
+	for (size_t i = 0; i < ntags; i++) {
+		if (git_tag_create(&tag_id, lg->repo, tags[i].name, target,
+		    sig, tags[i].message, 1) < 0) {
+			rc = git_fail("could not write a tag");
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	git_object_free(target);
+	free(msg);
+	git_signature_free(sig);
+	git_tree_free(tree);
+	git_tree_free(base);
+	git_treebuilder_free(tb);
+	git_commit_free(parent);
+	free(ups);
+	free(oids);
+	return rc;
+}
+
+int
+ledger_last_seq(struct ledger *lg, uint64_t *seq)
+{
+	git_commit *c = NULL;
+	const char *msg, *p;
+	int rc;
+
+	*seq = 0;
+	rc = head_commit(lg, &c);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	msg = git_commit_message(c);
+	p = msg ? strstr(msg, "\nRelfs-Seq: ") : NULL;
+	if (p)
+		*seq = strtoull(p + 12, NULL, 10);
+	git_commit_free(c);
+	return 0;
+}
+
+int
+ledger_read(struct ledger *lg, const char *path, char **buf, size_t *len)
+{
+	git_commit *c = NULL;
+	git_tree *tree = NULL;
+	git_tree_entry *ent = NULL;
+	git_blob *blob = NULL;
+	int rc;
+
+	rc = head_commit(lg, &c);
+	if (rc < 0)
+		return rc;
+	if (git_commit_tree(&tree, c) < 0) {
+		rc = git_fail("could not read HEAD's tree");
+		goto out;
+	}
+	rc = git_tree_entry_bypath(&ent, tree, path);
+	if (rc == GIT_ENOTFOUND) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if (rc < 0 || git_blob_lookup(&blob, lg->repo,
+	    git_tree_entry_id(ent)) < 0) {
+		rc = git_fail(path);
+		goto out;
+	}
+	*len = (size_t)git_blob_rawsize(blob);
+	*buf = malloc(*len + 1);
+	if (!*buf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	memcpy(*buf, git_blob_rawcontent(blob), *len);
+	(*buf)[*len] = '\0';
+	rc = 0;
+out:
+	git_blob_free(blob);
+	git_tree_entry_free(ent);
+	git_tree_free(tree);
+	git_commit_free(c);
+	return rc;
+}
+
+struct walk_ctx {
+	struct ledger *lg;
+	ledger_walk_fn cb;
+	void *arg;
+	int rc;
+};
+
+static int
+walk_one(const char *root, const git_tree_entry *e, void *payload)
+{
+	struct walk_ctx *w = payload;
+	git_blob *blob = NULL;
+	char path[4096];
+	int rc;
+
+	if (git_tree_entry_type(e) != GIT_OBJECT_BLOB)
+		return 0;
+	snprintf(path, sizeof(path), "%s%s", root, git_tree_entry_name(e));
+	if (git_blob_lookup(&blob, w->lg->repo, git_tree_entry_id(e)) < 0) {
+		w->rc = git_fail(path);
+		return -1;
+	}
+	rc = w->cb(w->arg, path, git_blob_rawcontent(blob),
+	    (size_t)git_blob_rawsize(blob));
+	git_blob_free(blob);
+	if (rc < 0) {
+		w->rc = rc;
+		return -1;
+	}
+	return 0;
+}
+
+int
+ledger_walk(struct ledger *lg, ledger_walk_fn cb, void *arg)
+{
+	struct walk_ctx w = { lg, cb, arg, 0 };
+	git_commit *c = NULL;
+	git_tree *tree = NULL;
+	int rc;
+
+	rc = head_commit(lg, &c);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	if (git_commit_tree(&tree, c) < 0) {
+		rc = git_fail("could not read HEAD's tree");
+		goto out;
+	}
+	if (git_tree_walk(tree, GIT_TREEWALK_PRE, walk_one, &w) < 0)
+		rc = w.rc ? w.rc : git_fail("could not walk the tree");
+out:
+	git_tree_free(tree);
+	git_commit_free(c);
+	return rc;
+}
+
+int
+ledger_count(struct ledger *lg, uint64_t *count)
+{
+	git_revwalk *walk = NULL;
+	git_oid oid;
+	int rc = 0;
+
+	*count = 0;
+	if (git_revwalk_new(&walk, lg->repo) < 0)
+		return git_fail("could not walk the history");
+	rc = git_revwalk_push_head(walk);
+	if (rc == GIT_ENOTFOUND || rc == GIT_EUNBORNBRANCH) {
+		rc = 0;
+		goto out;
+	}
+	if (rc < 0) {
+		rc = git_fail("could not walk the history");
+		goto out;
+	}
+	while ((rc = git_revwalk_next(&oid, walk)) == 0)
+		(*count)++;
+	rc = rc == GIT_ITEROVER ? 0 : git_fail("could not walk the history");
+out:
+	git_revwalk_free(walk);
+	return rc;
+}
+
+int
+ledger_fsck(const char *path, char **report)
+{
+	char *cmd = NULL, *buf = NULL;
+	size_t len = 0, cap = 0;
+	FILE *p;
+	int status;
+
+	*report = NULL;
+	if (asprintf(&cmd, "git --git-dir='%s' fsck --strict --no-progress "
+	    "--no-dangling 2>&1", path) < 0)
+		return -ENOMEM;
+	p = popen(cmd, "r");
+	free(cmd);
+	if (!p)
+		return store_seterr(-errno, "could not run git fsck: %s",
+		    strerror(errno));
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			char *nb = realloc(buf, cap = cap * 2 + 8192);
+
+			if (!nb)
+				break;
+			buf = nb;
+		}
+		size_t n = fread(buf + len, 1, 4096, p);
+
+		if (n == 0)
+			break;
+		len += n;
+	}
+	if (buf)
+		buf[len] = '\0';
+	status = pclose(p);
+	if (status == 0) {
+		free(buf);
+		return 0;
+	}
+	*report = buf;
+	return store_seterr(-EIO, "git fsck found problems in '%s'", path);
+}

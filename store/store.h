@@ -1,0 +1,108 @@
+/*
+ * store.h - the release model: one store directory holding the LMDB index,
+ * the git ledger and the content store, and the operations on them.
+ *
+ * Layout of STORE:
+ *   format        "relfs-store 1"
+ *   index/        LMDB environment (current state; every lookup of the mount)
+ *   ledger.git/   bare git repository (history; rebuilds the index)
+ *   objects/      content store, by SHA-256
+ *   tmp/          temporary files of the content store
+ *   incoming/     the writable staging area shown at incoming/ in the mount
+ *   relfs.log     refusals and errors, one line each, for people
+ *
+ * A change is one LMDB transaction that also queues its ledger commit; the
+ * queue is then drained into git (store_drain), and again at the next open
+ * if a crash came in between, so the index and the ledger never disagree
+ * for longer than a drain.  Safe to use from many threads and processes.
+ */
+#ifndef RELFS_STORE_H
+#define RELFS_STORE_H
+
+#include <stdint.h>
+
+#include "index.h"
+#include "util.h"
+
+struct store;
+
+/* Create an empty store at path (a new or empty directory). */
+int store_create(const char *path, const struct store_user *who);
+
+/* Open a store; replays ledger changes a crash left queued. */
+int store_open(struct store **out, const char *path);
+void store_close(struct store *st);
+
+const char *store_path(struct store *st);
+
+/* STORE/incoming, the directory behind incoming/ in the mount. */
+const char *store_incoming_dir(struct store *st);
+
+/* Append a line for people to STORE/relfs.log. */
+void store_log(struct store *st, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* What to publish.  NULL fields are taken from DIR/artifact.json or empty. */
+struct store_publish {
+	const char *project;
+	const char *version;
+	const char *scenario;
+	const char *installer;
+	const char *description;
+	const char *pins_file;	/* default: DIR/pins when present */
+	void (*progress)(void *arg, uint64_t done, uint64_t total);
+	void *arg;
+};
+
+/*
+ * Seal the directory dir as artifact project/version: every file is hashed
+ * into the content store, the manifest written, the index updated and the
+ * ledger commit made.  Top-level `pins` and `artifact.json` are metadata;
+ * everything else becomes files/.  All or nothing: -EEXIST when the version
+ * exists, -EINVAL/-ENAMETOOLONG for bad names or metadata, and nothing is
+ * recorded on any failure.  id (65 bytes, may be NULL) gets the artifact id.
+ */
+int store_publish_dir(struct store *st, const char *dir,
+    const struct store_publish *opts, const struct store_user *who,
+    char *id);
+
+/* Nodes of the tree, for the mount. */
+int store_node_get(struct store *st, uint64_t ino, struct node *out);
+int store_node_lookup(struct store *st, uint64_t dir, const char *name,
+    uint64_t *ino, struct node *out);
+
+typedef int (*store_list_fn)(void *arg, const char *name, uint64_t ino,
+    const struct node *n, uint64_t next_off);
+int store_dir_list(struct store *st, uint64_t dir, uint64_t off,
+    store_list_fn cb, void *arg);
+
+/* Resolve a path of the tree ("artifacts/p/v/manifest.json"). */
+int store_resolve(struct store *st, const char *path, uint64_t *ino,
+    struct node *out);
+
+/* Open the content of a file node (read-only descriptor). */
+int store_node_open(struct store *st, const struct node *n, int *fd);
+
+/* The target of a symlink node (the caller frees it). */
+int store_node_readlink(struct store *st, const struct node *n,
+    char **target);
+
+/* Write queued ledger commits to git. */
+int store_drain(struct store *st);
+
+/* Pending ledger commits, and commits in the ledger. */
+int store_ledger_state(struct store *st, uint64_t *pending,
+    uint64_t *commits);
+
+/* Rebuild the index of the (unmounted) store at path from its ledger. */
+int store_rebuild(const char *path, uint64_t *artifacts);
+
+/*
+ * Check the store: every content digest, that index and ledger agree, and
+ * git fsck.  report is called once per problem; *problems counts them.
+ */
+typedef void (*store_report_fn)(void *arg, const char *problem);
+int store_verify(struct store *st, store_report_fn report, void *arg,
+    unsigned *problems);
+
+#endif

@@ -1,0 +1,297 @@
+/* util.c - see util.h. */
+#define _GNU_SOURCE
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <openssl/evp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static __thread char errbuf[1024];
+
+int
+store_seterr(int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+const char *
+store_errmsg(void)
+{
+	return errbuf;
+}
+
+void
+store_clearerr(void)
+{
+	errbuf[0] = '\0';
+}
+
+int
+utf8_valid(const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n;
+		uint32_t cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			return 0;
+		}
+		if (i + n >= len)
+			return 0;
+		for (size_t k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		/* overlong forms, surrogates and values past U+10FFFF */
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
+		    (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+int
+name_check(const char *name, const char *what)
+{
+	size_t len = strlen(name);
+
+	if (len == 0)
+		return store_seterr(-EINVAL, "invalid %s name: empty", what);
+	if (len > NAME_MAX_BYTES)
+		return store_seterr(-ENAMETOOLONG,
+		    "invalid %s name: longer than %d bytes", what,
+		    NAME_MAX_BYTES);
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return store_seterr(-EINVAL, "invalid %s name '%s'", what,
+		    name);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c == '/')
+			return store_seterr(-EINVAL,
+			    "invalid %s name '%s': contains '/'", what, name);
+		if (c < 0x20 || c == 0x7f)
+			return store_seterr(-EINVAL,
+			    "invalid %s name: contains a control character",
+			    what);
+	}
+	if (!utf8_valid(name, len))
+		return store_seterr(-EINVAL,
+		    "invalid %s name: not valid UTF-8", what);
+	return 0;
+}
+
+void
+digest_hex(char out[DIGEST_HEX_LEN + 1], const uint8_t d[DIGEST_LEN])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (int i = 0; i < DIGEST_LEN; i++) {
+		out[2 * i] = hex[d[i] >> 4];
+		out[2 * i + 1] = hex[d[i] & 15];
+	}
+	out[DIGEST_HEX_LEN] = '\0';
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+digest_parse(uint8_t out[DIGEST_LEN], const char *hex)
+{
+	if (strlen(hex) != DIGEST_HEX_LEN)
+		return -EINVAL;
+	for (int i = 0; i < DIGEST_LEN; i++) {
+		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+void
+digest_buf(uint8_t out[DIGEST_LEN], const void *buf, size_t len)
+{
+	unsigned int n = DIGEST_LEN;
+
+	EVP_Digest(buf, len, out, &n, EVP_sha256(), NULL);
+}
+
+void
+store_user_from_uid(struct store_user *u, uid_t uid, gid_t gid)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+
+	u->uid = uid;
+	u->gid = gid;
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res &&
+	    strlen(res->pw_name) < sizeof(u->name))
+		snprintf(u->name, sizeof(u->name), "%s", res->pw_name);
+	else
+		snprintf(u->name, sizeof(u->name), "uid:%u", (unsigned)uid);
+}
+
+void
+time_iso(char out[32], int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int
+write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+read_small_file(const char *path, size_t max, char **out, size_t *len)
+{
+	int fd, rc = 0;
+	struct stat st;
+	char *buf = NULL;
+	size_t got = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return store_seterr(-errno, "could not open '%s': %s", path,
+		    strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		rc = store_seterr(-errno, "could not stat '%s': %s", path,
+		    strerror(errno));
+		goto out;
+	}
+	if ((size_t)st.st_size > max) {
+		rc = store_seterr(-EFBIG, "'%s' is larger than %zu bytes",
+		    path, max);
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = store_seterr(-errno, "could not read '%s': %s",
+			    path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	*out = buf;
+	*len = got;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+int
+mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[4096];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	memcpy(tmp, path, len + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		return rmdir(path) < 0 ? -1 : 0;
+	return unlink(path) < 0 ? -1 : 0;
+}
+
+int
+remove_tree(const char *path)
+{
+	if (nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS) < 0)
+		return -errno;
+	return 0;
+}

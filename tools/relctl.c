@@ -1,0 +1,377 @@
+/*
+ * relctl - the release state from a terminal.
+ *
+ * Human output by default, --json for scripts.  Uses the same store library
+ * as the daemon and is safe beside a mounted store: LMDB serialises writers
+ * and the ledger is written under a lock file.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store.h"
+
+static int	json_out;
+
+static int	cmd_init(int argc, char **argv);
+static int	cmd_list(int argc, char **argv);
+static int	cmd_publish(int argc, char **argv);
+static int	cmd_rebuild(int argc, char **argv);
+static int	cmd_show(int argc, char **argv);
+static int	cmd_verify(int argc, char **argv);
+
+static const struct {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *usage;
+} cmds[] = {
+	{ "init", cmd_init, "init STORE" },
+	{ "publish", cmd_publish, "publish STORE DIR --project P --version V "
+	    "[--scenario S] [--installer I] [--description D] [--pins FILE] "
+	    "[--progress|--quiet]" },
+	{ "list", cmd_list, "list STORE [PROJECT]" },
+	{ "show", cmd_show, "show STORE PROJECT VERSION" },
+	{ "verify", cmd_verify, "verify STORE" },
+	{ "rebuild", cmd_rebuild, "rebuild STORE   (with the store unmounted)" },
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: relctl [--json] COMMAND ...\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(*cmds); i++)
+		fprintf(f, "  relctl %s\n", cmds[i].usage);
+}
+
+static int
+fail(int rc)
+{
+	const char *msg = store_errmsg();
+
+	fprintf(stderr, "relctl: %s\n", *msg ? msg : strerror(-rc));
+	return 1;
+}
+
+static void
+me(struct store_user *u)
+{
+	store_user_from_uid(u, getuid(), getgid());
+}
+
+static int
+open_store(const char *path, struct store **st)
+{
+	int rc = store_open(st, path);
+
+	return rc < 0 ? fail(rc) : 0;
+}
+
+static int
+cmd_init(int argc, char **argv)
+{
+	struct store_user u;
+	int rc;
+
+	if (argc != 2) {
+		usage(stderr);
+		return 2;
+	}
+	me(&u);
+	rc = store_create(argv[1], &u);
+	if (rc < 0)
+		return fail(rc);
+	if (!json_out)
+		printf("created an empty relfs store in %s\n", argv[1]);
+	else
+		printf("{\"store\": \"%s\"}\n", argv[1]);
+	return 0;
+}
+
+struct bar {
+	int on;
+	time_t last;
+};
+
+static void
+progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct bar *b = arg;
+	time_t now = time(NULL);
+	int width = 40, fill;
+
+	if (!b->on || (now == b->last && done < total))
+		return;
+	b->last = now;
+	fill = total ? (int)(done * (uint64_t)width / total) : width;
+	fprintf(stderr, "\r[%.*s%*s] %3d%% %llu/%llu MiB", fill,
+	    "########################################", width - fill, "",
+	    total ? (int)(done * 100 / total) : 100,
+	    (unsigned long long)(done >> 20),
+	    (unsigned long long)(total >> 20));
+	if (done >= total)
+		fputc('\n', stderr);
+}
+
+static int
+cmd_publish(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "project", required_argument, NULL, 'p' },
+		{ "version", required_argument, NULL, 'v' },
+		{ "scenario", required_argument, NULL, 's' },
+		{ "installer", required_argument, NULL, 'i' },
+		{ "description", required_argument, NULL, 'd' },
+		{ "pins", required_argument, NULL, 'P' },
+		{ "progress", no_argument, NULL, 'g' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct store_publish o = { 0 };
+	struct bar bar = { isatty(2), 0 };
+	struct store_user u;
+	struct store *st;
+	char id[DIGEST_HEX_LEN + 1];
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': o.project = optarg; break;
+		case 'v': o.version = optarg; break;
+		case 's': o.scenario = optarg; break;
+		case 'i': o.installer = optarg; break;
+		case 'd': o.description = optarg; break;
+		case 'P': o.pins_file = optarg; break;
+		case 'g': bar.on = 1; break;
+		case 'q': bar.on = 0; break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (argc - optind != 2 || !o.project || !o.version) {
+		fprintf(stderr, "usage: relctl %s\n", cmds[1].usage);
+		return 2;
+	}
+	o.progress = progress;
+	o.arg = &bar;
+	if (open_store(argv[optind], &st))
+		return 1;
+	me(&u);
+	rc = store_publish_dir(st, argv[optind + 1], &o, &u, id);
+	store_close(st);
+	if (rc < 0)
+		return fail(rc);
+	if (json_out)
+		printf("{\"project\": \"%s\", \"version\": \"%s\", \"id\": "
+		    "\"%s\"}\n", o.project, o.version, id);
+	else
+		printf("published %s %s (id %s)\n", o.project, o.version, id);
+	return 0;
+}
+
+struct lister {
+	struct store *st;
+	const char *project;
+	json_t *out;
+};
+
+static int
+list_version(void *arg, const char *name, uint64_t ino, const struct node *n,
+    uint64_t off)
+{
+	struct lister *l = arg;
+	char when[32];
+
+	(void)ino;
+	(void)off;
+	time_iso(when, n->mtime);
+	if (json_out)
+		json_array_append_new(l->out, json_pack("{s:s,s:s,s:s}",
+		    "project", l->project, "version", name, "created", when));
+	else
+		printf("%-24s %-32s %s\n", l->project, name, when);
+	return 0;
+}
+
+static int
+list_project(void *arg, const char *name, uint64_t ino, const struct node *n,
+    uint64_t off)
+{
+	struct lister *l = arg;
+
+	(void)n;
+	(void)off;
+	l->project = name;
+	return store_dir_list(l->st, ino, 0, list_version, l) < 0;
+}
+
+static int
+cmd_list(int argc, char **argv)
+{
+	struct lister l = { NULL, NULL, json_array() };
+	struct store *st;
+	struct node n;
+	uint64_t ino;
+	char path[600];
+	int rc;
+
+	if (argc < 2 || argc > 3) {
+		usage(stderr);
+		return 2;
+	}
+	if (open_store(argv[1], &st))
+		return 1;
+	l.st = st;
+	if (argc == 3) {
+		snprintf(path, sizeof(path), "artifacts/%s", argv[2]);
+		rc = store_resolve(st, path, &ino, &n);
+		if (rc == 0) {
+			l.project = argv[2];
+			rc = store_dir_list(st, ino, 0, list_version, &l);
+		}
+	} else {
+		rc = store_dir_list(st, INO_ARTIFACTS, 0, list_project, &l);
+	}
+	store_close(st);
+	if (rc < 0) {
+		json_decref(l.out);
+		return fail(rc);
+	}
+	if (json_out)
+		json_dumpf(l.out, stdout, JSON_INDENT(2)), putchar('\n');
+	json_decref(l.out);
+	return 0;
+}
+
+static int
+cmd_show(int argc, char **argv)
+{
+	struct store *st;
+	struct node n;
+	uint64_t ino;
+	char path[600], buf[65536];
+	ssize_t got;
+	int rc, fd;
+
+	if (argc != 4) {
+		usage(stderr);
+		return 2;
+	}
+	if (open_store(argv[1], &st))
+		return 1;
+	snprintf(path, sizeof(path), "artifacts/%s/%s/manifest.json", argv[2],
+	    argv[3]);
+	rc = store_resolve(st, path, &ino, &n);
+	if (rc == -ENOENT)
+		store_seterr(rc, "artifact %s %s does not exist", argv[2],
+		    argv[3]);
+	if (rc == 0)
+		rc = store_node_open(st, &n, &fd);
+	store_close(st);
+	if (rc < 0)
+		return fail(rc);
+	while ((got = read(fd, buf, sizeof(buf))) > 0)
+		fwrite(buf, 1, (size_t)got, stdout);
+	close(fd);
+	return 0;
+}
+
+static void
+print_problem(void *arg, const char *p)
+{
+	json_t *out = arg;
+
+	if (json_out)
+		json_array_append_new(out, json_string(p));
+	else
+		printf("problem: %s\n", p);
+}
+
+static int
+cmd_verify(int argc, char **argv)
+{
+	json_t *out = json_array();
+	struct store *st;
+	unsigned problems = 0;
+	int rc;
+
+	if (argc != 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (open_store(argv[1], &st)) {
+		json_decref(out);
+		return 1;
+	}
+	rc = store_verify(st, print_problem, out, &problems);
+	store_close(st);
+	if (rc < 0) {
+		json_decref(out);
+		return fail(rc);
+	}
+	if (json_out) {
+		json_t *r = json_pack("{s:b,s:o}", "ok", problems == 0,
+		    "problems", out);
+
+		json_dumpf(r, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(r);
+	} else {
+		json_decref(out);
+		if (problems)
+			printf("verify: %u problem%s found\n", problems,
+			    problems == 1 ? "" : "s");
+		else
+			printf("verify: ok\n");
+	}
+	return problems ? 1 : 0;
+}
+
+static int
+cmd_rebuild(int argc, char **argv)
+{
+	uint64_t n;
+	int rc;
+
+	if (argc != 2) {
+		usage(stderr);
+		return 2;
+	}
+	rc = store_rebuild(argv[1], &n);
+	if (rc < 0)
+		return fail(rc);
+	if (json_out)
+		printf("{\"artifacts\": %llu}\n", (unsigned long long)n);
+	else
+		printf("rebuilt the index of %s: %llu artifacts\n", argv[1],
+		    (unsigned long long)n);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	int i = 1;
+
+	if (i < argc && strcmp(argv[i], "--json") == 0) {
+		json_out = 1;
+		i++;
+	}
+	if (i >= argc || strcmp(argv[i], "--help") == 0 ||
+	    strcmp(argv[i], "-h") == 0) {
+		usage(i >= argc ? stderr : stdout);
+		return i >= argc ? 2 : 0;
+	}
+	for (size_t c = 0; c < sizeof(cmds) / sizeof(*cmds); c++)
+		if (strcmp(argv[i], cmds[c].name) == 0)
+			return cmds[c].fn(argc - i, argv + i);
+	fprintf(stderr, "relctl: unknown command '%s'\n", argv[i]);
+	usage(stderr);
+	return 2;
+}
