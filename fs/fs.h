@@ -1,0 +1,107 @@
+/*
+ * fs.h - the FUSE side of relfs.  This layer translates kernel requests into
+ * store calls and store results into replies (attributes, timeouts, errno);
+ * every decision about the release model is made in store/.
+ *
+ * Two kinds of inode meet here:
+ *  - index nodes: inode numbers straight from the LMDB index, stable across
+ *    remounts, nothing to keep in memory;
+ *  - incoming nodes: files and directories of the writable staging area
+ *    (STORE/incoming), kept in a table with an O_PATH descriptor each, as
+ *    libfuse's passthrough_ll does; their inode numbers have the top bit set.
+ */
+#ifndef RELFS_FS_H
+#define RELFS_FS_H
+
+#define FUSE_USE_VERSION 34
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "store.h"
+
+#define INC_BIT (1ULL << 63)
+
+struct inc_node {
+	struct inc_node *next;	/* hash chain */
+	int fd;			/* O_PATH */
+	dev_t dev;
+	ino_t ino;
+	uint64_t nlookup;
+	/*
+	 * After `mv incoming/p/v artifacts/p/` the kernel keeps this inode
+	 * under its new name until the invalidation lands; requests for it
+	 * are answered from this index node meanwhile.
+	 */
+	uint64_t sealed_as;
+};
+
+struct inval {
+	struct inval *next;
+	uint64_t parent;	/* entry invalidation when name is set */
+	char *name;
+	uint64_t ino;		/* inode invalidation otherwise */
+};
+
+struct fs {
+	struct store *st;
+	struct fuse_session *se;
+	double timeout;		/* for what never changes */
+	int debug;
+
+	pthread_mutex_t mu;	/* the incoming table */
+	struct inc_node root;	/* STORE/incoming, inode INO_INCOMING */
+	struct inc_node **tab;
+	size_t tabsize;
+
+	pthread_mutex_t qmu;	/* invalidations, sent by their own thread */
+	pthread_cond_t qcond;
+	struct inval *qhead, *qtail;
+	int qstop;
+	pthread_t qthread;
+};
+
+extern const struct fuse_lowlevel_ops relfs_ops;
+
+/* Reply err to req, and log msg (the store's message) when it is a refusal. */
+void fs_refuse(fuse_req_t req, int err, const char *what);
+
+/* Queue an invalidation of parent/name (name != NULL) or of an inode. */
+void fs_inval(struct fs *fs, uint64_t parent, const char *name,
+    uint64_t ino);
+
+/* The incoming node behind ino, or NULL for index nodes. */
+struct inc_node *inc_node_of(struct fs *fs, uint64_t ino);
+
+/* Passthrough operations on the staging area (incoming.c). */
+void inc_lookup(fuse_req_t req, struct inc_node *dir, const char *name);
+void inc_forget(struct fs *fs, struct inc_node *n, uint64_t count);
+void inc_getattr(fuse_req_t req, struct inc_node *n);
+void inc_setattr(fuse_req_t req, struct inc_node *n, struct stat *attr,
+    int valid, struct fuse_file_info *fi);
+void inc_mkdir(fuse_req_t req, struct inc_node *dir, const char *name,
+    mode_t mode);
+void inc_symlink(fuse_req_t req, const char *link, struct inc_node *dir,
+    const char *name);
+void inc_unlink(fuse_req_t req, struct inc_node *dir, const char *name,
+    int isdir);
+void inc_rename(fuse_req_t req, struct inc_node *dir, const char *name,
+    struct inc_node *newdir, const char *newname, unsigned int flags);
+void inc_create(fuse_req_t req, struct inc_node *dir, const char *name,
+    mode_t mode, struct fuse_file_info *fi);
+void inc_open(fuse_req_t req, struct inc_node *n, struct fuse_file_info *fi);
+void inc_readlink(fuse_req_t req, struct inc_node *n);
+void inc_opendir(fuse_req_t req, struct inc_node *n,
+    struct fuse_file_info *fi);
+void inc_readdir(fuse_req_t req, struct inc_node *n, size_t size, off_t off,
+    struct fuse_file_info *fi, int plus);
+void inc_releasedir(fuse_req_t req, struct fuse_file_info *fi);
+void inc_seal(fuse_req_t req, struct inc_node *dir, const char *name,
+    uint64_t newparent, const char *newname);
+int inc_stat(struct inc_node *n, struct stat *st);
+void inc_init(struct fs *fs);
+void inc_destroy(struct fs *fs);
+
+#endif

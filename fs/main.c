@@ -1,0 +1,197 @@
+/*
+ * main.c - relfs STORE MOUNTPOINT [-f] [-d] [-s] [-o OPTION...]
+ *
+ * Mounts a store with the libfuse3 low-level API, multithreaded.  The store
+ * is opened after daemonizing: an LMDB environment must stay in the process
+ * that opened it.
+ */
+#define _GNU_SOURCE
+#include "fs.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct cli {
+	char *store;
+	double timeout;
+};
+
+static const struct fuse_opt cli_opts[] = {
+	{ "cache_timeout=%lf", offsetof(struct cli, timeout), 0 },
+	FUSE_OPT_END
+};
+
+static int
+cli_proc(void *data, const char *arg, int key, struct fuse_args *out)
+{
+	struct cli *c = data;
+
+	(void)out;
+	if (key == FUSE_OPT_KEY_NONOPT && !c->store) {
+		c->store = realpath(arg, NULL);
+		if (!c->store) {
+			fprintf(stderr, "relfs: could not open store '%s': %s\n",
+			    arg, strerror(errno));
+			exit(1);
+		}
+		return 0;
+	}
+	return 1;
+}
+
+static void
+usage(const char *prog)
+{
+	printf("usage: %s STORE MOUNTPOINT [options]\n\n"
+	    "    -f                     stay in the foreground\n"
+	    "    -d                     debug output (implies -f)\n"
+	    "    -s                     single-threaded\n"
+	    "    -o allow_other         let every user read the mount\n"
+	    "    -o cache_timeout=SECS  kernel cache time of immutable nodes "
+	    "(default 86400)\n", prog);
+	fuse_lowlevel_help();
+}
+
+void
+fs_inval(struct fs *fs, uint64_t parent, const char *name, uint64_t ino)
+{
+	struct inval *q = calloc(1, sizeof(*q));
+
+	if (!q)
+		return;
+	q->parent = parent;
+	q->name = name ? strdup(name) : NULL;
+	q->ino = ino;
+	pthread_mutex_lock(&fs->qmu);
+	if (fs->qtail)
+		fs->qtail->next = q;
+	else
+		fs->qhead = q;
+	fs->qtail = q;
+	pthread_cond_signal(&fs->qcond);
+	pthread_mutex_unlock(&fs->qmu);
+}
+
+/*
+ * Invalidations run here, never inside the request that caused them: the
+ * kernel may hold the directory lock of that request until it is answered.
+ */
+static void *
+inval_thread(void *arg)
+{
+	struct fs *fs = arg;
+
+	pthread_mutex_lock(&fs->qmu);
+	for (;;) {
+		struct inval *q;
+
+		while (!fs->qhead && !fs->qstop)
+			pthread_cond_wait(&fs->qcond, &fs->qmu);
+		if (!fs->qhead)
+			break;
+		q = fs->qhead;
+		fs->qhead = q->next;
+		if (!fs->qhead)
+			fs->qtail = NULL;
+		pthread_mutex_unlock(&fs->qmu);
+		if (q->name)
+			fuse_lowlevel_notify_inval_entry(fs->se, q->parent,
+			    q->name, strlen(q->name));
+		else
+			fuse_lowlevel_notify_inval_inode(fs->se, q->ino, 0, 0);
+		free(q->name);
+		free(q);
+		pthread_mutex_lock(&fs->qmu);
+	}
+	pthread_mutex_unlock(&fs->qmu);
+	return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts opts;
+	struct fuse_loop_config *loop = NULL;
+	struct cli cli = { NULL, 86400.0 };
+	struct fs fs;
+	struct store *probe;
+	int rc, ret = 1;
+
+	memset(&fs, 0, sizeof(fs));
+	if (fuse_opt_parse(&args, &cli, cli_opts, cli_proc) < 0)
+		return 1;
+	if (fuse_parse_cmdline(&args, &opts) != 0)
+		return 1;
+	if (opts.show_help) {
+		usage(argv[0]);
+		ret = 0;
+		goto out;
+	}
+	if (opts.show_version) {
+		printf("relfs 0.1, FUSE library %s\n", fuse_pkgversion());
+		ret = 0;
+		goto out;
+	}
+	if (!cli.store || !opts.mountpoint) {
+		fprintf(stderr, "usage: %s STORE MOUNTPOINT [options]\n",
+		    argv[0]);
+		goto out;
+	}
+	/* fail early and clearly on a missing or broken store */
+	if ((rc = store_open(&probe, cli.store)) < 0) {
+		fprintf(stderr, "relfs: %s\n", store_errmsg());
+		goto out;
+	}
+	store_close(probe);
+	fs.timeout = cli.timeout;
+	fs.debug = opts.debug;
+	pthread_mutex_init(&fs.qmu, NULL);
+	pthread_cond_init(&fs.qcond, NULL);
+	fs.se = fuse_session_new(&args, &relfs_ops, sizeof(relfs_ops), &fs);
+	if (!fs.se)
+		goto out;
+	if (fuse_set_signal_handlers(fs.se) != 0)
+		goto out_session;
+	if (fuse_session_mount(fs.se, opts.mountpoint) != 0)
+		goto out_signals;
+	fuse_daemonize(opts.foreground);
+	if ((rc = store_open(&fs.st, cli.store)) < 0) {
+		fprintf(stderr, "relfs: %s\n", store_errmsg());
+		goto out_unmount;
+	}
+	inc_init(&fs);
+	pthread_create(&fs.qthread, NULL, inval_thread, &fs);
+	if (opts.singlethread) {
+		ret = fuse_session_loop(fs.se);
+	} else {
+		loop = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_clone_fd(loop, opts.clone_fd);
+		fuse_loop_cfg_set_max_threads(loop, opts.max_threads);
+		fuse_loop_cfg_set_idle_threads(loop, opts.max_idle_threads);
+		ret = fuse_session_loop_mt(fs.se, loop);
+		fuse_loop_cfg_destroy(loop);
+	}
+	pthread_mutex_lock(&fs.qmu);
+	fs.qstop = 1;
+	pthread_cond_signal(&fs.qcond);
+	pthread_mutex_unlock(&fs.qmu);
+	pthread_join(fs.qthread, NULL);
+	inc_destroy(&fs);
+	store_close(fs.st);
+out_unmount:
+	fuse_session_unmount(fs.se);
+out_signals:
+	fuse_remove_signal_handlers(fs.se);
+out_session:
+	fuse_session_destroy(fs.se);
+out:
+	free(opts.mountpoint);
+	free(cli.store);
+	fuse_opt_free_args(&args);
+	return ret ? 1 : 0;
+}

@@ -1,0 +1,594 @@
+/*
+ * ops.c - the FUSE low-level operations: route each request to the index
+ * (immutable, cached by the kernel) or to the staging area (incoming.c).
+ */
+#define _GNU_SOURCE
+#include "fs.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#define FS(req) ((struct fs *)fuse_req_userdata(req))
+
+static void	node_attr(struct fs *fs, uint64_t ino, const struct node *n,
+		    struct stat *st);
+static void	node_entry(struct fs *fs, uint64_t ino, const struct node *n,
+		    struct fuse_entry_param *e);
+
+void
+fs_refuse(fuse_req_t req, int err, const char *what)
+{
+	struct fs *fs = FS(req);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	const char *msg = store_errmsg();
+
+	store_log(fs->st, "refused %s for uid %u: %s", what,
+	    (unsigned)ctx->uid, *msg ? msg : strerror(err));
+	if (fs->debug)
+		fprintf(stderr, "relfs: refused %s: %s\n", what,
+		    *msg ? msg : strerror(err));
+	fuse_reply_err(req, err);
+}
+
+static void
+refuse_rofs(fuse_req_t req, const char *what)
+{
+	store_seterr(-EROFS, "%s: artifacts are immutable; write new artifacts "
+	    "under incoming/", what);
+	fs_refuse(req, EROFS, what);
+}
+
+/*
+ * The incoming node for ino, following a sealed directory to the index
+ * node it became (*ino is updated then and NULL returned).
+ */
+static struct inc_node *
+route(struct fs *fs, fuse_ino_t *ino)
+{
+	struct inc_node *n = inc_node_of(fs, *ino);
+
+	if (n && n->sealed_as) {
+		*ino = n->sealed_as;
+		return NULL;
+	}
+	return n;
+}
+
+static void
+node_attr(struct fs *fs, uint64_t ino, const struct node *n, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_nlink = n->nlink;
+	st->st_size = (off_t)n->size;
+	st->st_blksize = 4096;
+	st->st_blocks = (blkcnt_t)((n->size + 511) / 512);
+	st->st_mtim.tv_sec = st->st_ctim.tv_sec = st->st_atim.tv_sec =
+	    n->mtime;
+	st->st_uid = 0;
+	st->st_gid = 0;
+	switch (n->kind) {
+	case NODE_DIR:
+		st->st_mode = S_IFDIR | n->mode;
+		break;
+	case NODE_SYMLINK:
+		st->st_mode = S_IFLNK | 0777;
+		break;
+	case NODE_INCOMING:
+		if (inc_stat(&fs->root, st) == 0) {
+			st->st_ino = ino;
+			return;
+		}
+		st->st_mode = S_IFDIR | 0755;
+		break;
+	default:
+		st->st_mode = S_IFREG | n->mode;
+		break;
+	}
+}
+
+static void
+node_entry(struct fs *fs, uint64_t ino, const struct node *n,
+    struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = ino;
+	node_attr(fs, ino, n, &e->attr);
+	/* names in the index are never removed: the entry can be cached */
+	e->entry_timeout = fs->timeout;
+	e->attr_timeout = (n->flags & NODE_MUTABLE) ? 0 : fs->timeout;
+}
+
+static void
+op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE;
+	if (conn->capable & FUSE_CAP_SPLICE_MOVE)
+		conn->want |= FUSE_CAP_SPLICE_MOVE;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	conn->max_write = 1 << 20;
+	conn->max_readahead = 1 << 20;
+}
+
+static void
+op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = FS(req);
+	struct inc_node *dir = route(fs, &parent);
+	struct fuse_entry_param e;
+	struct node n;
+	uint64_t ino;
+	int rc;
+
+	if (dir) {
+		inc_lookup(req, dir, name);
+		return;
+	}
+	rc = store_node_lookup(fs->st, parent, name, &ino, &n);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	node_entry(fs, ino, &n, &e);
+	fuse_reply_entry(req, &e);
+}
+
+static void
+op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct fs *fs = FS(req);
+	struct inc_node *n = inc_node_of(fs, ino);
+
+	if (n)
+		inc_forget(fs, n, nlookup);
+	fuse_reply_none(req);
+}
+
+static void
+op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *f)
+{
+	struct fs *fs = FS(req);
+
+	for (size_t i = 0; i < count; i++) {
+		struct inc_node *n = inc_node_of(fs, f[i].ino);
+
+		if (n)
+			inc_forget(fs, n, f[i].nlookup);
+	}
+	fuse_reply_none(req);
+}
+
+static void
+op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = FS(req);
+	struct inc_node *in = route(fs, &ino);
+	struct stat st;
+	struct node n;
+	int rc;
+
+	(void)fi;
+	if (in && ino != INO_INCOMING) {
+		inc_getattr(req, in);
+		return;
+	}
+	rc = store_node_get(fs->st, ino, &n);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	node_attr(fs, ino, &n, &st);
+	fuse_reply_attr(req, &st,
+	    (n.flags & NODE_MUTABLE) ? 0 : fs->timeout);
+}
+
+static void
+op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
+    struct fuse_file_info *fi)
+{
+	struct inc_node *in = route(FS(req), &ino);
+
+	if (in)
+		inc_setattr(req, in, attr, valid, fi);
+	else
+		refuse_rofs(req, "setattr");
+}
+
+static void
+op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = FS(req);
+	struct inc_node *in = route(fs, &ino);
+	struct node n;
+	char *target = NULL;
+	int rc;
+
+	if (in) {
+		inc_readlink(req, in);
+		return;
+	}
+	rc = store_node_get(fs->st, ino, &n);
+	if (rc == 0)
+		rc = store_node_readlink(fs->st, &n, &target);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_readlink(req, target);
+	free(target);
+}
+
+static void
+op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct inc_node *dir = route(FS(req), &parent);
+
+	if (dir)
+		inc_mkdir(req, dir, name, mode);
+	else
+		refuse_rofs(req, "mkdir");
+}
+
+static void
+op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+    dev_t rdev)
+{
+	(void)parent;
+	(void)name;
+	(void)mode;
+	(void)rdev;
+	store_seterr(-EPERM, "mknod: devices, FIFOs and sockets cannot be part "
+	    "of an artifact");
+	fs_refuse(req, EPERM, "mknod");
+}
+
+static void
+op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+    const char *name)
+{
+	struct inc_node *dir = route(FS(req), &parent);
+
+	if (dir)
+		inc_symlink(req, link, dir, name);
+	else
+		refuse_rofs(req, "symlink");
+}
+
+static void
+op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct inc_node *dir = route(FS(req), &parent);
+
+	if (dir)
+		inc_unlink(req, dir, name, 0);
+	else
+		refuse_rofs(req, "unlink");
+}
+
+static void
+op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct inc_node *dir = route(FS(req), &parent);
+
+	if (dir)
+		inc_unlink(req, dir, name, 1);
+	else
+		refuse_rofs(req, "rmdir");
+}
+
+static void
+op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+    fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	struct fs *fs = FS(req);
+	struct inc_node *src = route(fs, &parent);
+	struct inc_node *dst = route(fs, &newparent);
+
+	if (src && dst) {
+		inc_rename(req, src, name, dst, newname, flags);
+		return;
+	}
+	if (src && !dst) {
+		if (flags & RENAME_EXCHANGE) {
+			store_seterr(-EINVAL, "rename: an artifact cannot be "
+			    "exchanged");
+			fs_refuse(req, EINVAL, "rename");
+			return;
+		}
+		inc_seal(req, src, name, newparent, newname);
+		return;
+	}
+	refuse_rofs(req, "rename");
+}
+
+static void
+op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+    const char *newname)
+{
+	(void)ino;
+	(void)newparent;
+	(void)newname;
+	store_seterr(-EPERM, "link: hard links are not supported; copy the "
+	    "file");
+	fs_refuse(req, EPERM, "link");
+}
+
+static void
+op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = FS(req);
+	struct inc_node *in = route(fs, &ino);
+	struct node n;
+	int rc, fd;
+
+	if (in) {
+		inc_open(req, in, fi);
+		return;
+	}
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		refuse_rofs(req, "open for writing");
+		return;
+	}
+	rc = store_node_get(fs->st, ino, &n);
+	if (rc == 0 && n.kind != NODE_FILE)
+		rc = -EISDIR;
+	if (rc == 0)
+		rc = store_node_open(fs->st, &n, &fd);
+	if (rc < 0) {
+		fs_refuse(req, -rc, "open");
+		return;
+	}
+	fi->fh = (uint64_t)fd;
+	/* the bytes of an index file never change: keep the page cache */
+	fi->keep_cache = (n.flags & NODE_MUTABLE) ? 0 : 1;
+	fi->direct_io = (n.flags & NODE_MUTABLE) ? 1 : 0;
+	fi->noflush = 1;
+	fuse_reply_open(req, fi);
+}
+
+static void
+op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+    struct fuse_file_info *fi)
+{
+	struct inc_node *dir = route(FS(req), &parent);
+
+	if (dir)
+		inc_create(req, dir, name, mode, fi);
+	else
+		refuse_rofs(req, "create");
+}
+
+static void
+op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+    struct fuse_file_info *fi)
+{
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+
+	(void)ino;
+	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	buf.buf[0].fd = (int)fi->fh;
+	buf.buf[0].pos = off;
+	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+static void
+op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
+    off_t off, struct fuse_file_info *fi)
+{
+	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+	ssize_t n;
+
+	(void)ino;
+	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	out.buf[0].fd = (int)fi->fh;
+	out.buf[0].pos = off;
+	n = fuse_buf_copy(&out, in, 0);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+static void
+op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void
+op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	close((int)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void
+op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+    struct fuse_file_info *fi)
+{
+	int rc;
+
+	(void)ino;
+	rc = datasync ? fdatasync((int)fi->fh) : fsync((int)fi->fh);
+	fuse_reply_err(req, rc < 0 ? errno : 0);
+}
+
+static void
+op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = FS(req);
+	struct inc_node *in = route(fs, &ino);
+	struct node n;
+	int rc;
+
+	if (in) {
+		inc_opendir(req, in, fi);
+		return;
+	}
+	rc = store_node_get(fs->st, ino, &n);
+	if (rc == 0 && n.kind != NODE_DIR)
+		rc = -ENOTDIR;
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = 0;
+	if (!(n.flags & NODE_MUTABLE)) {
+		fi->cache_readdir = 1;
+		fi->keep_cache = 1;
+	}
+	fuse_reply_open(req, fi);
+}
+
+struct dirbuf {
+	struct fs *fs;
+	fuse_req_t req;
+	char *buf;
+	size_t size, used;
+	int plus;
+};
+
+static int
+add_entry(void *arg, const char *name, uint64_t ino, const struct node *n,
+    uint64_t next_off)
+{
+	struct dirbuf *d = arg;
+	size_t len;
+
+	if (d->plus) {
+		struct fuse_entry_param e;
+
+		node_entry(d->fs, ino, n, &e);
+		len = fuse_add_direntry_plus(d->req, d->buf + d->used,
+		    d->size - d->used, name, &e, (off_t)next_off);
+	} else {
+		struct stat st;
+
+		node_attr(d->fs, ino, n, &st);
+		len = fuse_add_direntry(d->req, d->buf + d->used,
+		    d->size - d->used, name, &st, (off_t)next_off);
+	}
+	if (len > d->size - d->used)
+		return 1;
+	d->used += len;
+	return 0;
+}
+
+static void
+do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+    struct fuse_file_info *fi, int plus)
+{
+	struct fs *fs = FS(req);
+	struct inc_node *in = route(fs, &ino);
+	struct dirbuf d = { fs, req, NULL, size, 0, plus };
+	int rc;
+
+	if (in) {
+		inc_readdir(req, in, size, off, fi, plus);
+		return;
+	}
+	d.buf = malloc(size);
+	if (!d.buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	rc = store_dir_list(fs->st, ino, (uint64_t)off, add_entry, &d);
+	if (rc < 0 && d.used == 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, d.buf, d.used);
+	free(d.buf);
+}
+
+static void
+op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+    struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, 0);
+}
+
+static void
+op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+    struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, 1);
+}
+
+static void
+op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct inc_node *in = route(FS(req), &ino);
+
+	if (in)
+		inc_releasedir(req, fi);
+	else
+		fuse_reply_err(req, 0);
+}
+
+static void
+op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+    struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)datasync;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void
+op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = FS(req);
+	struct statvfs sv;
+
+	(void)ino;
+	if (statvfs(store_path(fs->st), &sv) < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	sv.f_namemax = NAME_MAX_BYTES;
+	fuse_reply_statfs(req, &sv);
+}
+
+const struct fuse_lowlevel_ops relfs_ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readlink = op_readlink,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.symlink = op_symlink,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.rename = op_rename,
+	.link = op_link,
+	.open = op_open,
+	.create = op_create,
+	.read = op_read,
+	.write_buf = op_write_buf,
+	.flush = op_flush,
+	.release = op_release,
+	.fsync = op_fsync,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.releasedir = op_releasedir,
+	.fsyncdir = op_fsyncdir,
+	.statfs = op_statfs,
+};
