@@ -58,7 +58,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/librelstore.a
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
-integration: all
+$(BUILD)/tests/probe: tests/probe.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+integration: all $(BUILD)/tests/probe
 	@BUILD=$(abspath $(BUILD)) tests/integration/run
 
 # The whole suite, then again under AddressSanitizer and UBSan.

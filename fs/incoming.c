@@ -549,13 +549,17 @@ inc_seal(fuse_req_t req, struct inc_node *dir, const char *name,
 		}
 		o.version = name;
 	} else {
-		rc = store_node_lookup(fs->st, INO_ARTIFACTS, project, &pino,
-		    &pn);
-		if (rc < 0 || pino != newparent) {
-			store_seterr(rc < 0 ? rc : -EROFS, "rename: incoming/%s"
-			    "/%s can only be moved to artifacts/%s/", project,
-			    name, project);
-			fs_refuse(req, EROFS, "rename");
+		/* only artifacts/<project>/ of the same project takes it */
+		rc = store_node_get(fs->st, newparent, &pn);
+		if (rc < 0 || pn.parent != INO_ARTIFACTS ||
+		    store_node_lookup(fs->st, INO_ARTIFACTS, project, &pino,
+		    &an) < 0 || pino != newparent) {
+			int err = rc == 0 && pn.parent == INO_ARTIFACTS ?
+			    EINVAL : EROFS;
+
+			store_seterr(-err, "rename: incoming/%s/%s can only be "
+			    "moved to artifacts/%s/", project, name, project);
+			fs_refuse(req, err, "rename");
 			return;
 		}
 		o.version = newname;

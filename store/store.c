@@ -597,8 +597,7 @@ scan_dir(struct scan *sc, int dirfd, const char *rel, int depth)
 		    strcmp(de->d_name, "artifact.json") == 0))
 			continue;
 		if ((rc = name_check(de->d_name, "file")) < 0) {
-			store_seterr(rc, "'%s/%s': %s", rel, de->d_name,
-			    store_errmsg());
+			store_prefixerr(rc, "'%s/%s'", rel, de->d_name);
 			break;
 		}
 		if (snprintf(path, sizeof(path), "%s%s%s", rel,
@@ -899,8 +898,8 @@ read_metadata(const char *dir, const struct store_publish *o, json_t **meta,
 		json_object_foreach(*meta, key, val) {
 			if (strcmp(key, "pins") == 0) {
 				if ((rc = pins_check(val)) < 0)
-					return store_seterr(rc, "artifact.json: "
-					    "%s", store_errmsg());
+					return store_prefixerr(rc,
+					    "artifact.json");
 				json_array_extend(*pins, val);
 			} else if (strcmp(key, "scenario") &&
 			    strcmp(key, "installer") &&
@@ -932,13 +931,12 @@ read_metadata(const char *dir, const struct store_publish *o, json_t **meta,
 	rc = pins_from_text(text, &tpins);
 	free(text);
 	if (rc < 0)
-		return store_seterr(rc, "%s: %s", path, store_errmsg());
+		return store_prefixerr(rc, "%s", path);
 	json_array_extend(*pins, tpins);
 	json_decref(tpins);
 	rc = pins_check(*pins);
 	if (rc < 0)
-		return store_seterr(rc, "pins and artifact.json: %s",
-		    store_errmsg());
+		return store_prefixerr(rc, "pins and artifact.json");
 	return 0;
 }
 
@@ -1268,8 +1266,7 @@ check_loaded(json_t *m, const char *path)
 		    path, mf_str(m, "project"), mf_str(m, "version"));
 	if (name_check(mf_str(m, "project"), "project") < 0 ||
 	    name_check(mf_str(m, "version"), "version") < 0)
-		return store_seterr(-EINVAL, "ledger: '%s': %s", path,
-		    store_errmsg());
+		return store_prefixerr(-EINVAL, "ledger: '%s'", path);
 	for (size_t i = 0; i < n; i++) {
 		const char *p;
 		enum mf_type t;
@@ -1344,8 +1341,7 @@ store_rebuild(const char *path, uint64_t *artifacts)
 	for (size_t i = 0; i < f.n; i++) {
 		if ((rc = manifest_load(f.texts[i], f.lens[i], &ms[i])) < 0 ||
 		    (rc = check_loaded(ms[i], f.paths[i])) < 0) {
-			store_seterr(rc, "ledger: '%s': %s", f.paths[i],
-			    store_errmsg());
+			store_prefixerr(rc, "ledger: '%s'", f.paths[i]);
 			goto out;
 		}
 		ord[i].created = parse_iso(mf_str(ms[i], "created"));

@@ -295,3 +295,20 @@ remove_tree(const char *path)
 		return -errno;
 	return 0;
 }
+
+int
+store_prefixerr(int rc, const char *fmt, ...)
+{
+	char old[sizeof(errbuf)], pre[512];
+	va_list ap;
+
+	snprintf(old, sizeof(old), "%s", errbuf);
+	va_start(ap, fmt);
+	vsnprintf(pre, sizeof(pre), fmt, ap);
+	va_end(ap);
+	/* both parts fit: a message is cut, never overflowed */
+	if (snprintf(errbuf, sizeof(errbuf), "%s: %.*s", pre,
+	    (int)(sizeof(errbuf) - strlen(pre) - 3), old) < 0)
+		errbuf[0] = '\0';
+	return rc;
+}

@@ -22,6 +22,10 @@
 int store_seterr(int rc, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Put "prefix: " (printf format) before this thread's message; return rc. */
+int store_prefixerr(int rc, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* The last message recorded on this thread ("" when none). */
 const char *store_errmsg(void);
 

@@ -1,0 +1,87 @@
+# lib.sh - shared set-up for the integration tests: a store and a real
+# mount in a temporary directory, and assertions that count.
+# Sourced by tNNN-*.sh; BUILD is the build directory (set by the runner).
+set -u
+: "${BUILD:?BUILD must name the build directory}"
+RELFS=$BUILD/relfs
+RELCTL=$BUILD/relctl
+PROBE=$BUILD/tests/probe
+T=$(mktemp -d /tmp/relfs-test.XXXXXX)
+STORE=$T/store
+MNT=$T/mnt
+PASS=0
+FAIL=0
+mkdir -p "$MNT"
+export ASAN_OPTIONS="detect_leaks=1:log_path=$T/asan:abort_on_error=0"
+export UBSAN_OPTIONS="print_stacktrace=1:log_path=$T/asan"
+
+ok() { PASS=$((PASS + 1)); echo "ok - $1"; }
+not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $1"; }
+
+# check DESC CMD...: CMD succeeds.
+check() {
+	local desc=$1; shift
+	if "$@" >"$T/out" 2>&1; then ok "$desc"; else
+		not_ok "$desc"; sed 's/^/#   /' "$T/out" | head -20; fi
+}
+
+# check_fails DESC CMD...: CMD fails.
+check_fails() {
+	local desc=$1; shift
+	if "$@" >"$T/out" 2>&1; then
+		not_ok "$desc (it succeeded)"; sed 's/^/#   /' "$T/out" | head -20
+	else ok "$desc"; fi
+}
+
+# check_eq DESC EXPECTED ACTUAL
+check_eq() {
+	if [ "$2" = "$3" ]; then ok "$1"; else
+		not_ok "$1"; echo "#   expected: $2"; echo "#   actual:   $3"; fi
+}
+
+# check_errno DESC ERRNO OP PATH [PATH]: the probe reports exactly ERRNO.
+check_errno() {
+	local desc=$1 want=$2; shift 2
+	check_eq "$desc ($want)" "$want" "$("$PROBE" "$@" 2>&1)"
+}
+
+mount_store() {
+	"$RELFS" "$STORE" "$MNT" "$@" || return 1
+	for _ in $(seq 100); do
+		mountpoint -q "$MNT" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+unmount_store() {
+	mountpoint -q "$MNT" || return 0
+	for _ in $(seq 50); do
+		fusermount3 -u "$MNT" 2>/dev/null && break
+		sleep 0.1
+	done
+	mountpoint -q "$MNT" && fusermount3 -uz "$MNT"
+	# let the daemon exit so sanitizer reports are written
+	for _ in $(seq 50); do
+		pgrep -f "relfs $STORE" >/dev/null || break
+		sleep 0.1
+	done
+}
+
+# The number of commits in the ledger.
+ledger_commits() { git --git-dir="$STORE/ledger.git" rev-list --count HEAD; }
+# The number of objects in the content store.
+objects() { find "$STORE/objects" -type f | wc -l; }
+
+finish() {
+	unmount_store
+	if ls "$T"/asan* >/dev/null 2>&1; then
+		not_ok "sanitizers reported nothing"
+		cat "$T"/asan* | head -60 | sed 's/^/#   /'
+	fi
+	echo "# $(basename "$0"): $PASS passed, $FAIL failed"
+	[ -n "${RESULTS:-}" ] && echo "$PASS $FAIL" >>"$RESULTS"
+	rm -rf "$T"
+	[ "$FAIL" -eq 0 ]
+}
+trap 'unmount_store' EXIT

@@ -1,0 +1,86 @@
+/*
+ * probe - do one file operation and print OK or the errno name (EROFS ...),
+ * so shell tests can assert the exact errno a call returned.
+ *
+ *   probe write PATH        open O_WRONLY|O_CREAT, write "x", close
+ *   probe append PATH       open O_WRONLY|O_APPEND
+ *   probe trunc PATH        truncate(PATH, 0)
+ *   probe mkdir PATH | rmdir PATH | unlink PATH | chmod PATH
+ *   probe rename FROM TO    rename(2)
+ *   probe symlink TARGET PATH
+ *   probe read PATH         open O_RDONLY and read everything
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int
+run(int argc, char **argv)
+{
+	const char *op = argv[1], *p = argv[2];
+	char buf[65536];
+	int fd;
+
+	if (strcmp(op, "write") == 0 || strcmp(op, "append") == 0) {
+		fd = open(p, O_WRONLY | (op[0] == 'w' ? O_CREAT : O_APPEND),
+		    0644);
+		if (fd < 0)
+			return -1;
+		if (write(fd, "x", 1) != 1) {
+			close(fd);
+			return -1;
+		}
+		return close(fd);
+	}
+	if (strcmp(op, "read") == 0) {
+		ssize_t n;
+
+		fd = open(p, O_RDONLY);
+		if (fd < 0)
+			return -1;
+		while ((n = read(fd, buf, sizeof(buf))) > 0)
+			;
+		close(fd);
+		return n < 0 ? -1 : 0;
+	}
+	if (strcmp(op, "trunc") == 0)
+		return truncate(p, 0);
+	if (strcmp(op, "mkdir") == 0)
+		return mkdir(p, 0755);
+	if (strcmp(op, "rmdir") == 0)
+		return rmdir(p);
+	if (strcmp(op, "unlink") == 0)
+		return unlink(p);
+	if (strcmp(op, "chmod") == 0)
+		return chmod(p, 0600);
+	if (strcmp(op, "rename") == 0 && argc == 4)
+		return rename(p, argv[3]);
+	if (strcmp(op, "symlink") == 0 && argc == 4)
+		return symlink(p, argv[3]);
+	errno = EINVAL;
+	fprintf(stderr, "probe: unknown operation %s\n", op);
+	return -2;
+}
+
+int
+main(int argc, char **argv)
+{
+	int rc;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: probe OP PATH [PATH]\n");
+		return 2;
+	}
+	rc = run(argc, argv);
+	if (rc == -2)
+		return 2;
+	if (rc == 0)
+		printf("OK\n");
+	else
+		printf("%s\n", strerrorname_np(errno));
+	return 0;
+}
