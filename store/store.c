@@ -81,6 +81,7 @@ static const char readme_text[] =
 "Refused operations are explained, one line each, in STORE/relfs.log.\n"
 "The command-line tool is relctl (relctl --help).\n";
 
+static int	drain(struct store *st, int wait);
 static int	drain_locked(struct store *st);
 static int	insert_artifact(struct store *st, MDB_txn *txn, json_t *m,
 		    const struct art_blobs *b, int64_t created,
@@ -154,8 +155,9 @@ store_open(struct store **out, const char *path)
 	if (!st)
 		return -ENOMEM;
 	rc = open_parts(st);
+	/* replay what a crash left queued, unless a live writer is at it */
 	if (rc == 0)
-		rc = store_drain(st);
+		rc = drain(st, 0);
 	if (rc < 0) {
 		store_close(st);
 		return rc;
@@ -474,15 +476,17 @@ drain_locked(struct store *st)
 	}
 }
 
-int
-store_drain(struct store *st)
+static int
+drain(struct store *st, int wait)
 {
 	int rc;
 
 	pthread_mutex_lock(&st->ledger_mu);
 	/* other processes (relctl beside the daemon) take the same lock */
-	if (flock(st->lockfd, LOCK_EX) < 0) {
-		rc = store_seterr(-errno, "could not lock the ledger: %s",
+	if (flock(st->lockfd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+		/* busy: whoever holds it drains the queue */
+		rc = !wait && errno == EWOULDBLOCK ? 0 :
+		    store_seterr(-errno, "could not lock the ledger: %s",
 		    strerror(errno));
 	} else {
 		rc = drain_locked(st);
@@ -490,6 +494,12 @@ store_drain(struct store *st)
 	}
 	pthread_mutex_unlock(&st->ledger_mu);
 	return rc;
+}
+
+int
+store_drain(struct store *st)
+{
+	return drain(st, 1);
 }
 
 int

@@ -1,0 +1,78 @@
+#!/bin/bash
+# relctl rebuild gives an identical tree; relctl verify finds a corrupted
+# content file and a missing ledger object, and names each.
+. "$(dirname "$0")/lib.sh"
+
+SRC=$T/src
+mkdir -p "$SRC/x/y"
+echo a >"$SRC/a"
+echo b >"$SRC/x/y/b"
+ln -s x/y/b "$SRC/lb"
+chmod +x "$SRC/a"
+printf 'up\t1\t%s\tfile:///srv/up.tar\n' "$(printf up | sha256sum | cut -c1-64)" >"$SRC/pins"
+"$RELCTL" init "$STORE" >/dev/null
+for v in 1 2 3; do
+	echo "v$v" >"$SRC/version"
+	"$RELCTL" publish "$STORE" "$SRC" --project fuel --version "$v" \
+		--scenario os-nosdn-nofeature-ha >/dev/null
+done
+"$RELCTL" publish "$STORE" "$SRC/x" --project apex --version 1.0 >/dev/null
+mount_store
+mkdir -p "$MNT/incoming/compass/7/dir"
+echo seven >"$MNT/incoming/compass/7/dir/f"
+mv "$MNT/incoming/compass/7" "$MNT/artifacts/compass/"
+
+# a description of the tree: every path, type, mode, size, link, content
+snapshot() {
+	(cd "$MNT" && find artifacts README -printf '%p %y %m %s %T@ %l\n' | sort &&
+		find artifacts README -type f -exec sha256sum {} + | sort)
+}
+snapshot >"$T/before"
+cp -a "$MNT/artifacts" "$T/copy"
+check_eq "the snapshot covers 5 artifacts" 5 "$(grep -c '/manifest.json f' "$T/before")"
+unmount_store
+
+check "rebuild" "$RELCTL" rebuild "$STORE"
+check_eq "rebuild reports the artifacts" "rebuilt the index of $STORE: 5 artifacts" \
+	"$("$RELCTL" rebuild "$STORE")"
+mount_store
+snapshot >"$T/after"
+check "rebuilt tree is identical (paths, modes, sizes, times, links, bytes)" \
+	diff "$T/before" "$T/after"
+check "diff -r against the copy made before" diff -r --no-dereference "$T/copy" "$MNT/artifacts"
+check "verify after rebuild" "$RELCTL" verify "$STORE"
+# the index keeps working after a rebuild: a new publish
+echo new >"$SRC/version"
+check "publish after rebuild" "$RELCTL" publish "$STORE" "$SRC" --project fuel --version 4
+check_eq "ledger history goes on (1 + 6 publishes)" 7 "$(ledger_commits)"
+check "verify still clean" "$RELCTL" verify "$STORE"
+unmount_store
+
+# a rebuild from a damaged ledger keeps the old index
+obj=$(sha256sum "$SRC/x/y/b" | cut -c1-64)
+f="$STORE/objects/${obj:0:2}/${obj:2}"
+chmod u+w "$f"
+echo "tampered" >"$f"
+check_fails "verify finds a corrupted content file" "$RELCTL" verify "$STORE"
+check "verify names the corrupted object" grep -q "object '$f' is corrupt" <("$RELCTL" verify "$STORE")
+check_eq "verify --json says not ok" false "$("$RELCTL" --json verify "$STORE" | jq .ok)"
+echo b >"$f"
+check "verify clean again once repaired" "$RELCTL" verify "$STORE"
+rm "$f"
+check "verify names a missing content file" grep -q "object '$f' is missing" <("$RELCTL" verify "$STORE")
+check_fails "rebuild refuses a store with missing content" "$RELCTL" rebuild "$STORE"
+echo b >"$f"
+
+blob=$(git --git-dir="$STORE/ledger.git" rev-parse HEAD:artifacts/apex/1.0/manifest.json)
+lf="$STORE/ledger.git/objects/${blob:0:2}/${blob:2}"
+check "the manifest blob is a loose object" test -f "$lf"
+mv "$lf" "$T/saved-object"
+check_fails "verify finds a missing ledger object" "$RELCTL" verify "$STORE"
+check "verify reports it through git fsck" grep -q "git fsck: .*$blob" <("$RELCTL" verify "$STORE")
+check "verify names the artifact whose ledger entry is gone" grep -q "apex/1.0: ledger:" <("$RELCTL" verify "$STORE")
+check_fails "rebuild refuses a damaged ledger" "$RELCTL" rebuild "$STORE"
+mkdir -p "$(dirname "$lf")"
+mv "$T/saved-object" "$lf"
+check "the old index was kept: verify clean" "$RELCTL" verify "$STORE"
+check_eq "and it still lists every artifact" 6 "$("$RELCTL" list "$STORE" | wc -l)"
+finish
