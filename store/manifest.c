@@ -47,7 +47,8 @@ manifest_add(json_t *m, const char *path, enum mf_type type, uint32_t mode,
 	char hex[DIGEST_HEX_LEN + 1], mstr[8];
 	json_t *e = json_object();
 
-	snprintf(mstr, sizeof(mstr), "%04o", mode & 07777);
+	/* never setuid, setgid or sticky */
+	snprintf(mstr, sizeof(mstr), "%04o", mode & 0777);
 	json_object_set_new(e, "path", json_string(path));
 	json_object_set_new(e, "type", json_string(type_names[type]));
 	json_object_set_new(e, "mode", json_string(mstr));

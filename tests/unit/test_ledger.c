@@ -1,0 +1,72 @@
+/* Unit tests of the git ledger. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "helpers.h"
+#include "ledger.h"
+
+static int
+count_blob(void *arg, const char *path, const char *data, size_t len)
+{
+	(void)path;
+	(void)data;
+	(void)len;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void
+test_commits(void **state)
+{
+	char *dir = tmpdir_new(), path[4096], *buf, *report;
+	struct ledger_change ch[2] = {
+		{ "artifacts/fuel/1/manifest.json", "{}\n", 3 },
+		{ "projects/fuel/project.json", "{\"name\":\"fuel\"}", 15 },
+	};
+	struct ledger_tag tag = { "promote/daily/fuel/1", "evidence" };
+	struct store_user bob = { 1234, 1234, "bob" };
+	struct ledger *lg;
+	uint64_t seq, n;
+	size_t len;
+	int blobs = 0;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/l.git", dir);
+	assert_int_equal(ledger_init(path), 0);
+	assert_int_equal(ledger_open(&lg, path), 0);
+	assert_int_equal(ledger_last_seq(lg, &seq), 0);
+	assert_int_equal(seq, 0);
+	assert_int_equal(ledger_read(lg, "x", &buf, &len), -ENOENT);
+	assert_int_equal(ledger_commit(lg, ch, 2, NULL, 0, &bob, 1700000000,
+	    "publish fuel 1", 5), 0);
+	assert_int_equal(ledger_commit(lg, ch, 1, &tag, 1, &bob, 1700000001,
+	    "again", 6), 0);
+	assert_int_equal(ledger_last_seq(lg, &seq), 0);
+	assert_int_equal(seq, 6);
+	assert_int_equal(ledger_count(lg, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(ledger_read(lg, "projects/fuel/project.json", &buf,
+	    &len), 0);
+	assert_int_equal(len, 15);
+	assert_string_equal(buf, "{\"name\":\"fuel\"}");
+	free(buf);
+	assert_int_equal(ledger_walk(lg, count_blob, &blobs), 0);
+	assert_int_equal(blobs, 2);
+	assert_int_equal(ledger_fsck(path, &report), 0);
+	ledger_close(lg);
+	tmpdir_free(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_commits),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
