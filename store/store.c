@@ -86,7 +86,7 @@ static int	drain_locked(struct store *st);
 static int	insert_artifact(struct store *st, MDB_txn *txn, json_t *m,
 		    const struct art_blobs *b, int64_t created,
 		    int *new_project);
-static int	insert_root(struct store *st, MDB_txn *txn);
+static int	insert_root(struct store *st, MDB_txn *txn, int64_t when);
 static int	prepare_blobs(struct store *st, json_t *m, const char *text,
 		    size_t len, struct art_blobs *b);
 static int	scan_dir(struct scan *sc, int dirfd, const char *rel,
@@ -243,7 +243,7 @@ put_node(struct store *st, MDB_txn *txn, uint64_t ino, uint64_t parent,
 
 /* The fixed top of the tree. */
 static int
-insert_root(struct store *st, MDB_txn *txn)
+insert_root(struct store *st, MDB_txn *txn, int64_t now)
 {
 	static const struct { uint64_t ino; const char *name; } dirs[] = {
 		{ INO_ARTIFACTS, "artifacts" }, { INO_PROJECTS, "projects" },
@@ -251,7 +251,6 @@ insert_root(struct store *st, MDB_txn *txn)
 		{ INO_RELEASES, "releases" },
 	};
 	uint8_t d[DIGEST_LEN];
-	int64_t now = time(NULL);
 	struct node root;
 	int rc;
 
@@ -369,7 +368,7 @@ store_create(const char *path, const struct store_user *who)
 	add_file(files, "store.json", d);
 	if ((rc = index_begin(st->ix, 0, &txn)) < 0)
 		goto out;
-	rc = insert_root(st, txn);
+	rc = insert_root(st, txn, now);
 	if (rc == 0)
 		rc = queue_change(st, txn, who, now, "create the store",
 		    files);
@@ -1316,9 +1315,10 @@ store_rebuild(const char *path, uint64_t *artifacts)
 	struct store *st = NULL;
 	struct found f = { 0 };
 	struct order *ord = NULL;
-	json_t **ms = NULL;
+	json_t **ms = NULL, *sj = NULL;
 	MDB_txn *txn = NULL;
-	char ipath[4096], old[4200];
+	char ipath[4096], old[4200], *info = NULL;
+	size_t ilen;
 	uint64_t last;
 	int rc, moved = 0;
 
@@ -1361,7 +1361,11 @@ store_rebuild(const char *path, uint64_t *artifacts)
 	qsort(ord, f.n, sizeof(*ord), order_cmp);
 	if ((rc = index_begin(st->ix, 0, &txn)) < 0)
 		goto out;
-	if ((rc = insert_root(st, txn)) < 0)
+	/* the top of the tree dates from the store's creation */
+	if ((rc = ledger_read(st->lg, "store.json", &info, &ilen)) < 0)
+		goto out;
+	sj = json_loads(info, 0, NULL);
+	if ((rc = insert_root(st, txn, parse_iso(mf_str(sj, "created")))) < 0)
 		goto out;
 	for (size_t k = 0; k < f.n; k++) {
 		size_t i = ord[k].i;
@@ -1405,6 +1409,8 @@ store_rebuild(const char *path, uint64_t *artifacts)
 	txn = NULL;
 out:
 	index_abort(txn);
+	json_decref(sj);
+	free(info);
 	for (size_t i = 0; ms && i < f.n; i++)
 		json_decref(ms[i]);
 	free(ms);
