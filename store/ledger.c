@@ -3,6 +3,7 @@
 #include "ledger.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <git2.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -352,21 +353,34 @@ out:
 int
 ledger_fsck(const char *path, char **report)
 {
-	char *cmd = NULL, *buf = NULL;
+	char gitdir[4200], *buf = NULL;
 	size_t len = 0, cap = 0;
-	FILE *p;
-	int status;
+	int pfd[2], status = 0;
+	pid_t pid;
 
 	*report = NULL;
-	if (asprintf(&cmd, "git --git-dir='%s' fsck --strict --no-progress "
-	    "--no-dangling 2>&1", path) < 0)
-		return -ENOMEM;
-	p = popen(cmd, "r");
-	free(cmd);
-	if (!p)
+	snprintf(gitdir, sizeof(gitdir), "--git-dir=%s", path);
+	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return store_seterr(-errno, "could not run git fsck: %s",
 		    strerror(errno));
+	pid = fork();
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return store_seterr(-errno, "could not run git fsck: %s",
+		    strerror(errno));
+	}
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		dup2(pfd[1], 2);
+		execlp("git", "git", gitdir, "fsck", "--strict", "--no-progress",
+		    "--no-dangling", (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
 	for (;;) {
+		ssize_t n;
+
 		if (len + 4096 + 1 > cap) {
 			char *nb = realloc(buf, cap = cap * 2 + 8192);
 
@@ -374,18 +388,26 @@ ledger_fsck(const char *path, char **report)
 				break;
 			buf = nb;
 		}
-		size_t n = fread(buf + len, 1, 4096, p);
-
-		if (n == 0)
+		n = read(pfd[0], buf + len, 4096);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
 			break;
-		len += n;
+		len += (size_t)n;
 	}
+	close(pfd[0]);
 	if (buf)
 		buf[len] = '\0';
-	status = pclose(p);
-	if (status == 0) {
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		free(buf);
 		return 0;
+	}
+	if (buf && len == 0) {
+		free(buf);
+		buf = strdup(WIFEXITED(status) && WEXITSTATUS(status) == 127 ?
+		    "git is not installed" : "git fsck failed without output");
 	}
 	*report = buf;
 	return store_seterr(-EIO, "git fsck found problems in '%s'", path);
