@@ -82,7 +82,6 @@ bench: deps all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BUILD)/relfs $(BUILD)/relctl $(DESTDIR)$(PREFIX)/bin/
-	ln -sf relfs $(DESTDIR)$(PREFIX)/bin/mount.relfs
 
 clean:
 	rm -rf build

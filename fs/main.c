@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 struct cli {
@@ -120,9 +121,15 @@ main(int argc, char **argv)
 	struct cli cli = { NULL, 86400.0 };
 	struct fs fs;
 	struct store *probe;
+	struct rlimit lim;
 	int rc, ret = 1;
 
 	memset(&fs, 0, sizeof(fs));
+	/* the staging area keeps a descriptor per inode the kernel knows */
+	if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+		lim.rlim_cur = lim.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &lim);
+	}
 	if (fuse_opt_parse(&args, &cli, cli_opts, cli_proc) < 0)
 		return 1;
 	if (fuse_parse_cmdline(&args, &opts) != 0)
