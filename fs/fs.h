@@ -13,7 +13,7 @@
 #ifndef RELFS_FS_H
 #define RELFS_FS_H
 
-#define FUSE_USE_VERSION 34
+#define FUSE_USE_VERSION 312
 
 #include <fuse_lowlevel.h>
 #include <pthread.h>

@@ -132,6 +132,11 @@ main(int argc, char **argv)
 	}
 	if (fuse_opt_parse(&args, &cli, cli_opts, cli_proc) < 0)
 		return 1;
+	/*
+	 * Access times of immutable files mean nothing here, and keeping them
+	 * would cost a GETATTR round trip after every read.
+	 */
+	fuse_opt_add_arg(&args, "-onoatime");
 	if (fuse_parse_cmdline(&args, &opts) != 0)
 		return 1;
 	if (opts.show_help) {
@@ -178,8 +183,8 @@ main(int argc, char **argv)
 	} else {
 		loop = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(loop, opts.clone_fd);
-		fuse_loop_cfg_set_max_threads(loop, opts.max_threads);
 		fuse_loop_cfg_set_idle_threads(loop, opts.max_idle_threads);
+		fuse_loop_cfg_set_max_threads(loop, opts.max_threads);
 		ret = fuse_session_loop_mt(fs.se, loop);
 		fuse_loop_cfg_destroy(loop);
 	}
