@@ -176,6 +176,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "relfs: %s\n", store_errmsg());
 		goto out_unmount;
 	}
+	store_prefetch(fs.st);
 	inc_init(&fs);
 	pthread_create(&fs.qthread, NULL, inval_thread, &fs);
 	if (opts.singlethread) {

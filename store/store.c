@@ -184,6 +184,23 @@ store_close(struct store *st)
 	free(st);
 }
 
+void
+store_prefetch(struct store *st)
+{
+	char p[4200];
+	struct stat sb;
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/index/data.mdb", st->path);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	/* every lookup lands here: start reading it while the kernel mounts */
+	if (fstat(fd, &sb) == 0 && sb.st_size <= (1LL << 30))
+		posix_fadvise(fd, 0, sb.st_size, POSIX_FADV_WILLNEED);
+	close(fd);
+}
+
 const char *
 store_path(struct store *st)
 {

@@ -35,6 +35,9 @@ void store_close(struct store *st);
 
 const char *store_path(struct store *st);
 
+/* Ask the kernel to read the index ahead (up to 1 GiB), for a cold mount. */
+void store_prefetch(struct store *st);
+
 /* STORE/incoming, the directory behind incoming/ in the mount. */
 const char *store_incoming_dir(struct store *st);
 
