@@ -50,6 +50,7 @@ struct fs {
 	struct fuse_session *se;
 	double timeout;		/* for what never changes */
 	int debug;
+	int no_opendir;		/* the kernel lists directories by itself */
 
 	pthread_mutex_t mu;	/* the incoming table */
 	struct inc_node root;	/* STORE/incoming, inode INO_INCOMING */

@@ -406,15 +406,29 @@ void
 inc_readdir(fuse_req_t req, struct inc_node *n, size_t size, off_t off,
     struct fuse_file_info *fi, int plus)
 {
-	struct inc_dir *d = (struct inc_dir *)(uintptr_t)fi->fh;
+	struct inc_dir *d = (struct inc_dir *)(uintptr_t)fi->fh, tmp = { 0 };
 	struct fs *fs = FS(req);
 	char *buf = malloc(size);
 	size_t used = 0;
-	int err = 0;
+	int err = 0, fd;
 
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
+	}
+	if (!d) {
+		/* no opendir: read from a descriptor of this call's own */
+		fd = openat(n->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || !(tmp.dp = fdopendir(fd))) {
+			err = errno;
+			if (fd >= 0)
+				close(fd);
+			free(buf);
+			fuse_reply_err(req, err);
+			return;
+		}
+		tmp.offset = -1;
+		d = &tmp;
 	}
 	if (off != d->offset) {
 		seekdir(d->dp, off);
@@ -477,6 +491,8 @@ inc_readdir(fuse_req_t req, struct inc_node *n, size_t size, off_t off,
 		fuse_reply_err(req, err);
 	else
 		fuse_reply_buf(req, buf, used);
+	if (d == &tmp)
+		closedir(tmp.dp);
 	free(buf);
 }
 

@@ -69,6 +69,12 @@ node_attr(struct fs *fs, uint64_t ino, const struct node *n, struct stat *st)
 	st->st_blocks = (blkcnt_t)((n->size + 511) / 512);
 	st->st_mtim.tv_sec = st->st_ctim.tv_sec = st->st_atim.tv_sec =
 	    n->mtime;
+	/*
+	 * The kernel keeps directory listings and drops one when the
+	 * directory's mtime moves: every change of a mutable directory moves
+	 * it, even within one second.
+	 */
+	st->st_mtim.tv_nsec = st->st_ctim.tv_nsec = n->change;
 	st->st_uid = 0;
 	st->st_gid = 0;
 	switch (n->kind) {
@@ -106,7 +112,8 @@ node_entry(struct fs *fs, uint64_t ino, const struct node *n,
 static void
 op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	struct fs *fs = userdata;
+
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE;
 	if (conn->capable & FUSE_CAP_SPLICE_MOVE)
@@ -114,6 +121,17 @@ op_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	/*
+	 * No OPENDIR/RELEASEDIR round trips: the kernel caches every listing
+	 * and revalidates it by the directory's mtime (auto_inval_data) or
+	 * its own record of changes made through the mount.
+	 */
+	if (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) {
+		conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
+		fs->no_opendir = 1;
+	}
+	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
+		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
 	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
@@ -434,6 +452,10 @@ op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct node n;
 	int rc;
 
+	if (fs->no_opendir) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	if (in) {
 		inc_opendir(req, in, fi);
 		return;

@@ -51,7 +51,7 @@ struct node {
 	int64_t mtime;
 	uint64_t parent;
 	uint32_t nlink;
-	uint32_t reserved2;
+	uint32_t change;	/* bumped by each change of a mutable dir */
 	uint8_t digest[DIGEST_LEN];
 };
 

@@ -754,6 +754,7 @@ ensure_project(struct store *st, MDB_txn *txn, const char *project,
 		return rc;
 	art.nlink++;
 	art.mtime = now;
+	art.change = (art.change + 1) % 1000000000;
 	*created = 1;
 	return index_node_put(st->ix, txn, INO_ARTIFACTS, &art);
 }
@@ -871,6 +872,7 @@ insert_artifact(struct store *st, MDB_txn *txn, json_t *m,
 		goto out;
 	pn.nlink++;
 	pn.mtime = created;
+	pn.change = (pn.change + 1) % 1000000000;
 	if ((rc = index_node_put(st->ix, txn, pino, &pn)) < 0)
 		goto out;
 	rec.ino = base;
