@@ -1,0 +1,91 @@
+/*
+ * crit.h - promotion criteria and their evaluation.
+ *
+ * crit_eval() is a pure function: the criteria layers of one stage (the
+ * stage's own, the project's, the scenario's), one artifact's runs,
+ * approvals and waivers, the stage's hold and the time, in; a decision,
+ * typed reasons for what is unmet and the evidence for what is met, out.
+ * No LMDB, no FUSE: unit-testable with plain data, reused by the daemon,
+ * relctl and releases.
+ *
+ * Criteria (JSON): {"after": STAGE, "soak": "24h", "approvals": N,
+ *   "require": [RULE...]}, RULE = {"testcase": NAME_OR_GLOB} plus at most
+ *   one of "consecutive": N | "pass": K, "of": M | "ratio": R,
+ *   "min_runs": M; optionally "where": {"pod","installer","scenario": GLOB}
+ *   and "golden": STAGE.
+ */
+#ifndef RELFS_CRIT_H
+#define RELFS_CRIT_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* One recorded run of one test case on the artifact. */
+struct crit_run {
+	const char *testcase;
+	int pass;
+	uint64_t no;		/* run number, in recording order */
+	int64_t time;
+	const char *pod, *installer, *scenario;
+	const char *platform;	/* "<project>/<version>" or NULL */
+};
+
+struct crit_approval {
+	uid_t uid;
+	const char *user;
+	int64_t time;
+};
+
+struct crit_waiver {
+	const char *testcase;
+	const char *reason;
+	const char *scenario;	/* glob, or NULL for every scenario */
+	int64_t expires;	/* 0: never */
+	const char *user;
+};
+
+/* Is platform ("p/v") promoted to stage?  Used by "golden" rules. */
+typedef int (*crit_golden_fn)(void *arg, const char *platform,
+    const char *stage);
+
+struct crit_input {
+	json_t *layers[3];	/* stage, project, scenario criteria (or NULL) */
+	const char *scenario;	/* the artifact's scenario ("" when none) */
+	const struct crit_run *runs;	/* in recording order */
+	size_t nruns;
+	const struct crit_approval *approvals;
+	size_t napprovals;
+	const struct crit_waiver *waivers;
+	size_t nwaivers;
+	const char *hold;	/* reason, or NULL when the stage is not held */
+	int revoked;
+	int after_promoted;	/* promoted to the "after" stage */
+	int64_t after_at;	/* when */
+	crit_golden_fn golden;
+	void *golden_arg;
+	int64_t now;
+};
+
+/*
+ * Check one criteria document; 0 or -EINVAL with a message naming what is
+ * wrong (unknown key, bad rule, bad duration ...).
+ */
+int crit_check(json_t *criteria);
+
+/* Parse "90s", "30m", "24h", "2d" (or a plain number of seconds). */
+int crit_duration(const char *s, int64_t *secs);
+
+/*
+ * Evaluate.  *out gets {"promote": bool, "unmet": [{type, testcase?,
+ * detail}], "evidence": [...]}; the caller owns it.  Unmet types:
+ * previous-stage-missing, result-missing, result-failed, not-enough-runs,
+ * approval-missing, soaking, stage-held, revoked.
+ */
+int crit_eval(const struct crit_input *in, json_t **out);
+
+/* Wake-up time: the earliest moment a "soaking" or waiver expiry could
+ * change the decision (0 when nothing depends on time). */
+int64_t crit_next_wakeup(const struct crit_input *in);
+
+#endif
