@@ -51,6 +51,8 @@ struct fs {
 	double timeout;		/* for what never changes */
 	int debug;
 	int no_opendir;		/* the kernel lists directories by itself */
+	uint8_t *dirty;		/* by descriptor: written since the last flush */
+	size_t ndirty;
 
 	pthread_mutex_t mu;	/* the incoming table */
 	struct inc_node root;	/* STORE/incoming, inode INO_INCOMING */
@@ -102,6 +104,28 @@ void inc_releasedir(fuse_req_t req, struct fuse_file_info *fi);
 void inc_seal(fuse_req_t req, struct inc_node *dir, const char *name,
     uint64_t newparent, const char *newname);
 int inc_stat(struct inc_node *n, struct stat *st);
+
+/* The entry (and one lookup) of a real directory outside incoming/. */
+int inc_entry_path(struct fs *fs, const char *path,
+    struct fuse_entry_param *e);
+
+/*
+ * results/: a file closed (or renamed into place) under an artifact's
+ * results/ is recorded as a run.  0, or an errno after removing the file.
+ */
+int results_record(fuse_req_t req, const char *path);
+
+/* Is path a recorded result (under STORE/results/, no leading dot)? */
+int results_is_final(struct fs *fs, const char *path);
+
+#define DIRTY_CREATED 1	/* created or truncated */
+#define DIRTY_WRITTEN 2	/* written since the last flush */
+
+/* Add a DIRTY_ flag to fd, or (0) clear its flags. */
+void fs_mark_dirty(struct fs *fs, int fd, int dirty);
+
+/* The real path behind a descriptor. */
+int fd_path(int fd, char *out, size_t len);
 void inc_init(struct fs *fs);
 void inc_destroy(struct fs *fs);
 

@@ -84,8 +84,24 @@ inc_stat(struct inc_node *n, struct stat *st)
 }
 
 /* Find or make the node of dir/name and count one lookup. */
+static int	lookup_at(struct fs *fs, int dirfd, const char *name,
+		    struct fuse_entry_param *e);
+
 static int
 do_lookup(struct fs *fs, struct inc_node *dir, const char *name,
+    struct fuse_entry_param *e)
+{
+	return lookup_at(fs, dir->fd, name, e);
+}
+
+int
+inc_entry_path(struct fs *fs, const char *path, struct fuse_entry_param *e)
+{
+	return lookup_at(fs, AT_FDCWD, path, e);
+}
+
+static int
+lookup_at(struct fs *fs, int dirfd, const char *name,
     struct fuse_entry_param *e)
 {
 	struct inc_node *n;
@@ -94,7 +110,7 @@ do_lookup(struct fs *fs, struct inc_node *dir, const char *name,
 	int fd;
 
 	memset(e, 0, sizeof(*e));
-	if (fstatat(dir->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	pthread_mutex_lock(&fs->mu);
 	h = hash_of(fs, st.st_dev, st.st_ino);
@@ -106,7 +122,7 @@ do_lookup(struct fs *fs, struct inc_node *dir, const char *name,
 		pthread_mutex_unlock(&fs->mu);
 	} else {
 		pthread_mutex_unlock(&fs->mu);
-		fd = openat(dir->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			return -errno;
 		pthread_mutex_lock(&fs->mu);
@@ -249,6 +265,19 @@ fail:
 	fuse_reply_err(req, rc);
 }
 
+/* Is dir an artifact's results/ directory? */
+static int
+in_results(struct fs *fs, struct inc_node *dir)
+{
+	char path[PATH_MAX];
+	const char *base = store_path(fs->st);
+	size_t blen = strlen(base);
+
+	return dir != &fs->root && fd_path(dir->fd, path, sizeof(path)) == 0 &&
+	    strncmp(path, base, blen) == 0 &&
+	    strncmp(path + blen, "/results/", 9) == 0;
+}
+
 /* Names in the staging area follow the rules of published names. */
 static int
 check_name(fuse_req_t req, const char *name, const char *what)
@@ -277,6 +306,12 @@ inc_mkdir(fuse_req_t req, struct inc_node *dir, const char *name,
 {
 	if (check_name(req, name, "mkdir") < 0)
 		return;
+	if (in_results(FS(req), dir)) {
+		store_seterr(-EINVAL, "mkdir: results/ holds result files, "
+		    "not directories");
+		fs_refuse(req, EINVAL, "mkdir");
+		return;
+	}
 	if (mkdirat(dir->fd, name, mode & 07777) < 0) {
 		fuse_reply_err(req, errno);
 		return;
@@ -302,8 +337,15 @@ inc_symlink(fuse_req_t req, const char *link, struct inc_node *dir,
 void
 inc_unlink(fuse_req_t req, struct inc_node *dir, const char *name, int isdir)
 {
-	int rc = unlinkat(dir->fd, name, isdir ? AT_REMOVEDIR : 0);
+	int rc;
 
+	if (in_results(FS(req), dir) && name[0] != '.') {
+		store_seterr(-EROFS, "unlink: a recorded result is never "
+		    "removed");
+		fs_refuse(req, EROFS, "unlink");
+		return;
+	}
+	rc = unlinkat(dir->fd, name, isdir ? AT_REMOVEDIR : 0);
 	fuse_reply_err(req, rc < 0 ? errno : 0);
 }
 
@@ -311,12 +353,33 @@ void
 inc_rename(fuse_req_t req, struct inc_node *dir, const char *name,
     struct inc_node *newdir, const char *newname, unsigned int flags)
 {
+	char path[PATH_MAX + 256];
+	int rc;
+
 	if (check_name(req, newname, "rename") < 0)
 		return;
-	if (renameat2(dir->fd, name, newdir->fd, newname, flags) < 0)
+	if ((in_results(FS(req), dir) && name[0] != '.') ||
+	    (in_results(FS(req), newdir) && newname[0] != '.' &&
+	    !(flags & RENAME_NOREPLACE) &&
+	    faccessat(newdir->fd, newname, F_OK, AT_SYMLINK_NOFOLLOW) == 0)) {
+		store_seterr(-EROFS, "rename: a recorded result is never "
+		    "changed or removed");
+		fs_refuse(req, EROFS, "rename");
+		return;
+	}
+	if (renameat2(dir->fd, name, newdir->fd, newname, flags) < 0) {
 		fuse_reply_err(req, errno);
-	else
-		fuse_reply_err(req, 0);
+		return;
+	}
+	/* rsync's dot-file, or a file moved in: now it is a result */
+	rc = 0;
+	if (in_results(FS(req), newdir) && newname[0] != '.' &&
+	    fd_path(newdir->fd, path, PATH_MAX) == 0) {
+		strcat(path, "/");
+		strncat(path, newname, 255);
+		rc = results_record(req, path);
+	}
+	fuse_reply_err(req, -rc);
 }
 
 void
@@ -336,6 +399,8 @@ inc_create(fuse_req_t req, struct inc_node *dir, const char *name,
 		return;
 	}
 	give_to_caller(req, dir, name);
+	/* a new file is written even when empty: close() records it */
+	fs_mark_dirty(FS(req), fd, DIRTY_CREATED);
 	rc = do_lookup(FS(req), dir, name, &e);
 	if (rc < 0) {
 		close(fd);
@@ -361,6 +426,8 @@ inc_open(fuse_req_t req, struct inc_node *n, struct fuse_file_info *fi)
 		return;
 	}
 	fi->fh = (uint64_t)fd;
+	if (fi->flags & O_TRUNC)
+		fs_mark_dirty(FS(req), fd, DIRTY_CREATED);
 	fuse_reply_open(req, fi);
 }
 

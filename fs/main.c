@@ -177,6 +177,13 @@ main(int argc, char **argv)
 		goto out_unmount;
 	}
 	store_prefetch(fs.st);
+	if ((rc = store_ledger_async(fs.st)) < 0) {
+		fprintf(stderr, "relfs: %s\n", store_errmsg());
+		goto out_unmount;
+	}
+	getrlimit(RLIMIT_NOFILE, &lim);
+	fs.ndirty = lim.rlim_cur < (1 << 20) ? lim.rlim_cur : (1 << 20);
+	fs.dirty = calloc(fs.ndirty, 1);
 	inc_init(&fs);
 	pthread_create(&fs.qthread, NULL, inval_thread, &fs);
 	if (opts.singlethread) {
@@ -196,6 +203,7 @@ main(int argc, char **argv)
 	pthread_join(fs.qthread, NULL);
 	inc_destroy(&fs);
 	store_close(fs.st);
+	free(fs.dirty);
 out_unmount:
 	fuse_session_unmount(fs.se);
 out_signals:

@@ -84,6 +84,9 @@ node_attr(struct fs *fs, uint64_t ino, const struct node *n, struct stat *st)
 	case NODE_SYMLINK:
 		st->st_mode = S_IFLNK | 0777;
 		break;
+	case NODE_RESULTS:
+		st->st_mode = S_IFDIR | 0755;
+		break;
 	case NODE_INCOMING:
 		if (inc_stat(&fs->root, st) == 0) {
 			st->st_ino = ino;
@@ -107,6 +110,24 @@ node_entry(struct fs *fs, uint64_t ino, const struct node *n,
 	/* names in the index are never removed: the entry can be cached */
 	e->entry_timeout = fs->timeout;
 	e->attr_timeout = (n->flags & NODE_MUTABLE) ? 0 : fs->timeout;
+}
+
+/* results/ of an artifact is the real directory behind it. */
+static int
+results_entry(struct fs *fs, const struct node *n, struct fuse_entry_param *e)
+{
+	char path[4096];
+	int rc = store_results_dir(fs->st, n->parent, path, sizeof(path));
+
+	if (rc == 0)
+		rc = inc_entry_path(fs, path, e);
+	/*
+	 * Only the mount changes it, and the kernel notices its own changes:
+	 * the directory itself can be cached like the artifact around it.
+	 */
+	if (rc == 0)
+		e->entry_timeout = e->attr_timeout = fs->timeout;
+	return rc;
 }
 
 static void
@@ -154,12 +175,14 @@ op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	rc = store_node_lookup(fs->st, parent, name, &ino, &n);
-	if (rc < 0) {
+	if (rc == 0 && n.kind == NODE_RESULTS)
+		rc = results_entry(fs, &n, &e);
+	else if (rc == 0)
+		node_entry(fs, ino, &n, &e);
+	if (rc < 0)
 		fuse_reply_err(req, -rc);
-		return;
-	}
-	node_entry(fs, ino, &n, &e);
-	fuse_reply_entry(req, &e);
+	else
+		fuse_reply_entry(req, &e);
 }
 
 static void
@@ -411,25 +434,60 @@ op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	out.buf[0].fd = (int)fi->fh;
 	out.buf[0].pos = off;
 	n = fuse_buf_copy(&out, in, 0);
-	if (n < 0)
+	if (n < 0) {
 		fuse_reply_err(req, (int)-n);
-	else
-		fuse_reply_write(req, (size_t)n);
+		return;
+	}
+	fs_mark_dirty(FS(req), (int)fi->fh, DIRTY_WRITTEN);
+	fuse_reply_write(req, (size_t)n);
 }
 
+void
+fs_mark_dirty(struct fs *fs, int fd, int dirty)
+{
+	if (fd >= 0 && (size_t)fd < fs->ndirty)
+		fs->dirty[fd] = dirty ? fs->dirty[fd] | (uint8_t)dirty : 0;
+}
+
+/*
+ * close() of a file written in results/ records the run here, so the
+ * close itself answers a refusal.
+ */
 static void
 op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct fs *fs = FS(req);
+	int fd = (int)fi->fh, rc = 0;
+	char path[4096];
+
 	(void)ino;
-	(void)fi;
-	fuse_reply_err(req, 0);
+	/*
+	 * Only once something was written: a shell's `>` closes a duplicate
+	 * of the new, still empty file before the command writes to it.
+	 */
+	if (fd >= 0 && (size_t)fd < fs->ndirty &&
+	    (fs->dirty[fd] & DIRTY_WRITTEN)) {
+		fs->dirty[fd] = 0;
+		if (fd_path(fd, path, sizeof(path)) == 0)
+			rc = results_record(req, path);
+	}
+	fuse_reply_err(req, -rc);
 }
 
 static void
 op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct fs *fs = FS(req);
+	int fd = (int)fi->fh;
+	char path[4096];
+
 	(void)ino;
-	close((int)fi->fh);
+	/* created or truncated and closed without a byte: an empty result */
+	if (fd >= 0 && (size_t)fd < fs->ndirty && fs->dirty[fd] &&
+	    fd_path(fd, path, sizeof(path)) == 0)
+		results_record(req, path);
+	fs_mark_dirty(fs, fd, 0);
+	close(fd);
 	fuse_reply_err(req, 0);
 }
 
@@ -493,7 +551,12 @@ add_entry(void *arg, const char *name, uint64_t ino, const struct node *n,
 	if (d->plus) {
 		struct fuse_entry_param e;
 
-		node_entry(d->fs, ino, n, &e);
+		if (n->kind == NODE_RESULTS) {
+			if (results_entry(d->fs, n, &e) < 0)
+				return 0;	/* leave it out of the listing */
+		} else {
+			node_entry(d->fs, ino, n, &e);
+		}
 		len = fuse_add_direntry_plus(d->req, d->buf + d->used,
 		    d->size - d->used, name, &e, (off_t)next_off);
 	} else {
@@ -503,8 +566,19 @@ add_entry(void *arg, const char *name, uint64_t ino, const struct node *n,
 		len = fuse_add_direntry(d->req, d->buf + d->used,
 		    d->size - d->used, name, &st, (off_t)next_off);
 	}
-	if (len > d->size - d->used)
+	if (len > d->size - d->used) {
+		if (d->plus && n->kind == NODE_RESULTS) {
+			struct fuse_entry_param e;
+
+			/* not sent: give back the lookup it counted */
+			if (results_entry(d->fs, n, &e) == 0) {
+				struct inc_node *in = inc_node_of(d->fs, e.ino);
+
+				inc_forget(d->fs, in, 2);
+			}
+		}
 		return 1;
+	}
 	d->used += len;
 	return 0;
 }

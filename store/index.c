@@ -14,6 +14,7 @@
 struct index {
 	MDB_env *env;
 	MDB_dbi nodes, dirents, children, artifacts, projects, meta, queue;
+	MDB_dbi runs, artino;
 };
 
 static int	lmdb_err(int rc, const char *what);
@@ -71,7 +72,9 @@ index_open(struct index **out, const char *dir)
 	    (rc = mdb_dbi_open(txn, "projects", MDB_CREATE, &ix->projects)) ||
 	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &ix->meta)) ||
 	    (rc = mdb_dbi_open(txn, "queue", MDB_CREATE | MDB_INTEGERKEY,
-	    &ix->queue)))
+	    &ix->queue)) ||
+	    (rc = mdb_dbi_open(txn, "runs", MDB_CREATE, &ix->runs)) ||
+	    (rc = mdb_dbi_open(txn, "artino", MDB_CREATE, &ix->artino)))
 		goto fail;
 	rc = mdb_txn_commit(txn);
 	txn = NULL;
@@ -270,6 +273,10 @@ table_dbi(struct index *ix, enum index_table t)
 		return ix->artifacts;
 	case TAB_PROJECT:
 		return ix->projects;
+	case TAB_RUNS:
+		return ix->runs;
+	case TAB_ARTINO:
+		return ix->artino;
 	case TAB_META:
 	default:
 		return ix->meta;
@@ -301,6 +308,100 @@ index_put(struct index *ix, MDB_txn *txn, enum index_table t,
 
 	return lmdb_err(mdb_put(txn, table_dbi(ix, t), &k, &v,
 	    noovw ? MDB_NOOVERWRITE : 0), "put");
+}
+
+int
+index_put_raw(struct index *ix, MDB_txn *txn, enum index_table t,
+    const void *key, size_t keylen, const void *val, size_t len, int noovw)
+{
+	MDB_val k = { keylen, (void *)key }, v = { len, (void *)val };
+
+	return lmdb_err(mdb_put(txn, table_dbi(ix, t), &k, &v,
+	    noovw ? MDB_NOOVERWRITE : 0), "put");
+}
+
+int
+index_get_raw(struct index *ix, MDB_txn *txn, enum index_table t,
+    const void *key, size_t keylen, char **val, size_t *len)
+{
+	MDB_val k = { keylen, (void *)key }, v;
+	int rc;
+
+	rc = mdb_get(txn, table_dbi(ix, t), &k, &v);
+	if (rc)
+		return lmdb_err(rc, "get");
+	*val = malloc(v.mv_size + 1);
+	if (!*val)
+		return -ENOMEM;
+	memcpy(*val, v.mv_data, v.mv_size);
+	(*val)[v.mv_size] = '\0';
+	*len = v.mv_size;
+	return 0;
+}
+
+int
+index_last_with_prefix(struct index *ix, MDB_txn *txn, enum index_table t,
+    const void *prefix, size_t plen, char **key, size_t *keylen)
+{
+	unsigned char buf[1024];
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if (plen + 16 > sizeof(buf))
+		return -ENAMETOOLONG;
+	/* the first key past every key with this prefix, then one back */
+	memcpy(buf, prefix, plen);
+	memset(buf + plen, 0xff, 16);
+	k.mv_size = plen + 16;
+	k.mv_data = buf;
+	rc = mdb_cursor_open(txn, table_dbi(ix, t), &cur);
+	if (rc)
+		return lmdb_err(rc, "scan");
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	if (rc == 0)
+		rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+	else if (rc == MDB_NOTFOUND)
+		rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	if (rc == 0 && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen)))
+		rc = MDB_NOTFOUND;
+	if (rc == 0) {
+		*key = malloc(k.mv_size + 1);
+		if (!*key) {
+			rc = ENOMEM;
+		} else {
+			memcpy(*key, k.mv_data, k.mv_size);
+			*keylen = k.mv_size;
+		}
+	}
+	mdb_cursor_close(cur);
+	return lmdb_err(rc, "scan");
+}
+
+int
+index_scan(struct index *ix, MDB_txn *txn, enum index_table t,
+    const void *prefix, size_t plen, index_iter_fn cb, void *arg)
+{
+	MDB_cursor *cur;
+	MDB_val k = { plen, (void *)prefix }, v;
+	int rc, stop = 0;
+
+	rc = mdb_cursor_open(txn, table_dbi(ix, t), &cur);
+	if (rc)
+		return lmdb_err(rc, "scan");
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && !stop) {
+		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen))
+			break;
+		stop = cb(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	if (stop < 0)
+		return stop;
+	if (rc && rc != MDB_NOTFOUND)
+		return lmdb_err(rc, "scan");
+	return 0;
 }
 
 int

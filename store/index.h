@@ -35,6 +35,7 @@ enum node_kind {
 	NODE_FILE = 2,		/* bytes in the content store */
 	NODE_SYMLINK = 3,	/* target in the content store */
 	NODE_INCOMING = 4,	/* the writable staging area */
+	NODE_RESULTS = 5,	/* an artifact's results/: STORE/results/<p>/<v> */
 };
 
 enum node_flags {
@@ -93,16 +94,40 @@ int index_list(struct index *ix, MDB_txn *txn, uint64_t dir, uint64_t off,
 int index_alloc_ino(struct index *ix, MDB_txn *txn, uint64_t count,
     uint64_t *first);
 
-/* Small named records: "artifact" (key "p/v"), "project" (key "p"), "meta". */
-enum index_table { TAB_ARTIFACT, TAB_PROJECT, TAB_META };
+/*
+ * Small named records: "artifact" (key "p/v"), "project" (key "p"), "meta";
+ * "runs" (key: artifact inode, big-endian, test case, NUL, run number,
+ * big-endian) and "artino" (key: artifact inode -> "p/v").
+ */
+enum index_table { TAB_ARTIFACT, TAB_PROJECT, TAB_META, TAB_RUNS,
+	TAB_ARTINO };
 int index_get(struct index *ix, MDB_txn *txn, enum index_table t,
     const char *key, void *val, size_t len);
 int index_put(struct index *ix, MDB_txn *txn, enum index_table t,
     const char *key, const void *val, size_t len, int noovw);
 
-/* Iterate one table in key order; cb returns non-zero to stop. */
 typedef int (*index_iter_fn)(void *arg, const char *key, size_t keylen,
     const void *val, size_t vallen);
+
+/* The same with binary keys; index_get_raw returns a copy in *val. */
+int index_put_raw(struct index *ix, MDB_txn *txn, enum index_table t,
+    const void *key, size_t keylen, const void *val, size_t len, int noovw);
+int index_get_raw(struct index *ix, MDB_txn *txn, enum index_table t,
+    const void *key, size_t keylen, char **val, size_t *len);
+
+/*
+ * The last key that starts with prefix: -ENOENT when none.  *key gets a
+ * copy (the caller frees it).
+ */
+int index_last_with_prefix(struct index *ix, MDB_txn *txn,
+    enum index_table t, const void *prefix, size_t plen, char **key,
+    size_t *keylen);
+
+/* Every record whose key starts with prefix, in key order. */
+int index_scan(struct index *ix, MDB_txn *txn, enum index_table t,
+    const void *prefix, size_t plen, index_iter_fn cb, void *arg);
+
+/* Iterate one table in key order; cb returns non-zero to stop. */
 int index_iter(struct index *ix, MDB_txn *txn, enum index_table t,
     index_iter_fn cb, void *arg);
 

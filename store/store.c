@@ -19,26 +19,11 @@
 #include "cas.h"
 #include "ledger.h"
 #include "manifest.h"
+#include "store_impl.h"
 
 #define FORMAT_LINE "relfs-store 1\n"
 #define META_MAX (1 << 20)
 
-struct store {
-	char *path;
-	char *incoming;
-	struct index *ix;
-	struct cas *cas;
-	struct ledger *lg;
-	pthread_mutex_t ledger_mu;
-	int lockfd;
-	int logfd;
-};
-
-/* What the index keeps per artifact (TAB_ARTIFACT, key "p/v"). */
-struct art_rec {
-	uint64_t ino;
-	uint8_t manifest[DIGEST_LEN];
-};
 
 /* One entry found while scanning a directory to publish. */
 struct scan_ent {
@@ -171,6 +156,15 @@ store_close(struct store *st)
 {
 	if (!st)
 		return;
+	if (st->async) {
+		/* what is queued is written before the store closes */
+		pthread_mutex_lock(&st->work_mu);
+		st->work_stop = 1;
+		st->work_pending = 1;
+		pthread_cond_signal(&st->work_cond);
+		pthread_mutex_unlock(&st->work_mu);
+		pthread_join(st->worker, NULL);
+	}
 	index_close(st->ix);
 	cas_close(st->cas);
 	ledger_close(st->lg);
@@ -235,7 +229,7 @@ store_log(struct store *st, const char *fmt, ...)
 
 /* -- creating ------------------------------------------------------- */
 
-static int
+int
 put_node(struct store *st, MDB_txn *txn, uint64_t ino, uint64_t parent,
     const char *name, uint8_t kind, uint8_t flags, uint32_t mode,
     uint64_t size, int64_t mtime, const uint8_t *digest)
@@ -294,7 +288,7 @@ insert_root(struct store *st, MDB_txn *txn, int64_t now)
 }
 
 /* Queue one ledger commit: message, author and the blobs it writes. */
-static int
+int
 queue_change(struct store *st, MDB_txn *txn, const struct store_user *who,
     int64_t when, const char *message, json_t *files)
 {
@@ -316,7 +310,7 @@ queue_change(struct store *st, MDB_txn *txn, const struct store_user *who,
 	return rc;
 }
 
-static void
+void
 add_file(json_t *files, const char *path, const uint8_t d[DIGEST_LEN])
 {
 	char hex[DIGEST_HEX_LEN + 1];
@@ -430,7 +424,20 @@ apply_entry(struct store *st, uint64_t seq, const char *text)
 	}
 	json_array_foreach(files, i, f) {
 		uint8_t d[DIGEST_LEN];
+		json_t *data = json_object_get(f, "data");
 
+		ch[i].path = mf_str(f, "path");
+		if (json_is_string(data)) {
+			ch[i].len = json_string_length(data);
+			bufs[i] = malloc(ch[i].len + 1);
+			if (!bufs[i]) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			memcpy(bufs[i], json_string_value(data), ch[i].len);
+			ch[i].data = bufs[i];
+			continue;
+		}
 		if (digest_parse(d, mf_str(f, "sha256")) < 0) {
 			rc = store_seterr(-EIO, "ledger queue entry %llu is "
 			    "damaged", (unsigned long long)seq);
@@ -439,7 +446,6 @@ apply_entry(struct store *st, uint64_t seq, const char *text)
 		rc = cas_read_all(st->cas, d, 64 << 20, &bufs[i], &ch[i].len);
 		if (rc < 0)
 			goto out;
-		ch[i].path = mf_str(f, "path");
 		ch[i].data = bufs[i];
 	}
 	who.uid = (uid_t)json_integer_value(json_object_get(e, "uid"));
@@ -516,6 +522,55 @@ int
 store_drain(struct store *st)
 {
 	return drain(st, 1);
+}
+
+static void *
+ledger_worker(void *arg)
+{
+	struct store *st = arg;
+
+	pthread_mutex_lock(&st->work_mu);
+	for (;;) {
+		while (!st->work_pending && !st->work_stop)
+			pthread_cond_wait(&st->work_cond, &st->work_mu);
+		if (!st->work_pending && st->work_stop)
+			break;
+		st->work_pending = 0;
+		pthread_mutex_unlock(&st->work_mu);
+		if (store_drain(st) < 0)
+			store_log(st, "ledger: %s (queued, retried at the next "
+			    "change)", store_errmsg());
+		pthread_mutex_lock(&st->work_mu);
+	}
+	pthread_mutex_unlock(&st->work_mu);
+	return NULL;
+}
+
+void
+ledger_kick(struct store *st)
+{
+	if (!st->async) {
+		if (store_drain(st) < 0)
+			store_log(st, "ledger: %s (queued, retried at the next "
+			    "change)", store_errmsg());
+		return;
+	}
+	pthread_mutex_lock(&st->work_mu);
+	st->work_pending = 1;
+	pthread_cond_signal(&st->work_cond);
+	pthread_mutex_unlock(&st->work_mu);
+}
+
+int
+store_ledger_async(struct store *st)
+{
+	pthread_mutex_init(&st->work_mu, NULL);
+	pthread_cond_init(&st->work_cond, NULL);
+	if (pthread_create(&st->worker, NULL, ledger_worker, st) != 0)
+		return store_seterr(-EAGAIN, "could not start the ledger "
+		    "thread");
+	st->async = 1;
+	return 0;
 }
 
 int
@@ -878,6 +933,18 @@ insert_artifact(struct store *st, MDB_txn *txn, json_t *m,
 	rec.ino = base;
 	memcpy(rec.manifest, b->manifest, DIGEST_LEN);
 	rc = index_put(st->ix, txn, TAB_ARTIFACT, key, &rec, sizeof(rec), 1);
+	if (rc == 0)
+		rc = index_put_raw(st->ix, txn, TAB_ARTINO, &base, sizeof(base),
+		    key, strlen(key), 1);
+	if (rc == 0)
+		rc = runs_nodes(st, txn, base, created);
+	if (rc == 0) {
+		/* the artifact's own listing gained results/ and runs/ */
+		if ((rc = index_node_get(st->ix, txn, base, &pn)) == 0) {
+			pn.nlink += 2;
+			rc = index_node_put(st->ix, txn, base, &pn);
+		}
+	}
 out:
 	free(inos);
 	free(subdirs);
@@ -1120,9 +1187,7 @@ store_publish_dir(struct store *st, const char *dir,
 	if (id)
 		snprintf(id, DIGEST_HEX_LEN + 1, "%s", mf_str(m, "id"));
 	/* the artifact is in; a failing ledger write is replayed later */
-	if (store_drain(st) < 0)
-		store_log(st, "ledger: %s (queued, retried at the next change)",
-		    store_errmsg());
+	ledger_kick(st);
 	rc = 0;
 out:
 	index_abort(txn);
@@ -1271,7 +1336,7 @@ found_free(struct found *f)
 	free(f->lens);
 }
 
-static int64_t
+int64_t
 parse_iso(const char *s)
 {
 	struct tm tm = { 0 };

@@ -90,6 +90,42 @@ int store_node_open(struct store *st, const struct node *n, int *fd);
 int store_node_readlink(struct store *st, const struct node *n,
     char **target);
 
+/*
+ * Write the ledger from a thread of the store's own from now on (the
+ * daemon), so that no change waits for git.
+ */
+int store_ledger_async(struct store *st);
+
+/* -- results -------------------------------------------------------- */
+
+/*
+ * Record one run of the artifact with inode art from the file name and
+ * bytes written to its results/.  0 and *no (the run's number within its
+ * test case), or -EINVAL/-EFBIG with a message; nothing is recorded then.
+ */
+int store_result_add(struct store *st, uint64_t art, const char *filename,
+    const char *buf, size_t len, const struct store_user *who,
+    uint64_t *no);
+
+/* "p/v" of the artifact with inode art (out: 512 bytes); -ENOENT. */
+int store_artifact_key(struct store *st, uint64_t art, char *out);
+
+/* The directory behind an artifact's results/ (made when missing). */
+int store_results_dir(struct store *st, uint64_t art, char *out,
+    size_t outlen);
+
+/*
+ * Import OPNFV records, one JSON object per line, each naming its artifact
+ * in "artifact": "<project>/<version>".  refused(arg, line, why) is called
+ * for each line not imported; *imported counts the runs recorded.  One
+ * ledger commit for the whole import.
+ */
+int store_import(struct store *st, const char *path,
+    const struct store_user *who,
+    void (*refused)(void *arg, size_t line, const char *why),
+    void (*progress)(void *arg, uint64_t done, uint64_t total), void *arg,
+    uint64_t *imported);
+
 /* Write queued ledger commits to git. */
 int store_drain(struct store *st);
 

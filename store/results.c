@@ -1,0 +1,490 @@
+/* results.c - results and runs: see results.h and store.h. */
+#define _GNU_SOURCE
+#include "results.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "store_impl.h"
+
+static const char *copied[][2] = {
+	/* record key, run key */
+	{ "pod_name", "pod" }, { "pod", "pod" }, { "installer", "installer" },
+	{ "scenario", "scenario" }, { "platform", "platform" },
+	{ "build_tag", "build_tag" }, { "version", "version" },
+	{ "project_name", "project_name" }, { "start_date", "start_date" },
+	{ "stop_date", "stop_date" },
+};
+
+static int
+outcome_of(const char *word, const char **out)
+{
+	if (!word)
+		return -EINVAL;
+	if (strcmp(word, "PASS") == 0 || strcmp(word, "FAIL") == 0) {
+		*out = word;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int
+result_parse(const char *filename, const char *buf, size_t len,
+    json_t **out)
+{
+	const char *outcome = NULL, *testcase = NULL, *format;
+	char word[8], tc[256];
+	json_t *rec = NULL, *run;
+	json_error_t err;
+	size_t b = 0, e = len;
+	int rc;
+
+	if (len > RESULT_MAX)
+		return store_seterr(-EFBIG, "result '%s' is larger than the "
+		    "limit of %d bytes", filename, RESULT_MAX);
+	if (!utf8_valid(buf, len) || memchr(buf, '\0', len))
+		return store_seterr(-EINVAL, "result '%s' is not UTF-8 text",
+		    filename);
+	while (b < e && strchr(" \t\r\n", buf[b]))
+		b++;
+	while (e > b && strchr(" \t\r\n", buf[e - 1]))
+		e--;
+	if (e == b)
+		return store_seterr(-EINVAL, "result '%s' is empty", filename);
+	if (buf[b] != '{') {
+		/* a bare word: the test case is the file name */
+		char *dot;
+
+		if (e - b >= sizeof(word))
+			return store_seterr(-EINVAL, "result '%s' is neither "
+			    "JSON nor the word PASS or FAIL", filename);
+		memcpy(word, buf + b, e - b);
+		word[e - b] = '\0';
+		if (outcome_of(word, &outcome) < 0)
+			return store_seterr(-EINVAL, "result '%s': unknown "
+			    "outcome '%s' (PASS or FAIL)", filename, word);
+		snprintf(tc, sizeof(tc), "%s", filename);
+		if ((dot = strrchr(tc, '.')) && dot != tc)
+			*dot = '\0';
+		testcase = tc;
+		format = "word";
+		outcome = outcome[0] == 'P' ? "PASS" : "FAIL";
+	} else {
+		rec = json_loadb(buf + b, e - b, 0, &err);
+		if (!json_is_object(rec)) {
+			json_decref(rec);
+			return store_seterr(-EINVAL, "result '%s' is not valid "
+			    "JSON (line %d: %s)", filename, err.line, err.text);
+		}
+		if (json_object_get(rec, "case_name")) {
+			format = "opnfv";
+			testcase = json_string_value(json_object_get(rec,
+			    "case_name"));
+			outcome = json_string_value(json_object_get(rec,
+			    "criteria"));
+		} else {
+			format = "simple";
+			testcase = json_string_value(json_object_get(rec,
+			    "testcase"));
+			outcome = json_string_value(json_object_get(rec,
+			    "outcome"));
+		}
+		if (!testcase) {
+			json_decref(rec);
+			return store_seterr(-EINVAL, "result '%s' names no test "
+			    "case (\"case_name\" or \"testcase\")", filename);
+		}
+		if (outcome_of(outcome, &outcome) < 0) {
+			rc = store_seterr(-EINVAL, "result '%s': unknown outcome "
+			    "'%s' (PASS or FAIL in \"%s\")", filename,
+			    outcome ? outcome : "(none)",
+			    strcmp(format, "opnfv") ? "outcome" : "criteria");
+			json_decref(rec);
+			return rc;
+		}
+	}
+	if ((rc = name_check(testcase, "test case")) < 0) {
+		json_decref(rec);
+		return store_prefixerr(rc, "result '%s'", filename);
+	}
+	run = json_pack("{s:s,s:s,s:s}", "testcase", testcase, "outcome",
+	    outcome, "format", format);
+	for (size_t i = 0; rec && i < sizeof(copied) / sizeof(*copied); i++) {
+		json_t *v = json_object_get(rec, copied[i][0]);
+
+		if (json_is_string(v) && !json_object_get(run, copied[i][1]))
+			json_object_set(run, copied[i][1], v);
+	}
+	if (rec)
+		json_object_set_new(run, "record", rec);
+	*out = run;
+	return 0;
+}
+
+/* -- runs in the index ---------------------------------------------- */
+
+static size_t
+run_prefix(char *buf, uint64_t art, const char *tc)
+{
+	uint64_t be = htobe64(art);
+	size_t len = strlen(tc);
+
+	memcpy(buf, &be, 8);
+	memcpy(buf + 8, tc, len);
+	buf[8 + len] = '\0';
+	return 8 + len + 1;
+}
+
+int
+runs_nodes(struct store *st, MDB_txn *txn, uint64_t art, int64_t created)
+{
+	uint64_t first;
+	int rc;
+
+	rc = index_alloc_ino(st->ix, txn, 2, &first);
+	if (rc == 0)
+		rc = put_node(st, txn, first, art, "results", NODE_RESULTS,
+		    NODE_MUTABLE, 0755, 0, created, NULL);
+	if (rc == 0)
+		rc = put_node(st, txn, first + 1, art, "runs", NODE_DIR,
+		    NODE_MUTABLE, 0555, 0, created, NULL);
+	return rc;
+}
+
+/* The directory node dir/name, made (mutable) when it is missing. */
+static int
+ensure_dir(struct store *st, MDB_txn *txn, uint64_t dir, const char *name,
+    int64_t now, uint64_t *ino)
+{
+	struct node n;
+	int rc = index_lookup(st->ix, txn, dir, name, ino);
+
+	if (rc != -ENOENT)
+		return rc;
+	if ((rc = index_alloc_ino(st->ix, txn, 1, ino)) < 0 ||
+	    (rc = put_node(st, txn, *ino, dir, name, NODE_DIR, NODE_MUTABLE,
+	    0555, 0, now, NULL)) < 0 ||
+	    (rc = index_node_get(st->ix, txn, dir, &n)) < 0)
+		return rc;
+	n.nlink++;
+	n.mtime = now;
+	n.change = (n.change + 1) % 1000000000;
+	return index_node_put(st->ix, txn, dir, &n);
+}
+
+int
+runs_insert(struct store *st, MDB_txn *txn, uint64_t art, const char *artkey,
+    json_t *run, json_t *files, uint64_t *no)
+{
+	const char *tc = json_string_value(json_object_get(run, "testcase"));
+	char key[8 + NAME_MAX_BYTES + 1 + 8], *last = NULL, *text = NULL;
+	char *compact = NULL, name[32], lpath[1200];
+	uint64_t runs_ino, tc_ino, file_ino, n, be;
+	uint8_t d[DIGEST_LEN];
+	size_t plen, klen, tlen;
+	int64_t now = parse_iso(json_string_value(json_object_get(run,
+	    "recorded")));
+	struct node dn;
+	int rc;
+
+	if (!tc || strlen(tc) > NAME_MAX_BYTES)
+		return store_seterr(-EINVAL, "a run names no valid test case");
+	plen = run_prefix(key, art, tc);
+	n = (uint64_t)json_integer_value(json_object_get(run, "run"));
+	if (!n) {
+		rc = index_last_with_prefix(st->ix, txn, TAB_RUNS, key, plen,
+		    &last, &klen);
+		if (rc == 0 && klen == plen + 8) {
+			memcpy(&be, last + plen, 8);
+			n = be64toh(be) + 1;
+		} else if (rc == -ENOENT || rc == 0) {
+			n = 1;
+		} else {
+			return rc;
+		}
+		free(last);
+		json_object_set_new(run, "run", json_integer((json_int_t)n));
+	}
+	be = htobe64(n);
+	memcpy(key + plen, &be, 8);
+	compact = json_dumps(run, JSON_COMPACT | JSON_SORT_KEYS);
+	text = json_dumps(run, JSON_INDENT(2) | JSON_SORT_KEYS);
+	if (!compact || !text) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	tlen = strlen(text);
+	text[tlen++] = '\n';	/* json_dumps leaves room: it was NUL */
+	if ((rc = cas_put_buf(st->cas, text, tlen, d)) < 0)
+		goto out;
+	rc = index_put_raw(st->ix, txn, TAB_RUNS, key, plen + 8, compact,
+	    strlen(compact), 1);
+	if (rc == -EEXIST)
+		rc = store_seterr(-EEXIST, "run %llu of %s is already "
+		    "recorded", (unsigned long long)n, tc);
+	if (rc < 0)
+		goto out;
+	if ((rc = index_lookup(st->ix, txn, art, "runs", &runs_ino)) < 0 ||
+	    (rc = ensure_dir(st, txn, runs_ino, tc, now, &tc_ino)) < 0 ||
+	    (rc = index_alloc_ino(st->ix, txn, 1, &file_ino)) < 0)
+		goto out;
+	snprintf(name, sizeof(name), "%06llu.json", (unsigned long long)n);
+	if ((rc = put_node(st, txn, file_ino, tc_ino, name, NODE_FILE, 0,
+	    0444, tlen, now, d)) < 0 ||
+	    (rc = index_node_get(st->ix, txn, tc_ino, &dn)) < 0)
+		goto out;
+	dn.mtime = now;
+	dn.change = (dn.change + 1) % 1000000000;
+	if ((rc = index_node_put(st->ix, txn, tc_ino, &dn)) < 0)
+		goto out;
+	if (files) {
+		/* inline: the ledger never waits for an object to be synced */
+		snprintf(lpath, sizeof(lpath), "runs/%s/%s/%s", artkey, tc,
+		    name);
+		json_array_append_new(files, json_pack("{s:s,s:s%}", "path",
+		    lpath, "data", text, tlen));
+	}
+	if (no)
+		*no = n;
+out:
+	free(compact);
+	free(text);
+	return rc;
+}
+
+/* -- recording ------------------------------------------------------ */
+
+int
+store_artifact_key(struct store *st, uint64_t art, char *out)
+{
+	MDB_txn *txn;
+	char *val;
+	size_t len;
+	int rc;
+
+	if ((rc = index_begin(st->ix, 1, &txn)) < 0)
+		return rc;
+	rc = index_get_raw(st->ix, txn, TAB_ARTINO, &art, sizeof(art), &val,
+	    &len);
+	index_abort(txn);
+	if (rc < 0)
+		return rc == -ENOENT ? store_seterr(-ENOENT, "no artifact has "
+		    "inode %llu", (unsigned long long)art) : rc;
+	snprintf(out, 512, "%s", val);
+	free(val);
+	return 0;
+}
+
+int
+store_results_dir(struct store *st, uint64_t art, char *out, size_t outlen)
+{
+	char key[512];
+	int rc;
+
+	if ((rc = store_artifact_key(st, art, key)) < 0)
+		return rc;
+	if (snprintf(out, outlen, "%s/results/%s", st->path, key) >=
+	    (int)outlen)
+		return -ENAMETOOLONG;
+	rc = mkdir_p(out, 0755);
+	if (rc < 0)
+		return store_seterr(rc, "could not create '%s': %s", out,
+		    strerror(-rc));
+	return 0;
+}
+
+/* Stamp a parsed run with who wrote it and when. */
+static void
+stamp(json_t *run, const char *filename, const struct store_user *who,
+    int64_t now)
+{
+	char when[32];
+
+	time_iso(when, now);
+	json_object_set_new(run, "recorded", json_string(when));
+	json_object_set_new(run, "user", json_string(who->name));
+	json_object_set_new(run, "uid", json_integer(who->uid));
+	if (filename)
+		json_object_set_new(run, "file", json_string(filename));
+}
+
+int
+store_result_add(struct store *st, uint64_t art, const char *filename,
+    const char *buf, size_t len, const struct store_user *who, uint64_t *no)
+{
+	char key[512], msg[1024];
+	json_t *run = NULL, *files = json_array();
+	MDB_txn *txn = NULL;
+	int64_t now = time(NULL);
+	uint64_t n = 0;
+	int rc;
+
+	if ((rc = store_artifact_key(st, art, key)) < 0)
+		goto out;
+	if ((rc = result_parse(filename, buf, len, &run)) < 0)
+		goto out;
+	stamp(run, filename, who, now);
+	if ((rc = index_begin(st->ix, 0, &txn)) < 0 ||
+	    (rc = runs_insert(st, txn, art, key, run, files, &n)) < 0)
+		goto out;
+	snprintf(msg, sizeof(msg), "run %s %s #%llu: %s", key,
+	    json_string_value(json_object_get(run, "testcase")),
+	    (unsigned long long)n,
+	    json_string_value(json_object_get(run, "outcome")));
+	if ((rc = queue_change(st, txn, who, now, msg, files)) < 0)
+		goto out;
+	rc = index_commit(txn);
+	txn = NULL;
+	if (rc == 0) {
+		if (no)
+			*no = n;
+		ledger_kick(st);
+	}
+out:
+	index_abort(txn);
+	json_decref(run);
+	json_decref(files);
+	return rc;
+}
+
+/* -- import --------------------------------------------------------- */
+
+#define IMPORT_BATCH 10000
+
+struct importer {
+	struct store *st;
+	const struct store_user *who;
+	const char *path;
+	MDB_txn *txn;
+	json_t *files;
+	size_t in_batch, part;
+	int64_t now;
+};
+
+static int
+import_commit(struct importer *im)
+{
+	char msg[1024];
+	int rc;
+
+	if (!im->txn)
+		return 0;
+	if (im->in_batch) {
+		im->part++;
+		snprintf(msg, sizeof(msg), "import %zu runs from %s%s", im->in_batch,
+		    im->path, im->part > 1 ? " (continued)" : "");
+		rc = queue_change(im->st, im->txn, im->who, im->now, msg,
+		    im->files);
+		if (rc < 0) {
+			index_abort(im->txn);
+			im->txn = NULL;
+			return rc;
+		}
+	}
+	rc = index_commit(im->txn);
+	im->txn = NULL;
+	json_array_clear(im->files);
+	im->in_batch = 0;
+	if (rc == 0)
+		ledger_kick(im->st);
+	return rc;
+}
+
+int
+store_import(struct store *st, const char *path,
+    const struct store_user *who,
+    void (*refused)(void *arg, size_t line, const char *why),
+    void (*progress)(void *arg, uint64_t done, uint64_t total), void *arg,
+    uint64_t *imported)
+{
+	struct importer im = { st, who, path, NULL, json_array(), 0, 0,
+	    time(NULL) };
+	char *line = NULL, fname[300];
+	size_t cap = 0, lineno = 0;
+	uint64_t total = 0, done = 0;
+	struct stat sb;
+	ssize_t len;
+	FILE *f;
+	int rc = 0;
+
+	*imported = 0;
+	f = fopen(path, "r");
+	if (!f)
+		return store_seterr(-errno, "could not open '%s': %s", path,
+		    strerror(errno));
+	if (fstat(fileno(f), &sb) == 0)
+		total = (uint64_t)sb.st_size;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		struct art_rec rec;
+		const char *artifact, *cn;
+		json_t *obj, *run = NULL;
+		json_error_t err;
+
+		lineno++;
+		done += (uint64_t)len;
+		if (progress && lineno % 1000 == 0)
+			progress(arg, done, total);
+		if (len == 1 && line[0] == '\n')
+			continue;
+		obj = json_loadb(line, (size_t)len, 0, &err);
+		artifact = json_string_value(json_object_get(obj, "artifact"));
+		cn = json_string_value(json_object_get(obj, "case_name"));
+		if (!json_is_object(obj)) {
+			store_seterr(-EINVAL, "not a JSON object (%s)", err.text);
+		} else if (!artifact) {
+			store_seterr(-EINVAL, "the record names no \"artifact\"");
+		} else if (!im.txn && (rc = index_begin(st->ix, 0,
+		    &im.txn)) < 0) {
+			json_decref(obj);
+			break;
+		} else if (index_get(st->ix, im.txn, TAB_ARTIFACT, artifact,
+		    &rec, sizeof(rec)) < 0) {
+			store_seterr(-ENOENT, "artifact %s does not exist",
+			    artifact);
+		} else {
+			char *text = json_dumps(obj, JSON_COMPACT);
+
+			snprintf(fname, sizeof(fname), "%s.json",
+			    cn ? cn : "result");
+			rc = text ? result_parse(fname, text, strlen(text),
+			    &run) : -ENOMEM;
+			free(text);
+			if (rc == 0) {
+				stamp(run, NULL, who, im.now);
+				rc = runs_insert(st, im.txn, rec.ino, artifact, run,
+				    im.files, NULL);
+				if (rc == 0) {
+					(*imported)++;
+					im.in_batch++;
+				}
+			}
+			json_decref(run);
+			if (rc < 0 && rc != -EINVAL && rc != -EFBIG) {
+				json_decref(obj);
+				break;
+			}
+			rc = rc == 0 ? 1 : 0;
+		}
+		if (rc != 1 && refused)
+			refused(arg, lineno, store_errmsg());
+		rc = 0;
+		json_decref(obj);
+		if (im.in_batch >= IMPORT_BATCH && (rc = import_commit(&im)) < 0)
+			break;
+	}
+	if (rc == 0)
+		rc = import_commit(&im);
+	else
+		index_abort(im.txn);
+	if (progress && rc == 0)
+		progress(arg, total, total);
+	free(line);
+	fclose(f);
+	json_decref(im.files);
+	return rc;
+}

@@ -1,0 +1,65 @@
+/*
+ * store_impl.h - what the modules of store/ share about a store.  Not for
+ * fs/ or tools/: they use store.h.
+ */
+#ifndef RELFS_STORE_IMPL_H
+#define RELFS_STORE_IMPL_H
+
+#include <jansson.h>
+#include <pthread.h>
+
+#include "cas.h"
+#include "index.h"
+#include "ledger.h"
+#include "store.h"
+
+struct store {
+	char *path;
+	char *incoming;
+	struct index *ix;
+	struct cas *cas;
+	struct ledger *lg;
+	pthread_mutex_t ledger_mu;
+	int lockfd;
+	int logfd;
+	/* the daemon writes the ledger from a thread of its own */
+	int async;
+	pthread_t worker;
+	pthread_mutex_t work_mu;
+	pthread_cond_t work_cond;
+	int work_pending, work_stop;
+};
+
+/* What the index keeps per artifact (TAB_ARTIFACT, key "p/v"). */
+struct art_rec {
+	uint64_t ino;
+	uint8_t manifest[DIGEST_LEN];
+};
+
+/* Add a node (and its directory entry when name is set). */
+int put_node(struct store *st, MDB_txn *txn, uint64_t ino, uint64_t parent,
+    const char *name, uint8_t kind, uint8_t flags, uint32_t mode,
+    uint64_t size, int64_t mtime, const uint8_t *digest);
+
+/* Queue one ledger commit writing files ([{path, sha256}]). */
+int queue_change(struct store *st, MDB_txn *txn,
+    const struct store_user *who, int64_t when, const char *message,
+    json_t *files);
+
+/* Append {path, sha256} to a ledger file list. */
+void add_file(json_t *files, const char *path,
+    const uint8_t d[DIGEST_LEN]);
+
+/* Write queued ledger commits now, or wake the ledger thread. */
+void ledger_kick(struct store *st);
+
+/* "2026-11-29T00:05:05Z" -> seconds; 0 when it is not such a time. */
+int64_t parse_iso(const char *s);
+
+/* Runs: insert one (results.c), the nodes an artifact needs for them. */
+int runs_insert(struct store *st, MDB_txn *txn, uint64_t art,
+    const char *artkey, json_t *run, json_t *files, uint64_t *no);
+int runs_nodes(struct store *st, MDB_txn *txn, uint64_t art,
+    int64_t created);
+
+#endif
