@@ -1294,6 +1294,7 @@ struct found {
 	char **texts;
 	size_t *lens;
 	size_t n, cap;
+	struct found *runs;	/* runs/<p>/<v>/<testcase>/<n>.json */
 };
 
 static int
@@ -1302,9 +1303,14 @@ collect_blob(void *arg, const char *path, const char *data, size_t len)
 	struct found *f = arg;
 	const char *base = strrchr(path, '/');
 
+	if (f->runs && strncmp(path, "runs/", 5) == 0)
+		return collect_blob(f->runs, path, data, len);
+	if (!f->runs && strncmp(path, "runs/", 5) == 0)
+		goto keep;
 	if (!base || (strcmp(base, "/manifest.json") != 0) ||
 	    strncmp(path, "artifacts/", 10) != 0)
 		return 0;
+keep:
 	if (f->n == f->cap) {
 		f->cap = f->cap ? f->cap * 2 : 64;
 		f->paths = realloc(f->paths, f->cap * sizeof(char *));
@@ -1327,6 +1333,8 @@ collect_blob(void *arg, const char *path, const char *data, size_t len)
 static void
 found_free(struct found *f)
 {
+	if (f->runs)
+		found_free(f->runs);
 	for (size_t i = 0; i < f->n; i++) {
 		free(f->paths[i]);
 		free(f->texts[i]);
@@ -1397,7 +1405,7 @@ int
 store_rebuild(const char *path, uint64_t *artifacts)
 {
 	struct store *st = NULL;
-	struct found f = { 0 };
+	struct found runs = { 0 }, f = { 0 };
 	struct order *ord = NULL;
 	json_t **ms = NULL, *sj = NULL;
 	MDB_txn *txn = NULL;
@@ -1424,6 +1432,7 @@ store_rebuild(const char *path, uint64_t *artifacts)
 	rc = open_parts(st);
 	if (rc < 0)
 		goto out;
+	f.runs = &runs;
 	if ((rc = ledger_walk(st->lg, collect_blob, &f)) < 0)
 		goto out;
 	ms = calloc(f.n + 1, sizeof(*ms));
@@ -1482,6 +1491,37 @@ store_rebuild(const char *path, uint64_t *artifacts)
 			goto out;
 		(*artifacts)++;
 	}
+	/* then every run, in the ledger's order (test case, number) */
+	for (size_t i = 0; i < runs.n; i++) {
+		char key[600];
+		const char *p = runs.paths[i] + 5, *tc;
+		struct art_rec rec;
+		json_t *run;
+
+		/* runs/<p>/<v>/<testcase>/<n>.json */
+		tc = strchr(p, '/');
+		tc = tc ? strchr(tc + 1, '/') : NULL;
+		if (!tc || (size_t)(tc - p) >= sizeof(key)) {
+			rc = store_seterr(-EINVAL, "ledger: '%s' is not a run",
+			    runs.paths[i]);
+			goto out;
+		}
+		snprintf(key, sizeof(key), "%.*s", (int)(tc - p), p);
+		run = json_loadb(runs.texts[i], runs.lens[i], 0, NULL);
+		if (!run || index_get(st->ix, txn, TAB_ARTIFACT, key, &rec,
+		    sizeof(rec)) < 0) {
+			json_decref(run);
+			rc = store_seterr(-EINVAL, "ledger: run '%s' is damaged "
+			    "or names no artifact", runs.paths[i]);
+			goto out;
+		}
+		rc = runs_insert(st, txn, rec.ino, key, run, NULL, NULL);
+		json_decref(run);
+		if (rc < 0) {
+			store_prefixerr(rc, "ledger: '%s'", runs.paths[i]);
+			goto out;
+		}
+	}
 	/* the queue goes on after the last commit the ledger has */
 	if ((rc = ledger_last_seq(st->lg, &last)) < 0)
 		goto out;
@@ -1525,6 +1565,7 @@ struct verify {
 	json_t *checked;	/* digests already re-hashed */
 	json_t *in_index;	/* "p/v" seen in the index */
 	MDB_txn *txn;
+	uint64_t index_runs, ledger_runs;
 };
 
 static void
@@ -1675,6 +1716,18 @@ out:
 }
 
 static int
+count_run(void *arg, const char *key, size_t keylen, const void *val,
+    size_t vallen)
+{
+	(void)key;
+	(void)keylen;
+	(void)val;
+	(void)vallen;
+	(*(uint64_t *)arg)++;
+	return 0;
+}
+
+static int
 verify_ledger_blob(void *arg, const char *path, const char *data,
     size_t len)
 {
@@ -1684,6 +1737,8 @@ verify_ledger_blob(void *arg, const char *path, const char *data,
 
 	(void)data;
 	(void)len;
+	if (strncmp(path, "runs/", 5) == 0)
+		v->ledger_runs++;
 	if (strncmp(path, "artifacts/", 10) != 0)
 		return 0;
 	end = strstr(path, "/manifest.json");
@@ -1700,7 +1755,7 @@ store_verify(struct store *st, store_report_fn report, void *arg,
     unsigned *problems)
 {
 	struct verify v = { st, report, arg, 0, json_object(), json_object(),
-	    NULL };
+	    NULL, 0, 0 };
 	char lpath[4200], *fsck = NULL;
 	uint64_t pending = 0;
 	int rc;
@@ -1715,6 +1770,8 @@ store_verify(struct store *st, store_report_fn report, void *arg,
 		problem(&v, "ledger: %llu changes are not yet in the ledger",
 		    (unsigned long long)pending);
 	rc = index_iter(st->ix, v.txn, TAB_ARTIFACT, verify_artifact, &v);
+	if (rc == 0)
+		rc = index_iter(st->ix, v.txn, TAB_RUNS, count_run, &v.index_runs);
 	index_abort(v.txn);
 	if (rc < 0)
 		goto out;
@@ -1723,6 +1780,10 @@ store_verify(struct store *st, store_report_fn report, void *arg,
 	pthread_mutex_unlock(&st->ledger_mu);
 	if (rc < 0)
 		problem(&v, "ledger: %s", store_errmsg());
+	else if (v.index_runs != v.ledger_runs)
+		problem(&v, "runs: the index has %llu, the ledger %llu",
+		    (unsigned long long)v.index_runs,
+		    (unsigned long long)v.ledger_runs);
 	snprintf(lpath, sizeof(lpath), "%s/ledger.git", st->path);
 	if (ledger_fsck(lpath, &fsck) < 0) {
 		char *save = NULL;

@@ -19,7 +19,9 @@
 
 static int	json_out;
 
+static int	cmd_import(int argc, char **argv);
 static int	cmd_init(int argc, char **argv);
+static int	cmd_ledger(int argc, char **argv);
 static int	cmd_list(int argc, char **argv);
 static int	cmd_publish(int argc, char **argv);
 static int	cmd_rebuild(int argc, char **argv);
@@ -38,6 +40,9 @@ static const struct {
 	{ "list", cmd_list, "list STORE [PROJECT]" },
 	{ "show", cmd_show, "show STORE PROJECT VERSION" },
 	{ "verify", cmd_verify, "verify STORE" },
+	{ "import", cmd_import, "import STORE FILE.jsonl [--progress|--quiet]" },
+	{ "ledger", cmd_ledger, "ledger [--sync] STORE   (queued and written "
+	    "ledger commits; --sync writes the queue first)" },
 	{ "rebuild", cmd_rebuild, "rebuild STORE   (with the store unmounted)" },
 };
 
@@ -97,6 +102,8 @@ struct bar {
 	int on;
 	time_t last;
 };
+
+static struct bar import_bar;
 
 static void
 progress(void *arg, uint64_t done, uint64_t total)
@@ -279,6 +286,109 @@ cmd_show(int argc, char **argv)
 	while ((got = read(fd, buf, sizeof(buf))) > 0)
 		fwrite(buf, 1, (size_t)got, stdout);
 	close(fd);
+	return 0;
+}
+
+static void
+print_refused(void *arg, size_t line, const char *why)
+{
+	json_t *out = arg;
+
+	if (json_out)
+		json_array_append_new(out, json_pack("{s:i,s:s}", "line",
+		    (json_int_t)line, "reason", why));
+	else
+		fprintf(stderr, "refused line %zu: %s\n", line, why);
+}
+
+static void
+import_progress(void *arg, uint64_t done, uint64_t total)
+{
+	(void)arg;
+	progress(&import_bar, done, total);
+}
+
+static int
+cmd_import(int argc, char **argv)
+{
+	json_t *refused = json_array();
+	struct store_user u;
+	struct store *st;
+	uint64_t n = 0;
+	int rc, i = 1;
+
+	const char *pos[2];
+	int npos = 0;
+
+	import_bar.on = isatty(2);
+	for (; i < argc; i++) {
+		if (strcmp(argv[i], "--progress") == 0)
+			import_bar.on = 1;
+		else if (strcmp(argv[i], "--quiet") == 0)
+			import_bar.on = 0;
+		else if (npos < 2)
+			pos[npos++] = argv[i];
+		else
+			npos = 3;
+	}
+	if (npos != 2) {
+		fprintf(stderr, "usage: relctl import STORE FILE.jsonl\n");
+		json_decref(refused);
+		return 2;
+	}
+	if (open_store(pos[0], &st)) {
+		json_decref(refused);
+		return 1;
+	}
+	me(&u);
+	rc = store_import(st, pos[1], &u, print_refused, import_progress,
+	    refused, &n);
+	store_close(st);
+	if (rc < 0) {
+		json_decref(refused);
+		return fail(rc);
+	}
+	if (json_out) {
+		json_t *r = json_pack("{s:i,s:O}", "imported", (json_int_t)n,
+		    "refused", refused);
+
+		json_dumpf(r, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(r);
+	} else {
+		printf("imported %llu runs, refused %zu records\n",
+		    (unsigned long long)n, json_array_size(refused));
+	}
+	rc = json_array_size(refused) ? 1 : 0;
+	json_decref(refused);
+	return rc;
+}
+
+static int
+cmd_ledger(int argc, char **argv)
+{
+	uint64_t pending, commits;
+	struct store *st;
+	int rc, sync = argc == 3 && strcmp(argv[1], "--sync") == 0;
+
+	if (argc != 2 + sync) {
+		usage(stderr);
+		return 2;
+	}
+	if (open_store(argv[1 + sync], &st))
+		return 1;
+	rc = sync ? store_drain(st) : 0;
+	if (rc == 0)
+		rc = store_ledger_state(st, &pending, &commits);
+	store_close(st);
+	if (rc < 0)
+		return fail(rc);
+	if (json_out)
+		printf("{\"pending\": %llu, \"commits\": %llu}\n",
+		    (unsigned long long)pending, (unsigned long long)commits);
+	else
+		printf("ledger: %llu commits, %llu queued\n",
+		    (unsigned long long)commits, (unsigned long long)pending);
 	return 0;
 }
 

@@ -69,7 +69,7 @@ unmount_store() {
 }
 
 # The number of commits in the ledger.
-ledger_commits() { git --git-dir="$STORE/ledger.git" rev-list --count HEAD; }
+ledger_commits() { settle; git --git-dir="$STORE/ledger.git" rev-list --count HEAD; }
 # The number of objects in the content store.
 objects() { find "$STORE/objects" -type f | wc -l; }
 
@@ -85,3 +85,6 @@ finish() {
 	[ "$FAIL" -eq 0 ]
 }
 trap 'unmount_store' EXIT
+
+# Wait until the daemon's ledger thread has written every queued commit.
+settle() { "$RELCTL" ledger --sync "$STORE" >/dev/null; }

@@ -43,7 +43,7 @@ for _ in $(seq 100); do
 	sleep 0.1
 done &
 wait $!
-commits=$(ledger_commits)
+commits=$(git --git-dir="$STORE/ledger.git" rev-list --count HEAD)
 kill -9 "$pid"; wait "$pid" 2>/dev/null
 check_eq "the index has the artifact" whole "$(whole_or_none locked)"
 check_fails "the ledger does not have it yet" \
