@@ -294,10 +294,9 @@ print_refused(void *arg, size_t line, const char *why)
 {
 	json_t *out = arg;
 
-	if (json_out)
-		json_array_append_new(out, json_pack("{s:i,s:s}", "line",
-		    (json_int_t)line, "reason", why));
-	else
+	json_array_append_new(out, json_pack("{s:i,s:s}", "line",
+	    (json_int_t)line, "reason", why));
+	if (!json_out)
 		fprintf(stderr, "refused line %zu: %s\n", line, why);
 }
 

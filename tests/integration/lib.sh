@@ -10,6 +10,7 @@ T=$(mktemp -d /tmp/relfs-test.XXXXXX)
 STORE=$T/store
 MNT=$T/mnt
 PASS=0
+DATA=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)/shared/data/opnfv-results.jsonl
 FAIL=0
 mkdir -p "$MNT"
 export ASAN_OPTIONS="detect_leaks=1:log_path=$T/asan:abort_on_error=0"

@@ -1,0 +1,111 @@
+#!/bin/bash
+# Results through the mount: every way scripts write files records a run,
+# bad input is refused at close() with EINVAL and leaves nothing, runs stay
+# readable in runs/ and the ledger, relctl import, kill -9 with 4 writers.
+. "$(dirname "$0")/lib.sh"
+
+SRC=$T/src
+mkdir -p "$SRC" "$T/in"
+echo x >"$SRC/f"
+"$RELCTL" init "$STORE" >/dev/null
+"$RELCTL" publish "$STORE" "$SRC" --project fuel --version 9 >/dev/null
+mount_store
+A=$MNT/artifacts/fuel/9
+R=$A/results
+
+opnfv() {	# CASE CRITERIA
+	printf '{"case_name": "%s", "criteria": "%s", "pod_name": "ericsson-pod2", "installer": "fuel", "scenario": "os-nosdn-nofeature-ha", "build_tag": "jenkins-1"}\n' "$1" "$2"
+}
+opnfv vping_ssh PASS >"$T/in/vping.json"
+echo '{"testcase": "tempest_smoke", "outcome": "FAIL"}' >"$T/in/tempest.json"
+echo PASS >"$T/in/healthcheck.txt"
+
+check "cp of an OPNFV record" cp "$T/in/vping.json" "$R/"
+check_eq "run 1 of vping_ssh is there at once" "000001.json" "$(ls "$A/runs/vping_ssh")"
+check_eq "the run says who, what and where" "vping_ssh PASS ericsson-pod2 $(id -un) vping.json" \
+	"$(jq -r '"\(.testcase) \(.outcome) \(.pod) \(.user) \(.file)"' "$A/runs/vping_ssh/000001.json")"
+check "cp -p of a simple record" cp -p "$T/in/tempest.json" "$R/"
+check_eq "tempest_smoke FAIL recorded" FAIL "$(jq -r .outcome "$A/runs/tempest_smoke/000001.json")"
+check "install of a bare word" install -m 0644 "$T/in/healthcheck.txt" "$R/"
+check_eq "the test case is the file name without extension" PASS \
+	"$(jq -r .outcome "$A/runs/healthcheck/000001.json")"
+echo FAIL >"$R/healthcheck.txt"
+check_eq "shell redirection adds run 2" "000001.json 000002.json" "$(ls "$A/runs/healthcheck" | xargs)"
+check_eq "run 2 failed" FAIL "$(jq -r .outcome "$A/runs/healthcheck/000002.json")"
+check_eq "run 1 is unchanged" PASS "$(jq -r .outcome "$A/runs/healthcheck/000001.json")"
+mkdir -p "$T/rs"; opnfv rally_sanity PASS >"$T/rs/rally.json"
+check "rsync (dot-file, then rename)" rsync -a "$T/rs/" "$R/"
+check_eq "rsync recorded one run" "000001.json" "$(ls "$A/runs/rally_sanity" | xargs)"
+check_eq "no rsync temporary file left" "" "$(ls -a "$R" | grep '^\.[^.]')"
+mkdir -p "$MNT/incoming/tmp"
+opnfv odl PASS >"$MNT/incoming/tmp/odl.json"
+check "mv within the mount" mv "$MNT/incoming/tmp/odl.json" "$R/"
+check_eq "mv recorded a run" PASS "$(jq -r .outcome "$A/runs/odl/000001.json")"
+check "cp of the same record again" cp "$T/in/vping.json" "$R/"
+check_eq "writing the same test case again adds a run" "000001.json 000002.json" \
+	"$(ls "$A/runs/vping_ssh" | xargs)"
+check_eq "results/ shows what was written" "healthcheck.txt odl.json rally.json tempest.json vping.json" \
+	"$(ls "$R" | xargs)"
+settle
+check_eq "every run is a ledger commit" "run fuel/9 vping_ssh #2: PASS" \
+	"$(git --git-dir="$STORE/ledger.git" log -1 --format=%s)"
+check "the ledger holds the run" cmp <(git --git-dir="$STORE/ledger.git" show HEAD:runs/fuel/9/vping_ssh/000002.json) \
+	"$A/runs/vping_ssh/000002.json"
+
+# refusals at close(), leaving nothing
+before="$(ledger_commits) $(find "$A/runs" -type f | wc -l)"
+printf '{"case_name": "x", ' >"$T/in/broken.json"
+check_eq "invalid JSON: close fails with EINVAL" \
+	"cp: failed to close '$R/broken.json': Invalid argument" "$(cp "$T/in/broken.json" "$R/" 2>&1)"
+check "and the message says why" grep -q "broken.json' is not valid JSON" "$STORE/relfs.log"
+check_fails "and the file is gone" test -e "$R/broken.json"
+echo '{"testcase": "t", "outcome": "MAYBE"}' >"$T/in/maybe.json"
+check_fails "unknown outcome refused" cp "$T/in/maybe.json" "$R/"
+check "unknown outcome explained" grep -q "unknown outcome 'MAYBE'" "$STORE/relfs.log"
+echo '{"criteria": "PASS"}' >"$T/in/nocase.json"
+check_fails "missing test case refused" cp "$T/in/nocase.json" "$R/"
+head -c 1048577 /dev/zero | tr '\0' ' ' >"$T/in/big.json"
+check_fails "over 1 MiB refused" cp "$T/in/big.json" "$R/"
+check "size refusal explained" grep -q "larger than the limit" "$STORE/relfs.log"
+check_errno "non-UTF-8 name refused" EINVAL write "$R/$(printf 'bad\377.json')"
+check_errno "an artifact that does not exist" ENOENT write "$MNT/artifacts/fuel/10/results/x.json"
+check_errno "a recorded result is never removed" EROFS unlink "$R/vping.json"
+check_errno "no directories in results/" EINVAL mkdir "$R/sub"
+check_eq "nothing recorded by the refusals" "$before" \
+	"$(ledger_commits) $(find "$A/runs" -type f | wc -l)"
+
+# relctl import
+"$RELCTL" publish "$STORE" "$SRC" --project apex --version 2026-11-01-os-odl-sfc-noha >/dev/null
+grep '"artifact": "apex/2026-11-01-os-odl-sfc-noha"' "$DATA" >"$T/apex.jsonl"
+n=$(wc -l <"$T/apex.jsonl")
+echo '{"artifact": "nope/1", "case_name": "x", "criteria": "PASS"}' >>"$T/apex.jsonl"
+echo 'not json' >>"$T/apex.jsonl"
+check_eq "import reports what it took and refused" "imported $n runs, refused 2 records" \
+	"$("$RELCTL" import "$STORE" "$T/apex.jsonl" --quiet 2>/dev/null)"
+check "import names the refused lines" grep -q "refused line $((n + 1)): artifact nope/1 does not exist" \
+	<("$RELCTL" import "$STORE" "$T/apex.jsonl" --quiet 2>&1 >/dev/null)
+check_eq "imported runs are readable in the mount" "$n" \
+	"$(find "$MNT/artifacts/apex/2026-11-01-os-odl-sfc-noha/runs" -type f | wc -l | awk -v n="$n" '{print $1 / 2}')"
+check "verify clean after import" "$RELCTL" verify "$STORE"
+
+# kill -9 during four parallel writers: every confirmed run survives
+for w in 1 2 3 4; do
+	(for i in $(seq 1 400); do
+		echo PASS >"$T/w$w"
+		cp "$T/w$w" "$R/w${w}_$i.txt" 2>/dev/null && echo "w${w}_$i" >>"$T/ok.$w"
+	done) &
+done
+sleep 1.5
+pkill -9 -f "relfs $STORE"
+wait
+fusermount3 -uz "$MNT" 2>/dev/null
+mount_store
+confirmed=$(cat "$T"/ok.* 2>/dev/null | wc -l)
+missing=0
+for tc in $(cat "$T"/ok.* 2>/dev/null); do
+	[ -f "$A/runs/$tc/000001.json" ] || missing=$((missing + 1))
+done
+check "some writes were confirmed before the kill ($confirmed)" test "$confirmed" -gt 0
+check_eq "every run whose close() returned 0 is there" 0 "$missing"
+check "verify clean after the kill" "$RELCTL" verify "$STORE"
+finish
