@@ -52,6 +52,7 @@ struct fs {
 	int debug;
 	int no_opendir;		/* the kernel lists directories by itself */
 	uint8_t *dirty;		/* by descriptor: written since the last flush */
+	struct ctl **ctl;	/* by descriptor: a write into the index */
 	size_t ndirty;
 
 	pthread_mutex_t mu;	/* the incoming table */
@@ -120,6 +121,17 @@ int results_is_final(struct fs *fs, const char *path);
 
 #define DIRTY_CREATED 1	/* created or truncated */
 #define DIRTY_WRITTEN 2	/* written since the last flush */
+
+/* Writes into the index (ctl.c). */
+void ctl_create(fuse_req_t req, uint64_t dir, const char *name,
+    struct fuse_file_info *fi);
+int ctl_open(fuse_req_t req, uint64_t ino, const struct node *n,
+    struct fuse_file_info *fi);
+int ctl_is(struct fs *fs, int fd);
+int ctl_flush(fuse_req_t req, int fd);
+void ctl_release(struct fs *fs, int fd);
+int status_open(fuse_req_t req, uint64_t ino, const struct node *n,
+    struct fuse_file_info *fi);
 
 /* Add a DIRTY_ flag to fd, or (0) clear its flags. */
 void fs_mark_dirty(struct fs *fs, int fd, int dirty);

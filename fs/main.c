@@ -184,6 +184,7 @@ main(int argc, char **argv)
 	getrlimit(RLIMIT_NOFILE, &lim);
 	fs.ndirty = lim.rlim_cur < (1 << 20) ? lim.rlim_cur : (1 << 20);
 	fs.dirty = calloc(fs.ndirty, 1);
+	fs.ctl = calloc(fs.ndirty, sizeof(*fs.ctl));
 	inc_init(&fs);
 	pthread_create(&fs.qthread, NULL, inval_thread, &fs);
 	if (opts.singlethread) {
@@ -192,7 +193,8 @@ main(int argc, char **argv)
 		loop = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(loop, opts.clone_fd);
 		fuse_loop_cfg_set_idle_threads(loop, opts.max_idle_threads);
-		fuse_loop_cfg_set_max_threads(loop, opts.max_threads);
+		if (opts.max_threads <= 100000)
+			fuse_loop_cfg_set_max_threads(loop, opts.max_threads);
 		ret = fuse_session_loop_mt(fs.se, loop);
 		fuse_loop_cfg_destroy(loop);
 	}
@@ -204,6 +206,7 @@ main(int argc, char **argv)
 	inc_destroy(&fs);
 	store_close(fs.st);
 	free(fs.dirty);
+	free(fs.ctl);
 out_unmount:
 	fuse_session_unmount(fs.se);
 out_signals:

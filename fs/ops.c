@@ -107,8 +107,8 @@ node_entry(struct fs *fs, uint64_t ino, const struct node *n,
 	memset(e, 0, sizeof(*e));
 	e->ino = ino;
 	node_attr(fs, ino, n, &e->attr);
-	/* names in the index are never removed: the entry can be cached */
-	e->entry_timeout = fs->timeout;
+	/* most names in the index are never removed: cache those */
+	e->entry_timeout = (n->flags & NODE_VOLATILE) ? 0 : fs->timeout;
 	e->attr_timeout = (n->flags & NODE_MUTABLE) ? 0 : fs->timeout;
 }
 
@@ -238,12 +238,32 @@ static void
 op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
     struct fuse_file_info *fi)
 {
-	struct inc_node *in = route(FS(req), &ino);
+	struct fs *fs = FS(req);
+	struct inc_node *in = route(fs, &ino);
+	struct node n;
+	struct stat st;
 
-	if (in)
+	if (in) {
 		inc_setattr(req, in, attr, valid, fi);
-	else
-		refuse_rofs(req, "setattr");
+		return;
+	}
+	/*
+	 * `>` truncates before it writes: for a file that takes writes the
+	 * new content replaces the old at close, so the truncation is moot.
+	 */
+	if (valid == FUSE_SET_ATTR_SIZE && attr->st_size == 0 &&
+	    store_node_get(fs->st, ino, &n) == 0 && n.kind == NODE_FILE &&
+	    (n.flags & NODE_MUTABLE) && n.role == ROLE_NONE) {
+		char name[NAME_MAX_BYTES + 1];
+
+		if (store_node_name(fs->st, n.parent, ino, name) == 0 &&
+		    store_ctl_writable(fs->st, n.parent, name) == 0) {
+			node_attr(fs, ino, &n, &st);
+			fuse_reply_attr(req, &st, 0);
+			return;
+		}
+	}
+	refuse_rofs(req, "setattr");
 }
 
 static void
@@ -274,10 +294,28 @@ op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	struct inc_node *dir = route(FS(req), &parent);
 
-	if (dir)
+	struct fs *fs = FS(req);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct store_user who;
+	struct fuse_entry_param e;
+	struct node n;
+	uint64_t ino;
+	int rc;
+
+	if (dir) {
 		inc_mkdir(req, dir, name, mode);
-	else
-		refuse_rofs(req, "mkdir");
+		return;
+	}
+	store_user_from_uid(&who, ctx->uid, ctx->gid);
+	rc = store_ctl_mkdir(fs->st, parent, name, &who);
+	if (rc == 0)
+		rc = store_node_lookup(fs->st, parent, name, &ino, &n);
+	if (rc < 0) {
+		fs_refuse(req, -rc, "mkdir");
+		return;
+	}
+	node_entry(fs, ino, &n, &e);
+	fuse_reply_entry(req, &e);
 }
 
 static void
@@ -308,12 +346,24 @@ op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 static void
 op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct inc_node *dir = route(FS(req), &parent);
+	struct fs *fs = FS(req);
+	struct inc_node *dir = route(fs, &parent);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct store_user who;
+	int rc;
 
-	if (dir)
+	if (dir) {
 		inc_unlink(req, dir, name, 0);
-	else
-		refuse_rofs(req, "unlink");
+		return;
+	}
+	/* a hold released, a waiver withdrawn, a promotion revoked */
+	store_user_from_uid(&who, ctx->uid, ctx->gid);
+	rc = store_ctl_remove(fs->st, parent, name, &who);
+	if (rc < 0) {
+		fs_refuse(req, -rc, "unlink");
+		return;
+	}
+	fuse_reply_err(req, 0);
 }
 
 static void
@@ -376,11 +426,19 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		inc_open(req, in, fi);
 		return;
 	}
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-		refuse_rofs(req, "open for writing");
+	rc = store_node_get(fs->st, ino, &n);
+	if (rc == 0 && ((fi->flags & O_ACCMODE) != O_RDONLY ||
+	    (fi->flags & O_TRUNC))) {
+		if (n.kind != NODE_FILE || !(n.flags & NODE_MUTABLE) ||
+		    ctl_open(req, ino, &n, fi) < 0)
+			refuse_rofs(req, "open for writing");
 		return;
 	}
-	rc = store_node_get(fs->st, ino, &n);
+	if (rc == 0 && (n.role == ROLE_STATUS || n.role == ROLE_STATUS_JSON)) {
+		if ((rc = status_open(req, ino, &n, fi)) < 0)
+			fs_refuse(req, -rc, "open");
+		return;
+	}
 	if (rc == 0 && n.kind != NODE_FILE)
 		rc = -EISDIR;
 	if (rc == 0)
@@ -406,7 +464,7 @@ op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	if (dir)
 		inc_create(req, dir, name, mode, fi);
 	else
-		refuse_rofs(req, "create");
+		ctl_create(req, parent, name, fi);
 }
 
 static void
@@ -468,7 +526,9 @@ op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (fd >= 0 && (size_t)fd < fs->ndirty &&
 	    (fs->dirty[fd] & DIRTY_WRITTEN)) {
 		fs->dirty[fd] = 0;
-		if (fd_path(fd, path, sizeof(path)) == 0)
+		if (ctl_is(fs, fd))
+			rc = ctl_flush(req, fd);
+		else if (fd_path(fd, path, sizeof(path)) == 0)
 			rc = results_record(req, path);
 	}
 	fuse_reply_err(req, -rc);
@@ -482,10 +542,14 @@ op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	char path[4096];
 
 	(void)ino;
-	/* created or truncated and closed without a byte: an empty result */
-	if (fd >= 0 && (size_t)fd < fs->ndirty && fs->dirty[fd] &&
-	    fd_path(fd, path, sizeof(path)) == 0)
-		results_record(req, path);
+	/* created or truncated and closed without a byte: empty content */
+	if (fd >= 0 && (size_t)fd < fs->ndirty && fs->dirty[fd]) {
+		if (ctl_is(fs, fd))
+			ctl_flush(req, fd);
+		else if (fd_path(fd, path, sizeof(path)) == 0)
+			results_record(req, path);
+	}
+	ctl_release(fs, fd);
 	fs_mark_dirty(fs, fd, 0);
 	close(fd);
 	fuse_reply_err(req, 0);

@@ -14,7 +14,7 @@
 struct index {
 	MDB_env *env;
 	MDB_dbi nodes, dirents, children, artifacts, projects, meta, queue;
-	MDB_dbi runs, artino;
+	MDB_dbi runs, artino, stage, promo, approval, waiver;
 };
 
 static int	lmdb_err(int rc, const char *what);
@@ -74,7 +74,11 @@ index_open(struct index **out, const char *dir)
 	    (rc = mdb_dbi_open(txn, "queue", MDB_CREATE | MDB_INTEGERKEY,
 	    &ix->queue)) ||
 	    (rc = mdb_dbi_open(txn, "runs", MDB_CREATE, &ix->runs)) ||
-	    (rc = mdb_dbi_open(txn, "artino", MDB_CREATE, &ix->artino)))
+	    (rc = mdb_dbi_open(txn, "artino", MDB_CREATE, &ix->artino)) ||
+	    (rc = mdb_dbi_open(txn, "stage", MDB_CREATE, &ix->stage)) ||
+	    (rc = mdb_dbi_open(txn, "promo", MDB_CREATE, &ix->promo)) ||
+	    (rc = mdb_dbi_open(txn, "approval", MDB_CREATE, &ix->approval)) ||
+	    (rc = mdb_dbi_open(txn, "waiver", MDB_CREATE, &ix->waiver)))
 		goto fail;
 	rc = mdb_txn_commit(txn);
 	txn = NULL;
@@ -209,6 +213,45 @@ index_link(struct index *ix, MDB_txn *txn, uint64_t dir, const char *name,
 }
 
 int
+index_unlink(struct index *ix, MDB_txn *txn, uint64_t dir, const char *name)
+{
+	char buf[8 + NAME_MAX_BYTES + 1];
+	uint64_t ino, ck[2];
+	MDB_val k;
+	int rc;
+
+	if ((rc = index_lookup(ix, txn, dir, name, &ino)) < 0)
+		return rc;
+	k.mv_size = dirent_key(buf, dir, name);
+	k.mv_data = buf;
+	if ((rc = mdb_del(txn, ix->dirents, &k, NULL)))
+		return lmdb_err(rc, "unlink");
+	ck[0] = htobe64(dir);
+	ck[1] = htobe64(ino);
+	k.mv_size = sizeof(ck);
+	k.mv_data = ck;
+	return lmdb_err(mdb_del(txn, ix->children, &k, NULL), "unlink");
+}
+
+int
+index_name_of(struct index *ix, MDB_txn *txn, uint64_t dir, uint64_t child,
+    char *out)
+{
+	uint64_t ck[2] = { htobe64(dir), htobe64(child) };
+	MDB_val k = { sizeof(ck), ck }, v;
+	int rc;
+
+	rc = mdb_get(txn, ix->children, &k, &v);
+	if (rc)
+		return lmdb_err(rc, "name");
+	if (v.mv_size > NAME_MAX_BYTES)
+		return -EIO;
+	memcpy(out, v.mv_data, v.mv_size);
+	out[v.mv_size] = '\0';
+	return 0;
+}
+
+int
 index_list(struct index *ix, MDB_txn *txn, uint64_t dir, uint64_t off,
     index_list_fn cb, void *arg)
 {
@@ -277,6 +320,14 @@ table_dbi(struct index *ix, enum index_table t)
 		return ix->runs;
 	case TAB_ARTINO:
 		return ix->artino;
+	case TAB_STAGE:
+		return ix->stage;
+	case TAB_PROMO:
+		return ix->promo;
+	case TAB_APPROVAL:
+		return ix->approval;
+	case TAB_WAIVER:
+		return ix->waiver;
 	case TAB_META:
 	default:
 		return ix->meta;
@@ -308,6 +359,15 @@ index_put(struct index *ix, MDB_txn *txn, enum index_table t,
 
 	return lmdb_err(mdb_put(txn, table_dbi(ix, t), &k, &v,
 	    noovw ? MDB_NOOVERWRITE : 0), "put");
+}
+
+int
+index_del_raw(struct index *ix, MDB_txn *txn, enum index_table t,
+    const void *key, size_t keylen)
+{
+	MDB_val k = { keylen, (void *)key };
+
+	return lmdb_err(mdb_del(txn, table_dbi(ix, t), &k, NULL), "delete");
 }
 
 int

@@ -40,13 +40,27 @@ enum node_kind {
 
 enum node_flags {
 	NODE_MUTABLE = 1,	/* may change: never cached by the kernel */
+	NODE_VOLATILE = 2,	/* its name may go away or point elsewhere */
+};
+
+/* What a node is for, where writes to it mean something. */
+enum node_role {
+	ROLE_NONE = 0,
+	ROLE_STAGE,		/* stages/<s>/ */
+	ROLE_STAGE_PROJECT,	/* stages/<s>/<p>/ */
+	ROLE_APPROVALS,		/* artifacts/<p>/<v>/approvals/ */
+	ROLE_WAIVERS,		/* artifacts/<p>/<v>/waivers/ */
+	ROLE_PROJECT_CRITERIA,	/* projects/<p>/criteria/ */
+	ROLE_STATUS,		/* artifacts/<p>/<v>/status */
+	ROLE_STATUS_JSON,	/* artifacts/<p>/<v>/status.json */
 };
 
 /* One node as stored (fixed size, host byte order). */
 struct node {
 	uint8_t kind;
 	uint8_t flags;
-	uint16_t reserved;
+	uint8_t role;
+	uint8_t reserved;
 	uint32_t mode;		/* permission bits only */
 	uint64_t size;
 	int64_t mtime;
@@ -77,6 +91,14 @@ int index_node_put(struct index *ix, MDB_txn *txn, uint64_t ino,
 int index_lookup(struct index *ix, MDB_txn *txn, uint64_t dir,
     const char *name, uint64_t *ino);
 
+/* Remove the entry name from dir (the node stays); -ENOENT. */
+int index_unlink(struct index *ix, MDB_txn *txn, uint64_t dir,
+    const char *name);
+
+/* The name of child in dir (out: 256 bytes); -ENOENT. */
+int index_name_of(struct index *ix, MDB_txn *txn, uint64_t dir,
+    uint64_t child, char *out);
+
 /* Add an entry name -> ino to dir; -EEXIST when the name is taken. */
 int index_link(struct index *ix, MDB_txn *txn, uint64_t dir,
     const char *name, uint64_t ino);
@@ -97,10 +119,12 @@ int index_alloc_ino(struct index *ix, MDB_txn *txn, uint64_t count,
 /*
  * Small named records: "artifact" (key "p/v"), "project" (key "p"), "meta";
  * "runs" (key: artifact inode, big-endian, test case, NUL, run number,
- * big-endian) and "artino" (key: artifact inode -> "p/v").
+ * big-endian) and "artino" (key: artifact inode -> "p/v"); "stage" (name ->
+ * JSON), "promo" ("stage\0project\0version" -> JSON), "approval" (inode,
+ * stage, NUL, uid -> JSON), "waiver" (inode, test case -> JSON).
  */
 enum index_table { TAB_ARTIFACT, TAB_PROJECT, TAB_META, TAB_RUNS,
-	TAB_ARTINO };
+	TAB_ARTINO, TAB_STAGE, TAB_PROMO, TAB_APPROVAL, TAB_WAIVER };
 int index_get(struct index *ix, MDB_txn *txn, enum index_table t,
     const char *key, void *val, size_t len);
 int index_put(struct index *ix, MDB_txn *txn, enum index_table t,
@@ -108,6 +132,10 @@ int index_put(struct index *ix, MDB_txn *txn, enum index_table t,
 
 typedef int (*index_iter_fn)(void *arg, const char *key, size_t keylen,
     const void *val, size_t vallen);
+
+/* Delete one record; -ENOENT when absent. */
+int index_del_raw(struct index *ix, MDB_txn *txn, enum index_table t,
+    const void *key, size_t keylen);
 
 /* The same with binary keys; index_get_raw returns a copy in *val. */
 int index_put_raw(struct index *ix, MDB_txn *txn, enum index_table t,

@@ -143,6 +143,21 @@ ledger_commit(struct ledger *lg, const struct ledger_change *changes,
 		goto out;
 	}
 	for (size_t i = 0; i < nchanges; i++) {
+		if (changes[i].remove) {
+			git_tree_entry *e = NULL;
+
+			/* removing what is not there is no change */
+			if (git_tree_entry_bypath(&e, base, changes[i].path) <
+			    0) {
+				ups[i].action = GIT_TREE_UPDATE_UPSERT;
+				ups[i].path = NULL;
+				continue;
+			}
+			git_tree_entry_free(e);
+			ups[i].action = GIT_TREE_UPDATE_REMOVE;
+			ups[i].path = changes[i].path;
+			continue;
+		}
 		if (git_blob_create_from_buffer(&oids[i], lg->repo,
 		    changes[i].data, changes[i].len) < 0) {
 			rc = git_fail("could not write a blob");
@@ -152,6 +167,15 @@ ledger_commit(struct ledger *lg, const struct ledger_change *changes,
 		ups[i].id = oids[i];
 		ups[i].filemode = GIT_FILEMODE_BLOB;
 		ups[i].path = changes[i].path;
+	}
+	/* drop the removals of absent paths */
+	{
+		size_t k = 0;
+
+		for (size_t i = 0; i < nchanges; i++)
+			if (ups[i].path)
+				ups[k++] = ups[i];
+		nchanges = k;
 	}
 	if (git_tree_create_updated(&tree_id, lg->repo, base, nchanges,
 	    ups) < 0 || git_tree_lookup(&tree, lg->repo, &tree_id) < 0) {

@@ -23,6 +23,7 @@ struct ledger_change {
 	const char *path;
 	const void *data;
 	size_t len;
+	int remove;		/* delete path instead */
 };
 
 /* An annotated tag to create on the new commit. */

@@ -143,16 +143,33 @@ run_prefix(char *buf, uint64_t art, const char *tc)
 int
 runs_nodes(struct store *st, MDB_txn *txn, uint64_t art, int64_t created)
 {
+	static const struct {
+		const char *name;
+		uint8_t kind, role;
+		uint32_t mode;
+	} extra[] = {
+		{ "results", NODE_RESULTS, ROLE_NONE, 0755 },
+		{ "runs", NODE_DIR, ROLE_NONE, 0555 },
+		{ "approvals", NODE_DIR, ROLE_APPROVALS, 0755 },
+		{ "waivers", NODE_DIR, ROLE_WAIVERS, 0755 },
+		{ "status", NODE_FILE, ROLE_STATUS, 0444 },
+		{ "status.json", NODE_FILE, ROLE_STATUS_JSON, 0444 },
+	};
 	uint64_t first;
+	struct node n;
 	int rc;
 
-	rc = index_alloc_ino(st->ix, txn, 2, &first);
-	if (rc == 0)
-		rc = put_node(st, txn, first, art, "results", NODE_RESULTS,
-		    NODE_MUTABLE, 0755, 0, created, NULL);
-	if (rc == 0)
-		rc = put_node(st, txn, first + 1, art, "runs", NODE_DIR,
-		    NODE_MUTABLE, 0555, 0, created, NULL);
+	rc = index_alloc_ino(st->ix, txn, 6, &first);
+	for (size_t i = 0; rc == 0 && i < 6; i++) {
+		rc = put_node(st, txn, first + i, art, extra[i].name,
+		    extra[i].kind, NODE_MUTABLE, extra[i].mode, 0, created,
+		    NULL);
+		if (rc == 0 && extra[i].role &&
+		    (rc = index_node_get(st->ix, txn, first + i, &n)) == 0) {
+			n.role = extra[i].role;
+			rc = index_node_put(st->ix, txn, first + i, &n);
+		}
+	}
 	return rc;
 }
 
@@ -336,7 +353,8 @@ store_result_add(struct store *st, uint64_t art, const char *filename,
 	    json_string_value(json_object_get(run, "testcase")),
 	    (unsigned long long)n,
 	    json_string_value(json_object_get(run, "outcome")));
-	if ((rc = queue_change(st, txn, who, now, msg, files)) < 0)
+	if ((rc = queue_change(st, txn, who, now, msg, files)) < 0 ||
+	    (rc = stage_eval_in(st, txn, art, key, who, now)) < 0)
 		goto out;
 	rc = index_commit(txn);
 	txn = NULL;
@@ -357,6 +375,7 @@ out:
 #define IMPORT_BATCH 10000
 
 struct importer {
+	json_t *touched;	/* "p/v" -> inode of artifacts with new runs */
 	struct store *st;
 	const struct store_user *who;
 	const char *path;
@@ -380,6 +399,19 @@ import_commit(struct importer *im)
 		    im->path, im->part > 1 ? " (continued)" : "");
 		rc = queue_change(im->st, im->txn, im->who, im->now, msg,
 		    im->files);
+		{
+			const char *k;
+			json_t *v;
+
+			json_object_foreach(im->touched, k, v) {
+				if (rc < 0)
+					break;
+				rc = stage_eval_in(im->st, im->txn,
+				    (uint64_t)json_integer_value(v), k, im->who,
+				    im->now);
+			}
+			json_object_clear(im->touched);
+		}
 		if (rc < 0) {
 			index_abort(im->txn);
 			im->txn = NULL;
@@ -402,8 +434,8 @@ store_import(struct store *st, const char *path,
     void (*progress)(void *arg, uint64_t done, uint64_t total), void *arg,
     uint64_t *imported)
 {
-	struct importer im = { st, who, path, NULL, json_array(), 0, 0,
-	    time(NULL) };
+	struct importer im = { json_object(), st, who, path, NULL,
+	    json_array(), 0, 0, time(NULL) };
 	char *line = NULL, fname[300];
 	size_t cap = 0, lineno = 0;
 	uint64_t total = 0, done = 0;
@@ -461,6 +493,8 @@ store_import(struct store *st, const char *path,
 				if (rc == 0) {
 					(*imported)++;
 					im.in_batch++;
+					json_object_set_new(im.touched, artifact,
+					    json_integer((json_int_t)rec.ino));
 				}
 			}
 			json_decref(run);
@@ -486,5 +520,6 @@ store_import(struct store *st, const char *path,
 	free(line);
 	fclose(f);
 	json_decref(im.files);
+	json_decref(im.touched);
 	return rc;
 }

@@ -292,10 +292,20 @@ int
 queue_change(struct store *st, MDB_txn *txn, const struct store_user *who,
     int64_t when, const char *message, json_t *files)
 {
+	return queue_change_tags(st, txn, who, when, message, files, NULL);
+}
+
+int
+queue_change_tags(struct store *st, MDB_txn *txn,
+    const struct store_user *who, int64_t when, const char *message,
+    json_t *files, json_t *tags)
+{
 	json_t *e = json_object();
 	char *text;
 	int rc;
 
+	if (tags)
+		json_object_set(e, "tags", tags);
 	json_object_set_new(e, "message", json_string(message));
 	json_object_set_new(e, "user", json_string(who->name));
 	json_object_set_new(e, "uid", json_integer(who->uid));
@@ -404,10 +414,11 @@ static int
 apply_entry(struct store *st, uint64_t seq, const char *text)
 {
 	struct ledger_change *ch = NULL;
+	struct ledger_tag *tags = NULL;
 	struct store_user who = { 0 };
 	char **bufs = NULL;
-	json_t *e, *files, *f;
-	size_t n = 0, i;
+	json_t *e, *files, *f, *tj;
+	size_t n = 0, i, nt;
 	int rc = 0;
 
 	e = json_loads(text, 0, NULL);
@@ -427,6 +438,10 @@ apply_entry(struct store *st, uint64_t seq, const char *text)
 		json_t *data = json_object_get(f, "data");
 
 		ch[i].path = mf_str(f, "path");
+		if (json_is_true(json_object_get(f, "remove"))) {
+			ch[i].remove = 1;
+			continue;
+		}
 		if (json_is_string(data)) {
 			ch[i].len = json_string_length(data);
 			bufs[i] = malloc(ch[i].len + 1);
@@ -450,7 +465,18 @@ apply_entry(struct store *st, uint64_t seq, const char *text)
 	}
 	who.uid = (uid_t)json_integer_value(json_object_get(e, "uid"));
 	snprintf(who.name, sizeof(who.name), "%s", mf_str(e, "user"));
-	rc = ledger_commit(st->lg, ch, n, NULL, 0, &who,
+	tj = json_object_get(e, "tags");
+	nt = json_array_size(tj);
+	tags = calloc(nt + 1, sizeof(*tags));
+	if (!tags) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < nt; i++) {
+		tags[i].name = mf_str(json_array_get(tj, i), "name");
+		tags[i].message = mf_str(json_array_get(tj, i), "message");
+	}
+	rc = ledger_commit(st->lg, ch, n, tags, nt, &who,
 	    json_integer_value(json_object_get(e, "time")),
 	    mf_str(e, "message"), seq);
 out:
@@ -458,6 +484,7 @@ out:
 		free(bufs[i]);
 	free(bufs);
 	free(ch);
+	free(tags);
 	json_decref(e);
 	return rc;
 }
@@ -789,11 +816,21 @@ find_entry(json_t *m, size_t n, const char *path)
 	return -1;
 }
 
+static uint64_t
+rec_ino_of(struct store *st, MDB_txn *txn, const char *key)
+{
+	struct art_rec rec;
+
+	return index_get(st->ix, txn, TAB_ARTIFACT, key, &rec,
+	    sizeof(rec)) == 0 ? rec.ino : 0;
+}
+
 static int
 ensure_project(struct store *st, MDB_txn *txn, const char *project,
     int64_t now, uint64_t *ino, int *created)
 {
-	struct node art;
+	struct node art, cn;
+	uint64_t pino;
 	int rc;
 
 	*created = 0;
@@ -811,7 +848,24 @@ ensure_project(struct store *st, MDB_txn *txn, const char *project,
 	art.mtime = now;
 	art.change = (art.change + 1) % 1000000000;
 	*created = 1;
-	return index_node_put(st->ix, txn, INO_ARTIFACTS, &art);
+	if ((rc = index_node_put(st->ix, txn, INO_ARTIFACTS, &art)) < 0)
+		return rc;
+	/* projects/<p>/criteria/ takes the project's own criteria */
+	if ((rc = index_alloc_ino(st->ix, txn, 2, &pino)) < 0 ||
+	    (rc = put_node(st, txn, pino, INO_PROJECTS, project, NODE_DIR,
+	    NODE_MUTABLE, 0555, 0, now, NULL)) < 0 ||
+	    (rc = put_node(st, txn, pino + 1, pino, "criteria", NODE_DIR,
+	    NODE_MUTABLE, 0755, 0, now, NULL)) < 0 ||
+	    (rc = index_node_get(st->ix, txn, pino + 1, &cn)) < 0)
+		return rc;
+	cn.role = ROLE_PROJECT_CRITERIA;
+	if ((rc = index_node_put(st->ix, txn, pino + 1, &cn)) < 0 ||
+	    (rc = index_node_get(st->ix, txn, INO_PROJECTS, &art)) < 0)
+		return rc;
+	art.nlink++;
+	art.mtime = now;
+	art.change = (art.change + 1) % 1000000000;
+	return index_node_put(st->ix, txn, INO_PROJECTS, &art);
 }
 
 static int
@@ -939,9 +993,9 @@ insert_artifact(struct store *st, MDB_txn *txn, json_t *m,
 	if (rc == 0)
 		rc = runs_nodes(st, txn, base, created);
 	if (rc == 0) {
-		/* the artifact's own listing gained results/ and runs/ */
+		/* the artifact's own listing gained four directories */
 		if ((rc = index_node_get(st->ix, txn, base, &pn)) == 0) {
-			pn.nlink += 2;
+			pn.nlink += 4;
 			rc = index_node_put(st->ix, txn, base, &pn);
 		}
 	}
@@ -1180,6 +1234,10 @@ store_publish_dir(struct store *st, const char *dir,
 	rc = queue_change(st, txn, who, now, msg, files);
 	if (rc < 0)
 		goto out;
+	/* a stage may take it at once (criteria without requirements) */
+	if ((rc = stage_eval_in(st, txn, rec_ino_of(st, txn, key), key, who,
+	    now)) < 0)
+		goto out;
 	rc = index_commit(txn);
 	txn = NULL;
 	if (rc < 0)
@@ -1270,6 +1328,19 @@ store_dir_list(struct store *st, uint64_t dir, uint64_t off,
 }
 
 int
+store_node_name(struct store *st, uint64_t dir, uint64_t child, char *out)
+{
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = index_begin(st->ix, 1, &txn)) < 0)
+		return rc;
+	rc = index_name_of(st->ix, txn, dir, child, out);
+	index_abort(txn);
+	return rc;
+}
+
+int
 store_node_open(struct store *st, const struct node *n, int *fd)
 {
 	if (n->kind != NODE_FILE)
@@ -1348,7 +1419,7 @@ int64_t
 parse_iso(const char *s)
 {
 	struct tm tm = { 0 };
-	const char *end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	const char *end = s ? strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
 
 	return end && *end == '\0' ? (int64_t)timegm(&tm) : 0;
 }

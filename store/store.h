@@ -19,6 +19,7 @@
 #ifndef RELFS_STORE_H
 #define RELFS_STORE_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "index.h"
@@ -83,6 +84,10 @@ int store_dir_list(struct store *st, uint64_t dir, uint64_t off,
 int store_resolve(struct store *st, const char *path, uint64_t *ino,
     struct node *out);
 
+/* The name of child in dir (out: 256 bytes). */
+int store_node_name(struct store *st, uint64_t dir, uint64_t child,
+    char *out);
+
 /* Open the content of a file node (read-only descriptor). */
 int store_node_open(struct store *st, const struct node *n, int *fd);
 
@@ -125,6 +130,68 @@ int store_import(struct store *st, const char *path,
     void (*refused)(void *arg, size_t line, const char *why),
     void (*progress)(void *arg, uint64_t done, uint64_t total), void *arg,
     uint64_t *imported);
+
+/* -- stages, criteria and promotion (stage.c) ------------------------ */
+
+/* mkdir stages/<stage>. */
+int store_stage_create(struct store *st, const char *stage,
+    const struct store_user *who);
+
+/* New criteria for a stage: a new cycle; the old ones go to history. */
+int store_criteria_set(struct store *st, const char *stage, const char *text,
+    size_t len, const struct store_user *who);
+
+/* projects/<p>/criteria/<stage>.json: rules added to the stage's. */
+int store_project_criteria_set(struct store *st, const char *project,
+    const char *stage, const char *text, size_t len,
+    const struct store_user *who);
+
+/* approvals/<stage>: who approves (reason: the text written). */
+int store_approve(struct store *st, uint64_t art, const char *stage,
+    const char *reason, size_t len, const struct store_user *who);
+
+/* waivers/<testcase>: a reason, or {"reason", "expires", "scenario"}. */
+int store_waive(struct store *st, uint64_t art, const char *testcase,
+    const char *body, size_t len, const struct store_user *who);
+int store_waiver_withdraw(struct store *st, uint64_t art,
+    const char *testcase, const struct store_user *who);
+
+/* stages/<s>/hold: no promotion into the stage while it exists. */
+int store_hold(struct store *st, const char *stage, const char *reason,
+    size_t len, const struct store_user *who);
+int store_release(struct store *st, const char *stage,
+    const struct store_user *who);
+
+/* rm stages/<s>/<p>/<v>; relctl restore undoes it. */
+int store_revoke(struct store *st, const char *stage, const char *project,
+    const char *version, const struct store_user *who);
+int store_restore(struct store *st, const char *stage, const char *project,
+    const char *version, const struct store_user *who);
+
+/* Re-evaluate every stage for one artifact (relctl, soak wake-ups). */
+int store_evaluate_artifact(struct store *st, uint64_t art,
+    const struct store_user *who);
+
+/*
+ * {"artifact", "stages": {"<s>": {"promoted": true, at, cycle, criteria,
+ * evidence} | {"promoted": false, "unmet": [...]}}}; the text for people
+ * or the JSON of status.json.
+ */
+int store_status(struct store *st, uint64_t art, json_t **out);
+int store_status_text(struct store *st, uint64_t art, int as_json,
+    char **buf, size_t *len);
+
+/*
+ * Writes through the mount into the index: may dir/name be written (0, or
+ * -EROFS)?  Write it (the bytes of the closed file), remove it, mkdir.
+ */
+int store_ctl_writable(struct store *st, uint64_t dir, const char *name);
+int store_ctl_write(struct store *st, uint64_t dir, const char *name,
+    const char *buf, size_t len, const struct store_user *who);
+int store_ctl_remove(struct store *st, uint64_t dir, const char *name,
+    const struct store_user *who);
+int store_ctl_mkdir(struct store *st, uint64_t dir, const char *name,
+    const struct store_user *who);
 
 /* Write queued ledger commits to git. */
 int store_drain(struct store *st);

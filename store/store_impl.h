@@ -46,6 +46,11 @@ int queue_change(struct store *st, MDB_txn *txn,
     const struct store_user *who, int64_t when, const char *message,
     json_t *files);
 
+/* The same, with annotated tags ([{name, message}]) on the commit. */
+int queue_change_tags(struct store *st, MDB_txn *txn,
+    const struct store_user *who, int64_t when, const char *message,
+    json_t *files, json_t *tags);
+
 /* Append {path, sha256} to a ledger file list. */
 void add_file(json_t *files, const char *path,
     const uint8_t d[DIGEST_LEN]);
@@ -61,5 +66,9 @@ int runs_insert(struct store *st, MDB_txn *txn, uint64_t art,
     const char *artkey, json_t *run, json_t *files, uint64_t *no);
 int runs_nodes(struct store *st, MDB_txn *txn, uint64_t art,
     int64_t created);
+
+/* Evaluate every stage for an artifact inside the caller's transaction. */
+int stage_eval_in(struct store *st, MDB_txn *txn, uint64_t art,
+    const char *artkey, const struct store_user *who, int64_t now);
 
 #endif

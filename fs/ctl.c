@@ -1,0 +1,191 @@
+/*
+ * ctl.c - writes into the index through the mount: criteria.json, hold,
+ * approvals/<stage>, waivers/<testcase>, project criteria.  The bytes go to
+ * a spool file under STORE/tmp while the file is open; closing it hands
+ * them to the store, which accepts them in one transaction or refuses them,
+ * and the refusal is what close() returns.
+ */
+#define _GNU_SOURCE
+#include "fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define FS(req) ((struct fs *)fuse_req_userdata(req))
+#define CTL_MAX (1 << 20)
+
+struct ctl {
+	uint64_t dir;
+	char name[NAME_MAX_BYTES + 1];
+	char spool[4200];
+};
+
+static int
+spool_open(struct fs *fs, uint64_t dir, const char *name, int *fd_out)
+{
+	struct ctl *c = calloc(1, sizeof(*c));
+	int fd;
+
+	if (!c)
+		return -ENOMEM;
+	snprintf(c->spool, sizeof(c->spool), "%s/tmp/ctl.XXXXXX",
+	    store_path(fs->st));
+	fd = mkostemp(c->spool, O_CLOEXEC);
+	if (fd < 0) {
+		free(c);
+		return store_seterr(-errno, "could not make a spool file: %s",
+		    strerror(errno));
+	}
+	if ((size_t)fd >= fs->ndirty) {
+		close(fd);
+		unlink(c->spool);
+		free(c);
+		return -EMFILE;
+	}
+	c->dir = dir;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	fs->ctl[fd] = c;
+	*fd_out = fd;
+	return 0;
+}
+
+void
+ctl_create(fuse_req_t req, uint64_t dir, const char *name,
+    struct fuse_file_info *fi)
+{
+	struct fs *fs = FS(req);
+	struct fuse_entry_param e;
+	int rc, fd;
+
+	if ((rc = store_ctl_writable(fs->st, dir, name)) < 0) {
+		fs_refuse(req, -rc, "create");
+		return;
+	}
+	if ((rc = spool_open(fs, dir, name, &fd)) < 0) {
+		fs_refuse(req, -rc, "create");
+		return;
+	}
+	/* until it is closed, the new file is the spool file */
+	rc = inc_entry_path(fs, fs->ctl[fd]->spool, &e);
+	if (rc < 0) {
+		ctl_release(fs, fd);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fs_mark_dirty(fs, fd, DIRTY_CREATED);
+	fi->fh = (uint64_t)fd;
+	fi->direct_io = 1;
+	fuse_reply_create(req, &e, fi);
+}
+
+int
+ctl_open(fuse_req_t req, uint64_t ino, const struct node *n,
+    struct fuse_file_info *fi)
+{
+	struct fs *fs = FS(req);
+	char name[NAME_MAX_BYTES + 1];
+	int rc, fd;
+
+	if ((rc = store_node_name(fs->st, n->parent, ino, name)) < 0 ||
+	    (rc = store_ctl_writable(fs->st, n->parent, name)) < 0)
+		return rc;
+	if ((rc = spool_open(fs, n->parent, name, &fd)) < 0)
+		return rc;
+	fs_mark_dirty(fs, fd, DIRTY_CREATED);
+	fi->fh = (uint64_t)fd;
+	fi->direct_io = 1;
+	fuse_reply_open(req, fi);
+	return 0;
+}
+
+int
+ctl_is(struct fs *fs, int fd)
+{
+	return fd >= 0 && (size_t)fd < fs->ndirty && fs->ctl[fd];
+}
+
+int
+ctl_flush(fuse_req_t req, int fd)
+{
+	struct fs *fs = FS(req);
+	const struct fuse_ctx *cx = fuse_req_ctx(req);
+	struct ctl *c = fs->ctl[fd];
+	struct store_user who;
+	char *buf;
+	ssize_t got;
+	int rc;
+
+	buf = malloc(CTL_MAX + 1);
+	if (!buf)
+		return -ENOMEM;
+	got = pread(fd, buf, CTL_MAX + 1, 0);
+	if (got < 0) {
+		rc = -errno;
+	} else if (got > CTL_MAX) {
+		rc = store_seterr(-EINVAL, "'%s' is larger than %d bytes",
+		    c->name, CTL_MAX);
+	} else {
+		store_user_from_uid(&who, cx->uid, cx->gid);
+		rc = store_ctl_write(fs->st, c->dir, c->name, buf, (size_t)got,
+		    &who);
+	}
+	free(buf);
+	if (rc < 0) {
+		store_prefixerr(rc, "%s", c->name);
+		store_log(fs->st, "refused %s for uid %u: %s", c->name,
+		    (unsigned)cx->uid, store_errmsg());
+		if (fs->debug)
+			fprintf(stderr, "relfs: refused %s\n", store_errmsg());
+	}
+	/* the names of this directory changed under the kernel's feet */
+	fs_inval(fs, 0, NULL, c->dir);
+	return rc;
+}
+
+void
+ctl_release(struct fs *fs, int fd)
+{
+	struct ctl *c;
+
+	if (!ctl_is(fs, fd))
+		return;
+	c = fs->ctl[fd];
+	fs->ctl[fd] = NULL;
+	unlink(c->spool);
+	free(c);
+}
+
+int
+status_open(fuse_req_t req, uint64_t ino, const struct node *n,
+    struct fuse_file_info *fi)
+{
+	struct fs *fs = FS(req);
+	char *buf = NULL;
+	size_t len = 0;
+	int rc, fd;
+
+	(void)ino;
+	rc = store_status_text(fs->st, n->parent, n->role == ROLE_STATUS_JSON,
+	    &buf, &len);
+	if (rc < 0)
+		return rc;
+	fd = memfd_create("relfs-status", MFD_CLOEXEC);
+	if (fd < 0 || write_all(fd, buf, len) < 0) {
+		rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		free(buf);
+		return rc;
+	}
+	free(buf);
+	fi->fh = (uint64_t)fd;
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	fuse_reply_open(req, fi);
+	return 0;
+}
