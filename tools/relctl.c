@@ -19,7 +19,17 @@
 
 static int	json_out;
 
+static int	cmd_approve(int argc, char **argv);
+static int	cmd_criteria(int argc, char **argv);
+static int	cmd_hold(int argc, char **argv);
 static int	cmd_import(int argc, char **argv);
+static int	cmd_release(int argc, char **argv);
+static int	cmd_restore(int argc, char **argv);
+static int	cmd_revoke(int argc, char **argv);
+static int	cmd_stage(int argc, char **argv);
+static int	cmd_status(int argc, char **argv);
+static int	cmd_waive(int argc, char **argv);
+static int	cmd_why(int argc, char **argv);
 static int	cmd_init(int argc, char **argv);
 static int	cmd_ledger(int argc, char **argv);
 static int	cmd_list(int argc, char **argv);
@@ -43,6 +53,19 @@ static const struct {
 	{ "import", cmd_import, "import STORE FILE.jsonl [--progress|--quiet]" },
 	{ "ledger", cmd_ledger, "ledger [--sync] STORE   (queued and written "
 	    "ledger commits; --sync writes the queue first)" },
+	{ "stage", cmd_stage, "stage STORE STAGE [CRITERIA.json]   (create a "
+	    "stage)" },
+	{ "criteria", cmd_criteria, "criteria STORE STAGE CRITERIA.json" },
+	{ "status", cmd_status, "status STORE PROJECT VERSION" },
+	{ "why", cmd_why, "why STORE PROJECT VERSION STAGE" },
+	{ "approve", cmd_approve, "approve STORE PROJECT VERSION STAGE "
+	    "[REASON]" },
+	{ "waive", cmd_waive, "waive STORE PROJECT VERSION TESTCASE REASON "
+	    "[--expires ISO-8601] [--scenario GLOB]" },
+	{ "revoke", cmd_revoke, "revoke STORE STAGE PROJECT VERSION" },
+	{ "restore", cmd_restore, "restore STORE STAGE PROJECT VERSION" },
+	{ "hold", cmd_hold, "hold STORE STAGE REASON" },
+	{ "release", cmd_release, "release STORE STAGE   (end a hold)" },
 	{ "rebuild", cmd_rebuild, "rebuild STORE   (with the store unmounted)" },
 };
 
@@ -389,6 +412,297 @@ cmd_ledger(int argc, char **argv)
 		printf("ledger: %llu commits, %llu queued\n",
 		    (unsigned long long)commits, (unsigned long long)pending);
 	return 0;
+}
+
+/* The inode of artifacts/<p>/<v>, with a message when it is missing. */
+static int
+artifact_ino(struct store *st, const char *p, const char *v, uint64_t *ino)
+{
+	char path[600];
+	struct node n;
+	int rc;
+
+	snprintf(path, sizeof(path), "artifacts/%s/%s", p, v);
+	rc = store_resolve(st, path, ino, &n);
+	if (rc == -ENOENT)
+		store_seterr(rc, "artifact %s %s does not exist", p, v);
+	return rc;
+}
+
+static int
+read_arg_file(const char *path, char **buf, size_t *len)
+{
+	return read_small_file(path, 1 << 20, buf, len);
+}
+
+static int
+done(struct store *st, int rc, const char *what)
+{
+	store_close(st);
+	if (rc < 0)
+		return fail(rc);
+	if (what && !json_out)
+		printf("%s\n", what);
+	else if (what)
+		printf("{\"ok\": true}\n");
+	return 0;
+}
+
+static int
+cmd_stage(int argc, char **argv)
+{
+	struct store_user u;
+	struct store *st;
+	char *buf = NULL;
+	size_t len;
+	int rc;
+
+	if (argc < 3 || argc > 4) {
+		usage(stderr);
+		return 2;
+	}
+	if (argc == 4 && (rc = read_arg_file(argv[3], &buf, &len)) < 0)
+		return fail(rc);
+	if (open_store(argv[1], &st)) {
+		free(buf);
+		return 1;
+	}
+	me(&u);
+	rc = store_stage_create(st, argv[2], &u);
+	if (rc == 0 && buf)
+		rc = store_criteria_set(st, argv[2], buf, len, &u);
+	free(buf);
+	return done(st, rc, "stage created");
+}
+
+static int
+cmd_criteria(int argc, char **argv)
+{
+	struct store_user u;
+	struct store *st;
+	char *buf = NULL;
+	size_t len;
+	int rc;
+
+	if (argc != 4) {
+		usage(stderr);
+		return 2;
+	}
+	if ((rc = read_arg_file(argv[3], &buf, &len)) < 0)
+		return fail(rc);
+	if (open_store(argv[1], &st)) {
+		free(buf);
+		return 1;
+	}
+	me(&u);
+	rc = store_criteria_set(st, argv[2], buf, len, &u);
+	free(buf);
+	return done(st, rc, "criteria set: a new cycle starts");
+}
+
+static int
+cmd_status(int argc, char **argv)
+{
+	struct store *st;
+	uint64_t ino;
+	char *buf = NULL;
+	size_t len;
+	int rc;
+
+	if (argc != 4) {
+		usage(stderr);
+		return 2;
+	}
+	if (open_store(argv[1], &st))
+		return 1;
+	rc = artifact_ino(st, argv[2], argv[3], &ino);
+	if (rc == 0)
+		rc = store_status_text(st, ino, json_out, &buf, &len);
+	if (rc == 0)
+		fwrite(buf, 1, len, stdout);
+	free(buf);
+	return done(st, rc, NULL);
+}
+
+static int
+cmd_why(int argc, char **argv)
+{
+	json_t *s = NULL, *v, *u;
+	struct store *st;
+	uint64_t ino;
+	size_t i;
+	int rc;
+
+	if (argc != 5) {
+		usage(stderr);
+		return 2;
+	}
+	if (open_store(argv[1], &st))
+		return 1;
+	rc = artifact_ino(st, argv[2], argv[3], &ino);
+	if (rc == 0)
+		rc = store_status(st, ino, &s);
+	v = json_object_get(json_object_get(s, "stages"), argv[4]);
+	if (rc == 0 && !v)
+		rc = store_seterr(-ENOENT, "stage '%s' does not exist", argv[4]);
+	if (rc == 0 && json_out) {
+		json_dumpf(v, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		putchar('\n');
+	} else if (rc == 0 && json_is_true(json_object_get(v, "promoted"))) {
+		printf("%s %s is promoted to %s (at %s)\n", argv[2], argv[3],
+		    argv[4], json_string_value(json_object_get(v, "at")));
+		json_array_foreach(json_object_get(v, "evidence"), i, u) {
+			char *e = json_dumps(u, JSON_COMPACT | JSON_SORT_KEYS);
+
+			printf("  evidence: %s\n", e ? e : "");
+			free(e);
+		}
+	} else if (rc == 0) {
+		printf("%s %s is not promoted to %s:\n", argv[2], argv[3],
+		    argv[4]);
+		json_array_foreach(json_object_get(v, "unmet"), i, u)
+			printf("  %s%s%s: %s\n", json_string_value(
+			    json_object_get(u, "type")),
+			    json_object_get(u, "testcase") ? " " : "",
+			    json_object_get(u, "testcase") ? json_string_value(
+			    json_object_get(u, "testcase")) : "",
+			    json_string_value(json_object_get(u, "detail")));
+	}
+	json_decref(s);
+	return done(st, rc, NULL);
+}
+
+static int
+cmd_approve(int argc, char **argv)
+{
+	const char *reason = argc > 5 ? argv[5] : "";
+	struct store_user u;
+	struct store *st;
+	uint64_t ino;
+	int rc;
+
+	if (argc < 5 || argc > 6) {
+		usage(stderr);
+		return 2;
+	}
+	if (open_store(argv[1], &st))
+		return 1;
+	me(&u);
+	rc = artifact_ino(st, argv[2], argv[3], &ino);
+	if (rc == 0)
+		rc = store_approve(st, ino, argv[4], reason, strlen(reason), &u);
+	return done(st, rc, "approved");
+}
+
+static int
+cmd_waive(int argc, char **argv)
+{
+	const char *expires = NULL, *scenario = NULL, *pos[5];
+	struct store_user u;
+	struct store *st;
+	json_t *w;
+	char *text;
+	uint64_t ino;
+	int rc, npos = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--expires") == 0 && i + 1 < argc)
+			expires = argv[++i];
+		else if (strcmp(argv[i], "--scenario") == 0 && i + 1 < argc)
+			scenario = argv[++i];
+		else if (npos < 5)
+			pos[npos++] = argv[i];
+		else
+			npos = 6;
+	}
+	if (npos != 5) {
+		usage(stderr);
+		return 2;
+	}
+	w = json_pack("{s:s}", "reason", pos[4]);
+	if (expires)
+		json_object_set_new(w, "expires", json_string(expires));
+	if (scenario)
+		json_object_set_new(w, "scenario", json_string(scenario));
+	text = json_dumps(w, JSON_COMPACT);
+	json_decref(w);
+	if (open_store(pos[0], &st)) {
+		free(text);
+		return 1;
+	}
+	me(&u);
+	rc = artifact_ino(st, pos[1], pos[2], &ino);
+	if (rc == 0)
+		rc = store_waive(st, ino, pos[3], text, strlen(text), &u);
+	free(text);
+	return done(st, rc, "waived");
+}
+
+static int
+revoke_or_restore(int argc, char **argv, int revoke)
+{
+	struct store_user u;
+	struct store *st;
+	int rc;
+
+	if (argc != 5) {
+		usage(stderr);
+		return 2;
+	}
+	if (open_store(argv[1], &st))
+		return 1;
+	me(&u);
+	rc = revoke ? store_revoke(st, argv[2], argv[3], argv[4], &u) :
+	    store_restore(st, argv[2], argv[3], argv[4], &u);
+	return done(st, rc, revoke ? "revoked" : "restored");
+}
+
+static int
+cmd_revoke(int argc, char **argv)
+{
+	return revoke_or_restore(argc, argv, 1);
+}
+
+static int
+cmd_restore(int argc, char **argv)
+{
+	return revoke_or_restore(argc, argv, 0);
+}
+
+static int
+cmd_hold(int argc, char **argv)
+{
+	struct store_user u;
+	struct store *st;
+	int rc;
+
+	if (argc != 4) {
+		usage(stderr);
+		return 2;
+	}
+	if (open_store(argv[1], &st))
+		return 1;
+	me(&u);
+	rc = store_hold(st, argv[2], argv[3], strlen(argv[3]), &u);
+	return done(st, rc, "held");
+}
+
+static int
+cmd_release(int argc, char **argv)
+{
+	struct store_user u;
+	struct store *st;
+	int rc;
+
+	if (argc != 3) {
+		usage(stderr);
+		return 2;
+	}
+	if (open_store(argv[1], &st))
+		return 1;
+	me(&u);
+	rc = store_release(st, argv[2], &u);
+	return done(st, rc, "released");
 }
 
 static void
