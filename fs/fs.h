@@ -65,6 +65,8 @@ struct fs {
 	struct inval *qhead, *qtail;
 	int qstop;
 	pthread_t qthread;
+	pthread_cond_t wcond;	/* the wake-up thread (soak, expiries) */
+	pthread_t wthread;
 };
 
 extern const struct fuse_lowlevel_ops relfs_ops;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 struct cli {
@@ -112,6 +113,31 @@ inval_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * The daemon wakes for soak periods and waiver expiries: once a second it
+ * asks the store for what fell due (one index lookup when nothing did).
+ */
+static void *
+wake_thread(void *arg)
+{
+	struct fs *fs = arg;
+	struct timespec ts;
+	int64_t next;
+
+	pthread_mutex_lock(&fs->qmu);
+	while (!fs->qstop) {
+		pthread_mutex_unlock(&fs->qmu);
+		if (store_wake(fs->st, &next) < 0)
+			store_log(fs->st, "wake: %s", store_errmsg());
+		pthread_mutex_lock(&fs->qmu);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&fs->wcond, &fs->qmu, &ts);
+	}
+	pthread_mutex_unlock(&fs->qmu);
+	return NULL;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -187,6 +213,8 @@ main(int argc, char **argv)
 	fs.ctl = calloc(fs.ndirty, sizeof(*fs.ctl));
 	inc_init(&fs);
 	pthread_create(&fs.qthread, NULL, inval_thread, &fs);
+	pthread_cond_init(&fs.wcond, NULL);
+	pthread_create(&fs.wthread, NULL, wake_thread, &fs);
 	if (opts.singlethread) {
 		ret = fuse_session_loop(fs.se);
 	} else {
@@ -201,8 +229,10 @@ main(int argc, char **argv)
 	pthread_mutex_lock(&fs.qmu);
 	fs.qstop = 1;
 	pthread_cond_signal(&fs.qcond);
+	pthread_cond_signal(&fs.wcond);
 	pthread_mutex_unlock(&fs.qmu);
 	pthread_join(fs.qthread, NULL);
+	pthread_join(fs.wthread, NULL);
 	inc_destroy(&fs);
 	store_close(fs.st);
 	free(fs.dirty);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "crit.h"
 #include "store_impl.h"
@@ -546,6 +547,109 @@ out:
 	return rc;
 }
 
+/*
+ * A time when the decision may change by itself (a soak ends, a waiver
+ * expires): key "w:" time artifact stage, in TAB_STAGE.
+ */
+static int
+wake_at(struct ctx *c, int64_t when, uint64_t art, const char *stage)
+{
+	char key[300];
+	uint64_t t = htobe64((uint64_t)when), a = htobe64(art);
+	size_t n;
+
+	memcpy(key, "w:", 2);
+	memcpy(key + 2, &t, 8);
+	memcpy(key + 10, &a, 8);
+	n = 18 + (size_t)snprintf(key + 18, sizeof(key) - 18, "%s", stage);
+	return index_put_raw(c->st->ix, c->txn, TAB_STAGE, key, n, "", 0, 0);
+}
+
+struct due {
+	int64_t now, next;
+	char **keys;
+	size_t *lens, n;
+};
+
+static int
+due_one(void *arg, const char *key, size_t keylen, const void *val,
+    size_t vallen)
+{
+	struct due *d = arg;
+	uint64_t t;
+
+	(void)val;
+	(void)vallen;
+	if (keylen < 19)
+		return 0;
+	memcpy(&t, key + 2, 8);
+	if ((int64_t)be64toh(t) > d->now) {
+		d->next = (int64_t)be64toh(t);
+		return 1;
+	}
+	d->keys = realloc(d->keys, (d->n + 1) * sizeof(*d->keys));
+	d->lens = realloc(d->lens, (d->n + 1) * sizeof(*d->lens));
+	if (!d->keys || !d->lens)
+		return -ENOMEM;
+	d->keys[d->n] = malloc(keylen);
+	if (!d->keys[d->n])
+		return -ENOMEM;
+	memcpy(d->keys[d->n], key, keylen);
+	d->lens[d->n++] = keylen;
+	return 0;
+}
+
+int
+store_wake(struct store *st, int64_t *next)
+{
+	struct store_user who;
+	struct due d = { time(NULL), 0, NULL, NULL, 0 };
+	struct ctx c;
+	int rc;
+
+	*next = 0;
+	/* most seconds nothing is due: look with a reader first */
+	if ((rc = index_begin(st->ix, 1, &c.txn)) < 0)
+		return rc;
+	rc = index_scan(st->ix, c.txn, TAB_STAGE, "w:", 2, due_one, &d);
+	index_abort(c.txn);
+	for (size_t i = 0; i < d.n; i++)
+		free(d.keys[i]);
+	*next = d.next;
+	if (rc < 0 || d.n == 0) {
+		free(d.keys);
+		free(d.lens);
+		return rc;
+	}
+	d.n = 0;
+	store_user_from_uid(&who, getuid(), getgid());
+	if ((rc = begin(&c, st, &who)) < 0)
+		return rc;
+	rc = index_scan(st->ix, c.txn, TAB_STAGE, "w:", 2, due_one, &d);
+	for (size_t i = 0; rc == 0 && i < d.n; i++) {
+		char artkey[512], stage[300];
+		uint64_t a;
+
+		memcpy(&a, d.keys[i] + 10, 8);
+		snprintf(stage, sizeof(stage), "%.*s", (int)(d.lens[i] - 18),
+		    d.keys[i] + 18);
+		rc = index_del_raw(st->ix, c.txn, TAB_STAGE, d.keys[i],
+		    d.lens[i]);
+		if (rc == 0 && store_artifact_key(st, be64toh(a), artkey) == 0)
+			rc = eval_stage(&c, be64toh(a), artkey, stage, NULL);
+	}
+	for (size_t i = 0; i < d.n; i++)
+		free(d.keys[i]);
+	free(d.keys);
+	free(d.lens);
+	*next = d.next;
+	if (d.n == 0) {
+		index_abort(c.txn);
+		return rc;
+	}
+	return finish(&c, rc);
+}
+
 /* Point stages/<s>/<p>/latest at the newest promotion not revoked. */
 struct newest {
 	const char *stage;
@@ -691,6 +795,10 @@ eval_stage(struct ctx *c, uint64_t art, const char *artkey,
 		    stage);
 	self = promo_rec(c, stage, artkey);
 	rc = decide(c, art, artkey, stage, srec, &d);
+	if (rc == 0 && !self && !json_is_true(json_object_get(d, "promote")) &&
+	    json_integer_value(json_object_get(d, "wakeup")) > c->now)
+		rc = wake_at(c, json_integer_value(json_object_get(d,
+		    "wakeup")), art, stage);
 	if (rc == 0 && !self && json_is_true(json_object_get(d, "promote")) &&
 	    !json_is_false(json_object_get(json_object_get(srec, "criteria"),
 	    "automatic"))) {

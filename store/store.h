@@ -168,6 +168,12 @@ int store_revoke(struct store *st, const char *stage, const char *project,
 int store_restore(struct store *st, const char *stage, const char *project,
     const char *version, const struct store_user *who);
 
+/*
+ * Re-evaluate what a passing time may have changed (soak periods ending,
+ * waivers expiring); *next gets the next such time (0: none known).
+ */
+int store_wake(struct store *st, int64_t *next);
+
 /* Re-evaluate every stage for one artifact (relctl, soak wake-ups). */
 int store_evaluate_artifact(struct store *st, uint64_t art,
     const struct store_user *who);
