@@ -1,0 +1,132 @@
+#!/bin/bash
+# Stages, criteria, approvals, waivers, holds, revokes and promotion through
+# the mount, with the kernel's caches on: every change shows at once.
+. "$(dirname "$0")/lib.sh"
+
+SRC=$T/src
+mkdir -p "$SRC"
+echo x >"$SRC/f"
+"$RELCTL" init "$STORE" >/dev/null
+for v in 1 2; do
+	"$RELCTL" publish "$STORE" "$SRC" --project fuel --version "$v" \
+		--scenario os-nosdn-nofeature-ha >/dev/null
+done
+mount_store
+S=$MNT/stages
+A=$MNT/artifacts/fuel/1
+B=$MNT/artifacts/fuel/2
+pass() { echo PASS >"$1/results/$2"; }
+fail() { echo FAIL >"$1/results/$2"; }
+unmet() { jq -r --arg s "$2" '.stages[$s].unmet | map(.type + ":" + (.testcase // "")) | join(" ")' "$1/status.json"; }
+
+check "mkdir stages/merge" mkdir "$S/merge"
+check "mkdir stages/daily" mkdir "$S/daily"
+check_errno "a stage that exists" EEXIST mkdir "$S/merge"
+check_errno "mkdir of a bad stage name" EINVAL mkdir "$S/$(printf 'a\tb')"
+check "merge criteria by echo" sh -c "echo '{\"require\": [{\"testcase\": \"vping_ssh\"}, {\"testcase\": \"tempest_*\"}]}' >'$S/merge/criteria.json'"
+check "daily criteria by cp" cp /dev/stdin "$S/daily/criteria.json" <<<'{"after": "merge", "approvals": 1, "require": [{"testcase": "vping_ssh", "consecutive": 2}]}'
+check_eq "criteria read back" "vping_ssh" "$(jq -r '.require[0].testcase' "$S/daily/criteria.json")"
+
+# refused criteria: EINVAL at close, the old ones stay in force
+before=$(sha256sum <"$S/merge/criteria.json")
+echo '{bad' >"$T/c1"; echo '{"colour": 1}' >"$T/c2"
+echo '{"after": "nope"}' >"$T/c3"; echo '{"after": "daily"}' >"$T/c4"
+for c in c1 c2 c3 c4; do
+	check_fails "bad criteria $c refused at close" cp "$T/$c" "$S/merge/criteria.json"
+done
+check "the reasons are logged" grep -q "makes a cycle of stages" "$STORE/relfs.log"
+check_eq "the old criteria stay in force" "$before" "$(sha256sum <"$S/merge/criteria.json")"
+check_eq "still cycle 1: no history yet" "" "$(ls "$S/merge/criteria.history")"
+
+# results promote
+check_eq "not promoted without runs" "result-missing:vping_ssh result-missing:tempest_*" "$(unmet "$A" merge)"
+pass "$A" vping_ssh
+fail "$A" tempest_smoke
+check_eq "a failing glob match blocks" "result-failed:tempest_smoke" "$(unmet "$A" merge)"
+check_fails "not in the stage" test -e "$S/merge/fuel/1"
+ls "$S/merge" >/dev/null	# cached listing
+pass "$A" tempest_smoke
+check "promoted the moment close() returned" test -L "$S/merge/fuel/1"
+check_eq "the link leads to the artifact" x "$(cat "$S/merge/fuel/1/files/f")"
+check_eq "latest" 1 "$(readlink "$S/merge/fuel/latest")"
+check_eq "daily waits for merge, runs and an approval" "not-enough-runs:vping_ssh approval-missing:" "$(unmet "$A" daily)"
+pass "$A" vping_ssh
+check_eq "two in a row: only the approval is missing" "approval-missing:" "$(unmet "$A" daily)"
+check "approve by writing approvals/daily" sh -c "echo 'ship it' >'$A/approvals/daily'"
+check "cascaded into daily" test -L "$S/daily/fuel/1"
+check_eq "the approval is listed" "ship it" "$(cut -f3 "$A/approvals/daily")"
+check_eq "status.json says promoted" "true true" "$(jq -r '[.stages.merge.promoted, .stages.daily.promoted] | map(tostring) | join(" ")' "$A/status.json")"
+check "status for people" grep -q "daily: promoted at" "$A/status"
+settle
+check "a tag for each promotion" git --git-dir="$STORE/ledger.git" rev-parse -q --verify refs/tags/promote/daily/fuel/1
+check "the tag holds the evidence" grep -q '"rule": "consecutive 2"' \
+	<(git --git-dir="$STORE/ledger.git" cat-file -p promote/daily/fuel/1)
+check "the tag names the criteria digest" grep -q "criteria: $(sha256sum <"$S/daily/criteria.json" | cut -c1-64)" \
+	<(git --git-dir="$STORE/ledger.git" cat-file -p promote/daily/fuel/1)
+
+# waivers
+fail "$B" vping_ssh; pass "$B" tempest_smoke
+check_eq "fuel 2 blocked by vping_ssh" "result-failed:vping_ssh" "$(unmet "$B" merge)"
+check "waive vping_ssh" sh -c "echo 'known bug 42' >'$B/waivers/vping_ssh'"
+check "a waiver promotes" test -L "$S/merge/fuel/2"
+check_eq "latest moves to 2" 2 "$(readlink "$S/merge/fuel/latest")"
+check "withdraw the waiver with rm" rm "$B/waivers/vping_ssh"
+check_fails "the waiver is gone" test -e "$B/waivers/vping_ssh"
+echo '{"reason": "x", "expires": "not a time"}' >"$T/w"
+check_fails "a waiver with a bad expiry is refused" cp "$T/w" "$B/waivers/x"
+
+# revoke, restore
+check "revoke with rm" rm "$S/merge/fuel/2"
+check_fails "revoked: gone from the stage" test -e "$S/merge/fuel/2"
+check_eq "latest falls back to 1" 1 "$(readlink "$S/merge/fuel/latest")"
+check_eq "status says revoked (and why it failed)" "result-failed:vping_ssh revoked:" "$(unmet "$B" merge)"
+pass "$B" vping_ssh
+check_fails "not promoted again automatically" test -e "$S/merge/fuel/2"
+check "relctl restore" "$RELCTL" restore "$STORE" merge fuel 2
+check "restored" test -L "$S/merge/fuel/2"
+check_errno "latest cannot be removed" EROFS unlink "$S/merge/fuel/latest"
+
+# hold
+"$RELCTL" publish "$STORE" "$SRC" --project fuel --version 3 >/dev/null
+C=$MNT/artifacts/fuel/3
+check "hold the stage" sh -c "echo 'lab down' >'$S/merge/hold'"
+pass "$C" vping_ssh; pass "$C" tempest_smoke
+check_eq "held: nothing is promoted" "stage-held:" "$(unmet "$C" merge)"
+check_fails "not in the held stage" test -e "$S/merge/fuel/3"
+check "release the hold with rm" rm "$S/merge/hold"
+check "promoted when the hold is released" test -L "$S/merge/fuel/3"
+
+# new criteria: a new cycle, the old ones in history
+check "new merge criteria" sh -c "echo '{\"require\": [{\"testcase\": \"vping_ssh\", \"pass\": 2, \"of\": 3}]}' >'$S/merge/criteria.json'"
+check_eq "history keeps cycle 1" "1.json" "$(ls "$S/merge/criteria.history" | xargs)"
+check_eq "history says who set it" "$(id -un) tempest_*" \
+	"$(jq -r '"\(.set_by) \(.criteria.require[1].testcase)"' "$S/merge/criteria.history/1.json")"
+check_eq "fuel 3 keeps the cycle it was promoted in" 1 "$("$RELCTL" --json why "$STORE" fuel 3 merge | jq .cycle)"
+
+# project criteria add to the stage's
+check "mkdir stages/weekly" mkdir "$S/weekly"
+echo '{"require": [{"testcase": "vping_ssh"}]}' >"$S/weekly/criteria.json"
+check "project criteria" sh -c "echo '{\"require\": [{\"testcase\": \"healthcheck\"}]}' >'$MNT/projects/fuel/criteria/weekly.json'"
+"$RELCTL" publish "$STORE" "$SRC" --project fuel --version 4 >/dev/null
+D=$MNT/artifacts/fuel/4
+pass "$D" vping_ssh
+check_eq "both stage and project rules apply" "result-missing:healthcheck" "$(unmet "$D" weekly)"
+pass "$D" healthcheck
+check "promoted once both are met" test -L "$S/weekly/fuel/4"
+
+# soak: the daemon wakes for it
+check "mkdir stages/release" mkdir "$S/release"
+echo '{"after": "weekly", "soak": "3s"}' >"$S/release/criteria.json"
+check_eq "soaking" "soaking:" "$(unmet "$D" release)"
+sleep 5
+check "promoted when the soak ended, with no other input" test -L "$S/release/fuel/4"
+
+# relctl why
+"$RELCTL" publish "$STORE" "$SRC" --project fuel --version 5 >/dev/null
+fail "$MNT/artifacts/fuel/5" vping_ssh
+check_eq "relctl why explains" "fuel 5 is not promoted to weekly:
+  result-failed vping_ssh: the latest run (1) failed
+  result-missing healthcheck: no run of healthcheck counts for this rule" \
+	"$("$RELCTL" why "$STORE" fuel 5 weekly 2>&1)"
+check "verify clean" "$RELCTL" verify "$STORE"
+finish
