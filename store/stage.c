@@ -238,6 +238,25 @@ who_json(json_t *j, const char *prefix, const struct store_user *who,
 	json_object_set_new(j, k2, json_string(when));
 }
 
+/* The stage's record in the index and, for rebuilds, in the ledger. */
+static int
+save_stage(struct ctx *c, const char *stage, json_t *rec, json_t *files)
+{
+	char key[300], lpath[600], *text;
+	size_t len;
+	int rc = put_json(c, TAB_STAGE, key, stage_key(key, stage), rec);
+
+	if (rc < 0)
+		return rc;
+	text = dump(rec, &len);
+	if (!text)
+		return -ENOMEM;
+	snprintf(lpath, sizeof(lpath), "stages/%s/stage.json", stage);
+	add_data(files, lpath, text, len);
+	free(text);
+	return 0;
+}
+
 static int
 begin(struct ctx *c, struct store *st, const struct store_user *who)
 {
@@ -1067,8 +1086,8 @@ store_criteria_set(struct store *st, const char *stage, const char *text,
 	json_object_set_new(rec, "criteria_sha256", json_string(hex));
 	json_object_set_new(rec, "cycle", json_integer(cycle + 1));
 	who_json(rec, "set", who, c.now);
-	if ((rc = put_json(&c, TAB_STAGE, key, stage_key(key, stage),
-	    rec)) < 0 ||
+	(void)key;
+	if ((rc = save_stage(&c, stage, rec, files)) < 0 ||
 	    (rc = put_text(&c, sdir, "criteria.json", ctext, clen, 0)) < 0)
 		goto out;
 	snprintf(lpath, sizeof(lpath), "stages/%s/criteria.json", stage);
@@ -1401,8 +1420,9 @@ store_hold(struct store *st, const char *stage, const char *reason,
 	}
 	json_object_set_new(rec, "hold", json_string(why && *why ? why :
 	    "held"));
-	if ((rc = put_json(&c, TAB_STAGE, key, stage_key(key, stage),
-	    rec)) < 0 || (rc = stage_dir(&c, stage, &sdir)) < 0 ||
+	(void)key;
+	if ((rc = save_stage(&c, stage, rec, files)) < 0 ||
+	    (rc = stage_dir(&c, stage, &sdir)) < 0 ||
 	    (rc = put_text(&c, sdir, "hold", reason, len, NODE_VOLATILE)) < 0)
 		goto out;
 	snprintf(lpath, sizeof(lpath), "stages/%s/hold", stage);
@@ -1438,8 +1458,9 @@ store_release(struct store *st, const char *stage,
 		goto out;
 	}
 	json_object_del(rec, "hold");
-	if ((rc = put_json(&c, TAB_STAGE, key, stage_key(key, stage),
-	    rec)) < 0 || (rc = stage_dir(&c, stage, &sdir)) < 0 ||
+	(void)key;
+	if ((rc = save_stage(&c, stage, rec, files)) < 0 ||
+	    (rc = stage_dir(&c, stage, &sdir)) < 0 ||
 	    (rc = index_unlink(st->ix, c.txn, sdir, "hold")) < 0 ||
 	    (rc = touch_dir(&c, sdir, 0)) < 0)
 		goto out;
@@ -1783,4 +1804,176 @@ store_ctl_mkdir(struct store *st, uint64_t dir, const char *name,
 		return store_stage_create(st, name, who);
 	return store_seterr(-EROFS, "mkdir '%s': only stages/<stage> can be "
 	    "made here", name);
+}
+
+/* -- rebuild from the ledger ---------------------------------------- */
+
+/* Split "a/b/c/d" into at most max parts (in buf); the count. */
+static int
+split_path(char *buf, char **part, int max)
+{
+	int n = 0;
+
+	for (char *save = NULL, *t = strtok_r(buf, "/", &save); t && n < max;
+	    t = strtok_r(NULL, "/", &save))
+		part[n++] = t;
+	return n;
+}
+
+static int
+art_ino(struct ctx *c, const char *p, const char *v, uint64_t *ino,
+    char *artkey)
+{
+	struct art_rec rec;
+	int rc;
+
+	snprintf(artkey, 600, "%s/%s", p, v);
+	rc = index_get(c->st->ix, c->txn, TAB_ARTIFACT, artkey, &rec,
+	    sizeof(rec));
+	if (rc == 0)
+		*ino = rec.ino;
+	return rc;
+}
+
+static int
+rebuild_one(struct ctx *c, int pass, const char *path, const char *text,
+    size_t len)
+{
+	char buf[1200], *part[8], artkey[600], key[900], name[300];
+	json_t *j = NULL;
+	uint64_t sdir, dir, art = 0;
+	int n, rc = 0;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	n = split_path(buf, part, 8);
+	j = json_loadb(text, len, 0, NULL);
+	if (j && json_string_value(json_object_get(j, "at")))
+		c->now = parse_iso(json_string_value(json_object_get(j, "at")));
+	if (pass == 1 && n == 3 && strcmp(part[0], "stages") == 0 &&
+	    strcmp(part[2], "stage.json") == 0) {
+		if (!j)
+			goto bad;
+		if ((rc = put_json(c, TAB_STAGE, key, stage_key(key, part[1]),
+		    j)) < 0 || (rc = ensure_dir(c, INO_STAGES, part[1],
+		    ROLE_STAGE, 0755, &sdir)) < 0)
+			goto out;
+		rc = ensure_dir(c, sdir, "criteria.history", ROLE_NONE, 0555,
+		    &dir);
+	} else if (pass == 2 && strcmp(part[0], "stages") == 0 && n >= 3 &&
+	    strcmp(part[2], "stage.json") != 0) {
+		if ((rc = stage_dir(c, part[1], &sdir)) < 0)
+			goto bad;
+		if (n == 3 && strcmp(part[2], "criteria.json") == 0)
+			rc = put_text(c, sdir, "criteria.json", text, len, 0);
+		else if (n == 3 && strcmp(part[2], "hold") == 0)
+			rc = put_text(c, sdir, "hold", text, len, NODE_VOLATILE);
+		else if (n == 4 && strcmp(part[2], "criteria.history") == 0 &&
+		    (rc = index_lookup(c->st->ix, c->txn, sdir,
+		    "criteria.history", &dir)) == 0)
+			rc = put_text(c, dir, part[3], text, len, 0);
+	} else if (pass == 2 && n == 4 && strcmp(part[0], "projects") == 0 &&
+	    strcmp(part[2], "criteria") == 0) {
+		json_t *rec;
+
+		if (!j || strlen(part[3]) <= 5)
+			goto bad;
+		snprintf(name, sizeof(name), "%.*s", (int)strlen(part[3]) - 5,
+		    part[3]);
+		rec = json_pack("{s:O}", "criteria", j);
+		rc = put_json(c, TAB_STAGE, key, projcrit_key(key, part[1], name),
+		    rec);
+		json_decref(rec);
+		if (rc == 0 && (rc = index_lookup(c->st->ix, c->txn,
+		    INO_PROJECTS, part[1], &dir)) == 0 &&
+		    (rc = index_lookup(c->st->ix, c->txn, dir, "criteria",
+		    &dir)) == 0)
+			rc = put_text(c, dir, part[3], text, len, 0);
+	} else if (pass == 3 && n == 5 && strcmp(part[0], "approvals") == 0) {
+		struct approvals_text t = { NULL, 0, 0 };
+		uint64_t be;
+		uint32_t uid;
+		size_t klen;
+
+		if (!j || art_ino(c, part[1], part[2], &art, artkey) < 0)
+			goto bad;
+		be = htobe64(art);
+		uid = htobe32((uint32_t)json_integer_value(json_object_get(j,
+		    "uid")));
+		memcpy(key, &be, 8);
+		klen = 8 + (size_t)snprintf(key + 8, 300, "%s", part[3]) + 1;
+		memcpy(key + klen, &uid, 4);
+		if ((rc = put_json(c, TAB_APPROVAL, key, klen + 4, j)) == 0 &&
+		    (rc = index_scan(c->st->ix, c->txn, TAB_APPROVAL, key, klen,
+		    approval_line, &t)) == 0 &&
+		    (rc = index_lookup(c->st->ix, c->txn, art, "approvals",
+		    &dir)) == 0)
+			rc = put_text(c, dir, part[3], t.buf ? t.buf : "", t.len,
+			    0);
+		free(t.buf);
+	} else if (pass == 3 && n == 4 && strcmp(part[0], "waivers") == 0) {
+		uint64_t be;
+		size_t klen;
+
+		if (!j || strlen(part[3]) <= 5 ||
+		    art_ino(c, part[1], part[2], &art, artkey) < 0)
+			goto bad;
+		snprintf(name, sizeof(name), "%.*s", (int)strlen(part[3]) - 5,
+		    part[3]);
+		be = htobe64(art);
+		memcpy(key, &be, 8);
+		klen = 8 + (size_t)snprintf(key + 8, 300, "%s", name);
+		if ((rc = put_json(c, TAB_WAIVER, key, klen, j)) == 0 &&
+		    (rc = index_lookup(c->st->ix, c->txn, art, "waivers",
+		    &dir)) == 0)
+			rc = put_text(c, dir, name, text, len, NODE_VOLATILE);
+	} else if (pass == 3 && n == 4 && strcmp(part[0], "promotions") == 0) {
+		char target[700];
+
+		if (!j || strlen(part[3]) <= 5)
+			goto bad;
+		snprintf(name, sizeof(name), "%.*s", (int)strlen(part[3]) - 5,
+		    part[3]);
+		if (art_ino(c, part[2], name, &art, artkey) < 0 ||
+		    stage_dir(c, part[1], &sdir) < 0)
+			goto bad;
+		if ((rc = put_json(c, TAB_PROMO, key, promo_key(key, part[1],
+		    artkey), j)) < 0 || (rc = ensure_dir(c, sdir, part[2],
+		    ROLE_STAGE_PROJECT, 0755, &dir)) < 0)
+			goto out;
+		if (!json_object_get(j, "revoked")) {
+			snprintf(target, sizeof(target), "../../../artifacts/%s",
+			    artkey);
+			rc = put_link(c, dir, name, target);
+		}
+		if (rc == 0)
+			rc = update_latest(c, part[1], part[2], dir);
+	}
+	goto out;
+bad:
+	rc = store_seterr(-EINVAL, "ledger: '%s' is damaged or names what "
+	    "does not exist", path);
+out:
+	json_decref(j);
+	return rc;
+}
+
+int
+stage_rebuild(struct store *st, MDB_txn *txn, char **paths, char **texts,
+    size_t *lens, size_t n)
+{
+	struct store_user who;
+	struct ctx c;
+	int rc = 0;
+
+	store_user_from_uid(&who, getuid(), getgid());
+	c.st = st;
+	c.txn = txn;
+	c.who = &who;
+	c.depth = 0;
+	for (int pass = 1; pass <= 3 && rc == 0; pass++)
+		for (size_t i = 0; i < n && rc == 0; i++) {
+			c.now = time(NULL);
+			rc = rebuild_one(&c, pass, paths[i], texts[i], lens[i]);
+		}
+	return rc;
 }

@@ -1366,7 +1366,21 @@ struct found {
 	size_t *lens;
 	size_t n, cap;
 	struct found *runs;	/* runs/<p>/<v>/<testcase>/<n>.json */
+	struct found *state;	/* stages, approvals, waivers, promotions */
 };
+
+static int
+is_state(const char *path)
+{
+	static const char *prefixes[] = { "stages/", "approvals/", "waivers/",
+	    "promotions/" };
+
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(*prefixes); i++)
+		if (strncmp(path, prefixes[i], strlen(prefixes[i])) == 0)
+			return 1;
+	return strncmp(path, "projects/", 9) == 0 &&
+	    strstr(path, "/criteria/") != NULL;
+}
 
 static int
 collect_blob(void *arg, const char *path, const char *data, size_t len)
@@ -1376,7 +1390,9 @@ collect_blob(void *arg, const char *path, const char *data, size_t len)
 
 	if (f->runs && strncmp(path, "runs/", 5) == 0)
 		return collect_blob(f->runs, path, data, len);
-	if (!f->runs && strncmp(path, "runs/", 5) == 0)
+	if (f->state && is_state(path))
+		return collect_blob(f->state, path, data, len);
+	if (!f->runs && (strncmp(path, "runs/", 5) == 0 || is_state(path)))
 		goto keep;
 	if (!base || (strcmp(base, "/manifest.json") != 0) ||
 	    strncmp(path, "artifacts/", 10) != 0)
@@ -1406,6 +1422,8 @@ found_free(struct found *f)
 {
 	if (f->runs)
 		found_free(f->runs);
+	if (f->state)
+		found_free(f->state);
 	for (size_t i = 0; i < f->n; i++) {
 		free(f->paths[i]);
 		free(f->texts[i]);
@@ -1476,7 +1494,7 @@ int
 store_rebuild(const char *path, uint64_t *artifacts)
 {
 	struct store *st = NULL;
-	struct found runs = { 0 }, f = { 0 };
+	struct found runs = { 0 }, state = { 0 }, f = { 0 };
 	struct order *ord = NULL;
 	json_t **ms = NULL, *sj = NULL;
 	MDB_txn *txn = NULL;
@@ -1504,6 +1522,7 @@ store_rebuild(const char *path, uint64_t *artifacts)
 	if (rc < 0)
 		goto out;
 	f.runs = &runs;
+	f.state = &state;
 	if ((rc = ledger_walk(st->lg, collect_blob, &f)) < 0)
 		goto out;
 	ms = calloc(f.n + 1, sizeof(*ms));
@@ -1593,6 +1612,10 @@ store_rebuild(const char *path, uint64_t *artifacts)
 			goto out;
 		}
 	}
+	/* then stages, criteria, approvals, waivers and promotions */
+	if ((rc = stage_rebuild(st, txn, state.paths, state.texts, state.lens,
+	    state.n)) < 0)
+		goto out;
 	/* the queue goes on after the last commit the ledger has */
 	if ((rc = ledger_last_seq(st->lg, &last)) < 0)
 		goto out;

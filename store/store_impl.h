@@ -71,4 +71,9 @@ int runs_nodes(struct store *st, MDB_txn *txn, uint64_t art,
 int stage_eval_in(struct store *st, MDB_txn *txn, uint64_t art,
     const char *artkey, const struct store_user *who, int64_t now);
 
+/* Rebuild stages, criteria, approvals, waivers and promotions from the
+ * ledger's files (paths and contents), inside the rebuild transaction. */
+int stage_rebuild(struct store *st, MDB_txn *txn, char **paths,
+    char **texts, size_t *lens, size_t n);
+
 #endif

@@ -129,4 +129,20 @@ check_eq "relctl why explains" "fuel 5 is not promoted to weekly:
   result-missing healthcheck: no run of healthcheck counts for this rule" \
 	"$("$RELCTL" why "$STORE" fuel 5 weekly 2>&1)"
 check "verify clean" "$RELCTL" verify "$STORE"
+
+# the whole state comes back from the ledger
+state() {
+	(cd "$MNT" && find stages projects artifacts -path '*/files' -prune -o \
+		-printf '%p %y %s %l\n' | sort
+	for a in artifacts/fuel/*; do cat "$a/status.json" "$a/approvals/"* 2>/dev/null; done
+	cat stages/*/criteria.json stages/*/criteria.history/*)
+}
+state >"$T/state.before"
+unmount_store
+check "rebuild" "$RELCTL" rebuild "$STORE"
+mount_store
+state >"$T/state.after"
+check "stages, criteria, approvals, waivers and promotions are rebuilt" \
+	diff "$T/state.before" "$T/state.after"
+check "verify clean after rebuild" "$RELCTL" verify "$STORE"
 finish
