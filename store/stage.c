@@ -935,7 +935,7 @@ store_stage_create(struct store *st, const char *stage,
     const struct store_user *who)
 {
 	char key[300], lpath[600], *text = NULL;
-	json_t *rec = NULL, *files = json_array();
+	json_t *rec = NULL, *files = NULL;
 	uint64_t sdir, hdir;
 	struct ctx c;
 	size_t len;
@@ -945,6 +945,7 @@ store_stage_create(struct store *st, const char *stage,
 		return rc;
 	if ((rc = begin(&c, st, who)) < 0)
 		return rc;
+	files = json_array();
 	if ((rec = stage_rec(&c, stage))) {
 		rc = store_seterr(-EEXIST, "stage '%s' already exists", stage);
 		goto out;
@@ -1038,7 +1039,7 @@ store_criteria_set(struct store *st, const char *stage, const char *text,
     size_t len, const struct store_user *who)
 {
 	char key[300], lpath[700], hname[64], *ctext = NULL, *htext = NULL;
-	json_t *rec = NULL, *crit = NULL, *files = json_array(), *hist = NULL;
+	json_t *rec = NULL, *crit = NULL, *files = NULL, *hist = NULL;
 	uint8_t d[DIGEST_LEN];
 	char hex[DIGEST_HEX_LEN + 1];
 	uint64_t sdir, hdir;
@@ -1049,6 +1050,7 @@ store_criteria_set(struct store *st, const char *stage, const char *text,
 
 	if ((rc = begin(&c, st, who)) < 0)
 		return rc;
+	files = json_array();
 	if (!(rec = stage_rec(&c, stage))) {
 		rc = store_seterr(-ENOENT, "stage '%s' does not exist", stage);
 		goto out;
@@ -1113,7 +1115,7 @@ store_project_criteria_set(struct store *st, const char *project,
     const struct store_user *who)
 {
 	char key[600], lpath[800], *ctext = NULL, name[300];
-	json_t *crit = NULL, *rec = NULL, *srec = NULL, *files = json_array();
+	json_t *crit = NULL, *rec = NULL, *srec = NULL, *files = NULL;
 	uint64_t pdir, cdir;
 	struct ctx c;
 	size_t clen;
@@ -1121,6 +1123,7 @@ store_project_criteria_set(struct store *st, const char *project,
 
 	if ((rc = begin(&c, st, who)) < 0)
 		return rc;
+	files = json_array();
 	if (!(srec = stage_rec(&c, stage))) {
 		rc = store_seterr(-EINVAL, "criteria for stage '%s': the stage "
 		    "does not exist", stage);
@@ -1214,7 +1217,7 @@ store_approve(struct store *st, uint64_t art, const char *stage,
 {
 	char artkey[512], key[800], lpath[1200];
 	struct approvals_text t = { NULL, 0, 0 };
-	json_t *srec = NULL, *rec = NULL, *files = json_array();
+	json_t *srec = NULL, *rec = NULL, *files = NULL;
 	uint64_t be = htobe64(art), adir;
 	uint32_t uid = htobe32((uint32_t)who->uid);
 	char *why = NULL, *text = NULL;
@@ -1229,6 +1232,7 @@ store_approve(struct store *st, uint64_t art, const char *stage,
 		    "text");
 	if ((rc = begin(&c, st, who)) < 0)
 		return rc;
+	files = json_array();
 	if (!(srec = stage_rec(&c, stage))) {
 		rc = store_seterr(-EINVAL, "approval: stage '%s' does not exist",
 		    stage);
@@ -1271,7 +1275,7 @@ store_waive(struct store *st, uint64_t art, const char *testcase,
     const char *body, size_t len, const struct store_user *who)
 {
 	char artkey[512], key[400], lpath[1200], *text = NULL, *why = NULL;
-	json_t *rec = NULL, *j = NULL, *files = json_array();
+	json_t *rec = NULL, *j = NULL, *files = NULL;
 	uint64_t be = htobe64(art), wdir;
 	size_t klen, tlen;
 	struct ctx c;
@@ -1324,6 +1328,7 @@ store_waive(struct store *st, uint64_t art, const char *testcase,
 	json_object_set_new(rec, "by", json_string(who->name));
 	if ((rc = begin(&c, st, who)) < 0)
 		goto early;
+	files = json_array();
 	{
 		char when[32];
 
@@ -1367,7 +1372,7 @@ store_waiver_withdraw(struct store *st, uint64_t art, const char *testcase,
     const struct store_user *who)
 {
 	char artkey[512], key[400], lpath[1200];
-	json_t *files = json_array();
+	json_t *files = NULL;
 	uint64_t be = htobe64(art), wdir;
 	struct ctx c;
 	size_t klen;
@@ -1377,6 +1382,7 @@ store_waiver_withdraw(struct store *st, uint64_t art, const char *testcase,
 		return rc;
 	if ((rc = begin(&c, st, who)) < 0)
 		return rc;
+	files = json_array();
 	memcpy(key, &be, 8);
 	klen = 8 + (size_t)snprintf(key + 8, 300, "%s", testcase);
 	rc = index_del_raw(st->ix, c.txn, TAB_WAIVER, key, klen);
@@ -1403,7 +1409,7 @@ store_hold(struct store *st, const char *stage, const char *reason,
     size_t len, const struct store_user *who)
 {
 	char key[300], lpath[700], *why = NULL;
-	json_t *rec = NULL, *files = json_array();
+	json_t *rec = NULL, *files = NULL;
 	uint64_t sdir;
 	struct ctx c;
 	int rc;
@@ -1414,6 +1420,7 @@ store_hold(struct store *st, const char *stage, const char *reason,
 	why = trimmed(reason, len);
 	if ((rc = begin(&c, st, who)) < 0)
 		goto early;
+	files = json_array();
 	if (!(rec = stage_rec(&c, stage))) {
 		rc = store_seterr(-ENOENT, "stage '%s' does not exist", stage);
 		goto out;
@@ -1446,13 +1453,14 @@ store_release(struct store *st, const char *stage,
     const struct store_user *who)
 {
 	char key[300], lpath[700];
-	json_t *rec = NULL, *files = json_array();
+	json_t *rec = NULL, *files = NULL;
 	uint64_t sdir;
 	struct ctx c;
 	int rc;
 
 	if ((rc = begin(&c, st, who)) < 0)
 		return rc;
+	files = json_array();
 	if (!(rec = stage_rec(&c, stage)) || !json_object_get(rec, "hold")) {
 		rc = store_seterr(-ENOENT, "stage '%s' is not held", stage);
 		goto out;
@@ -1481,7 +1489,7 @@ set_revoked(struct store *st, const char *stage, const char *project,
     const char *version, int revoke, const struct store_user *who)
 {
 	char artkey[600], key[800], lpath[1200], *text = NULL;
-	json_t *rec = NULL, *files = json_array();
+	json_t *rec = NULL, *files = NULL;
 	uint64_t sdir, pdir;
 	struct art_rec ar;
 	struct ctx c;
@@ -1491,6 +1499,7 @@ set_revoked(struct store *st, const char *stage, const char *project,
 	snprintf(artkey, sizeof(artkey), "%s/%s", project, version);
 	if ((rc = begin(&c, st, who)) < 0)
 		return rc;
+	files = json_array();
 	rec = promo_rec(&c, stage, artkey);
 	if (!rec || (revoke && json_object_get(rec, "revoked")) ||
 	    (!revoke && !json_object_get(rec, "revoked"))) {

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -140,9 +141,14 @@ store_open(struct store **out, const char *path)
 	if (!st)
 		return -ENOMEM;
 	rc = open_parts(st);
-	/* replay what a crash left queued, unless a live writer is at it */
-	if (rc == 0)
-		rc = drain(st, 0);
+	/*
+	 * Replay what a crash left queued, unless a live writer is at it.  A
+	 * ledger that cannot be written now keeps its queue: the index is
+	 * the truth, so the store opens all the same.
+	 */
+	if (rc == 0 && drain(st, 0) < 0)
+		store_log(st, "ledger: %s (queued, retried at the next change)",
+		    store_errmsg());
 	if (rc < 0) {
 		store_close(st);
 		return rc;
@@ -490,6 +496,38 @@ out:
 }
 
 static int
+unlink_locks(const char *path, const struct stat *sb, int flag,
+    struct FTW *ftw)
+{
+	size_t len = strlen(path);
+
+	(void)sb;
+	(void)ftw;
+	if (flag == FTW_F && len > 5 && strcmp(path + len - 5, ".lock") == 0)
+		unlink(path);
+	return 0;
+}
+
+/*
+ * git's own lock files left by a writer that was killed: whoever holds
+ * STORE/ledger.lock is the only writer, so any that exist now are stale.
+ */
+static void
+clear_stale_git_locks(struct store *st)
+{
+	static const char *top[] = { "HEAD.lock", "index.lock",
+	    "packed-refs.lock", "config.lock" };
+	char p[4200];
+
+	for (size_t i = 0; i < sizeof(top) / sizeof(*top); i++) {
+		snprintf(p, sizeof(p), "%s/ledger.git/%s", st->path, top[i]);
+		unlink(p);
+	}
+	snprintf(p, sizeof(p), "%s/ledger.git/refs", st->path);
+	nftw(p, unlink_locks, 16, FTW_PHYS);
+}
+
+static int
 drain_locked(struct store *st)
 {
 	uint64_t seq, last;
@@ -497,6 +535,7 @@ drain_locked(struct store *st)
 	char *text;
 	int rc;
 
+	clear_stale_git_locks(st);
 	for (;;) {
 		if ((rc = index_begin(st->ix, 1, &txn)) < 0)
 			return rc;

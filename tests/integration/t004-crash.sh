@@ -91,6 +91,11 @@ fusermount3 -uz "$MNT" 2>/dev/null
 mount_store
 check "a file closed before the kill is still in incoming/" \
 	cmp "$SRC/small" "$MNT/incoming/fuel/m2/confirmed"
+# a git lock file left by a ledger writer that was killed is stale
+touch "$STORE/ledger.git/refs/heads/main.lock"
+n=$(ledger_commits)
+check "publish with a stale git lock" "$RELCTL" publish "$STORE" "$SRC" --project fuel --version after-lock --quiet
+check_eq "the ledger took the commit" $((n + 1)) "$(ledger_commits)"
 check "verify clean at the end" "$RELCTL" verify "$STORE"
 check "git fsck clean at the end" git --git-dir="$STORE/ledger.git" fsck --strict
 finish

@@ -24,8 +24,8 @@ test_commits(void **state)
 {
 	char *dir = tmpdir_new(), path[4096], *buf, *report;
 	struct ledger_change ch[2] = {
-		{ "artifacts/fuel/1/manifest.json", "{}\n", 3 },
-		{ "projects/fuel/project.json", "{\"name\":\"fuel\"}", 15 },
+		{ "artifacts/fuel/1/manifest.json", "{}\n", 3, 0 },
+		{ "projects/fuel/project.json", "{\"name\":\"fuel\"}", 15, 0 },
 	};
 	struct ledger_tag tag = { "promote/daily/fuel/1", "evidence" };
 	struct store_user bob = { 1234, 1234, "bob" };
@@ -56,6 +56,17 @@ test_commits(void **state)
 	free(buf);
 	assert_int_equal(ledger_walk(lg, count_blob, &blobs), 0);
 	assert_int_equal(blobs, 2);
+	/* a removal, and the removal of what is not there */
+	ch[1].remove = 1;
+	ch[0].path = "waivers/absent.json";
+	ch[0].remove = 1;
+	assert_int_equal(ledger_commit(lg, ch, 2, NULL, 0, &bob, 1700000002,
+	    "withdraw", 7), 0);
+	assert_int_equal(ledger_read(lg, "projects/fuel/project.json", &buf,
+	    &len), -ENOENT);
+	blobs = 0;
+	assert_int_equal(ledger_walk(lg, count_blob, &blobs), 0);
+	assert_int_equal(blobs, 1);
 	assert_int_equal(ledger_fsck(path, &report), 0);
 	ledger_close(lg);
 	tmpdir_free(dir);
