@@ -170,8 +170,11 @@ status_open(fuse_req_t req, uint64_t ino, const struct node *n,
 	int rc, fd;
 
 	(void)ino;
-	rc = store_status_text(fs->st, n->parent, n->role == ROLE_STATUS_JSON,
-	    &buf, &len);
+	if (n->kind == NODE_RUN)
+		rc = store_run_text(fs->st, n, &buf, &len);
+	else
+		rc = store_status_text(fs->st, n->parent,
+		    n->role == ROLE_STATUS_JSON, &buf, &len);
 	if (rc < 0)
 		return rc;
 	fd = memfd_create("relfs-status", MFD_CLOEXEC);
@@ -184,8 +187,9 @@ status_open(fuse_req_t req, uint64_t ino, const struct node *n,
 	}
 	free(buf);
 	fi->fh = (uint64_t)fd;
-	fi->direct_io = 1;
-	fi->keep_cache = 0;
+	/* a run never changes; a status is made anew at each open */
+	fi->direct_io = n->kind == NODE_RUN ? 0 : 1;
+	fi->keep_cache = n->kind == NODE_RUN ? 1 : 0;
 	fuse_reply_open(req, fi);
 	return 0;
 }

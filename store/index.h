@@ -36,6 +36,7 @@ enum node_kind {
 	NODE_SYMLINK = 3,	/* target in the content store */
 	NODE_INCOMING = 4,	/* the writable staging area */
 	NODE_RESULTS = 5,	/* an artifact's results/: STORE/results/<p>/<v> */
+	NODE_RUN = 6,		/* a run: rendered from the index on open */
 };
 
 enum node_flags {

@@ -44,6 +44,9 @@ int ledger_commit(struct ledger *lg, const struct ledger_change *changes,
     const struct store_user *who, int64_t when, const char *message,
     uint64_t seq);
 
+/* Make everything written to the ledger durable (one syncfs). */
+int ledger_sync(struct ledger *lg);
+
 /* The Relfs-Seq of HEAD, 0 when the ledger has no commit. */
 int ledger_last_seq(struct ledger *lg, uint64_t *seq);
 

@@ -237,8 +237,18 @@ runs_insert(struct store *st, MDB_txn *txn, uint64_t art, const char *artkey,
 	}
 	tlen = strlen(text);
 	text[tlen++] = '\n';	/* json_dumps leaves room: it was NUL */
-	if ((rc = cas_put_buf(st->cas, text, tlen, d)) < 0)
-		goto out;
+	/*
+	 * The run file is rendered from the index when it is opened: no
+	 * content object per run, which keeps a million runs cheap.  The
+	 * node's digest field holds the run's number and artifact instead.
+	 */
+	memset(d, 0, sizeof(d));
+	memcpy(d, &be, 8);
+	{
+		uint64_t abe = htobe64(art);
+
+		memcpy(d + 8, &abe, 8);
+	}
 	rc = index_put_raw(st->ix, txn, TAB_RUNS, key, plen + 8, compact,
 	    strlen(compact), 1);
 	if (rc == -EEXIST)
@@ -251,7 +261,7 @@ runs_insert(struct store *st, MDB_txn *txn, uint64_t art, const char *artkey,
 	    (rc = index_alloc_ino(st->ix, txn, 1, &file_ino)) < 0)
 		goto out;
 	snprintf(name, sizeof(name), "%06llu.json", (unsigned long long)n);
-	if ((rc = put_node(st, txn, file_ino, tc_ino, name, NODE_FILE, 0,
+	if ((rc = put_node(st, txn, file_ino, tc_ino, name, NODE_RUN, 0,
 	    0444, tlen, now, d)) < 0 ||
 	    (rc = index_node_get(st->ix, txn, tc_ino, &dn)) < 0)
 		goto out;
@@ -521,5 +531,46 @@ store_import(struct store *st, const char *path,
 	fclose(f);
 	json_decref(im.files);
 	json_decref(im.touched);
+	return rc;
+}
+
+int
+store_run_text(struct store *st, const struct node *n, char **buf,
+    size_t *len)
+{
+	char key[8 + NAME_MAX_BYTES + 1 + 8], tc[NAME_MAX_BYTES + 1], *val;
+	struct node tcn;
+	MDB_txn *txn;
+	json_t *run;
+	uint64_t art;
+	size_t plen, vlen;
+	int rc;
+
+	if (n->kind != NODE_RUN)
+		return -EINVAL;
+	memcpy(&art, n->digest + 8, 8);
+	if ((rc = index_begin(st->ix, 1, &txn)) < 0)
+		return rc;
+	if ((rc = index_node_get(st->ix, txn, n->parent, &tcn)) < 0 ||
+	    (rc = index_name_of(st->ix, txn, tcn.parent, n->parent, tc)) < 0)
+		goto out;
+	plen = run_prefix(key, be64toh(art), tc);
+	memcpy(key + plen, n->digest, 8);
+	rc = index_get_raw(st->ix, txn, TAB_RUNS, key, plen + 8, &val, &vlen);
+	if (rc < 0)
+		goto out;
+	run = json_loadb(val, vlen, 0, NULL);
+	free(val);
+	*buf = run ? json_dumps(run, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+	json_decref(run);
+	if (!*buf) {
+		rc = store_seterr(-EIO, "run record of %s is damaged", tc);
+		goto out;
+	}
+	*len = strlen(*buf);
+	(*buf)[*len] = '\n';	/* the NUL's byte: the text is counted */
+	(*len)++;
+out:
+	index_abort(txn);
 	return rc;
 }

@@ -112,6 +112,10 @@ int store_result_add(struct store *st, uint64_t art, const char *filename,
     const char *buf, size_t len, const struct store_user *who,
     uint64_t *no);
 
+/* The text of a run node (runs/<testcase>/NNNNNN.json); caller frees. */
+int store_run_text(struct store *st, const struct node *n, char **buf,
+    size_t *len);
+
 /* "p/v" of the artifact with inode art (out: 512 bytes); -ENOENT. */
 int store_artifact_key(struct store *st, uint64_t art, char *out);
 
