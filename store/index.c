@@ -534,6 +534,28 @@ index_queue_first(struct index *ix, MDB_txn *txn, uint64_t *seq, char **json)
 }
 
 int
+index_queue_from(struct index *ix, MDB_txn *txn, uint64_t from, uint64_t *seq,
+    char **json)
+{
+	MDB_cursor *cur;
+	MDB_val k = { sizeof(from), &from }, v;
+	int rc;
+
+	rc = mdb_cursor_open(txn, ix->queue, &cur);
+	if (rc)
+		return lmdb_err(rc, "queue");
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	if (rc == 0) {
+		memcpy(seq, k.mv_data, sizeof(*seq));
+		*json = strndup(v.mv_data, v.mv_size);
+		if (!*json)
+			rc = ENOMEM;
+	}
+	mdb_cursor_close(cur);
+	return lmdb_err(rc, "queue");
+}
+
+int
 index_queue_del(struct index *ix, MDB_txn *txn, uint64_t seq)
 {
 	MDB_val k = { sizeof(seq), &seq };

@@ -166,6 +166,9 @@ int index_queue_push(struct index *ix, MDB_txn *txn, const char *json,
 /* The oldest entry, or -ENOENT; *json is the caller's to free. */
 int index_queue_first(struct index *ix, MDB_txn *txn, uint64_t *seq,
     char **json);
+/* The first entry numbered from or later, or -ENOENT. */
+int index_queue_from(struct index *ix, MDB_txn *txn, uint64_t from,
+    uint64_t *seq, char **json);
 int index_queue_del(struct index *ix, MDB_txn *txn, uint64_t seq);
 int index_queue_count(struct index *ix, MDB_txn *txn, uint64_t *count);
 

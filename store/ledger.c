@@ -14,15 +14,76 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/*
+ * A tag of a batch: its object is written to disk with the references,
+ * since a mempack dump keeps commits and what they reach, not tags.
+ */
+struct pending_tag {
+	char *name;
+	char *message;
+	git_oid target;
+	git_signature *tagger;
+};
+
 struct ledger {
 	git_repository *repo;
 	char *path;
+	/* a batch: objects go to memory, written as one pack at its end */
+	git_repository *brepo;
+	git_odb_backend *mp;
+	git_oid tip;
+	int have_tip;
+	struct pending_tag *ptags;
+	size_t nptags;
+	git_oid *objs;		/* every object the batch wrote */
+	size_t nobjs, capobjs;
 };
+
+static int
+batch_keep(struct ledger *lg, const git_oid *oid)
+{
+	if (!lg->brepo)
+		return 0;
+	if (lg->nobjs == lg->capobjs) {
+		size_t cap = lg->capobjs ? lg->capobjs * 2 : 256;
+		git_oid *v = realloc(lg->objs, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		lg->objs = v;
+		lg->capobjs = cap;
+	}
+	git_oid_cpy(&lg->objs[lg->nobjs++], oid);
+	return 0;
+}
+
+/* The trees a change of path rewrote: each directory on the way. */
+static int
+batch_keep_trees(struct ledger *lg, git_tree *tree, const char *path)
+{
+	char dir[4096];
+	int rc = batch_keep(lg, git_tree_id(tree));
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (char *slash = strchr(dir, '/'); rc == 0 && slash;
+	    slash = strchr(slash + 1, '/')) {
+		git_tree_entry *e = NULL;
+
+		*slash = '\0';
+		if (git_tree_entry_bypath(&e, tree, dir) == 0) {
+			rc = batch_keep(lg, git_tree_entry_id(e));
+			git_tree_entry_free(e);
+		}
+		*slash = '/';
+	}
+	return rc;
+}
 
 static pthread_once_t git_once = PTHREAD_ONCE_INIT;
 
 static int	git_fail(const char *what);
 static void	git_setup(void);
+static void	batch_free(struct ledger *lg);
 static int	head_commit(struct ledger *lg, git_commit **out);
 
 static void
@@ -88,6 +149,7 @@ ledger_close(struct ledger *lg)
 {
 	if (!lg)
 		return;
+	batch_free(lg);
 	git_repository_free(lg->repo);
 	free(lg->path);
 	free(lg);
@@ -97,36 +159,55 @@ ledger_close(struct ledger *lg)
 static int
 head_commit(struct ledger *lg, git_commit **out)
 {
+	git_repository *repo = lg->brepo ? lg->brepo : lg->repo;
 	git_oid oid;
 	int rc;
 
-	rc = git_reference_name_to_id(&oid, lg->repo, "HEAD");
+	/* in a batch the parent must belong to the batch's repository */
+	rc = git_reference_name_to_id(&oid, repo, "HEAD");
 	if (rc == GIT_ENOTFOUND || rc == GIT_EUNBORNBRANCH)
 		return -ENOENT;
 	if (rc < 0)
 		return git_fail("could not resolve HEAD");
-	if (git_commit_lookup(out, lg->repo, &oid) < 0)
+	if (git_commit_lookup(out, repo, &oid) < 0)
 		return git_fail("could not read HEAD's commit");
 	return 0;
 }
 
+/*
+ * One packfile of exactly the objects the batch wrote (a mempack dump
+ * would add every object its commits reach: the whole tree each time).
+ */
 static int
-write_bulk(git_repository *repo, git_odb_backend *bulk)
+write_bulk(struct ledger *lg, git_repository *repo, git_odb_backend *bulk)
 {
+	git_packbuilder *pb = NULL;
 	git_buf pack = { 0 };
 	git_odb_writepack *wp = NULL;
 	git_indexer_progress stats;
 	git_odb *odb = NULL;
 	int rc = 0;
 
-	if (git_mempack_dump(&pack, repo, bulk) < 0 ||
+	if (git_packbuilder_new(&pb, repo) < 0) {
+		rc = git_fail("could not build a pack");
+		goto out;
+	}
+	git_packbuilder_set_threads(pb, 1);
+	for (size_t i = 0; i < lg->nobjs; i++)
+		if (git_packbuilder_insert(pb, &lg->objs[i], NULL) < 0) {
+			rc = git_fail("could not build a pack");
+			goto out;
+		}
+	if (git_packbuilder_write_buf(&pack, pb) < 0 ||
 	    git_repository_odb(&odb, repo) < 0 ||
 	    git_odb_write_pack(&wp, odb, NULL, NULL) < 0 ||
 	    wp->append(wp, pack.ptr, pack.size, &stats) < 0 ||
 	    wp->commit(wp, &stats) < 0)
 		rc = git_fail("could not write a pack");
+out:
 	if (wp)
 		wp->free(wp);
+	git_packbuilder_free(pb);
 	git_odb_free(odb);
 	git_buf_dispose(&pack);
 	git_mempack_reset(bulk);
@@ -139,12 +220,12 @@ write_bulk(git_repository *repo, git_odb_backend *bulk)
  * commit of thousands of files is one file, not thousands.
  */
 static int
-commit_in(struct ledger *lg, git_repository *repo, git_odb_backend *bulk,
-    const struct ledger_change *changes, size_t nchanges,
-    const struct ledger_tag *tags, size_t ntags,
+commit_in(struct ledger *lg, const struct ledger_change *changes,
+    size_t nchanges, const struct ledger_tag *tags, size_t ntags,
     const struct store_user *who, int64_t when, const char *message,
     uint64_t seq)
 {
+	git_repository *repo = lg->brepo ? lg->brepo : lg->repo;
 	git_commit *parent = NULL;
 	git_tree *base = NULL, *tree = NULL;
 	git_tree_update *ups = NULL;
@@ -155,7 +236,11 @@ commit_in(struct ledger *lg, git_repository *repo, git_odb_backend *bulk,
 	char email[128], *msg = NULL;
 	int rc;
 
-	rc = head_commit(lg, &parent);
+	if (lg->brepo && lg->have_tip)
+		rc = git_commit_lookup(&parent, repo, &lg->tip) < 0 ?
+		    git_fail("could not read the batch's last commit") : 0;
+	else
+		rc = head_commit(lg, &parent);
 	if (rc == -ENOENT) {
 		parent = NULL;
 		if (git_treebuilder_new(&tb, repo, NULL) < 0 ||
@@ -228,25 +313,24 @@ commit_in(struct ledger *lg, git_repository *repo, git_odb_backend *bulk,
 		rc = -ENOMEM;
 		goto out;
 	}
-	if (git_commit_create(&commit_id, repo, bulk ? NULL : "HEAD", sig,
-	    sig, NULL, msg, tree, parent ? 1 : 0,
+	if (git_commit_create(&commit_id, repo, lg->brepo ? NULL : "HEAD",
+	    sig, sig, NULL, msg, tree, parent ? 1 : 0,
 	    (const git_commit **)(parent ? &parent : NULL)) < 0) {
 		rc = git_fail("could not write the commit");
 		goto out;
 	}
-	if (bulk) {
-		git_reference *ref = NULL;
-
-		/* the objects first, then HEAD, never the other way round */
-		if ((rc = write_bulk(repo, bulk)) < 0)
-			goto out;
-		if (git_reference_create(&ref, lg->repo, "refs/heads/main",
-		    &commit_id, 1, "relfs") < 0) {
-			rc = git_fail("could not move HEAD");
-			goto out;
+	if (lg->brepo) {
+		lg->tip = commit_id;
+		lg->have_tip = 1;
+		rc = batch_keep(lg, &commit_id);
+		for (size_t i = 0; rc == 0 && i < nchanges; i++) {
+			if (!changes[i].remove)
+				rc = batch_keep(lg, &oids[i]);
+			if (rc == 0)
+				rc = batch_keep_trees(lg, tree, changes[i].path);
 		}
-		git_reference_free(ref);
-		repo = lg->repo;
+		if (rc < 0)
+			goto out;
 	}
 	if (ntags && git_object_lookup(&target, repo, &commit_id,
 	    GIT_OBJECT_COMMIT) < 0) {
@@ -254,13 +338,33 @@ commit_in(struct ledger *lg, git_repository *repo, git_odb_backend *bulk,
 		goto out;
 	}
 	for (size_t i = 0; i < ntags; i++) {
-		if (git_tag_create(&tag_id, repo, tags[i].name, target,
-		    sig, tags[i].message, 1) < 0) {
-			rc = git_fail("could not write a tag");
+		struct pending_tag *pt;
+
+		if (!lg->brepo) {
+			if (git_tag_create(&tag_id, repo, tags[i].name, target,
+			    sig, tags[i].message, 1) < 0) {
+				rc = git_fail("could not write a tag");
+				goto out;
+			}
+			continue;
+		}
+		/* it is made when the batch's pack is written */
+		pt = realloc(lg->ptags, (lg->nptags + 1) * sizeof(*pt));
+		if (!pt) {
+			rc = -ENOMEM;
 			goto out;
 		}
+		lg->ptags = pt;
+		pt[lg->nptags].name = strdup(tags[i].name);
+		pt[lg->nptags].message = strdup(tags[i].message);
+		pt[lg->nptags].target = commit_id;
+		if (git_signature_dup(&pt[lg->nptags].tagger, sig) < 0) {
+			rc = git_fail("could not keep a tag");
+			goto out;
+		}
+		lg->nptags++;
 	}
-	rc = ledger_sync(lg);
+	rc = 0;
 out:
 	git_object_free(target);
 	free(msg);
@@ -274,33 +378,122 @@ out:
 	return rc;
 }
 
+static void
+batch_free(struct ledger *lg)
+{
+	for (size_t i = 0; i < lg->nptags; i++) {
+		free(lg->ptags[i].name);
+		free(lg->ptags[i].message);
+		git_signature_free(lg->ptags[i].tagger);
+	}
+	free(lg->ptags);
+	lg->ptags = NULL;
+	lg->nptags = 0;
+	free(lg->objs);
+	lg->objs = NULL;
+	lg->nobjs = lg->capobjs = 0;
+	if (lg->mp)
+		git_mempack_reset(lg->mp);
+	git_repository_free(lg->brepo);	/* its odb owns the mempack */
+	lg->brepo = NULL;
+	lg->mp = NULL;
+	lg->have_tip = 0;
+}
+
+int
+ledger_batch_begin(struct ledger *lg)
+{
+	git_odb *odb = NULL;
+	int rc = 0;
+
+	if (lg->brepo)
+		return 0;
+	if (git_repository_open_bare(&lg->brepo, lg->path) < 0 ||
+	    git_repository_odb(&odb, lg->brepo) < 0 ||
+	    git_mempack_new(&lg->mp) < 0) {
+		rc = git_fail("could not start a batch");
+	} else if (git_odb_add_backend(odb, lg->mp, 1000) < 0) {
+		lg->mp->free(lg->mp);
+		lg->mp = NULL;
+		rc = git_fail("could not start a batch");
+	}
+	git_odb_free(odb);
+	if (rc < 0)
+		batch_free(lg);
+	return rc;
+}
+
+void
+ledger_batch_abort(struct ledger *lg)
+{
+	batch_free(lg);
+}
+
+int
+ledger_batch_end(struct ledger *lg)
+{
+	git_reference *ref = NULL;
+	int rc = 0;
+
+	if (!lg->brepo)
+		return 0;
+	if (!lg->have_tip)
+		goto out;
+	/* the objects first, then the references, never the other way */
+	if ((rc = write_bulk(lg, lg->brepo, lg->mp)) < 0)
+		goto out;
+	{
+		git_odb *odb = NULL;
+
+		/* let the main repository see the new pack */
+		if (git_repository_odb(&odb, lg->repo) == 0)
+			git_odb_refresh(odb);
+		git_odb_free(odb);
+	}
+	if (git_reference_create(&ref, lg->repo, "refs/heads/main", &lg->tip,
+	    1, "relfs") < 0) {
+		rc = git_fail("could not move HEAD");
+		goto out;
+	}
+	git_reference_free(ref);
+	for (size_t i = 0; i < lg->nptags; i++) {
+		git_object *target = NULL;
+		git_oid tag_id;
+
+		if (git_object_lookup(&target, lg->repo, &lg->ptags[i].target,
+		    GIT_OBJECT_COMMIT) < 0 ||
+		    git_tag_create(&tag_id, lg->repo, lg->ptags[i].name, target,
+		    lg->ptags[i].tagger, lg->ptags[i].message, 1) < 0) {
+			git_object_free(target);
+			rc = git_fail("could not write a tag");
+			goto out;
+		}
+		git_object_free(target);
+	}
+out:
+	batch_free(lg);
+	return rc;
+}
+
 int
 ledger_commit(struct ledger *lg, const struct ledger_change *changes,
     size_t nchanges, const struct ledger_tag *tags, size_t ntags,
     const struct store_user *who, int64_t when, const char *message,
     uint64_t seq)
 {
-	git_repository *repo = NULL;
-	git_odb_backend *mp = NULL;
-	git_odb *odb = NULL;
-	int rc;
+	int rc, own = !lg->brepo && nchanges >= 64;
 
-	if (nchanges < 64)
-		return commit_in(lg, lg->repo, NULL, changes, nchanges, tags,
-		    ntags, who, when, message, seq);
-	if (git_repository_open_bare(&repo, lg->path) < 0 ||
-	    git_repository_odb(&odb, repo) < 0 || git_mempack_new(&mp) < 0 ||
-	    git_odb_add_backend(odb, mp, 1000) < 0) {
-		rc = git_fail("could not prepare a bulk commit");
-		if (mp && odb)
-			mp->free(mp);
-		goto out;
+	/* thousands of files: one packfile, not thousands of objects */
+	if (own && (rc = ledger_batch_begin(lg)) < 0)
+		return rc;
+	rc = commit_in(lg, changes, nchanges, tags, ntags, who, when, message,
+	    seq);
+	if (own) {
+		if (rc == 0)
+			rc = ledger_batch_end(lg);
+		else
+			ledger_batch_abort(lg);
 	}
-	rc = commit_in(lg, repo, mp, changes, nchanges, tags, ntags, who, when,
-	    message, seq);
-out:
-	git_odb_free(odb);
-	git_repository_free(repo);
 	return rc;
 }
 

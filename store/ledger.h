@@ -38,11 +38,22 @@ int ledger_init(const char *path);
 int ledger_open(struct ledger **out, const char *path);
 void ledger_close(struct ledger *lg);
 
-/* Commit changes (and tags) on top of HEAD as who, at when. */
+/*
+ * Commit changes (and tags) on top of HEAD as who, at when.  Not yet
+ * durable: ledger_sync() makes every commit so far survive power loss.
+ */
 int ledger_commit(struct ledger *lg, const struct ledger_change *changes,
     size_t nchanges, const struct ledger_tag *tags, size_t ntags,
     const struct store_user *who, int64_t when, const char *message,
     uint64_t seq);
+
+/*
+ * A batch of commits: their objects are kept in memory and written as one
+ * packfile by ledger_batch_end, which then moves HEAD and the tags.
+ */
+int ledger_batch_begin(struct ledger *lg);
+int ledger_batch_end(struct ledger *lg);
+void ledger_batch_abort(struct ledger *lg);
 
 /* Make everything written to the ledger durable (one syncfs). */
 int ledger_sync(struct ledger *lg);

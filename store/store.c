@@ -527,11 +527,19 @@ clear_stale_git_locks(struct store *st)
 	nftw(p, unlink_locks, 16, FTW_PHYS);
 }
 
+#define DRAIN_BATCH 256
+
+/*
+ * Write queued changes to git, a batch at a time: one commit each, then
+ * one sync of the ledger, then the batch leaves the queue.  Under load the
+ * batches grow, and git keeps up with the index.
+ */
 static int
 drain_locked(struct store *st)
 {
-	uint64_t seq, last;
+	uint64_t seqs[DRAIN_BATCH], seq, last, from, queued = 0;
 	MDB_txn *txn;
+	size_t n;
 	char *text;
 	int rc;
 
@@ -539,25 +547,44 @@ drain_locked(struct store *st)
 	for (;;) {
 		if ((rc = index_begin(st->ix, 1, &txn)) < 0)
 			return rc;
-		rc = index_queue_first(st->ix, txn, &seq, &text);
+		rc = index_queue_count(st->ix, txn, &queued);
 		index_abort(txn);
-		if (rc == -ENOENT)
-			return 0;
-		if (rc < 0)
+		/* a few changes: loose objects; many: one packfile for all */
+		if (rc < 0 || (rc = ledger_last_seq(st->lg, &last)) < 0 ||
+		    (queued >= 8 && (rc = ledger_batch_begin(st->lg)) < 0))
 			return rc;
-		rc = ledger_last_seq(st->lg, &last);
-		/* a crash after the git commit and before the dequeue */
-		if (rc == 0 && seq > last)
-			rc = apply_entry(st, seq, text);
-		free(text);
-		if (rc < 0)
-			return rc;
-		if ((rc = index_begin(st->ix, 0, &txn)) < 0)
-			return rc;
-		rc = index_queue_del(st->ix, txn, seq);
-		if (rc < 0 && rc != -ENOENT) {
+		for (n = 0, from = 0; n < DRAIN_BATCH; n++, from = seq + 1) {
+			if ((rc = index_begin(st->ix, 1, &txn)) < 0)
+				break;
+			rc = index_queue_from(st->ix, txn, from, &seq, &text);
 			index_abort(txn);
+			if (rc < 0)
+				break;
+			/* a crash after the git commit and before the dequeue */
+			if (seq > last)
+				rc = apply_entry(st, seq, text);
+			free(text);
+			if (rc < 0)
+				break;
+			seqs[n] = seq;
+		}
+		if (rc < 0 && rc != -ENOENT) {
+			ledger_batch_abort(st->lg);
 			return rc;
+		}
+		if ((rc = ledger_batch_end(st->lg)) < 0)
+			return rc;
+		if (n == 0)
+			return 0;
+		if ((rc = ledger_sync(st->lg)) < 0 ||
+		    (rc = index_begin(st->ix, 0, &txn)) < 0)
+			return rc;
+		for (size_t i = 0; i < n; i++) {
+			rc = index_queue_del(st->ix, txn, seqs[i]);
+			if (rc < 0 && rc != -ENOENT) {
+				index_abort(txn);
+				return rc;
+			}
 		}
 		if ((rc = index_commit(txn)) < 0)
 			return rc;

@@ -208,33 +208,40 @@ write_all(int fd, const void *buf, size_t len)
 int
 read_small_file(const char *path, size_t max, char **out, size_t *len)
 {
-	int fd, rc = 0;
-	struct stat st;
+	size_t got = 0, cap = 4096;
 	char *buf = NULL;
-	size_t got = 0;
+	int fd, rc = 0;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return store_seterr(-errno, "could not open '%s': %s", path,
 		    strerror(errno));
-	if (fstat(fd, &st) < 0) {
-		rc = store_seterr(-errno, "could not stat '%s': %s", path,
-		    strerror(errno));
-		goto out;
-	}
-	if ((size_t)st.st_size > max) {
-		rc = store_seterr(-EFBIG, "'%s' is larger than %zu bytes",
-		    path, max);
-		goto out;
-	}
-	buf = malloc((size_t)st.st_size + 1);
+	/* read to the end: pipes and /proc files have no size to trust */
+	buf = malloc(cap + 1);
 	if (!buf) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+	for (;;) {
+		ssize_t n;
 
+		if (got == cap) {
+			char *nb;
+
+			if (cap > max) {
+				rc = store_seterr(-EFBIG, "'%s' is larger than "
+				    "%zu bytes", path, max);
+				goto out;
+			}
+			nb = realloc(buf, cap * 2 + 1);
+			if (!nb) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(fd, buf + got, cap - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -245,6 +252,11 @@ read_small_file(const char *path, size_t max, char **out, size_t *len)
 		if (n == 0)
 			break;
 		got += (size_t)n;
+	}
+	if (got > max) {
+		rc = store_seterr(-EFBIG, "'%s' is larger than %zu bytes", path,
+		    max);
+		goto out;
 	}
 	buf[got] = '\0';
 	*out = buf;
