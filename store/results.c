@@ -128,6 +128,83 @@ result_parse(const char *filename, const char *buf, size_t len,
 
 /* -- runs in the index ---------------------------------------------- */
 
+/*
+ * A run as the index keeps it: what evaluation needs, readable without
+ * parsing JSON (it runs for every run of an artifact at every change),
+ * then the whole record as JSON.
+ *   "R1", pass (1), time (8), 4 x length (2), pod, installer, scenario,
+ *   platform, JSON
+ */
+#define RUN_MAGIC "R1"
+
+int
+run_pack(json_t *run, const char *json, char **out, size_t *len)
+{
+	static const char *keys[] = { "pod", "installer", "scenario",
+	    "platform" };
+	const char *v[4];
+	size_t l[4], jl = strlen(json), total = 2 + 1 + 8 + 8 + jl, o;
+	int64_t t = parse_iso(json_string_value(json_object_get(run,
+	    "recorded")));
+	uint8_t pass = strcmp(json_string_value(json_object_get(run,
+	    "outcome")) ? json_string_value(json_object_get(run, "outcome")) :
+	    "", "PASS") == 0;
+	char *b;
+
+	for (int i = 0; i < 4; i++) {
+		v[i] = json_string_value(json_object_get(run, keys[i]));
+		l[i] = v[i] ? strlen(v[i]) : 0;
+		if (l[i] > 65535)
+			l[i] = 65535;
+		total += l[i];
+	}
+	b = malloc(total);
+	if (!b)
+		return -ENOMEM;
+	memcpy(b, RUN_MAGIC, 2);
+	b[2] = (char)pass;
+	memcpy(b + 3, &t, 8);
+	o = 11;
+	for (int i = 0; i < 4; i++) {
+		uint16_t x = (uint16_t)l[i];
+
+		memcpy(b + o, &x, 2);
+		o += 2;
+	}
+	for (int i = 0; i < 4; i++) {
+		memcpy(b + o, v[i] ? v[i] : "", l[i]);
+		o += l[i];
+	}
+	memcpy(b + o, json, jl);
+	*out = b;
+	*len = total;
+	return 0;
+}
+
+int
+run_unpack(const char *b, size_t len, struct run_summary *s)
+{
+	size_t o = 19;
+	uint16_t l[4];
+
+	if (len < 19 || memcmp(b, RUN_MAGIC, 2) != 0)
+		return -EIO;
+	s->pass = b[2] != 0;
+	memcpy(&s->time, b + 3, 8);
+	for (int i = 0; i < 4; i++)
+		memcpy(&l[i], b + 11 + 2 * i, 2);
+	for (int i = 0; i < 4; i++) {
+		if (o + l[i] > len)
+			return -EIO;
+		s->str[i] = b + o;
+		s->len[i] = l[i];
+		o += l[i];
+	}
+	s->json = b + o;
+	s->jsonlen = len - o;
+	return 0;
+}
+
 static size_t
 run_prefix(char *buf, uint64_t art, const char *tc)
 {
@@ -249,8 +326,16 @@ runs_insert(struct store *st, MDB_txn *txn, uint64_t art, const char *artkey,
 
 		memcpy(d + 8, &abe, 8);
 	}
-	rc = index_put_raw(st->ix, txn, TAB_RUNS, key, plen + 8, compact,
-	    strlen(compact), 1);
+	{
+		char *val = NULL;
+		size_t vlen;
+
+		rc = run_pack(run, compact, &val, &vlen);
+		if (rc == 0)
+			rc = index_put_raw(st->ix, txn, TAB_RUNS, key, plen + 8,
+			    val, vlen, 1);
+		free(val);
+	}
 	if (rc == -EEXIST)
 		rc = store_seterr(-EEXIST, "run %llu of %s is already "
 		    "recorded", (unsigned long long)n, tc);
@@ -559,7 +644,12 @@ store_run_text(struct store *st, const struct node *n, char **buf,
 	rc = index_get_raw(st->ix, txn, TAB_RUNS, key, plen + 8, &val, &vlen);
 	if (rc < 0)
 		goto out;
-	run = json_loadb(val, vlen, 0, NULL);
+	{
+		struct run_summary sum;
+
+		run = run_unpack(val, vlen, &sum) == 0 ?
+		    json_loadb(sum.json, sum.jsonlen, 0, NULL) : NULL;
+	}
 	free(val);
 	*buf = run ? json_dumps(run, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 	json_decref(run);

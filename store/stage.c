@@ -341,34 +341,40 @@ gather_run(void *arg, const char *key, size_t keylen, const void *val,
     size_t vallen)
 {
 	struct gather *g = arg;
+	struct run_summary sum;
 	struct crit_run *r, *v;
-	json_t *j = json_loadb(val, vallen, 0, NULL);
+	json_t *strs;
 	uint64_t be;
 
-	if (!j)
+	if (keylen < 8 + 1 + 8 || run_unpack(val, vallen, &sum) < 0)
 		return 0;
 	v = realloc(g->runs, (g->nruns + 1) * sizeof(*v));
-	if (!v) {
-		json_decref(j);
+	if (!v)
 		return -ENOMEM;
-	}
 	g->runs = v;
 	r = &g->runs[g->nruns++];
 	memset(r, 0, sizeof(*r));
-	json_array_append_new(g->keep, j);
-	r->testcase = json_string_value(json_object_get(j, "testcase"));
-	r->pass = strcmp(json_string_value(json_object_get(j, "outcome")) ?
-	    json_string_value(json_object_get(j, "outcome")) : "", "PASS") == 0;
+	/* the strings must outlive this transaction's view of the record */
+	strs = json_pack("[s#,s#,s#,s#,s#]", key + 8, strlen(key + 8),
+	    sum.str[0], sum.len[0], sum.str[1], sum.len[1], sum.str[2],
+	    sum.len[2], sum.str[3], sum.len[3]);
+	if (!strs) {
+		g->nruns--;
+		return 0;
+	}
+	json_array_append_new(g->keep, strs);
+	r->testcase = json_string_value(json_array_get(strs, 0));
+	r->pass = sum.pass;
 	memcpy(&be, key + keylen - 8, 8);
 	r->no = be64toh(be);
-	r->time = parse_iso(json_string_value(json_object_get(j,
-	    "recorded")));
-	r->pod = json_string_value(json_object_get(j, "pod"));
-	r->installer = json_string_value(json_object_get(j, "installer"));
-	r->scenario = json_string_value(json_object_get(j, "scenario"));
-	r->platform = json_string_value(json_object_get(j, "platform"));
-	if (!r->testcase)
-		g->nruns--;
+	r->time = sum.time;
+	r->pod = sum.len[0] ? json_string_value(json_array_get(strs, 1)) : NULL;
+	r->installer = sum.len[1] ? json_string_value(json_array_get(strs, 2)) :
+	    NULL;
+	r->scenario = sum.len[2] ? json_string_value(json_array_get(strs, 3)) :
+	    NULL;
+	r->platform = sum.len[3] ? json_string_value(json_array_get(strs, 4)) :
+	    NULL;
 	return 0;
 }
 

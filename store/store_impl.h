@@ -61,6 +61,19 @@ void ledger_kick(struct store *st);
 /* "2026-11-29T00:05:05Z" -> seconds; 0 when it is not such a time. */
 int64_t parse_iso(const char *s);
 
+/* A run's index record, unpacked in place (pointers into the record). */
+struct run_summary {
+	int pass;
+	int64_t time;
+	const char *str[4];	/* pod, installer, scenario, platform */
+	size_t len[4];
+	const char *json;
+	size_t jsonlen;
+};
+
+int run_pack(json_t *run, const char *json, char **out, size_t *len);
+int run_unpack(const char *rec, size_t len, struct run_summary *s);
+
 /* Runs: insert one (results.c), the nodes an artifact needs for them. */
 int runs_insert(struct store *st, MDB_txn *txn, uint64_t art,
     const char *artkey, json_t *run, json_t *files, uint64_t *no);
