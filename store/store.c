@@ -551,7 +551,7 @@ drain_locked(struct store *st)
 		index_abort(txn);
 		/* a few changes: loose objects; many: one packfile for all */
 		if (rc < 0 || (rc = ledger_last_seq(st->lg, &last)) < 0 ||
-		    (queued >= 8 && (rc = ledger_batch_begin(st->lg)) < 0))
+		    (queued >= 4 && (rc = ledger_batch_begin(st->lg)) < 0))
 			return rc;
 		for (n = 0, from = 0; n < DRAIN_BATCH; n++, from = seq + 1) {
 			if ((rc = index_begin(st->ix, 1, &txn)) < 0)
@@ -630,6 +630,12 @@ ledger_worker(void *arg)
 			break;
 		st->work_pending = 0;
 		pthread_mutex_unlock(&st->work_mu);
+		/*
+		 * Let changes gather for a moment: under load a batch then
+		 * holds many commits, written as one packfile.
+		 */
+		if (!st->work_stop)
+			usleep(20000);
 		if (store_drain(st) < 0)
 			store_log(st, "ledger: %s (queued, retried at the next "
 			    "change)", store_errmsg());
