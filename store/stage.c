@@ -1992,3 +1992,48 @@ stage_rebuild(struct store *st, MDB_txn *txn, char **paths, char **texts,
 		}
 	return rc;
 }
+
+int
+store_promote(struct store *st, const char *stage, const char *project,
+    const char *version, const struct store_user *who)
+{
+	char artkey[600];
+	json_t *srec = NULL, *d = NULL, *self = NULL;
+	struct art_rec ar;
+	struct ctx c;
+	int rc;
+
+	snprintf(artkey, sizeof(artkey), "%s/%s", project, version);
+	if ((rc = begin(&c, st, who)) < 0)
+		return rc;
+	if (index_get(st->ix, c.txn, TAB_ARTIFACT, artkey, &ar,
+	    sizeof(ar)) < 0) {
+		rc = store_seterr(-ENOENT, "artifact %s %s does not exist",
+		    project, version);
+		goto out;
+	}
+	if (!(srec = stage_rec(&c, stage))) {
+		rc = store_seterr(-ENOENT, "stage '%s' does not exist", stage);
+		goto out;
+	}
+	if ((self = promo_rec(&c, stage, artkey))) {
+		rc = store_seterr(-EEXIST, "%s %s is already promoted to %s%s",
+		    project, version, stage, json_object_get(self, "revoked") ?
+		    " (revoked: relctl restore)" : "");
+		goto out;
+	}
+	if ((rc = decide(&c, ar.ino, artkey, stage, srec, &d)) < 0)
+		goto out;
+	if (!json_is_true(json_object_get(d, "promote"))) {
+		rc = store_seterr(-EPERM, "%s %s does not meet the criteria of "
+		    "%s (relctl why says what is missing)", project, version,
+		    stage);
+		goto out;
+	}
+	rc = promote(&c, artkey, stage, srec, d);
+out:
+	json_decref(d);
+	json_decref(self);
+	json_decref(srec);
+	return finish(&c, rc);
+}

@@ -166,6 +166,11 @@ int store_hold(struct store *st, const char *stage, const char *reason,
 int store_release(struct store *st, const char *stage,
     const struct store_user *who);
 
+/* Promote by hand into a stage whose criteria say "automatic": false
+ * (the criteria must still be met); -EPERM when they are not. */
+int store_promote(struct store *st, const char *stage, const char *project,
+    const char *version, const struct store_user *who);
+
 /* rm stages/<s>/<p>/<v>; relctl restore undoes it. */
 int store_revoke(struct store *st, const char *stage, const char *project,
     const char *version, const struct store_user *who);

@@ -23,6 +23,7 @@ static int	cmd_approve(int argc, char **argv);
 static int	cmd_criteria(int argc, char **argv);
 static int	cmd_hold(int argc, char **argv);
 static int	cmd_import(int argc, char **argv);
+static int	cmd_promote(int argc, char **argv);
 static int	cmd_release(int argc, char **argv);
 static int	cmd_restore(int argc, char **argv);
 static int	cmd_revoke(int argc, char **argv);
@@ -64,6 +65,8 @@ static const struct {
 	    "[--expires ISO-8601] [--scenario GLOB]" },
 	{ "revoke", cmd_revoke, "revoke STORE STAGE PROJECT VERSION" },
 	{ "restore", cmd_restore, "restore STORE STAGE PROJECT VERSION" },
+	{ "promote", cmd_promote, "promote STORE STAGE PROJECT VERSION   (a "
+	    "stage with \"automatic\": false)" },
 	{ "hold", cmd_hold, "hold STORE STAGE REASON" },
 	{ "release", cmd_release, "release STORE STAGE   (end a hold)" },
 	{ "rebuild", cmd_rebuild, "rebuild STORE   (with the store unmounted)" },
@@ -655,6 +658,24 @@ revoke_or_restore(int argc, char **argv, int revoke)
 	rc = revoke ? store_revoke(st, argv[2], argv[3], argv[4], &u) :
 	    store_restore(st, argv[2], argv[3], argv[4], &u);
 	return done(st, rc, revoke ? "revoked" : "restored");
+}
+
+static int
+cmd_promote(int argc, char **argv)
+{
+	struct store_user u;
+	struct store *st;
+	int rc;
+
+	if (argc != 5) {
+		usage(stderr);
+		return 2;
+	}
+	if (open_store(argv[1], &st))
+		return 1;
+	me(&u);
+	rc = store_promote(st, argv[2], argv[3], argv[4], &u);
+	return done(st, rc, "promoted");
 }
 
 static int

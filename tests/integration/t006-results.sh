@@ -88,7 +88,9 @@ check_eq "imported runs are readable in the mount" "$n" \
 	"$(find "$MNT/artifacts/apex/2026-11-01-os-odl-sfc-noha/runs" -type f | wc -l | awk -v n="$n" '{print $1 / 2}')"
 check "verify clean after import" "$RELCTL" verify "$STORE"
 
-# kill -9 during four parallel writers: every confirmed run survives
+# kill -9 during four parallel writers: every confirmed run survives, and
+# the promotions are those a re-evaluation gives
+"$RELCTL" stage "$STORE" nightly <(echo '{"require": [{"testcase": "w*", "consecutive": 3}]}') >/dev/null
 for w in 1 2 3 4; do
 	(for i in $(seq 1 400); do
 		echo PASS >"$T/w$w"
@@ -108,4 +110,10 @@ done
 check "some writes were confirmed before the kill ($confirmed)" test "$confirmed" -gt 0
 check_eq "every run whose close() returned 0 is there" 0 "$missing"
 check "verify clean after the kill" "$RELCTL" verify "$STORE"
+# consecutive 3 of every w* test case: never met by single runs
+check_eq "no promotion from single runs" "false" "$(jq .stages.nightly.promoted "$A/status.json")"
+check_fails "and no link" test -e "$MNT/stages/nightly/fuel/9"
+echo '{"require": [{"testcase": "w*"}]}' >"$MNT/stages/nightly/criteria.json"
+check_eq "re-evaluated under new criteria: promoted" "true" "$(jq .stages.nightly.promoted "$A/status.json")"
+check "and linked" test -L "$MNT/stages/nightly/fuel/9"
 finish

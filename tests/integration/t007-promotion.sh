@@ -121,9 +121,19 @@ check_eq "soaking" "soaking:" "$(unmet "$D" release)"
 sleep 5
 check "promoted when the soak ended, with no other input" test -L "$S/release/fuel/4"
 
-# relctl why
 "$RELCTL" publish "$STORE" "$SRC" --project fuel --version 5 >/dev/null
 fail "$MNT/artifacts/fuel/5" vping_ssh
+# a stage promoted by hand
+check "mkdir stages/manual" mkdir "$S/manual"
+echo '{"automatic": false, "require": [{"testcase": "vping_ssh"}]}' >"$S/manual/criteria.json"
+check_fails "not automatic: met but not promoted" test -e "$S/manual/fuel/1"
+check "relctl promote" "$RELCTL" promote "$STORE" manual fuel 1
+check "promoted by hand" test -L "$S/manual/fuel/1"
+check_eq "relctl promote refuses what does not meet the criteria" \
+	"relctl: fuel 5 does not meet the criteria of manual (relctl why says what is missing)" \
+	"$("$RELCTL" promote "$STORE" manual fuel 5 2>&1)"
+
+# relctl why
 check_eq "relctl why explains" "fuel 5 is not promoted to weekly:
   result-failed vping_ssh: the latest run (1) failed
   result-missing healthcheck: no run of healthcheck counts for this rule" \
