@@ -66,10 +66,18 @@ struct fs {
 	int qstop;
 	pthread_t qthread;
 	pthread_cond_t wcond;	/* the wake-up thread (soak, expiries) */
+	pthread_mutex_t chg_mu;	/* the change log read so far */
+	uint64_t chg_since;
 	pthread_t wthread;
 };
 
 extern const struct fuse_lowlevel_ops relfs_ops;
+
+/*
+ * Tell the kernel about every node the store changed since the last call,
+ * whoever changed it (this daemon's requests, or relctl beside it).
+ */
+void fs_changed(struct fs *fs);
 
 /* Reply err to req, and log msg (the store's message) when it is a refusal. */
 void fs_refuse(fuse_req_t req, int err, const char *what);

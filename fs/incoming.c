@@ -378,6 +378,7 @@ inc_rename(fuse_req_t req, struct inc_node *dir, const char *name,
 		strcat(path, "/");
 		strncat(path, newname, 255);
 		rc = results_record(req, path);
+		fs_changed(FS(req));
 	}
 	fuse_reply_err(req, -rc);
 }
@@ -665,6 +666,7 @@ inc_seal(fuse_req_t req, struct inc_node *dir, const char *name,
 	}
 	store_log(fs->st, "published %s %s by %s", project, o.version,
 	    who.name);
+	fs_changed(fs);
 	/* the staging copy is sealed: remove it (a crash here leaves it) */
 	remove_tree(src);
 	snprintf(vpath, sizeof(vpath), "artifacts/%s/%s", project, o.version);

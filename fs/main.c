@@ -123,12 +123,17 @@ wake_thread(void *arg)
 	struct fs *fs = arg;
 	struct timespec ts;
 	int64_t next;
+	unsigned tick = 0;
 
 	pthread_mutex_lock(&fs->qmu);
 	while (!fs->qstop) {
 		pthread_mutex_unlock(&fs->qmu);
 		if (store_wake(fs->st, &next) < 0)
 			store_log(fs->st, "wake: %s", store_errmsg());
+		/* what relctl changed beside the mount */
+		fs_changed(fs);
+		if (++tick % 60 == 0 && store_changes_prune(fs->st, 600) < 0)
+			store_log(fs->st, "changes: %s", store_errmsg());
 		pthread_mutex_lock(&fs->qmu);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 1;
@@ -214,6 +219,8 @@ main(int argc, char **argv)
 	inc_init(&fs);
 	pthread_create(&fs.qthread, NULL, inval_thread, &fs);
 	pthread_cond_init(&fs.wcond, NULL);
+	pthread_mutex_init(&fs.chg_mu, NULL);
+	fs_changed(&fs);	/* learn where the change log stands */
 	pthread_create(&fs.wthread, NULL, wake_thread, &fs);
 	if (opts.singlethread) {
 		ret = fuse_session_loop(fs.se);

@@ -20,6 +20,25 @@ static void	node_entry(struct fs *fs, uint64_t ino, const struct node *n,
 		    struct fuse_entry_param *e);
 
 void
+fs_changed(struct fs *fs)
+{
+	uint64_t *inos = NULL;
+	size_t n = 0;
+
+	pthread_mutex_lock(&fs->chg_mu);
+	if (store_changes(fs->st, &fs->chg_since, &inos, &n) < 0)
+		n = 0;
+	pthread_mutex_unlock(&fs->chg_mu);
+	/*
+	 * Inode invalidations only: they take no directory lock, so they are
+	 * safe from inside a request (entry invalidations are not).
+	 */
+	for (size_t i = 0; i < n; i++)
+		fuse_lowlevel_notify_inval_inode(fs->se, inos[i], 0, 0);
+	free(inos);
+}
+
+void
 fs_refuse(fuse_req_t req, int err, const char *what)
 {
 	struct fs *fs = FS(req);
@@ -109,7 +128,8 @@ node_entry(struct fs *fs, uint64_t ino, const struct node *n,
 	node_attr(fs, ino, n, &e->attr);
 	/* most names in the index are never removed: cache those */
 	e->entry_timeout = (n->flags & NODE_VOLATILE) ? 0 : fs->timeout;
-	e->attr_timeout = (n->flags & NODE_MUTABLE) ? 0 : fs->timeout;
+	/* what changes is invalidated when it does (fs_changed) */
+	e->attr_timeout = (n->flags & NODE_LIVE) ? 0 : fs->timeout;
 }
 
 /* results/ of an artifact is the real directory behind it. */
@@ -230,8 +250,7 @@ op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	node_attr(fs, ino, &n, &st);
-	fuse_reply_attr(req, &st,
-	    (n.flags & NODE_MUTABLE) ? 0 : fs->timeout);
+	fuse_reply_attr(req, &st, (n.flags & NODE_LIVE) ? 0 : fs->timeout);
 }
 
 static void
@@ -308,8 +327,10 @@ op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	}
 	store_user_from_uid(&who, ctx->uid, ctx->gid);
 	rc = store_ctl_mkdir(fs->st, parent, name, &who);
-	if (rc == 0)
+	if (rc == 0) {
+		fs_changed(fs);
 		rc = store_node_lookup(fs->st, parent, name, &ino, &n);
+	}
 	if (rc < 0) {
 		fs_refuse(req, -rc, "mkdir");
 		return;
@@ -363,6 +384,7 @@ op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fs_refuse(req, -rc, "unlink");
 		return;
 	}
+	fs_changed(fs);
 	fuse_reply_err(req, 0);
 }
 
@@ -531,6 +553,8 @@ op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			rc = ctl_flush(req, fd);
 		else if (fd_path(fd, path, sizeof(path)) == 0)
 			rc = results_record(req, path);
+		/* what the change touched is stale in the kernel: say so now */
+		fs_changed(fs);
 	}
 	fuse_reply_err(req, -rc);
 }
@@ -549,6 +573,7 @@ op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			ctl_flush(req, fd);
 		else if (fd_path(fd, path, sizeof(path)) == 0)
 			results_record(req, path);
+		fs_changed(fs);
 	}
 	ctl_release(fs, fd);
 	fs_mark_dirty(fs, fd, 0);

@@ -8,13 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define MAP_SIZE (64ULL << 30)
 
 struct index {
 	MDB_env *env;
 	MDB_dbi nodes, dirents, children, artifacts, projects, meta, queue;
-	MDB_dbi runs, artino, stage, promo, approval, waiver;
+	MDB_dbi runs, artino, stage, promo, approval, waiver, changes;
 };
 
 static int	lmdb_err(int rc, const char *what);
@@ -78,7 +79,8 @@ index_open(struct index **out, const char *dir)
 	    (rc = mdb_dbi_open(txn, "stage", MDB_CREATE, &ix->stage)) ||
 	    (rc = mdb_dbi_open(txn, "promo", MDB_CREATE, &ix->promo)) ||
 	    (rc = mdb_dbi_open(txn, "approval", MDB_CREATE, &ix->approval)) ||
-	    (rc = mdb_dbi_open(txn, "waiver", MDB_CREATE, &ix->waiver)))
+	    (rc = mdb_dbi_open(txn, "waiver", MDB_CREATE, &ix->waiver)) ||
+	    (rc = mdb_dbi_open(txn, "changes", MDB_CREATE, &ix->changes)))
 		goto fail;
 	rc = mdb_txn_commit(txn);
 	txn = NULL;
@@ -150,13 +152,73 @@ index_node_get(struct index *ix, MDB_txn *txn, uint64_t ino,
 	return 0;
 }
 
+static int
+note_change(struct index *ix, MDB_txn *txn, uint64_t ino)
+{
+	uint64_t key[2] = { htobe64((uint64_t)mdb_txn_id(txn)), htobe64(ino) };
+	int64_t now = time(NULL);
+	MDB_val k = { sizeof(key), key }, v = { sizeof(now), &now };
+
+	return lmdb_err(mdb_put(txn, ix->changes, &k, &v, 0), "change");
+}
+
 int
 index_node_put(struct index *ix, MDB_txn *txn, uint64_t ino,
     const struct node *n)
 {
 	MDB_val k = { sizeof(ino), &ino }, v = { sizeof(*n), (void *)n };
+	int rc = lmdb_err(mdb_put(txn, ix->nodes, &k, &v, 0), "put node");
 
-	return lmdb_err(mdb_put(txn, ix->nodes, &k, &v, 0), "put node");
+	if (rc == 0 && (n->flags & (NODE_MUTABLE | NODE_LIVE)))
+		rc = note_change(ix, txn, ino);
+	return rc;
+}
+
+int
+index_changes(struct index *ix, MDB_txn *txn, uint64_t *since,
+    void (*cb)(void *arg, uint64_t ino), void *arg)
+{
+	uint64_t start[2] = { htobe64(*since + 1), 0 }, key[2];
+	MDB_cursor *cur;
+	MDB_val k = { sizeof(start), start }, v;
+	int rc;
+
+	rc = mdb_cursor_open(txn, ix->changes, &cur);
+	if (rc)
+		return lmdb_err(rc, "changes");
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && k.mv_size == sizeof(key)) {
+		memcpy(key, k.mv_data, sizeof(key));
+		cb(arg, be64toh(key[1]));
+		*since = be64toh(key[0]);
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	return rc && rc != MDB_NOTFOUND ? lmdb_err(rc, "changes") : 0;
+}
+
+int
+index_changes_prune(struct index *ix, MDB_txn *txn, int64_t keep)
+{
+	int64_t old = time(NULL) - keep, when;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	rc = mdb_cursor_open(txn, ix->changes, &cur);
+	if (rc)
+		return lmdb_err(rc, "changes");
+	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		memcpy(&when, v.mv_data, sizeof(when));
+		if (when > old)
+			break;
+		if ((rc = mdb_cursor_del(cur, 0)))
+			break;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	return rc && rc != MDB_NOTFOUND ? lmdb_err(rc, "changes") : 0;
 }
 
 static size_t

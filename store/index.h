@@ -42,6 +42,7 @@ enum node_kind {
 enum node_flags {
 	NODE_MUTABLE = 1,	/* may change: never cached by the kernel */
 	NODE_VOLATILE = 2,	/* its name may go away or point elsewhere */
+	NODE_LIVE = 4,		/* others change it: the kernel asks each time */
 };
 
 /* What a node is for, where writes to it mean something. */
@@ -171,6 +172,17 @@ int index_queue_from(struct index *ix, MDB_txn *txn, uint64_t from,
     uint64_t *seq, char **json);
 int index_queue_del(struct index *ix, MDB_txn *txn, uint64_t seq);
 int index_queue_count(struct index *ix, MDB_txn *txn, uint64_t *count);
+
+/*
+ * The change log: every write of a mutable node notes its inode under the
+ * transaction's id, so a daemon can tell the kernel what changed, whoever
+ * changed it.  cb gets each inode changed in a transaction after *since;
+ * *since moves to the newest transaction seen.
+ */
+int index_changes(struct index *ix, MDB_txn *txn, uint64_t *since,
+    void (*cb)(void *arg, uint64_t ino), void *arg);
+/* Forget changes older than keep seconds. */
+int index_changes_prune(struct index *ix, MDB_txn *txn, int64_t keep);
 
 /* The LMDB environment, for tools that need it (rebuild). */
 MDB_env *index_env(struct index *ix);

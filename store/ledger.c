@@ -277,7 +277,20 @@ commit_in(struct ledger *lg, const struct ledger_change *changes,
 			ups[i].path = changes[i].path;
 			continue;
 		}
-		if (git_blob_create_from_buffer(&oids[i], repo,
+		if (lg->mp) {
+			/*
+			 * Straight into the batch's memory: the usual path
+			 * first looks the object up on disk, rescanning the
+			 * pack directory for each new one.
+			 */
+			if (git_odb_hash(&oids[i], changes[i].data,
+			    changes[i].len, GIT_OBJECT_BLOB) < 0 ||
+			    lg->mp->write(lg->mp, &oids[i], changes[i].data,
+			    changes[i].len, GIT_OBJECT_BLOB) < 0) {
+				rc = git_fail("could not write a blob");
+				goto out;
+			}
+		} else if (git_blob_create_from_buffer(&oids[i], repo,
 		    changes[i].data, changes[i].len) < 0) {
 			rc = git_fail("could not write a blob");
 			goto out;

@@ -59,9 +59,11 @@ ensure_dir(struct ctx *c, uint64_t dir, const char *name, uint8_t role,
 
 	if (rc != -ENOENT)
 		return rc;
+	/* stages and their projects: relctl changes them beside the mount */
 	if ((rc = index_alloc_ino(c->st->ix, c->txn, 1, ino)) < 0 ||
 	    (rc = put_node(c->st, c->txn, *ino, dir, name, NODE_DIR,
-	    NODE_MUTABLE, mode, 0, c->now, NULL)) < 0 ||
+	    NODE_MUTABLE | (role == ROLE_STAGE || role == ROLE_STAGE_PROJECT ?
+	    NODE_LIVE : 0), mode, 0, c->now, NULL)) < 0 ||
 	    (rc = index_node_get(c->st->ix, c->txn, *ino, &n)) < 0)
 		return rc;
 	n.role = role;

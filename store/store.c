@@ -184,6 +184,68 @@ store_close(struct store *st)
 	free(st);
 }
 
+struct change_list {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static void
+change_add(void *arg, uint64_t ino)
+{
+	struct change_list *l = arg;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		uint64_t *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = ino;
+}
+
+int
+store_changes(struct store *st, uint64_t *since, uint64_t **inos, size_t *n)
+{
+	struct change_list l = { NULL, 0, 0 };
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = index_begin(st->ix, 1, &txn)) < 0)
+		return rc;
+	if (*since == 0) {
+		/* the first call only learns where the log stands now */
+		*since = (uint64_t)mdb_txn_id(txn);
+		index_abort(txn);
+		*inos = NULL;
+		*n = 0;
+		return 0;
+	}
+	rc = index_changes(st->ix, txn, since, change_add, &l);
+	index_abort(txn);
+	*inos = l.v;
+	*n = l.n;
+	return rc;
+}
+
+int
+store_changes_prune(struct store *st, int64_t keep)
+{
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = index_begin(st->ix, 0, &txn)) < 0)
+		return rc;
+	rc = index_changes_prune(st->ix, txn, keep);
+	if (rc < 0) {
+		index_abort(txn);
+		return rc;
+	}
+	return index_commit(txn);
+}
+
 void
 store_prefetch(struct store *st)
 {
@@ -282,9 +344,10 @@ insert_root(struct store *st, MDB_txn *txn, int64_t now)
 	if (rc == 0)
 		rc = put_node(st, txn, INO_INCOMING, INO_ROOT, "incoming",
 		    NODE_INCOMING, NODE_MUTABLE, 0755, 0, now, NULL);
+	/* others (relctl) add to these: the kernel asks every time */
 	for (size_t i = 0; rc == 0 && i < sizeof(dirs) / sizeof(*dirs); i++)
 		rc = put_node(st, txn, dirs[i].ino, INO_ROOT, dirs[i].name,
-		    NODE_DIR, NODE_MUTABLE, 0555, 0, now, NULL);
+		    NODE_DIR, NODE_MUTABLE | NODE_LIVE, 0555, 0, now, NULL);
 	if (rc == 0 && (rc = index_node_get(st->ix, txn, INO_ROOT,
 	    &root)) == 0) {
 		root.nlink = 2 + 6;
@@ -911,7 +974,7 @@ ensure_project(struct store *st, MDB_txn *txn, const char *project,
 		return rc;
 	if ((rc = index_alloc_ino(st->ix, txn, 1, ino)) < 0 ||
 	    (rc = put_node(st, txn, *ino, INO_ARTIFACTS, project, NODE_DIR,
-	    NODE_MUTABLE, 0555, 0, now, NULL)) < 0 ||
+	    NODE_MUTABLE | NODE_LIVE, 0555, 0, now, NULL)) < 0 ||
 	    (rc = index_put(st->ix, txn, TAB_PROJECT, project, ino,
 	    sizeof(*ino), 1)) < 0 ||
 	    (rc = index_node_get(st->ix, txn, INO_ARTIFACTS, &art)) < 0)
@@ -925,7 +988,7 @@ ensure_project(struct store *st, MDB_txn *txn, const char *project,
 	/* projects/<p>/criteria/ takes the project's own criteria */
 	if ((rc = index_alloc_ino(st->ix, txn, 2, &pino)) < 0 ||
 	    (rc = put_node(st, txn, pino, INO_PROJECTS, project, NODE_DIR,
-	    NODE_MUTABLE, 0555, 0, now, NULL)) < 0 ||
+	    NODE_MUTABLE | NODE_LIVE, 0555, 0, now, NULL)) < 0 ||
 	    (rc = put_node(st, txn, pino + 1, pino, "criteria", NODE_DIR,
 	    NODE_MUTABLE, 0755, 0, now, NULL)) < 0 ||
 	    (rc = index_node_get(st->ix, txn, pino + 1, &cn)) < 0)

@@ -36,6 +36,15 @@ void store_close(struct store *st);
 
 const char *store_path(struct store *st);
 
+/*
+ * Inodes whose content or listing changed since *since (0: start from
+ * now), by anyone; *inos is the caller's to free.
+ */
+int store_changes(struct store *st, uint64_t *since, uint64_t **inos,
+    size_t *n);
+/* Forget changes older than keep seconds. */
+int store_changes_prune(struct store *st, int64_t keep);
+
 /* Ask the kernel to read the index ahead (up to 1 GiB), for a cold mount. */
 void store_prefetch(struct store *st);
 
