@@ -169,12 +169,7 @@ status_open(fuse_req_t req, uint64_t ino, const struct node *n,
 	size_t len = 0;
 	int rc, fd;
 
-	(void)ino;
-	if (n->kind == NODE_RUN)
-		rc = store_run_text(fs->st, n, &buf, &len);
-	else
-		rc = store_status_text(fs->st, n->parent,
-		    n->role == ROLE_STATUS_JSON, &buf, &len);
+	rc = store_dynamic_text(fs->st, ino, n, &buf, &len);
 	if (rc < 0)
 		return rc;
 	fd = memfd_create("relfs-status", MFD_CLOEXEC);

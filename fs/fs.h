@@ -36,6 +36,8 @@ struct inc_node {
 	 * are answered from this index node meanwhile.
 	 */
 	uint64_t sealed_as;
+	/* an artifact's results/: only the mount changes it, cache it */
+	int stable;
 };
 
 struct inval {

@@ -97,7 +97,11 @@ do_lookup(struct fs *fs, struct inc_node *dir, const char *name,
 int
 inc_entry_path(struct fs *fs, const char *path, struct fuse_entry_param *e)
 {
-	return lookup_at(fs, AT_FDCWD, path, e);
+	int rc = lookup_at(fs, AT_FDCWD, path, e);
+
+	if (rc == 0)
+		inc_node_of(fs, e->ino)->stable = 1;
+	return rc;
 }
 
 static int
@@ -211,7 +215,7 @@ inc_getattr(fuse_req_t req, struct inc_node *n)
 		return;
 	}
 	st.st_ino = ino_of(FS(req), n);
-	fuse_reply_attr(req, &st, 0);
+	fuse_reply_attr(req, &st, n->stable ? FS(req)->timeout : 0);
 }
 
 static void

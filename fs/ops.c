@@ -456,8 +456,7 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			refuse_rofs(req, "open for writing");
 		return;
 	}
-	if (rc == 0 && (n.role == ROLE_STATUS || n.role == ROLE_STATUS_JSON ||
-	    n.kind == NODE_RUN)) {
+	if (rc == 0 && store_node_is_dynamic(&n)) {
 		if ((rc = status_open(req, ino, &n, fi)) < 0)
 			fs_refuse(req, -rc, "open");
 		return;

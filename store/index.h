@@ -55,6 +55,15 @@ enum node_role {
 	ROLE_PROJECT_CRITERIA,	/* projects/<p>/criteria/ */
 	ROLE_STATUS,		/* artifacts/<p>/<v>/status */
 	ROLE_STATUS_JSON,	/* artifacts/<p>/<v>/status.json */
+	ROLE_SCENARIO,		/* scenarios/<s>/ */
+	ROLE_SCENARIO_CRITERIA,	/* scenarios/<s>/criteria/ */
+	ROLE_SCENARIO_STATUS,	/* scenarios/<s>/status */
+	ROLE_SCENARIO_STATUS_JSON,
+	ROLE_RELEASE,		/* releases/<r>/ */
+	ROLE_PARTICIPANTS,	/* releases/<r>/participants/ */
+	ROLE_RELEASE_STATUS,	/* releases/<r>/status */
+	ROLE_RELEASE_STATUS_JSON,
+	ROLE_FROZEN,		/* releases/<r>/frozen/ and all below */
 };
 
 /* One node as stored (fixed size, host byte order). */

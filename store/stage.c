@@ -13,30 +13,23 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "crit.h"
-#include "store_impl.h"
+#include "stage_impl.h"
 
-struct ctx {
-	struct store *st;
-	MDB_txn *txn;
-	const struct store_user *who;
-	int64_t now;
-	int depth;
-};
+
 
 static int	eval_stage(struct ctx *c, uint64_t art, const char *artkey,
 		    const char *stage, json_t **decision);
 
 /* -- small helpers -------------------------------------------------- */
 
-static void
+void
 bump(struct node *n, int64_t now)
 {
 	n->mtime = now;
 	n->change = (n->change + 1) % 1000000000;
 }
 
-static int
+int
 touch_dir(struct ctx *c, uint64_t dir, int dnlink)
 {
 	struct node n;
@@ -50,7 +43,7 @@ touch_dir(struct ctx *c, uint64_t dir, int dnlink)
 }
 
 /* A directory dir/name with a role, made when missing. */
-static int
+int
 ensure_dir(struct ctx *c, uint64_t dir, const char *name, uint8_t role,
     uint32_t mode, uint64_t *ino)
 {
@@ -76,7 +69,7 @@ ensure_dir(struct ctx *c, uint64_t dir, const char *name, uint8_t role,
  * Put a file dir/name with these bytes: its content changes in place (the
  * node is mutable: read with direct I/O), or it is made.
  */
-static int
+int
 put_text(struct ctx *c, uint64_t dir, const char *name, const char *text,
     size_t len, uint8_t flags)
 {
@@ -108,7 +101,7 @@ put_text(struct ctx *c, uint64_t dir, const char *name, const char *text,
 }
 
 /* A symbolic link dir/name -> target, replacing what the name was. */
-static int
+int
 put_link(struct ctx *c, uint64_t dir, const char *name, const char *target)
 {
 	uint8_t d[DIGEST_LEN];
@@ -128,8 +121,8 @@ put_link(struct ctx *c, uint64_t dir, const char *name, const char *target)
 	return touch_dir(c, dir, 0);
 }
 
-static char *
-dump(json_t *j, size_t *len)
+char *
+json_text(json_t *j, size_t *len)
 {
 	char *t = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
 	size_t n;
@@ -146,21 +139,21 @@ dump(json_t *j, size_t *len)
 	return t;
 }
 
-static void
+void
 add_data(json_t *files, const char *path, const char *data, size_t len)
 {
 	json_array_append_new(files, json_pack("{s:s,s:s%}", "path", path,
 	    "data", data, len));
 }
 
-static void
+void
 add_removal(json_t *files, const char *path)
 {
 	json_array_append_new(files, json_pack("{s:s,s:b}", "path", path,
 	    "remove", 1));
 }
 
-static json_t *
+json_t *
 get_json(struct ctx *c, enum index_table t, const void *key, size_t klen)
 {
 	char *val;
@@ -174,7 +167,7 @@ get_json(struct ctx *c, enum index_table t, const void *key, size_t klen)
 	return j;
 }
 
-static int
+int
 put_json(struct ctx *c, enum index_table t, const void *key, size_t klen,
     json_t *j)
 {
@@ -211,7 +204,7 @@ promo_key(char *buf, const char *stage, const char *artkey)
 	return n;
 }
 
-static json_t *
+json_t *
 stage_rec(struct ctx *c, const char *stage)
 {
 	char key[300];
@@ -219,7 +212,7 @@ stage_rec(struct ctx *c, const char *stage)
 	return get_json(c, TAB_STAGE, key, stage_key(key, stage));
 }
 
-static json_t *
+json_t *
 promo_rec(struct ctx *c, const char *stage, const char *artkey)
 {
 	char key[800];
@@ -227,7 +220,7 @@ promo_rec(struct ctx *c, const char *stage, const char *artkey)
 	return get_json(c, TAB_PROMO, key, promo_key(key, stage, artkey));
 }
 
-static void
+void
 who_json(json_t *j, const char *prefix, const struct store_user *who,
     int64_t now)
 {
@@ -250,7 +243,7 @@ save_stage(struct ctx *c, const char *stage, json_t *rec, json_t *files)
 
 	if (rc < 0)
 		return rc;
-	text = dump(rec, &len);
+	text = json_text(rec, &len);
 	if (!text)
 		return -ENOMEM;
 	snprintf(lpath, sizeof(lpath), "stages/%s/stage.json", stage);
@@ -259,8 +252,8 @@ save_stage(struct ctx *c, const char *stage, json_t *rec, json_t *files)
 	return 0;
 }
 
-static int
-begin(struct ctx *c, struct store *st, const struct store_user *who)
+int
+chg_begin(struct ctx *c, struct store *st, const struct store_user *who)
 {
 	memset(c, 0, sizeof(*c));
 	c->st = st;
@@ -269,8 +262,8 @@ begin(struct ctx *c, struct store *st, const struct store_user *who)
 	return index_begin(st->ix, 0, &c->txn);
 }
 
-static int
-finish(struct ctx *c, int rc)
+int
+chg_finish(struct ctx *c, int rc)
 {
 	if (rc < 0) {
 		index_abort(c->txn);
@@ -284,12 +277,9 @@ finish(struct ctx *c, int rc)
 
 /* -- every stage, and its "after" ----------------------------------- */
 
-struct stage_list {
-	char **names;
-	size_t n;
-};
 
-static int
+
+int
 collect_stage(void *arg, const char *key, size_t keylen, const void *val,
     size_t vallen)
 {
@@ -311,7 +301,7 @@ collect_stage(void *arg, const char *key, size_t keylen, const void *val,
 	return 0;
 }
 
-static void
+void
 stage_list_free(struct stage_list *l)
 {
 	for (size_t i = 0; i < l->n; i++)
@@ -328,17 +318,9 @@ after_of(json_t *srec)
 
 /* -- evaluation ----------------------------------------------------- */
 
-struct gather {
-	json_t *keep;		/* owns the strings the arrays point into */
-	struct crit_run *runs;
-	size_t nruns;
-	struct crit_approval *approvals;
-	size_t napprovals;
-	struct crit_waiver *waivers;
-	size_t nwaivers;
-};
 
-static int
+
+int
 gather_run(void *arg, const char *key, size_t keylen, const void *val,
     size_t vallen)
 {
@@ -380,7 +362,7 @@ gather_run(void *arg, const char *key, size_t keylen, const void *val,
 	return 0;
 }
 
-static int
+int
 run_order(const void *a, const void *b)
 {
 	const struct crit_run *x = a, *y = b;
@@ -450,7 +432,7 @@ gather_waiver(void *arg, const char *key, size_t keylen, const void *val,
 	return 0;
 }
 
-static void
+void
 gather_free(struct gather *g)
 {
 	json_decref(g->keep);
@@ -479,7 +461,7 @@ golden(void *arg, const char *platform, const char *stage)
 }
 
 /* The artifact's scenario, from its manifest. */
-static json_t *
+json_t *
 manifest_of(struct ctx *c, const char *artkey)
 {
 	struct art_rec rec;
@@ -501,7 +483,7 @@ manifest_of(struct ctx *c, const char *artkey)
  * The decision for one artifact and one stage, from the index as this
  * transaction sees it.
  */
-static int
+int
 decide(struct ctx *c, uint64_t art, const char *artkey, const char *stage,
     json_t *srec, json_t **decision)
 {
@@ -509,6 +491,7 @@ decide(struct ctx *c, uint64_t art, const char *artkey, const char *stage,
 	struct crit_input in = { 0 };
 	char key[800], project[300];
 	json_t *pcrit = NULL, *m = NULL, *prev = NULL, *self = NULL;
+	json_t *scrit = NULL;
 	uint64_t be = htobe64(art);
 	size_t klen;
 	int rc;
@@ -522,6 +505,8 @@ decide(struct ctx *c, uint64_t art, const char *artkey, const char *stage,
 	in.scenario = json_string_value(json_object_get(m, "scenario"));
 	if (!in.scenario)
 		in.scenario = "";
+	scrit = scenario_criteria(c, in.scenario, stage);
+	in.layers[2] = scrit;
 	memcpy(key, &be, 8);
 	if ((rc = index_scan(c->st->ix, c->txn, TAB_RUNS, key, 8, gather_run,
 	    &g)) < 0)
@@ -569,6 +554,7 @@ out:
 	json_decref(self);
 	json_decref(prev);
 	json_decref(pcrit);
+	json_decref(scrit);
 	json_decref(m);
 	gather_free(&g);
 	return rc;
@@ -626,8 +612,20 @@ due_one(void *arg, const char *key, size_t keylen, const void *val,
 	return 0;
 }
 
+static int	wake_stages(struct store *st, int64_t *next);
+
 int
 store_wake(struct store *st, int64_t *next)
+{
+	int rc = release_freeze_due(st);
+
+	if (rc < 0)
+		store_log(st, "freeze: %s", store_errmsg());
+	return wake_stages(st, next);
+}
+
+static int
+wake_stages(struct store *st, int64_t *next)
 {
 	struct store_user who;
 	struct due d = { time(NULL), 0, NULL, NULL, 0 };
@@ -650,7 +648,7 @@ store_wake(struct store *st, int64_t *next)
 	}
 	d.n = 0;
 	store_user_from_uid(&who, getuid(), getgid());
-	if ((rc = begin(&c, st, &who)) < 0)
+	if ((rc = chg_begin(&c, st, &who)) < 0)
 		return rc;
 	rc = index_scan(st->ix, c.txn, TAB_STAGE, "w:", 2, due_one, &d);
 	for (size_t i = 0; rc == 0 && i < d.n; i++) {
@@ -674,7 +672,7 @@ store_wake(struct store *st, int64_t *next)
 		index_abort(c.txn);
 		return rc;
 	}
-	return finish(&c, rc);
+	return chg_finish(&c, rc);
 }
 
 /* Point stages/<s>/<p>/latest at the newest promotion not revoked. */
@@ -703,7 +701,7 @@ newest_promo(void *arg, const char *key, size_t keylen, const void *val,
 	return 0;
 }
 
-static int
+int
 update_latest(struct ctx *c, const char *stage, const char *project,
     uint64_t pdir)
 {
@@ -724,7 +722,7 @@ update_latest(struct ctx *c, const char *stage, const char *project,
 	return put_link(c, pdir, "latest", n.version);
 }
 
-static int
+int
 stage_dir(struct ctx *c, const char *stage, uint64_t *ino)
 {
 	return index_lookup(c->st->ix, c->txn, INO_STAGES, stage, ino);
@@ -755,6 +753,15 @@ promote(struct ctx *c, const char *artkey, const char *stage, json_t *srec,
 		rc = -ENOMEM;
 		goto out;
 	}
+	{
+		json_t *m = manifest_of(c, artkey);
+		const char *sc = json_string_value(json_object_get(m,
+		    "scenario"));
+
+		if (sc)
+			json_object_set_new(rec, "scenario", json_string(sc));
+		json_decref(m);
+	}
 	if ((rc = put_json(c, TAB_PROMO, key, promo_key(key, stage, artkey),
 	    rec)) < 0)
 		goto out;
@@ -764,9 +771,11 @@ promote(struct ctx *c, const char *artkey, const char *stage, json_t *srec,
 		goto out;
 	snprintf(target, sizeof(target), "../../../artifacts/%s", artkey);
 	if ((rc = put_link(c, pdir, version, target)) < 0 ||
-	    (rc = update_latest(c, stage, project, pdir)) < 0)
+	    (rc = update_latest(c, stage, project, pdir)) < 0 ||
+	    (rc = scenario_link_update(c, json_string_value(json_object_get(rec,
+	    "scenario")), stage, project)) < 0)
 		goto out;
-	text = dump(rec, &len);
+	text = json_text(rec, &len);
 	evidence = json_dumps(json_object_get(decision, "evidence"),
 	    JSON_INDENT(2) | JSON_SORT_KEYS);
 	if (!text || !evidence) {
@@ -859,7 +868,7 @@ eval_stage(struct ctx *c, uint64_t art, const char *artkey,
 }
 
 /* Every stage, for one artifact whose inputs changed. */
-static int
+int
 eval_artifact(struct ctx *c, uint64_t art, const char *artkey)
 {
 	struct stage_list l = { NULL, 0 };
@@ -915,9 +924,9 @@ store_evaluate_artifact(struct store *st, uint64_t art,
 
 	if ((rc = store_artifact_key(st, art, artkey)) < 0)
 		return rc;
-	if ((rc = begin(&c, st, who)) < 0)
+	if ((rc = chg_begin(&c, st, who)) < 0)
 		return rc;
-	return finish(&c, eval_artifact(&c, art, artkey));
+	return chg_finish(&c, eval_artifact(&c, art, artkey));
 }
 
 /* Used by results.c in the transaction that records a run. */
@@ -951,7 +960,7 @@ store_stage_create(struct store *st, const char *stage,
 
 	if ((rc = check_name_in(stage, "stage")) < 0)
 		return rc;
-	if ((rc = begin(&c, st, who)) < 0)
+	if ((rc = chg_begin(&c, st, who)) < 0)
 		return rc;
 	files = json_array();
 	if ((rec = stage_rec(&c, stage))) {
@@ -967,7 +976,7 @@ store_stage_create(struct store *st, const char *stage,
 	    (rc = ensure_dir(&c, sdir, "criteria.history", ROLE_NONE, 0555,
 	    &hdir)) < 0)
 		goto out;
-	text = dump(rec, &len);
+	text = json_text(rec, &len);
 	snprintf(lpath, sizeof(lpath), "stages/%s/stage.json", stage);
 	add_data(files, lpath, text, len);
 	snprintf(lpath, sizeof(lpath), "create stage %s", stage);
@@ -976,7 +985,7 @@ out:
 	free(text);
 	json_decref(rec);
 	json_decref(files);
-	return finish(&c, rc);
+	return chg_finish(&c, rc);
 }
 
 /* Would `after` make a cycle of stages through stage? */
@@ -1056,7 +1065,7 @@ store_criteria_set(struct store *st, const char *stage, const char *text,
 	struct ctx c;
 	int rc;
 
-	if ((rc = begin(&c, st, who)) < 0)
+	if ((rc = chg_begin(&c, st, who)) < 0)
 		return rc;
 	files = json_array();
 	if (!(rec = stage_rec(&c, stage))) {
@@ -1076,7 +1085,7 @@ store_criteria_set(struct store *st, const char *stage, const char *text,
 		    json_object_get(rec, "criteria"), "set_by",
 		    json_object_get(rec, "set_by"), "set_at",
 		    json_object_get(rec, "set_at"));
-		htext = dump(hist, &hlen);
+		htext = json_text(hist, &hlen);
 		snprintf(hname, sizeof(hname), "%lld.json", (long long)cycle);
 		if (!htext || (rc = put_text(&c, hdir, hname, htext, hlen,
 		    0)) < 0)
@@ -1085,7 +1094,7 @@ store_criteria_set(struct store *st, const char *stage, const char *text,
 		    stage, hname);
 		add_data(files, lpath, htext, hlen);
 	}
-	ctext = dump(crit, &clen);
+	ctext = json_text(crit, &clen);
 	if (!ctext) {
 		rc = -ENOMEM;
 		goto out;
@@ -1114,7 +1123,7 @@ out:
 	json_decref(crit);
 	json_decref(rec);
 	json_decref(files);
-	return finish(&c, rc);
+	return chg_finish(&c, rc);
 }
 
 int
@@ -1129,7 +1138,7 @@ store_project_criteria_set(struct store *st, const char *project,
 	size_t clen;
 	int rc;
 
-	if ((rc = begin(&c, st, who)) < 0)
+	if ((rc = chg_begin(&c, st, who)) < 0)
 		return rc;
 	files = json_array();
 	if (!(srec = stage_rec(&c, stage))) {
@@ -1148,7 +1157,7 @@ store_project_criteria_set(struct store *st, const char *project,
 	}
 	rec = json_pack("{s:O}", "criteria", crit);
 	who_json(rec, "set", who, c.now);
-	ctext = dump(crit, &clen);
+	ctext = json_text(crit, &clen);
 	snprintf(name, sizeof(name), "%s.json", stage);
 	if (!ctext || (rc = put_json(&c, TAB_STAGE, key, projcrit_key(key,
 	    project, stage), rec)) < 0 ||
@@ -1168,7 +1177,7 @@ out:
 	json_decref(rec);
 	json_decref(srec);
 	json_decref(files);
-	return finish(&c, rc);
+	return chg_finish(&c, rc);
 }
 
 /* The text an artifact's approvals/<stage> file shows: one line each. */
@@ -1207,7 +1216,7 @@ approval_line(void *arg, const char *key, size_t keylen, const void *val,
 	return 0;
 }
 
-static char *
+char *
 trimmed(const char *buf, size_t len)
 {
 	while (len && strchr(" \t\r\n", buf[len - 1]))
@@ -1238,7 +1247,7 @@ store_approve(struct store *st, uint64_t art, const char *stage,
 	if (!utf8_valid(reason, len))
 		return store_seterr(-EINVAL, "approval: the reason is not UTF-8 "
 		    "text");
-	if ((rc = begin(&c, st, who)) < 0)
+	if ((rc = chg_begin(&c, st, who)) < 0)
 		return rc;
 	files = json_array();
 	if (!(srec = stage_rec(&c, stage))) {
@@ -1260,7 +1269,7 @@ store_approve(struct store *st, uint64_t art, const char *stage,
 	    (rc = index_lookup(st->ix, c.txn, art, "approvals", &adir)) < 0 ||
 	    (rc = put_text(&c, adir, stage, t.buf ? t.buf : "", t.len, 0)) < 0)
 		goto out;
-	text = dump(rec, &tlen);
+	text = json_text(rec, &tlen);
 	snprintf(lpath, sizeof(lpath), "approvals/%s/%s/%s.json", artkey,
 	    stage, who->name);
 	add_data(files, lpath, text, tlen);
@@ -1275,7 +1284,7 @@ out:
 	json_decref(rec);
 	json_decref(srec);
 	json_decref(files);
-	return finish(&c, rc);
+	return chg_finish(&c, rc);
 }
 
 int
@@ -1334,7 +1343,7 @@ store_waive(struct store *st, uint64_t art, const char *testcase,
 	}
 	json_object_set_new(rec, "testcase", json_string(testcase));
 	json_object_set_new(rec, "by", json_string(who->name));
-	if ((rc = begin(&c, st, who)) < 0)
+	if ((rc = chg_begin(&c, st, who)) < 0)
 		goto early;
 	files = json_array();
 	{
@@ -1345,7 +1354,7 @@ store_waive(struct store *st, uint64_t art, const char *testcase,
 	}
 	memcpy(key, &be, 8);
 	klen = 8 + (size_t)snprintf(key + 8, 300, "%s", testcase);
-	text = dump(rec, &tlen);
+	text = json_text(rec, &tlen);
 	if (!text) {
 		rc = -ENOMEM;
 		goto out;
@@ -1366,7 +1375,7 @@ out:
 	json_decref(rec);
 	json_decref(j);
 	json_decref(files);
-	return finish(&c, rc);
+	return chg_finish(&c, rc);
 early:
 	free(why);
 	json_decref(rec);
@@ -1388,7 +1397,7 @@ store_waiver_withdraw(struct store *st, uint64_t art, const char *testcase,
 
 	if ((rc = store_artifact_key(st, art, artkey)) < 0)
 		return rc;
-	if ((rc = begin(&c, st, who)) < 0)
+	if ((rc = chg_begin(&c, st, who)) < 0)
 		return rc;
 	files = json_array();
 	memcpy(key, &be, 8);
@@ -1409,7 +1418,7 @@ store_waiver_withdraw(struct store *st, uint64_t art, const char *testcase,
 	/* a withdrawal never promotes; it only changes what status says */
 out:
 	json_decref(files);
-	return finish(&c, rc);
+	return chg_finish(&c, rc);
 }
 
 int
@@ -1426,7 +1435,7 @@ store_hold(struct store *st, const char *stage, const char *reason,
 		return store_seterr(-EINVAL, "hold: the reason is not UTF-8 "
 		    "text");
 	why = trimmed(reason, len);
-	if ((rc = begin(&c, st, who)) < 0)
+	if ((rc = chg_begin(&c, st, who)) < 0)
 		goto early;
 	files = json_array();
 	if (!(rec = stage_rec(&c, stage))) {
@@ -1449,7 +1458,7 @@ out:
 	json_decref(rec);
 	free(why);
 	json_decref(files);
-	return finish(&c, rc);
+	return chg_finish(&c, rc);
 early:
 	free(why);
 	json_decref(files);
@@ -1466,7 +1475,7 @@ store_release(struct store *st, const char *stage,
 	struct ctx c;
 	int rc;
 
-	if ((rc = begin(&c, st, who)) < 0)
+	if ((rc = chg_begin(&c, st, who)) < 0)
 		return rc;
 	files = json_array();
 	if (!(rec = stage_rec(&c, stage)) || !json_object_get(rec, "hold")) {
@@ -1489,7 +1498,7 @@ store_release(struct store *st, const char *stage,
 out:
 	json_decref(rec);
 	json_decref(files);
-	return finish(&c, rc);
+	return chg_finish(&c, rc);
 }
 
 static int
@@ -1505,7 +1514,7 @@ set_revoked(struct store *st, const char *stage, const char *project,
 	int rc;
 
 	snprintf(artkey, sizeof(artkey), "%s/%s", project, version);
-	if ((rc = begin(&c, st, who)) < 0)
+	if ((rc = chg_begin(&c, st, who)) < 0)
 		return rc;
 	files = json_array();
 	rec = promo_rec(&c, stage, artkey);
@@ -1540,9 +1549,11 @@ set_revoked(struct store *st, const char *stage, const char *project,
 		    artkey);
 		rc = put_link(&c, pdir, version, target);
 	}
-	if (rc < 0 || (rc = update_latest(&c, stage, project, pdir)) < 0)
+	if (rc < 0 || (rc = update_latest(&c, stage, project, pdir)) < 0 ||
+	    (rc = scenario_link_update(&c, json_string_value(json_object_get(
+	    rec, "scenario")), stage, project)) < 0)
 		goto out;
-	text = dump(rec, &len);
+	text = json_text(rec, &len);
 	snprintf(lpath, sizeof(lpath), "promotions/%s/%s.json", stage, artkey);
 	add_data(files, lpath, text, len);
 	snprintf(lpath, sizeof(lpath), "%s %s %s %s", revoke ? "revoke" :
@@ -1557,7 +1568,7 @@ out:
 	free(text);
 	json_decref(rec);
 	json_decref(files);
-	return finish(&c, rc);
+	return chg_finish(&c, rc);
 }
 
 int
@@ -1634,7 +1645,7 @@ store_status_text(struct store *st, uint64_t art, int as_json, char **buf,
 	if ((rc = store_status(st, art, &s)) < 0)
 		return rc;
 	if (as_json) {
-		*buf = dump(s, len);
+		*buf = json_text(s, len);
 		json_decref(s);
 		return *buf ? 0 : -ENOMEM;
 	}
@@ -1718,6 +1729,20 @@ target_of(struct store *st, uint64_t dir, struct target *t)
 	case ROLE_WAIVERS:
 		t->art = n.parent;
 		break;
+	case ROLE_SCENARIO:
+		rc = index_name_of(st->ix, txn, INO_SCENARIOS, dir, t->project);
+		break;
+	case ROLE_SCENARIO_CRITERIA:
+		rc = index_name_of(st->ix, txn, INO_SCENARIOS, n.parent,
+		    t->project);
+		break;
+	case ROLE_RELEASE:
+		rc = index_name_of(st->ix, txn, INO_RELEASES, dir, t->stage);
+		break;
+	case ROLE_PARTICIPANTS:
+		rc = index_name_of(st->ix, txn, INO_RELEASES, n.parent,
+		    t->stage);
+		break;
 	default:
 		break;
 	}
@@ -1745,10 +1770,27 @@ store_ctl_writable(struct store *st, uint64_t dir, const char *name)
 		return name_check(name, t.role == ROLE_WAIVERS ? "test case" :
 		    "stage");
 	case ROLE_PROJECT_CRITERIA:
+	case ROLE_SCENARIO_CRITERIA:
 		if (strlen(name) > 5 && strcmp(name + strlen(name) - 5,
 		    ".json") == 0)
 			return 0;
 		break;
+	case ROLE_SCENARIO:
+		if (strcmp(name, "scenario.json") == 0)
+			return 0;
+		break;
+	case ROLE_RELEASE:
+	case ROLE_PARTICIPANTS:
+		/* refused at open: a frozen release never changes */
+		if ((rc = release_frozen(st, t.stage)) < 0)
+			return rc;
+		if (t.role == ROLE_PARTICIPANTS)
+			return name_check(name, "scenario");
+		if (strcmp(name, "release.json") == 0)
+			return 0;
+		break;
+	case ROLE_FROZEN:
+		return store_seterr(-EROFS, "a frozen release never changes");
 	default:
 		break;
 	}
@@ -1780,6 +1822,17 @@ store_ctl_write(struct store *st, uint64_t dir, const char *name,
 		    name);
 		return store_project_criteria_set(st, t.project, stage, buf,
 		    len, who);
+	case ROLE_SCENARIO_CRITERIA:
+		snprintf(stage, sizeof(stage), "%.*s", (int)strlen(name) - 5,
+		    name);
+		return store_scenario_criteria_set(st, t.project, stage, buf,
+		    len, who);
+	case ROLE_SCENARIO:
+		return store_scenario_set(st, t.project, buf, len, who);
+	case ROLE_RELEASE:
+		return store_release_set(st, t.stage, buf, len, who);
+	case ROLE_PARTICIPANTS:
+		return store_participant_add(st, t.stage, name, buf, len, who);
 	default:
 		return store_seterr(-EROFS, "'%s' cannot be written here",
 		    name);
@@ -1806,6 +1859,10 @@ store_ctl_remove(struct store *st, uint64_t dir, const char *name,
 		break;
 	case ROLE_WAIVERS:
 		return store_waiver_withdraw(st, t.art, name, who);
+	case ROLE_PARTICIPANTS:
+		return store_participant_withdraw(st, t.stage, name, who);
+	case ROLE_FROZEN:
+		return store_seterr(-EROFS, "a frozen release never changes");
 	default:
 		break;
 	}
@@ -1819,8 +1876,12 @@ store_ctl_mkdir(struct store *st, uint64_t dir, const char *name,
 {
 	if (dir == INO_STAGES)
 		return store_stage_create(st, name, who);
-	return store_seterr(-EROFS, "mkdir '%s': only stages/<stage> can be "
-	    "made here", name);
+	if (dir == INO_SCENARIOS)
+		return store_scenario_create(st, name, who);
+	if (dir == INO_RELEASES)
+		return store_release_create(st, name, who);
+	return store_seterr(-EROFS, "mkdir '%s': only stages/<stage>, "
+	    "scenarios/<scenario> and releases/<release> can be made", name);
 }
 
 /* -- rebuild from the ledger ---------------------------------------- */
@@ -1863,6 +1924,10 @@ rebuild_one(struct ctx *c, int pass, const char *path, const char *text,
 
 	snprintf(buf, sizeof(buf), "%s", path);
 	n = split_path(buf, part, 8);
+	if (n > 0 && (strcmp(part[0], "scenarios") == 0 ||
+	    strcmp(part[0], "releases") == 0))
+		return pass <= 2 ? release_rebuild_one(c, pass, part, n, text,
+		    len) : 0;
 	j = json_loadb(text, len, 0, NULL);
 	if (j && json_string_value(json_object_get(j, "at")))
 		c->now = parse_iso(json_string_value(json_object_get(j, "at")));
@@ -1964,6 +2029,9 @@ rebuild_one(struct ctx *c, int pass, const char *path, const char *text,
 		}
 		if (rc == 0)
 			rc = update_latest(c, part[1], part[2], dir);
+		if (rc == 0)
+			rc = scenario_link_update(c, json_string_value(
+			    json_object_get(j, "scenario")), part[1], part[2]);
 	}
 	goto out;
 bad:
@@ -2006,7 +2074,7 @@ store_promote(struct store *st, const char *stage, const char *project,
 	int rc;
 
 	snprintf(artkey, sizeof(artkey), "%s/%s", project, version);
-	if ((rc = begin(&c, st, who)) < 0)
+	if ((rc = chg_begin(&c, st, who)) < 0)
 		return rc;
 	if (index_get(st->ix, c.txn, TAB_ARTIFACT, artkey, &ar,
 	    sizeof(ar)) < 0) {
@@ -2037,5 +2105,112 @@ out:
 	json_decref(d);
 	json_decref(self);
 	json_decref(srec);
-	return finish(&c, rc);
+	return chg_finish(&c, rc);
+}
+
+int
+store_node_is_dynamic(const struct node *n)
+{
+	return n->kind == NODE_RUN || n->role == ROLE_STATUS ||
+	    n->role == ROLE_STATUS_JSON || n->role == ROLE_SCENARIO_STATUS ||
+	    n->role == ROLE_SCENARIO_STATUS_JSON ||
+	    n->role == ROLE_RELEASE_STATUS ||
+	    n->role == ROLE_RELEASE_STATUS_JSON;
+}
+
+static int
+status_people(json_t *s, int release, char **buf, size_t *len)
+{
+	FILE *f = open_memstream(buf, len);
+	const char *k, *k2;
+	json_t *v, *v2, *u;
+	size_t i;
+
+	if (!f)
+		return -ENOMEM;
+	if (release) {
+		fprintf(f, "release %s (target %s)%s\n", json_string_value(
+		    json_object_get(s, "release")), json_string_value(
+		    json_object_get(s, "target")) ? json_string_value(
+		    json_object_get(s, "target")) : "none",
+		    json_object_get(json_object_get(s, "frozen"), "frozen_at") ?
+		    ", frozen" : "");
+		json_object_foreach(json_object_get(s, "participants"), k, v) {
+			fprintf(f, "  %s: %s\n", k, json_is_true(json_object_get(
+			    v, "ready")) ? "ready" : "not ready");
+			json_object_foreach(json_object_get(v, "artifacts"), k2,
+			    v2)
+				fprintf(f, "    %s %s\n", k2,
+				    json_string_value(v2));
+			json_array_foreach(json_object_get(v, "unmet"), i, u)
+				fprintf(f, "    - %s%s%s: %s\n", json_string_value(
+				    json_object_get(u, "type")),
+				    json_object_get(u, "project") ? " " : "",
+				    json_object_get(u, "project") ?
+				    json_string_value(json_object_get(u,
+				    "project")) : "", json_string_value(
+				    json_object_get(u, "detail")));
+		}
+		json_array_foreach(json_object_get(s, "notes"), i, u)
+			fprintf(f, "  note: %s %s\n", json_string_value(
+			    json_object_get(u, "artifact")), json_string_value(
+			    json_object_get(u, "detail")));
+	} else {
+		fprintf(f, "scenario %s\n", json_string_value(json_object_get(s,
+		    "scenario")));
+		json_object_foreach(json_object_get(s, "stages"), k, v) {
+			fprintf(f, "  %s:\n", k);
+			json_object_foreach(v, k2, v2)
+				fprintf(f, "    %s: %s\n", k2, json_is_true(
+				    json_object_get(v2, "promoted")) ?
+				    json_string_value(json_object_get(v2,
+				    "version")) : "missing");
+		}
+		fprintf(f, "  scores (-1 no run, 0 never passed, 1 passed once, "
+		    "2 passing, 3 the last 4 passed):\n");
+		json_object_foreach(json_object_get(s, "scores"), k, v)
+			fprintf(f, "    %s: %lld\n", k,
+			    (long long)json_integer_value(v));
+	}
+	fclose(f);
+	return 0;
+}
+
+int
+store_dynamic_text(struct store *st, uint64_t ino, const struct node *n,
+    char **buf, size_t *len)
+{
+	char name[NAME_MAX_BYTES + 1];
+	MDB_txn *txn;
+	json_t *s = NULL;
+	int rc, release;
+
+	(void)ino;
+	if (n->kind == NODE_RUN)
+		return store_run_text(st, n, buf, len);
+	if (n->role == ROLE_STATUS || n->role == ROLE_STATUS_JSON)
+		return store_status_text(st, n->parent,
+		    n->role == ROLE_STATUS_JSON, buf, len);
+	release = n->role == ROLE_RELEASE_STATUS ||
+	    n->role == ROLE_RELEASE_STATUS_JSON;
+	if ((rc = index_begin(st->ix, 1, &txn)) < 0)
+		return rc;
+	rc = index_name_of(st->ix, txn, release ? INO_RELEASES : INO_SCENARIOS,
+	    n->parent, name);
+	index_abort(txn);
+	if (rc < 0)
+		return rc;
+	rc = release ? store_release_status(st, name, &s) :
+	    store_scenario_status(st, name, &s);
+	if (rc < 0)
+		return rc;
+	if (n->role == ROLE_RELEASE_STATUS_JSON ||
+	    n->role == ROLE_SCENARIO_STATUS_JSON) {
+		*buf = json_text(s, len);
+		rc = *buf ? 0 : -ENOMEM;
+	} else {
+		rc = status_people(s, release, buf, len);
+	}
+	json_decref(s);
+	return rc;
 }

@@ -1127,6 +1127,8 @@ insert_artifact(struct store *st, MDB_txn *txn, json_t *m,
 		    key, strlen(key), 1);
 	if (rc == 0)
 		rc = runs_nodes(st, txn, base, created);
+	if (rc == 0)
+		rc = scenario_note_artifact(st, txn, mf_str(m, "scenario"), key);
 	if (rc == 0) {
 		/* the artifact's own listing gained four directories */
 		if ((rc = index_node_get(st->ix, txn, base, &pn)) == 0) {
@@ -1508,7 +1510,7 @@ static int
 is_state(const char *path)
 {
 	static const char *prefixes[] = { "stages/", "approvals/", "waivers/",
-	    "promotions/" };
+	    "promotions/", "scenarios/", "releases/" };
 
 	for (size_t i = 0; i < sizeof(prefixes) / sizeof(*prefixes); i++)
 		if (strncmp(path, prefixes[i], strlen(prefixes[i])) == 0)

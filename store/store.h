@@ -205,6 +205,45 @@ int store_status(struct store *st, uint64_t art, json_t **out);
 int store_status_text(struct store *st, uint64_t art, int as_json,
     char **buf, size_t *len);
 
+/* -- scenarios and umbrella releases (release.c) ---------------------- */
+
+int store_scenario_create(struct store *st, const char *name,
+    const struct store_user *who);
+/* scenario.json: installer(s), projects (required), description. */
+int store_scenario_set(struct store *st, const char *name, const char *text,
+    size_t len, const struct store_user *who);
+/* scenarios/<s>/criteria/<stage>.json: rules for the scenario's artifacts. */
+int store_scenario_criteria_set(struct store *st, const char *scenario,
+    const char *stage, const char *text, size_t len,
+    const struct store_user *who);
+/* {"scenario", "projects", "stages": {s: {p: {promoted, version}}},
+ *  "scores": {testcase: -1..3}} */
+int store_scenario_status(struct store *st, const char *scenario,
+    json_t **out);
+
+int store_release_create(struct store *st, const char *name,
+    const struct store_user *who);
+/* release.json: {"target": ISO-8601, "stage": S, "require": [RULE...]}. */
+int store_release_set(struct store *st, const char *release,
+    const char *text, size_t len, const struct store_user *who);
+int store_participant_add(struct store *st, const char *release,
+    const char *scenario, const char *text, size_t len,
+    const struct store_user *who);
+int store_participant_withdraw(struct store *st, const char *release,
+    const char *scenario, const struct store_user *who);
+/* {"release", "target", "frozen", "participants": {s: {ready, artifacts,
+ *  unmet}}, "notes"} */
+int store_release_status(struct store *st, const char *release,
+    json_t **out);
+/* Freeze: -EEXIST when already frozen. */
+int store_release_freeze(struct store *st, const char *release,
+    const struct store_user *who);
+
+/* The text of a node made when it is opened (status files, runs). */
+int store_node_is_dynamic(const struct node *n);
+int store_dynamic_text(struct store *st, uint64_t ino, const struct node *n,
+    char **buf, size_t *len);
+
 /*
  * Writes through the mount into the index: may dir/name be written (0, or
  * -EROFS)?  Write it (the bytes of the closed file), remove it, mkdir.

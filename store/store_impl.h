@@ -80,6 +80,10 @@ int runs_insert(struct store *st, MDB_txn *txn, uint64_t art,
 int runs_nodes(struct store *st, MDB_txn *txn, uint64_t art,
     int64_t created);
 
+/* Note that an artifact belongs to a scenario (publish, rebuild). */
+int scenario_note_artifact(struct store *st, MDB_txn *txn,
+    const char *scenario, const char *artkey);
+
 /* Evaluate every stage for an artifact inside the caller's transaction. */
 int stage_eval_in(struct store *st, MDB_txn *txn, uint64_t art,
     const char *artkey, const struct store_user *who, int64_t now);

@@ -25,6 +25,7 @@ static int	cmd_hold(int argc, char **argv);
 static int	cmd_import(int argc, char **argv);
 static int	cmd_promote(int argc, char **argv);
 static int	cmd_release(int argc, char **argv);
+static int	cmd_scenario(int argc, char **argv);
 static int	cmd_restore(int argc, char **argv);
 static int	cmd_revoke(int argc, char **argv);
 static int	cmd_stage(int argc, char **argv);
@@ -68,7 +69,9 @@ static const struct {
 	{ "promote", cmd_promote, "promote STORE STAGE PROJECT VERSION   (a "
 	    "stage with \"automatic\": false)" },
 	{ "hold", cmd_hold, "hold STORE STAGE REASON" },
-	{ "release", cmd_release, "release STORE STAGE   (end a hold)" },
+	{ "release", cmd_release, "release STORE STAGE   (end a hold); "
+	    "release freeze|status STORE RELEASE" },
+	{ "scenario", cmd_scenario, "scenario status STORE SCENARIO" },
 	{ "rebuild", cmd_rebuild, "rebuild STORE   (with the store unmounted)" },
 };
 
@@ -709,12 +712,97 @@ cmd_hold(int argc, char **argv)
 }
 
 static int
+print_status(json_t *s, int rc)
+{
+	if (rc < 0)
+		return rc;
+	if (json_out) {
+		json_dumpf(s, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		putchar('\n');
+	}
+	json_decref(s);
+	return 0;
+}
+
+static int
+cmd_scenario(int argc, char **argv)
+{
+	struct store *st;
+	json_t *s = NULL;
+	struct node n;
+	uint64_t ino;
+	char path[600], *buf = NULL;
+	size_t len;
+	int rc;
+
+	if (argc != 4 || strcmp(argv[1], "status") != 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (open_store(argv[2], &st))
+		return 1;
+	if (json_out) {
+		rc = store_scenario_status(st, argv[3], &s);
+		rc = print_status(s, rc);
+	} else {
+		snprintf(path, sizeof(path), "scenarios/%s/status", argv[3]);
+		rc = store_resolve(st, path, &ino, &n);
+		if (rc == 0)
+			rc = store_dynamic_text(st, ino, &n, &buf, &len);
+		if (rc == 0)
+			fwrite(buf, 1, len, stdout);
+		free(buf);
+	}
+	return done(st, rc, NULL);
+}
+
+static int
+cmd_release_sub(int argc, char **argv)
+{
+	struct store_user u;
+	struct store *st;
+	json_t *s = NULL;
+	struct node n;
+	uint64_t ino;
+	char path[600], *buf = NULL;
+	size_t len;
+	int rc;
+
+	if (argc != 4) {
+		usage(stderr);
+		return 2;
+	}
+	if (open_store(argv[2], &st))
+		return 1;
+	me(&u);
+	if (strcmp(argv[1], "freeze") == 0)
+		return done(st, store_release_freeze(st, argv[3], &u),
+		    "frozen");
+	if (json_out) {
+		rc = store_release_status(st, argv[3], &s);
+		rc = print_status(s, rc);
+	} else {
+		snprintf(path, sizeof(path), "releases/%s/status", argv[3]);
+		rc = store_resolve(st, path, &ino, &n);
+		if (rc == 0)
+			rc = store_dynamic_text(st, ino, &n, &buf, &len);
+		if (rc == 0)
+			fwrite(buf, 1, len, stdout);
+		free(buf);
+	}
+	return done(st, rc, NULL);
+}
+
+static int
 cmd_release(int argc, char **argv)
 {
 	struct store_user u;
 	struct store *st;
 	int rc;
 
+	if (argc >= 2 && (strcmp(argv[1], "freeze") == 0 ||
+	    strcmp(argv[1], "status") == 0))
+		return cmd_release_sub(argc, argv);
 	if (argc != 3) {
 		usage(stderr);
 		return 2;
