@@ -576,7 +576,7 @@ store_scenario_status(struct store *st, const char *scenario, json_t **out)
 		json_decref(crit);
 	}
 	*out = json_pack("{s:s,s:O,s:o,s:o}", "scenario", scenario,
-	    "projects", projects ? projects : json_array(), "stages", stages,
+	    "projects", projects ? projects : json_null(), "stages", stages,
 	    "scores", scores);
 	stages = scores = NULL;
 out:
@@ -705,9 +705,9 @@ store_release_set(struct store *st, const char *release, const char *text,
 		    "ISO-8601 UTC time such as 2027-05-01T00:00:00Z");
 	}
 	{
-		json_t *crit = json_pack("{s:O}", "require",
-		    json_object_get(j, "require") ? json_object_get(j,
-		    "require") : json_array());
+		json_t *req = json_object_get(j, "require");
+		json_t *crit = json_pack("{s:o}", "require", req ?
+		    json_incref(req) : json_array());
 
 		rc = crit_check(crit);
 		json_decref(crit);
@@ -912,9 +912,9 @@ readiness(struct ctx *c, json_t *release, const char *scenario)
 	const char *stage = json_string_value(json_object_get(release, "stage"));
 	size_t i;
 
-	common = json_pack("{s:{s:O}}", "criteria", "require",
-	    json_object_get(release, "require") ? json_object_get(release,
-	    "require") : json_array());
+	common = json_pack("{s:{s:o}}", "criteria", "require",
+	    json_object_get(release, "require") ? json_incref(
+	    json_object_get(release, "require")) : json_array());
 	if (!srec || !json_object_get(json_object_get(srec, "scenario"),
 	    "projects"))
 		json_array_append_new(unmet, json_pack("{s:s,s:s}", "type",
