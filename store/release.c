@@ -896,6 +896,9 @@ newest_first(const void *a, const void *b)
 {
 	const struct cand *x = a, *y = b;
 
+	/* promoted in the same second (an import): the greater version */
+	if (x->at == y->at)
+		return -strcmp(x->version, y->version);
 	return x->at > y->at ? -1 : x->at < y->at;
 }
 
