@@ -469,7 +469,7 @@ static int
 score_member(struct ctx *c, uint64_t art, const char *artkey, void *arg)
 {
 	struct score_ctx *sc = arg;
-	struct gather g = { json_array(), NULL, 0, NULL, 0, NULL, 0 };
+	struct gather g = { json_array(), NULL, 0, 0, NULL, 0, NULL, 0 };
 	uint64_t be = htobe64(art);
 	int rc;
 

@@ -132,10 +132,10 @@ result_parse(const char *filename, const char *buf, size_t len,
  * A run as the index keeps it: what evaluation needs, readable without
  * parsing JSON (it runs for every run of an artifact at every change),
  * then the whole record as JSON.
- *   "R1", pass (1), time (8), 4 x length (2), pod, installer, scenario,
- *   platform, JSON
+ *   "R2", pass (1), time (8), 4 x length (2), pod, installer, scenario,
+ *   platform (each followed by a NUL, so they can be used in place), JSON
  */
-#define RUN_MAGIC "R1"
+#define RUN_MAGIC "R2"
 
 int
 run_pack(json_t *run, const char *json, char **out, size_t *len)
@@ -143,7 +143,7 @@ run_pack(json_t *run, const char *json, char **out, size_t *len)
 	static const char *keys[] = { "pod", "installer", "scenario",
 	    "platform" };
 	const char *v[4];
-	size_t l[4], jl = strlen(json), total = 2 + 1 + 8 + 8 + jl, o;
+	size_t l[4], jl = strlen(json), total = 2 + 1 + 8 + 8 + 4 + jl, o;
 	int64_t t = parse_iso(json_string_value(json_object_get(run,
 	    "recorded")));
 	uint8_t pass = strcmp(json_string_value(json_object_get(run,
@@ -174,6 +174,7 @@ run_pack(json_t *run, const char *json, char **out, size_t *len)
 	for (int i = 0; i < 4; i++) {
 		memcpy(b + o, v[i] ? v[i] : "", l[i]);
 		o += l[i];
+		b[o++] = '\0';
 	}
 	memcpy(b + o, json, jl);
 	*out = b;
@@ -194,11 +195,11 @@ run_unpack(const char *b, size_t len, struct run_summary *s)
 	for (int i = 0; i < 4; i++)
 		memcpy(&l[i], b + 11 + 2 * i, 2);
 	for (int i = 0; i < 4; i++) {
-		if (o + l[i] > len)
+		if (o + l[i] + 1 > len || b[o + l[i]] != '\0')
 			return -EIO;
 		s->str[i] = b + o;
 		s->len[i] = l[i];
-		o += l[i];
+		o += l[i] + 1;
 	}
 	s->json = b + o;
 	s->jsonlen = len - o;

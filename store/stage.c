@@ -326,39 +326,35 @@ gather_run(void *arg, const char *key, size_t keylen, const void *val,
 {
 	struct gather *g = arg;
 	struct run_summary sum;
-	struct crit_run *r, *v;
-	json_t *strs;
+	struct crit_run *r;
 	uint64_t be;
 
 	if (keylen < 8 + 1 + 8 || run_unpack(val, vallen, &sum) < 0)
 		return 0;
-	v = realloc(g->runs, (g->nruns + 1) * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	g->runs = v;
+	if (g->nruns == g->caprun) {
+		size_t cap = g->caprun ? g->caprun * 2 : 64;
+		struct crit_run *v = realloc(g->runs, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		g->runs = v;
+		g->caprun = cap;
+	}
 	r = &g->runs[g->nruns++];
 	memset(r, 0, sizeof(*r));
-	/* the strings must outlive this transaction's view of the record */
-	strs = json_pack("[s#,s#,s#,s#,s#]", key + 8, strlen(key + 8),
-	    sum.str[0], sum.len[0], sum.str[1], sum.len[1], sum.str[2],
-	    sum.len[2], sum.str[3], sum.len[3]);
-	if (!strs) {
-		g->nruns--;
-		return 0;
-	}
-	json_array_append_new(g->keep, strs);
-	r->testcase = json_string_value(json_array_get(strs, 0));
+	/*
+	 * Straight from the index's memory: the strings stay valid while the
+	 * transaction is open, and the evaluation is done within it.
+	 */
+	r->testcase = key + 8;
 	r->pass = sum.pass;
 	memcpy(&be, key + keylen - 8, 8);
 	r->no = be64toh(be);
 	r->time = sum.time;
-	r->pod = sum.len[0] ? json_string_value(json_array_get(strs, 1)) : NULL;
-	r->installer = sum.len[1] ? json_string_value(json_array_get(strs, 2)) :
-	    NULL;
-	r->scenario = sum.len[2] ? json_string_value(json_array_get(strs, 3)) :
-	    NULL;
-	r->platform = sum.len[3] ? json_string_value(json_array_get(strs, 4)) :
-	    NULL;
+	r->pod = sum.len[0] ? sum.str[0] : NULL;
+	r->installer = sum.len[1] ? sum.str[1] : NULL;
+	r->scenario = sum.len[2] ? sum.str[2] : NULL;
+	r->platform = sum.len[3] ? sum.str[3] : NULL;
 	return 0;
 }
 
@@ -487,7 +483,7 @@ int
 decide(struct ctx *c, uint64_t art, const char *artkey, const char *stage,
     json_t *srec, json_t **decision)
 {
-	struct gather g = { json_array(), NULL, 0, NULL, 0, NULL, 0 };
+	struct gather g = { json_array(), NULL, 0, 0, NULL, 0, NULL, 0 };
 	struct crit_input in = { 0 };
 	char key[800], project[300];
 	json_t *pcrit = NULL, *m = NULL, *prev = NULL, *self = NULL;

@@ -27,7 +27,7 @@ struct stage_list {
 struct gather {
 	json_t *keep;		/* owns the strings the arrays point into */
 	struct crit_run *runs;
-	size_t nruns;
+	size_t nruns, caprun;
 	struct crit_approval *approvals;
 	size_t napprovals;
 	struct crit_waiver *waivers;

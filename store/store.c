@@ -614,7 +614,7 @@ drain_locked(struct store *st)
 		index_abort(txn);
 		/* a few changes: loose objects; many: one packfile for all */
 		if (rc < 0 || (rc = ledger_last_seq(st->lg, &last)) < 0 ||
-		    (queued >= 4 && (rc = ledger_batch_begin(st->lg)) < 0))
+		    (queued >= 64 && (rc = ledger_batch_begin(st->lg)) < 0))
 			return rc;
 		for (n = 0, from = 0; n < DRAIN_BATCH; n++, from = seq + 1) {
 			if ((rc = index_begin(st->ix, 1, &txn)) < 0)
