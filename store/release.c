@@ -94,64 +94,100 @@ scenario_dir(struct ctx *c, const char *scenario, uint64_t *ino)
 	return index_lookup(c->st->ix, c->txn, INO_SCENARIOS, scenario, ino);
 }
 
-int
-store_scenario_create(struct store *st, const char *name,
+static int
+set_role(struct ctx *c, uint64_t dir, const char *name, uint8_t role)
+{
+	struct node n;
+	uint64_t ino;
+	int rc;
+
+	if ((rc = index_lookup(c->st->ix, c->txn, dir, name, &ino)) < 0 ||
+	    (rc = index_node_get(c->st->ix, c->txn, ino, &n)) < 0)
+		return rc;
+	n.role = role;
+	return index_node_put(c->st->ix, c->txn, ino, &n);
+}
+
+/* What a scenario and a release have alike: a record, a directory with a
+ * sub-directory, status and status.json. */
+struct entity {
+	const char *kind;	/* "scenario", "release" */
+	const char *ledger;	/* "scenarios", "releases" */
+	const char *fmt;	/* record key */
+	uint64_t top;
+	uint8_t role, sub_role, status_role, status_json_role;
+	const char *sub;
+};
+
+static const struct entity scenario_entity = { "scenario", "scenarios",
+	"c:%s%s", INO_SCENARIOS, ROLE_SCENARIO, ROLE_SCENARIO_CRITERIA,
+	ROLE_SCENARIO_STATUS, ROLE_SCENARIO_STATUS_JSON, "criteria" };
+static const struct entity release_entity = { "release", "releases",
+	"r:%s%s", INO_RELEASES, ROLE_RELEASE, ROLE_PARTICIPANTS,
+	ROLE_RELEASE_STATUS, ROLE_RELEASE_STATUS_JSON, "participants" };
+
+/* The nodes of an entity (creation and rebuild). */
+static int
+entity_nodes(struct ctx *c, const struct entity *e, const char *name)
+{
+	uint64_t dir, sub;
+	int rc;
+
+	if ((rc = ensure_dir(c, e->top, name, e->role, 0755, &dir)) < 0 ||
+	    (rc = ensure_dir(c, dir, e->sub, e->sub_role, 0755, &sub)) < 0 ||
+	    (rc = put_text(c, dir, "status", "", 0, 0)) < 0 ||
+	    (rc = put_text(c, dir, "status.json", "", 0, 0)) < 0 ||
+	    (rc = set_role(c, dir, "status", e->status_role)) < 0)
+		return rc;
+	return set_role(c, dir, "status.json", e->status_json_role);
+}
+
+static int
+entity_create(struct store *st, const struct entity *e, const char *name,
     const struct store_user *who)
 {
 	json_t *rec = NULL, *files = NULL, *old;
-	char lpath[600], *text = NULL;
-	uint64_t sdir, cdir;
+	char msg[600];
 	struct ctx c;
-	size_t len;
 	int rc;
 
-	if ((rc = name_check(name, "scenario")) < 0)
+	if ((rc = name_check(name, e->kind)) < 0)
 		return rc;
 	if ((rc = chg_begin(&c, st, who)) < 0)
 		return rc;
 	files = json_array();
-	if ((old = rec_get(&c, "c:%s%s", name, NULL))) {
+	if ((old = rec_get(&c, e->fmt, name, NULL))) {
 		json_decref(old);
-		rc = store_seterr(-EEXIST, "scenario '%s' already exists", name);
+		rc = store_seterr(-EEXIST, "%s '%s' already exists", e->kind,
+		    name);
 		goto out;
 	}
 	rec = json_pack("{s:s}", "name", name);
 	who_json(rec, "created", who, c.now);
-	if ((rc = rec_put(&c, rec, "c:%s%s", name, NULL)) < 0 ||
-	    (rc = ensure_dir(&c, INO_SCENARIOS, name, ROLE_SCENARIO, 0755,
-	    &sdir)) < 0 ||
-	    (rc = ensure_dir(&c, sdir, "criteria", ROLE_SCENARIO_CRITERIA,
-	    0755, &cdir)) < 0 ||
-	    (rc = put_text(&c, sdir, "status", "", 0, 0)) < 0 ||
-	    (rc = put_text(&c, sdir, "status.json", "", 0, 0)) < 0)
+	if ((rc = rec_put(&c, rec, e->fmt, name, NULL)) < 0 ||
+	    (rc = entity_nodes(&c, e, name)) < 0)
 		goto out;
-	{
-		struct node n;
-		uint64_t ino;
-		static const char *names[] = { "status", "status.json" };
-		static const uint8_t roles[] = { ROLE_SCENARIO_STATUS,
-		    ROLE_SCENARIO_STATUS_JSON };
-
-		for (int i = 0; rc == 0 && i < 2; i++)
-			if ((rc = index_lookup(st->ix, c.txn, sdir, names[i],
-			    &ino)) == 0 &&
-			    (rc = index_node_get(st->ix, c.txn, ino, &n)) == 0) {
-				n.role = roles[i];
-				rc = index_node_put(st->ix, c.txn, ino, &n);
-			}
-		if (rc < 0)
-			goto out;
-	}
-	text = json_text(rec, &len);
-	snprintf(lpath, sizeof(lpath), "scenarios/%s/record.json", name);
-	add_data(files, lpath, text, len);
-	snprintf(lpath, sizeof(lpath), "create scenario %s", name);
-	rc = queue_change(st, c.txn, who, c.now, lpath, files);
+	ledger_record(files, e->ledger, name, rec);
+	snprintf(msg, sizeof(msg), "create %s %s", e->kind, name);
+	rc = queue_change(st, c.txn, who, c.now, msg, files);
 out:
-	free(text);
 	json_decref(rec);
 	json_decref(files);
 	return chg_finish(&c, rc);
+}
+
+int
+store_scenario_create(struct store *st, const char *name,
+    const struct store_user *who)
+{
+	return entity_create(st, &scenario_entity, name, who);
+}
+
+int
+store_release_create(struct store *st, const char *name,
+    const struct store_user *who)
+{
+	return entity_create(st, &release_entity, name, who);
 }
 
 /* Check scenario.json: projects (required), installer(s), description. */
@@ -597,65 +633,6 @@ release_dir(struct ctx *c, const char *release, uint64_t *ino)
 	return index_lookup(c->st->ix, c->txn, INO_RELEASES, release, ino);
 }
 
-static int
-set_role(struct ctx *c, uint64_t dir, const char *name, uint8_t role)
-{
-	struct node n;
-	uint64_t ino;
-	int rc;
-
-	if ((rc = index_lookup(c->st->ix, c->txn, dir, name, &ino)) < 0 ||
-	    (rc = index_node_get(c->st->ix, c->txn, ino, &n)) < 0)
-		return rc;
-	n.role = role;
-	return index_node_put(c->st->ix, c->txn, ino, &n);
-}
-
-int
-store_release_create(struct store *st, const char *name,
-    const struct store_user *who)
-{
-	json_t *rec = NULL, *files = NULL, *old;
-	char lpath[600], *text = NULL;
-	uint64_t rdir, pdir;
-	struct ctx c;
-	size_t len;
-	int rc;
-
-	if ((rc = name_check(name, "release")) < 0)
-		return rc;
-	if ((rc = chg_begin(&c, st, who)) < 0)
-		return rc;
-	files = json_array();
-	if ((old = rec_get(&c, "r:%s%s", name, NULL))) {
-		json_decref(old);
-		rc = store_seterr(-EEXIST, "release '%s' already exists", name);
-		goto out;
-	}
-	rec = json_pack("{s:s}", "name", name);
-	who_json(rec, "created", who, c.now);
-	if ((rc = rec_put(&c, rec, "r:%s%s", name, NULL)) < 0 ||
-	    (rc = ensure_dir(&c, INO_RELEASES, name, ROLE_RELEASE, 0755,
-	    &rdir)) < 0 ||
-	    (rc = ensure_dir(&c, rdir, "participants", ROLE_PARTICIPANTS, 0755,
-	    &pdir)) < 0 ||
-	    (rc = put_text(&c, rdir, "status", "", 0, 0)) < 0 ||
-	    (rc = put_text(&c, rdir, "status.json", "", 0, 0)) < 0 ||
-	    (rc = set_role(&c, rdir, "status", ROLE_RELEASE_STATUS)) < 0 ||
-	    (rc = set_role(&c, rdir, "status.json",
-	    ROLE_RELEASE_STATUS_JSON)) < 0)
-		goto out;
-	text = json_text(rec, &len);
-	snprintf(lpath, sizeof(lpath), "releases/%s/record.json", name);
-	add_data(files, lpath, text, len);
-	snprintf(lpath, sizeof(lpath), "create release %s", name);
-	rc = queue_change(st, c.txn, who, c.now, lpath, files);
-out:
-	free(text);
-	json_decref(rec);
-	json_decref(files);
-	return chg_finish(&c, rc);
-}
 
 static int
 frozen_refusal(json_t *rec, const char *release)
@@ -1321,34 +1298,14 @@ release_rebuild_one(struct ctx *c, int pass, char **part, int n,
 	uint64_t dir, sub;
 	int rc = 0;
 
-	if (pass == 1 && n == 3 && strcmp(part[0], "scenarios") == 0 &&
-	    strcmp(part[2], "record.json") == 0) {
+	if (pass == 1 && n == 3 && strcmp(part[2], "record.json") == 0) {
+		const struct entity *e = strcmp(part[0], "scenarios") == 0 ?
+		    &scenario_entity : &release_entity;
+
 		if (!j)
 			goto bad;
-		if ((rc = rec_put(c, j, "c:%s%s", part[1], NULL)) < 0 ||
-		    (rc = ensure_dir(c, INO_SCENARIOS, part[1], ROLE_SCENARIO,
-		    0755, &dir)) < 0 ||
-		    (rc = ensure_dir(c, dir, "criteria", ROLE_SCENARIO_CRITERIA,
-		    0755, &sub)) < 0 ||
-		    (rc = put_text(c, dir, "status", "", 0, 0)) < 0 ||
-		    (rc = put_text(c, dir, "status.json", "", 0, 0)) < 0 ||
-		    (rc = set_role(c, dir, "status", ROLE_SCENARIO_STATUS)) < 0)
-			goto out;
-		rc = set_role(c, dir, "status.json", ROLE_SCENARIO_STATUS_JSON);
-	} else if (pass == 1 && n == 3 && strcmp(part[0], "releases") == 0 &&
-	    strcmp(part[2], "record.json") == 0) {
-		if (!j)
-			goto bad;
-		if ((rc = rec_put(c, j, "r:%s%s", part[1], NULL)) < 0 ||
-		    (rc = ensure_dir(c, INO_RELEASES, part[1], ROLE_RELEASE,
-		    0755, &dir)) < 0 ||
-		    (rc = ensure_dir(c, dir, "participants", ROLE_PARTICIPANTS,
-		    0755, &sub)) < 0 ||
-		    (rc = put_text(c, dir, "status", "", 0, 0)) < 0 ||
-		    (rc = put_text(c, dir, "status.json", "", 0, 0)) < 0 ||
-		    (rc = set_role(c, dir, "status", ROLE_RELEASE_STATUS)) < 0)
-			goto out;
-		rc = set_role(c, dir, "status.json", ROLE_RELEASE_STATUS_JSON);
+		if ((rc = rec_put(c, j, e->fmt, part[1], NULL)) == 0)
+			rc = entity_nodes(c, e, part[1]);
 	} else if (pass == 2 && n == 3 && strcmp(part[0], "scenarios") == 0 &&
 	    strcmp(part[2], "scenario.json") == 0) {
 		if ((rc = scenario_dir(c, part[1], &dir)) < 0)
