@@ -711,28 +711,32 @@ cmd_hold(int argc, char **argv)
 	return done(st, rc, "held");
 }
 
+/* Print a status file of the tree: status, or status.json with --json. */
 static int
-print_status(json_t *s, int rc)
+print_dynamic(struct store *st, const char *dir)
 {
-	if (rc < 0)
-		return rc;
-	if (json_out) {
-		json_dumpf(s, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-		putchar('\n');
-	}
-	json_decref(s);
-	return 0;
+	char path[1200], *buf = NULL;
+	struct node n;
+	uint64_t ino;
+	size_t len;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/status%s", dir,
+	    json_out ? ".json" : "");
+	rc = store_resolve(st, path, &ino, &n);
+	if (rc == 0)
+		rc = store_dynamic_text(st, ino, &n, &buf, &len);
+	if (rc == 0)
+		fwrite(buf, 1, len, stdout);
+	free(buf);
+	return rc;
 }
 
 static int
 cmd_scenario(int argc, char **argv)
 {
+	char dir[600];
 	struct store *st;
-	json_t *s = NULL;
-	struct node n;
-	uint64_t ino;
-	char path[600], *buf = NULL;
-	size_t len;
 	int rc;
 
 	if (argc != 4 || strcmp(argv[1], "status") != 0) {
@@ -741,18 +745,10 @@ cmd_scenario(int argc, char **argv)
 	}
 	if (open_store(argv[2], &st))
 		return 1;
-	if (json_out) {
-		rc = store_scenario_status(st, argv[3], &s);
-		rc = print_status(s, rc);
-	} else {
-		snprintf(path, sizeof(path), "scenarios/%s/status", argv[3]);
-		rc = store_resolve(st, path, &ino, &n);
-		if (rc == 0)
-			rc = store_dynamic_text(st, ino, &n, &buf, &len);
-		if (rc == 0)
-			fwrite(buf, 1, len, stdout);
-		free(buf);
-	}
+	snprintf(dir, sizeof(dir), "scenarios/%s", argv[3]);
+	rc = print_dynamic(st, dir);
+	if (rc == -ENOENT)
+		store_seterr(rc, "scenario '%s' does not exist", argv[3]);
 	return done(st, rc, NULL);
 }
 
@@ -761,11 +757,7 @@ cmd_release_sub(int argc, char **argv)
 {
 	struct store_user u;
 	struct store *st;
-	json_t *s = NULL;
-	struct node n;
-	uint64_t ino;
-	char path[600], *buf = NULL;
-	size_t len;
+	char dir[600];
 	int rc;
 
 	if (argc != 4) {
@@ -778,18 +770,10 @@ cmd_release_sub(int argc, char **argv)
 	if (strcmp(argv[1], "freeze") == 0)
 		return done(st, store_release_freeze(st, argv[3], &u),
 		    "frozen");
-	if (json_out) {
-		rc = store_release_status(st, argv[3], &s);
-		rc = print_status(s, rc);
-	} else {
-		snprintf(path, sizeof(path), "releases/%s/status", argv[3]);
-		rc = store_resolve(st, path, &ino, &n);
-		if (rc == 0)
-			rc = store_dynamic_text(st, ino, &n, &buf, &len);
-		if (rc == 0)
-			fwrite(buf, 1, len, stdout);
-		free(buf);
-	}
+	snprintf(dir, sizeof(dir), "releases/%s", argv[3]);
+	rc = print_dynamic(st, dir);
+	if (rc == -ENOENT)
+		store_seterr(rc, "release '%s' does not exist", argv[3]);
 	return done(st, rc, NULL);
 }
 
