@@ -23,7 +23,7 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -O1
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-STORE_SRC := $(wildcard store/*.c)
+STORE_SRC := $(wildcard store/*.c) $(wildcard hooks/*.c)
 FS_SRC    := $(wildcard fs/*.c)
 STORE_OBJ := $(STORE_SRC:%.c=$(BUILD)/%.o)
 FS_OBJ    := $(FS_SRC:%.c=$(BUILD)/%.o)
@@ -38,7 +38,7 @@ all: $(BUILD)/relfs $(BUILD)/relctl
 deps:
 	@scripts/install-deps
 
-$(BUILD)/%.o: %.c $(wildcard store/*.h fs/*.h)
+$(BUILD)/%.o: %.c $(wildcard store/*.h fs/*.h hooks/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -62,7 +62,11 @@ $(BUILD)/tests/probe: tests/probe.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
-integration: all $(BUILD)/tests/probe
+$(BUILD)/tests/receiver: tests/receiver.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lcrypto
+
+integration: all $(BUILD)/tests/probe $(BUILD)/tests/receiver
 	@BUILD=$(abspath $(BUILD)) tests/integration/run
 
 # The whole suite, then again under AddressSanitizer and UBSan.

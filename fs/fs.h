@@ -71,6 +71,8 @@ struct fs {
 	pthread_mutex_t chg_mu;	/* the change log read so far */
 	uint64_t chg_since;
 	pthread_t wthread;
+	pthread_cond_t dcond;	/* the delivery thread (hooks, webhooks) */
+	pthread_t dthread;
 };
 
 extern const struct fuse_lowlevel_ops relfs_ops;

@@ -8,6 +8,8 @@
 #define _GNU_SOURCE
 #include "fs.h"
 
+#include "deliver.h"
+
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -143,6 +145,39 @@ wake_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * Events go out from here, beside the filesystem: a slow or failing
+ * target never slows a request.  A few times a second, and every target
+ * gets what it has not seen yet, in order.
+ */
+static void *
+delivery_thread(void *arg)
+{
+	struct fs *fs = arg;
+	struct timespec ts;
+	int sent;
+
+	pthread_mutex_lock(&fs->qmu);
+	while (!fs->qstop) {
+		pthread_mutex_unlock(&fs->qmu);
+		if (hooks_deliver(fs->st, &sent) < 0)
+			store_log(fs->st, "delivery: a target's state could not "
+			    "be saved");
+		pthread_mutex_lock(&fs->qmu);
+		if (sent)
+			continue;	/* more may be waiting */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&fs->dcond, &fs->qmu, &ts);
+	}
+	pthread_mutex_unlock(&fs->qmu);
+	return NULL;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -222,6 +257,8 @@ main(int argc, char **argv)
 	pthread_mutex_init(&fs.chg_mu, NULL);
 	fs_changed(&fs);	/* learn where the change log stands */
 	pthread_create(&fs.wthread, NULL, wake_thread, &fs);
+	pthread_cond_init(&fs.dcond, NULL);
+	pthread_create(&fs.dthread, NULL, delivery_thread, &fs);
 	if (opts.singlethread) {
 		ret = fuse_session_loop(fs.se);
 	} else {
@@ -237,9 +274,11 @@ main(int argc, char **argv)
 	fs.qstop = 1;
 	pthread_cond_signal(&fs.qcond);
 	pthread_cond_signal(&fs.wcond);
+	pthread_cond_signal(&fs.dcond);
 	pthread_mutex_unlock(&fs.qmu);
 	pthread_join(fs.qthread, NULL);
 	pthread_join(fs.wthread, NULL);
+	pthread_join(fs.dthread, NULL);
 	inc_destroy(&fs);
 	store_close(fs.st);
 	free(fs.dirty);

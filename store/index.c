@@ -16,6 +16,7 @@ struct index {
 	MDB_env *env;
 	MDB_dbi nodes, dirents, children, artifacts, projects, meta, queue;
 	MDB_dbi runs, artino, stage, promo, approval, waiver, changes;
+	MDB_dbi events, delivery;
 };
 
 static int	lmdb_err(int rc, const char *what);
@@ -80,7 +81,9 @@ index_open(struct index **out, const char *dir)
 	    (rc = mdb_dbi_open(txn, "promo", MDB_CREATE, &ix->promo)) ||
 	    (rc = mdb_dbi_open(txn, "approval", MDB_CREATE, &ix->approval)) ||
 	    (rc = mdb_dbi_open(txn, "waiver", MDB_CREATE, &ix->waiver)) ||
-	    (rc = mdb_dbi_open(txn, "changes", MDB_CREATE, &ix->changes)))
+	    (rc = mdb_dbi_open(txn, "changes", MDB_CREATE, &ix->changes)) ||
+	    (rc = mdb_dbi_open(txn, "events", MDB_CREATE, &ix->events)) ||
+	    (rc = mdb_dbi_open(txn, "delivery", MDB_CREATE, &ix->delivery)))
 		goto fail;
 	rc = mdb_txn_commit(txn);
 	txn = NULL;
@@ -390,6 +393,10 @@ table_dbi(struct index *ix, enum index_table t)
 		return ix->approval;
 	case TAB_WAIVER:
 		return ix->waiver;
+	case TAB_EVENT:
+		return ix->events;
+	case TAB_DELIVERY:
+		return ix->delivery;
 	case TAB_META:
 	default:
 		return ix->meta;
@@ -524,6 +531,34 @@ index_scan(struct index *ix, MDB_txn *txn, enum index_table t,
 	if (rc && rc != MDB_NOTFOUND)
 		return lmdb_err(rc, "scan");
 	return 0;
+}
+
+int
+index_scan_from(struct index *ix, MDB_txn *txn, enum index_table t,
+    const void *start, size_t slen,
+    int (*cb)(void *arg, uint64_t seq, const char *val, size_t len),
+    void *arg)
+{
+	MDB_cursor *cur;
+	MDB_val k = { slen, (void *)start }, v;
+	int rc, stop = 0;
+
+	rc = mdb_cursor_open(txn, table_dbi(ix, t), &cur);
+	if (rc)
+		return lmdb_err(rc, "scan");
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && !stop) {
+		uint64_t be = 0;
+
+		if (k.mv_size == sizeof(be))
+			memcpy(&be, k.mv_data, sizeof(be));
+		stop = cb(arg, be64toh(be), v.mv_data, v.mv_size);
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	if (stop < 0)
+		return stop;
+	return rc && rc != MDB_NOTFOUND ? lmdb_err(rc, "scan") : 0;
 }
 
 int

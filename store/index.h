@@ -132,10 +132,13 @@ int index_alloc_ino(struct index *ix, MDB_txn *txn, uint64_t count,
  * "runs" (key: artifact inode, big-endian, test case, NUL, run number,
  * big-endian) and "artino" (key: artifact inode -> "p/v"); "stage" (name ->
  * JSON), "promo" ("stage\0project\0version" -> JSON), "approval" (inode,
- * stage, NUL, uid -> JSON), "waiver" (inode, test case -> JSON).
+ * stage, NUL, uid -> JSON), "waiver" (inode, test case -> JSON), "events"
+ * (the outbox: big-endian number -> event JSON), "delivery" (target ->
+ * its delivery state).
  */
 enum index_table { TAB_ARTIFACT, TAB_PROJECT, TAB_META, TAB_RUNS,
-	TAB_ARTINO, TAB_STAGE, TAB_PROMO, TAB_APPROVAL, TAB_WAIVER };
+	TAB_ARTINO, TAB_STAGE, TAB_PROMO, TAB_APPROVAL, TAB_WAIVER, TAB_EVENT,
+	TAB_DELIVERY };
 int index_get(struct index *ix, MDB_txn *txn, enum index_table t,
     const char *key, void *val, size_t len);
 int index_put(struct index *ix, MDB_txn *txn, enum index_table t,
@@ -165,6 +168,12 @@ int index_last_with_prefix(struct index *ix, MDB_txn *txn,
 /* Every record whose key starts with prefix, in key order. */
 int index_scan(struct index *ix, MDB_txn *txn, enum index_table t,
     const void *prefix, size_t plen, index_iter_fn cb, void *arg);
+
+/* Records keyed by big-endian numbers from start on; cb gets the number. */
+int index_scan_from(struct index *ix, MDB_txn *txn, enum index_table t,
+    const void *start, size_t slen,
+    int (*cb)(void *arg, uint64_t seq, const char *val, size_t len),
+    void *arg);
 
 /* Iterate one table in key order; cb returns non-zero to stop. */
 int index_iter(struct index *ix, MDB_txn *txn, enum index_table t,

@@ -1206,6 +1206,14 @@ freeze_in(struct ctx *c, const char *release)
 	snprintf(lpath, sizeof(lpath), "freeze release %s", release);
 	rc = queue_change_tags(c->st, c->txn, c->who, c->now, lpath, files,
 	    tags);
+	if (rc == 0) {
+		json_t *ev = json_pack("{s:s,s:O}", "release", release,
+		    "scenarios", scen);
+
+		rc = event_emit(c->st, c->txn, "release.frozen", c->who, c->now,
+		    ev);
+		json_decref(ev);
+	}
 out:
 	if (ex)
 		fclose(ex);

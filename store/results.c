@@ -372,6 +372,19 @@ out:
 
 /* -- recording ------------------------------------------------------ */
 
+static int
+run_event(struct store *st, MDB_txn *txn, const char *artkey, json_t *run,
+    const struct store_user *who, int64_t now)
+{
+	json_t *ev = json_pack("{s:O,s:O,s:O}", "testcase",
+	    json_object_get(run, "testcase"), "outcome", json_object_get(run,
+	    "outcome"), "run", json_object_get(run, "run"));
+	int rc = event_artifact(st, txn, "run.recorded", who, now, artkey, ev);
+
+	json_decref(ev);
+	return rc;
+}
+
 int
 store_artifact_key(struct store *st, uint64_t art, char *out)
 {
@@ -450,6 +463,7 @@ store_result_add(struct store *st, uint64_t art, const char *filename,
 	    (unsigned long long)n,
 	    json_string_value(json_object_get(run, "outcome")));
 	if ((rc = queue_change(st, txn, who, now, msg, files)) < 0 ||
+	    (rc = run_event(st, txn, key, run, who, now)) < 0 ||
 	    (rc = stage_eval_in(st, txn, art, key, who, now)) < 0)
 		goto out;
 	rc = index_commit(txn);
@@ -586,6 +600,9 @@ store_import(struct store *st, const char *path,
 				stamp(run, NULL, who, im.now);
 				rc = runs_insert(st, im.txn, rec.ino, artifact, run,
 				    im.files, NULL);
+				if (rc == 0)
+					rc = run_event(st, im.txn, artifact, run,
+					    who, im.now);
 				if (rc == 0) {
 					(*imported)++;
 					im.in_batch++;

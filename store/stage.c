@@ -802,6 +802,16 @@ promote(struct ctx *c, const char *artkey, const char *stage, json_t *srec,
 	    stage);
 	rc = queue_change_tags(c->st, c->txn, c->who, c->now, msg, files,
 	    tags);
+	if (rc == 0) {
+		json_t *ev = json_pack("{s:s,s:O,s:O,s:O}", "stage", stage,
+		    "criteria", json_object_get(rec, "criteria"), "cycle",
+		    json_object_get(rec, "cycle"), "evidence",
+		    json_object_get(rec, "evidence"));
+
+		rc = event_artifact(c->st, c->txn, "promoted", c->who, c->now,
+		    artkey, ev);
+		json_decref(ev);
+	}
 out:
 	free(text);
 	free(evidence);
@@ -936,6 +946,21 @@ stage_eval_in(struct store *st, MDB_txn *txn, uint64_t art,
 }
 
 /* -- stages and criteria -------------------------------------------- */
+
+/* An event about a stage (and an artifact, when artkey is set). */
+static int
+stage_event(struct ctx *c, const char *type, const char *stage,
+    const char *artkey, json_t *extra)
+{
+	json_t *f = extra ? json_incref(extra) : json_object();
+	int rc;
+
+	json_object_set_new(f, "stage", json_string(stage));
+	rc = artkey ? event_artifact(c->st, c->txn, type, c->who, c->now,
+	    artkey, f) : event_emit(c->st, c->txn, type, c->who, c->now, f);
+	json_decref(f);
+	return rc;
+}
 
 static int
 check_name_in(const char *name, const char *what)
@@ -1111,6 +1136,15 @@ store_criteria_set(struct store *st, const char *stage, const char *text,
 	    stage, (long long)cycle + 1, hex);
 	if ((rc = queue_change(st, c.txn, who, c.now, lpath, files)) < 0)
 		goto out;
+	{
+		json_t *ev = json_pack("{s:s,s:I}", "criteria", hex, "cycle",
+		    cycle + 1);
+
+		rc = stage_event(&c, "criteria.changed", stage, NULL, ev);
+		json_decref(ev);
+		if (rc < 0)
+			goto out;
+	}
 	rc = eval_all(&c, stage);
 out:
 	free(ctext);
@@ -1270,7 +1304,8 @@ store_approve(struct store *st, uint64_t art, const char *stage,
 	    stage, who->name);
 	add_data(files, lpath, text, tlen);
 	snprintf(lpath, sizeof(lpath), "approve %s for %s", artkey, stage);
-	if ((rc = queue_change(st, c.txn, who, c.now, lpath, files)) < 0)
+	if ((rc = queue_change(st, c.txn, who, c.now, lpath, files)) < 0 ||
+	    (rc = stage_event(&c, "approval.added", stage, artkey, NULL)) < 0)
 		goto out;
 	rc = eval_stage(&c, art, artkey, stage, NULL);
 out:
@@ -1364,6 +1399,16 @@ store_waive(struct store *st, uint64_t art, const char *testcase,
 	snprintf(lpath, sizeof(lpath), "waive %s for %s", testcase, artkey);
 	if ((rc = queue_change(st, c.txn, who, c.now, lpath, files)) < 0)
 		goto out;
+	{
+		json_t *ev = json_pack("{s:s,s:O}", "testcase", testcase,
+		    "reason", json_object_get(rec, "reason"));
+
+		rc = event_artifact(st, c.txn, "waiver.added", who, c.now,
+		    artkey, ev);
+		json_decref(ev);
+		if (rc < 0)
+			goto out;
+	}
 	rc = eval_artifact(&c, art, artkey);
 out:
 	free(text);
@@ -1411,6 +1456,13 @@ store_waiver_withdraw(struct store *st, uint64_t art, const char *testcase,
 	    testcase, artkey);
 	if ((rc = queue_change(st, c.txn, who, c.now, lpath, files)) < 0)
 		goto out;
+	{
+		json_t *ev = json_pack("{s:s}", "testcase", testcase);
+
+		rc = event_artifact(st, c.txn, "waiver.withdrawn", who, c.now,
+		    artkey, ev);
+		json_decref(ev);
+	}
 	/* a withdrawal never promotes; it only changes what status says */
 out:
 	json_decref(files);
@@ -1450,6 +1502,13 @@ store_hold(struct store *st, const char *stage, const char *reason,
 	snprintf(lpath, sizeof(lpath), "hold %s: %s", stage,
 	    json_string_value(json_object_get(rec, "hold")));
 	rc = queue_change(st, c.txn, who, c.now, lpath, files);
+	if (rc == 0) {
+		json_t *ev = json_pack("{s:O}", "reason", json_object_get(rec,
+		    "hold"));
+
+		rc = stage_event(&c, "stage.held", stage, NULL, ev);
+		json_decref(ev);
+	}
 out:
 	json_decref(rec);
 	free(why);
@@ -1488,7 +1547,8 @@ store_release(struct store *st, const char *stage,
 	snprintf(lpath, sizeof(lpath), "stages/%s/hold", stage);
 	add_removal(files, lpath);
 	snprintf(lpath, sizeof(lpath), "release %s", stage);
-	if ((rc = queue_change(st, c.txn, who, c.now, lpath, files)) < 0)
+	if ((rc = queue_change(st, c.txn, who, c.now, lpath, files)) < 0 ||
+	    (rc = stage_event(&c, "stage.released", stage, NULL, NULL)) < 0)
 		goto out;
 	rc = eval_all(&c, stage);
 out:
@@ -1554,7 +1614,9 @@ set_revoked(struct store *st, const char *stage, const char *project,
 	add_data(files, lpath, text, len);
 	snprintf(lpath, sizeof(lpath), "%s %s %s %s", revoke ? "revoke" :
 	    "restore", project, version, stage);
-	if ((rc = queue_change(st, c.txn, who, c.now, lpath, files)) < 0)
+	if ((rc = queue_change(st, c.txn, who, c.now, lpath, files)) < 0 ||
+	    (rc = stage_event(&c, revoke ? "revoked" : "restored", stage,
+	    artkey, NULL)) < 0)
 		goto out;
 	/* restored: it may be promoted again at once */
 	if (!revoke && index_get(st->ix, c.txn, TAB_ARTIFACT, artkey, &ar,

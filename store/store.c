@@ -1369,6 +1369,13 @@ store_publish_dir(struct store *st, const char *dir,
 	    "bytes: %llu\npins: %zu", o->project, o->version, mf_str(m, "id"),
 	    sc.n, (unsigned long long)sc.bytes, json_array_size(pins));
 	rc = queue_change(st, txn, who, now, msg, files);
+	if (rc == 0) {
+		json_t *ev = json_pack("{s:s}", "artifact_id", mf_str(m, "id"));
+
+		rc = event_artifact(st, txn, "artifact.published", who, now, key,
+		    ev);
+		json_decref(ev);
+	}
 	if (rc < 0)
 		goto out;
 	/* a stage may take it at once (criteria without requirements) */

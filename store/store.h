@@ -256,6 +256,19 @@ int store_ctl_remove(struct store *st, uint64_t dir, const char *name,
 int store_ctl_mkdir(struct store *st, uint64_t dir, const char *name,
     const struct store_user *who);
 
+/*
+ * The outbox: every event numbered from `from` on, oldest first, as JSON
+ * ({id, seq, type, time, user, uid, project?, version?, stage?, ...});
+ * cb returns non-zero to stop.
+ */
+int store_events(struct store *st, uint64_t from,
+    int (*cb)(void *arg, uint64_t seq, const char *json, size_t len),
+    void *arg);
+
+/* A delivery target's state (TAB_DELIVERY), as JSON text; -ENOENT. */
+int store_delivery_get(struct store *st, const char *target, json_t **out);
+int store_delivery_put(struct store *st, const char *target, json_t *state);
+
 /* Write queued ledger commits to git. */
 int store_drain(struct store *st);
 

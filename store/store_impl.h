@@ -80,6 +80,13 @@ int runs_insert(struct store *st, MDB_txn *txn, uint64_t art,
 int runs_nodes(struct store *st, MDB_txn *txn, uint64_t art,
     int64_t created);
 
+/* The outbox (events.c): an event in the caller's transaction. */
+int event_emit(struct store *st, MDB_txn *txn, const char *type,
+    const struct store_user *who, int64_t when, json_t *fields);
+int event_artifact(struct store *st, MDB_txn *txn, const char *type,
+    const struct store_user *who, int64_t when, const char *artkey,
+    json_t *extra);
+
 /* Note that an artifact belongs to a scenario (publish, rebuild). */
 int scenario_note_artifact(struct store *st, MDB_txn *txn,
     const char *scenario, const char *artkey);

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "deliver.h"
 #include "store.h"
 
 static int	json_out;
@@ -22,6 +24,7 @@ static int	json_out;
 static int	cmd_approve(int argc, char **argv);
 static int	cmd_criteria(int argc, char **argv);
 static int	cmd_hold(int argc, char **argv);
+static int	cmd_events(int argc, char **argv);
 static int	cmd_import(int argc, char **argv);
 static int	cmd_promote(int argc, char **argv);
 static int	cmd_release(int argc, char **argv);
@@ -72,6 +75,8 @@ static const struct {
 	{ "release", cmd_release, "release STORE STAGE   (end a hold); "
 	    "release freeze|status STORE RELEASE" },
 	{ "scenario", cmd_scenario, "scenario status STORE SCENARIO" },
+	{ "events", cmd_events, "events STORE | events --follow STORE | "
+	    "events redeliver STORE [TARGET] | events deliver STORE" },
 	{ "rebuild", cmd_rebuild, "rebuild STORE   (with the store unmounted)" },
 };
 
@@ -796,6 +801,105 @@ cmd_release(int argc, char **argv)
 	me(&u);
 	rc = store_release(st, argv[2], &u);
 	return done(st, rc, "released");
+}
+
+static int
+print_event_quiet(void *arg, uint64_t seq, const char *json, size_t len)
+{
+	(void)json;
+	(void)len;
+	*(uint64_t *)arg = seq;
+	return 0;
+}
+
+static int
+print_event(void *arg, uint64_t seq, const char *json, size_t len)
+{
+	uint64_t *last = arg;
+
+	fwrite(json, 1, len, stdout);
+	putchar('\n');
+	*last = seq;
+	return 0;
+}
+
+static volatile sig_atomic_t follow_stop;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	follow_stop = 1;
+}
+
+static int
+cmd_events(int argc, char **argv)
+{
+	struct store *st;
+	json_t *s = NULL;
+	const char *k;
+	json_t *v;
+	int rc, sent = 0;
+
+	if (argc == 3 && strcmp(argv[1], "--follow") == 0) {
+		uint64_t last = 0;
+
+		if (open_store(argv[2], &st))
+			return 1;
+		/* from now on, one JSON object per line */
+		rc = store_events(st, 0, print_event_quiet, &last);
+		signal(SIGINT, on_signal);
+		signal(SIGTERM, on_signal);
+		setvbuf(stdout, NULL, _IOLBF, 0);
+		while (rc == 0 && !follow_stop) {
+			rc = store_events(st, last + 1, print_event, &last);
+			fflush(stdout);
+			usleep(200000);
+		}
+		store_close(st);
+		return rc < 0 ? fail(rc) : 0;
+	}
+	if (argc >= 3 && (strcmp(argv[1], "redeliver") == 0 ||
+	    strcmp(argv[1], "deliver") == 0)) {
+		if (open_store(argv[2], &st))
+			return 1;
+		rc = strcmp(argv[1], "deliver") == 0 ? hooks_deliver(st, &sent) :
+		    hooks_redeliver(st, argc > 3 ? argv[3] : NULL, &sent);
+		store_close(st);
+		if (rc < 0)
+			return fail(rc);
+		printf("%d delivered\n", sent);
+		return 0;
+	}
+	if (argc != 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (open_store(argv[1], &st))
+		return 1;
+	rc = hooks_status(st, &s);
+	store_close(st);
+	if (rc < 0)
+		return fail(rc);
+	if (json_out) {
+		json_dumpf(s, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		putchar('\n');
+	} else {
+		printf("%lld events in the outbox\n", (long long)
+		    json_integer_value(json_object_get(s, "events")));
+		json_object_foreach(json_object_get(s, "targets"), k, v) {
+			printf("%s: %lld delivered, %lld pending, %zu dead%s%s\n",
+			    k, (long long)json_integer_value(json_object_get(v,
+			    "delivered")), (long long)json_integer_value(
+			    json_object_get(v, "pending")), json_array_size(
+			    json_object_get(v, "dead")), json_object_get(v,
+			    "last_error") ? "; last error: " : "",
+			    json_object_get(v, "last_error") ? json_string_value(
+			    json_object_get(v, "last_error")) : "");
+		}
+	}
+	json_decref(s);
+	return 0;
 }
 
 static void

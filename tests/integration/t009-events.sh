@@ -1,0 +1,121 @@
+#!/bin/bash
+# Events: written to the outbox with each change, delivered to a hook script
+# and to webhooks (a real HTTP receiver on 127.0.0.1 that checks the HMAC
+# signature), retried in order when a receiver fails, parked after the
+# limit and re-sent, never slowing the mount, and kept across kill -9.
+. "$(dirname "$0")/lib.sh"
+RECEIVER=$BUILD/tests/receiver
+PORT=$((20000 + RANDOM % 20000))
+
+SRC=$T/src
+mkdir -p "$SRC"
+echo x >"$SRC/f"
+"$RELCTL" init "$STORE" >/dev/null
+mkdir -p "$STORE/hooks"
+cat >"$STORE/hooks/any" <<EOS
+#!/bin/sh
+# a hook: the event on stdin, the names in the environment
+read -r line
+echo "\$RELFS_EVENT \$RELFS_PROJECT \$RELFS_VERSION \$RELFS_STAGE" >>"$T/hook.log"
+echo "\$line" >>"$T/hook.json"
+EOS
+chmod +x "$STORE/hooks/any"
+"$RECEIVER" $PORT s3cret "$T/web.log" &
+RPID=$!
+"$RECEIVER" $((PORT + 1)) other "$T/flaky.log" --fail 2 &
+FPID=$!
+cat >"$STORE/webhooks.json" <<EOS
+[{"url": "http://127.0.0.1:$PORT/hook", "secret": "s3cret", "events": ["artifact.published", "run.recorded", "promoted"]},
+ {"url": "http://127.0.0.1:$((PORT + 1))/hook", "secret": "other"}]
+EOS
+sleep 0.3
+# short timeouts and backoff, so the retries fit in a test
+export RELFS_HOOK_TIMEOUT=2 RELFS_BACKOFF_MAX=1
+mount_store
+wait_for() {	# FILE LINES: up to 40 s
+	for _ in $(seq 400); do
+		[ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+"$RELCTL" publish "$STORE" "$SRC" --project fuel --version 1 >/dev/null
+mkdir "$MNT/stages/daily"
+echo '{"require": [{"testcase": "vping"}]}' >"$MNT/stages/daily/criteria.json"
+echo PASS >"$MNT/artifacts/fuel/1/results/vping"
+check "the hook saw four events" wait_for "$T/hook.log" 4
+check_eq "in order, with names in the environment" \
+	"artifact.published fuel 1 |criteria.changed   daily|run.recorded fuel 1 |promoted fuel 1 daily" \
+	"$(paste -sd'|' "$T/hook.log")"
+check_eq "the hook got the event JSON" "promoted fuel 1 daily" \
+	"$(tail -1 "$T/hook.json" | jq -r '"\(.type) \(.project) \(.version) \(.stage)"')"
+check "the webhook got the three it asked for" wait_for "$T/web.log" 3
+check_eq "signed, typed, in order" "artifact.published sig-ok|run.recorded sig-ok|promoted sig-ok" \
+	"$(awk '{print $2, $3}' "$T/web.log" | paste -sd'|')"
+check_eq "the delivery id is the event id" "$(head -1 "$T/web.log" | cut -d' ' -f4- | jq -r .id)" \
+	"$(head -1 "$T/web.log" | cut -d' ' -f1)"
+check "the failing receiver got all four after retries" wait_for "$T/flaky.log" 4
+check_eq "still in order after the failures" \
+	"artifact.published criteria.changed run.recorded promoted" \
+	"$(awk '{print $2}' "$T/flaky.log" | xargs)"
+check "relctl events reports the targets" grep -q "hook:any: 4 delivered, 0 pending, 0 dead" \
+	<("$RELCTL" events "$STORE")
+
+# a receiver that hangs does not slow the mount
+kill $RPID; wait $RPID 2>/dev/null
+"$RECEIVER" $PORT s3cret "$T/web.log" --hang &
+RPID=$!
+sleep 0.2
+t0=$(date +%s%N)
+for i in 1 2 3; do echo PASS >"$MNT/artifacts/fuel/1/results/t$i"; done
+t1=$(date +%s%N)
+check "three results through the mount in under 2 s while a receiver hangs" \
+	test $(((t1 - t0) / 1000000)) -lt 2000
+
+# events survive kill -9 of the daemon, and are delivered after restart
+kill $RPID; wait $RPID 2>/dev/null
+pkill -9 -f "relfs $STORE"
+sleep 0.2
+fusermount3 -uz "$MNT"
+"$RELCTL" publish "$STORE" "$SRC" --project fuel --version 2 >/dev/null
+"$RECEIVER" $PORT s3cret "$T/web2.log" &
+RPID=$!
+sleep 0.2
+mount_store
+check "after the restart the webhook gets what it missed" wait_for "$T/web2.log" 4
+check_eq "the missed runs, then the new artifact" "run.recorded run.recorded run.recorded artifact.published" \
+	"$(awk '{print $2}' "$T/web2.log" | xargs)"
+check_eq "no event delivered twice to the webhook" 0 \
+	"$(cat "$T/web.log" "$T/web2.log" | awk '{print $1}' | sort | uniq -d | wc -l)"
+
+# after the limit an event is parked as dead, and redeliver sends it again
+kill $FPID; wait $FPID 2>/dev/null
+echo PASS >"$MNT/artifacts/fuel/1/results/dead-letter"
+for _ in $(seq 400); do
+	"$RELCTL" --json events "$STORE" | jq -e --arg t "web:http://127.0.0.1:$((PORT + 1))/hook" \
+		'.targets[$t].dead | length > 0' >/dev/null && break
+	sleep 0.25
+done
+check "parked as dead after $((6)) tries" "$RELCTL" --json events "$STORE"
+check_eq "one dead event, with its error" "1 yes" \
+	"$("$RELCTL" --json events "$STORE" | jq -r --arg t "web:http://127.0.0.1:$((PORT + 1))/hook" \
+	'.targets[$t] | "\(.dead | length) \(if .last_error then "yes" else "no" end)"')"
+"$RECEIVER" $((PORT + 1)) other "$T/flaky2.log" &
+FPID=$!
+sleep 0.2
+check_eq "relctl events redeliver sends it again" "1 delivered" \
+	"$("$RELCTL" events redeliver "$STORE" "web:http://127.0.0.1:$((PORT + 1))/hook")"
+check_eq "the dead letter arrived" "run.recorded" "$(awk '{print $2}' "$T/flaky2.log" | head -1)"
+
+# --follow prints events as they happen, one JSON object per line
+"$RELCTL" events --follow "$STORE" >"$T/follow.log" &
+FOL=$!
+sleep 0.5
+echo FAIL >"$MNT/artifacts/fuel/1/results/followed"
+for _ in $(seq 50); do grep -q followed "$T/follow.log" && break; sleep 0.1; done
+kill $FOL; wait $FOL 2>/dev/null
+check_eq "--follow printed the run" "run.recorded followed FAIL" \
+	"$(grep followed "$T/follow.log" | jq -r '"\(.type) \(.testcase) \(.outcome)"')"
+kill $RPID $FPID 2>/dev/null; wait 2>/dev/null
+finish
