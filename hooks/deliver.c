@@ -23,7 +23,7 @@ struct target {
 	char path[4600];	/* hook: the executable */
 	char *url, *secret;	/* webhook */
 	json_t *events;		/* webhook: the types it wants (or NULL) */
-	char type[128];		/* hook: its event type, or "any" */
+	char type[256];		/* hook: its event type, or "any" */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
