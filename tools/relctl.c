@@ -649,71 +649,76 @@ cmd_waive(int argc, char **argv)
 	return done(st, rc, "waived");
 }
 
+/* The common shape: STORE and n words; open, act as the caller, report. */
 static int
-revoke_or_restore(int argc, char **argv, int revoke)
+simple(int argc, char **argv, int nargs, const char *said,
+    int (*act)(struct store *, char **, const struct store_user *))
 {
 	struct store_user u;
 	struct store *st;
-	int rc;
 
-	if (argc != 5) {
+	if (argc != nargs + 2) {
 		usage(stderr);
 		return 2;
 	}
 	if (open_store(argv[1], &st))
 		return 1;
 	me(&u);
-	rc = revoke ? store_revoke(st, argv[2], argv[3], argv[4], &u) :
-	    store_restore(st, argv[2], argv[3], argv[4], &u);
-	return done(st, rc, revoke ? "revoked" : "restored");
+	return done(st, act(st, argv + 2, &u), said);
+}
+
+static int
+act_revoke(struct store *st, char **a, const struct store_user *u)
+{
+	return store_revoke(st, a[0], a[1], a[2], u);
+}
+
+static int
+act_restore(struct store *st, char **a, const struct store_user *u)
+{
+	return store_restore(st, a[0], a[1], a[2], u);
+}
+
+static int
+act_promote(struct store *st, char **a, const struct store_user *u)
+{
+	return store_promote(st, a[0], a[1], a[2], u);
+}
+
+static int
+act_hold(struct store *st, char **a, const struct store_user *u)
+{
+	return store_hold(st, a[0], a[1], strlen(a[1]), u);
+}
+
+static int
+act_release(struct store *st, char **a, const struct store_user *u)
+{
+	return store_release(st, a[0], u);
 }
 
 static int
 cmd_promote(int argc, char **argv)
 {
-	struct store_user u;
-	struct store *st;
-	int rc;
-
-	if (argc != 5) {
-		usage(stderr);
-		return 2;
-	}
-	if (open_store(argv[1], &st))
-		return 1;
-	me(&u);
-	rc = store_promote(st, argv[2], argv[3], argv[4], &u);
-	return done(st, rc, "promoted");
+	return simple(argc, argv, 3, "promoted", act_promote);
 }
 
 static int
 cmd_revoke(int argc, char **argv)
 {
-	return revoke_or_restore(argc, argv, 1);
+	return simple(argc, argv, 3, "revoked", act_revoke);
 }
 
 static int
 cmd_restore(int argc, char **argv)
 {
-	return revoke_or_restore(argc, argv, 0);
+	return simple(argc, argv, 3, "restored", act_restore);
 }
 
 static int
 cmd_hold(int argc, char **argv)
 {
-	struct store_user u;
-	struct store *st;
-	int rc;
-
-	if (argc != 4) {
-		usage(stderr);
-		return 2;
-	}
-	if (open_store(argv[1], &st))
-		return 1;
-	me(&u);
-	rc = store_hold(st, argv[2], argv[3], strlen(argv[3]), &u);
-	return done(st, rc, "held");
+	return simple(argc, argv, 2, "held", act_hold);
 }
 
 /* Print a status file of the tree: status, or status.json with --json. */
@@ -785,22 +790,10 @@ cmd_release_sub(int argc, char **argv)
 static int
 cmd_release(int argc, char **argv)
 {
-	struct store_user u;
-	struct store *st;
-	int rc;
-
 	if (argc >= 2 && (strcmp(argv[1], "freeze") == 0 ||
 	    strcmp(argv[1], "status") == 0))
 		return cmd_release_sub(argc, argv);
-	if (argc != 3) {
-		usage(stderr);
-		return 2;
-	}
-	if (open_store(argv[1], &st))
-		return 1;
-	me(&u);
-	rc = store_release(st, argv[2], &u);
-	return done(st, rc, "released");
+	return simple(argc, argv, 1, "released", act_release);
 }
 
 static int
