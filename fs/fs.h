@@ -53,6 +53,7 @@ struct fs {
 	double timeout;		/* for what never changes */
 	int debug;
 	int no_opendir;		/* the kernel lists directories by itself */
+	int offline;		/* -o offline: serve only fetched deps */
 	uint8_t *dirty;		/* by descriptor: written since the last flush */
 	struct ctl **ctl;	/* by descriptor: a write into the index */
 	size_t ndirty;

@@ -22,10 +22,12 @@
 struct cli {
 	char *store;
 	double timeout;
+	int offline;
 };
 
 static const struct fuse_opt cli_opts[] = {
 	{ "cache_timeout=%lf", offsetof(struct cli, timeout), 0 },
+	{ "offline", offsetof(struct cli, offline), 1 },
 	FUSE_OPT_END
 };
 
@@ -56,7 +58,9 @@ usage(const char *prog)
 	    "    -s                     single-threaded\n"
 	    "    -o allow_other         let every user read the mount\n"
 	    "    -o cache_timeout=SECS  kernel cache time of immutable nodes "
-	    "(default 86400)\n", prog);
+	    "(default 86400)\n"
+	    "    -o offline             serve only dependencies already "
+	    "fetched\n", prog);
 	fuse_lowlevel_help();
 }
 
@@ -184,7 +188,7 @@ main(int argc, char **argv)
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts opts;
 	struct fuse_loop_config *loop = NULL;
-	struct cli cli = { NULL, 86400.0 };
+	struct cli cli = { NULL, 86400.0, 0 };
 	struct fs fs;
 	struct store *probe;
 	struct rlimit lim;
@@ -227,6 +231,7 @@ main(int argc, char **argv)
 	}
 	store_close(probe);
 	fs.timeout = cli.timeout;
+	fs.offline = cli.offline;
 	fs.debug = opts.debug;
 	pthread_mutex_init(&fs.qmu, NULL);
 	pthread_cond_init(&fs.qcond, NULL);

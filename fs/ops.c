@@ -14,6 +14,7 @@
 
 #define FS(req) ((struct fs *)fuse_req_userdata(req))
 
+static int	dep_fetch(fuse_req_t req, uint64_t ino, struct node *n);
 static void	node_attr(struct fs *fs, uint64_t ino, const struct node *n,
 		    struct stat *st);
 static void	node_entry(struct fs *fs, uint64_t ino, const struct node *n,
@@ -461,7 +462,9 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			fs_refuse(req, -rc, "open");
 		return;
 	}
-	if (rc == 0 && n.kind != NODE_FILE)
+	if (rc == 0 && n.kind == NODE_DEP)
+		rc = dep_fetch(req, ino, &n);
+	if (rc == 0 && n.kind != NODE_FILE && n.kind != NODE_DEP)
 		rc = -EISDIR;
 	if (rc == 0)
 		rc = store_node_open(fs->st, &n, &fd);
@@ -470,11 +473,58 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fi->fh = (uint64_t)fd;
-	/* the bytes of an index file never change: keep the page cache */
-	fi->keep_cache = (n.flags & NODE_MUTABLE) ? 0 : 1;
-	fi->direct_io = (n.flags & NODE_MUTABLE) ? 1 : 0;
+	/*
+	 * The bytes of an index file never change (a dependency's neither,
+	 * once fetched): keep the page cache.
+	 */
+	fi->keep_cache = (n.flags & NODE_MUTABLE) && n.kind != NODE_DEP ? 0 : 1;
+	fi->direct_io = (n.flags & NODE_MUTABLE) && n.kind != NODE_DEP ? 1 : 0;
 	fi->noflush = 1;
 	fuse_reply_open(req, fi);
+}
+
+/*
+ * deps/<name>: the first read fetches it (other requests go on in other
+ * threads; a second first reader shares the download).
+ */
+static int
+dep_fetch(fuse_req_t req, uint64_t ino, struct node *n)
+{
+	struct fs *fs = FS(req);
+	char name[NAME_MAX_BYTES + 1], url[4096];
+	int rc, state;
+
+	if ((rc = store_dep_url(fs->st, ino, n, name, url)) < 0)
+		return rc;
+	if (fs->offline) {
+		int fd;
+
+		if (store_node_open(fs->st, n, &fd) == 0) {
+			close(fd);
+			return 0;
+		}
+		return store_seterr(-EIO, "deps/%s: not fetched, and this mount "
+		    "is offline (relctl fetch gets it)", name);
+	}
+	rc = store_dep_fetch(fs->st, name, url, n->digest, NULL, NULL,
+	    &state);
+	if (rc < 0)
+		return rc;
+	if (state != STORE_FETCH_PRESENT) {
+		int fd;
+		struct stat sb;
+
+		/* the real size, now that it is known */
+		if (store_node_open(fs->st, n, &fd) == 0) {
+			if (fstat(fd, &sb) == 0) {
+				store_dep_size(fs->st, ino, (uint64_t)sb.st_size);
+				n->size = (uint64_t)sb.st_size;
+			}
+			close(fd);
+		}
+		fs_changed(fs);
+	}
+	return 0;
 }
 
 static void

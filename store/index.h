@@ -37,6 +37,7 @@ enum node_kind {
 	NODE_INCOMING = 4,	/* the writable staging area */
 	NODE_RESULTS = 5,	/* an artifact's results/: STORE/results/<p>/<v> */
 	NODE_RUN = 6,		/* a run: rendered from the index on open */
+	NODE_DEP = 7,		/* a pinned dependency: fetched on first read */
 };
 
 enum node_flags {

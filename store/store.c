@@ -1128,11 +1128,13 @@ insert_artifact(struct store *st, MDB_txn *txn, json_t *m,
 	if (rc == 0)
 		rc = runs_nodes(st, txn, base, created);
 	if (rc == 0)
+		rc = deps_nodes(st, txn, base, m, created);
+	if (rc == 0)
 		rc = scenario_note_artifact(st, txn, mf_str(m, "scenario"), key);
 	if (rc == 0) {
-		/* the artifact's own listing gained four directories */
+		/* the artifact's own listing gained five directories */
 		if ((rc = index_node_get(st->ix, txn, base, &pn)) == 0) {
-			pn.nlink += 4;
+			pn.nlink += 5;
 			rc = index_node_put(st->ix, txn, base, &pn);
 		}
 	}
@@ -1487,7 +1489,7 @@ store_node_name(struct store *st, uint64_t dir, uint64_t child, char *out)
 int
 store_node_open(struct store *st, const struct node *n, int *fd)
 {
-	if (n->kind != NODE_FILE)
+	if (n->kind != NODE_FILE && n->kind != NODE_DEP)
 		return -EINVAL;
 	return cas_open_object(st->cas, n->digest, fd);
 }
@@ -1928,6 +1930,24 @@ verify_artifact(void *arg, const char *key, size_t keylen, const void *val,
 	if (index_lookup(v->st->ix, v->txn, rec.ino, "files", &files_ino) < 0) {
 		problem(v, "%s: files/ is missing from the index", what);
 		goto out;
+	}
+	{
+		/* fetched dependencies: their bytes must still match the pin */
+		json_t *pin;
+		size_t k;
+
+		json_array_foreach(json_object_get(m, "pins"), k, pin) {
+			uint8_t pd[DIGEST_LEN];
+			char pwhat[1200];
+
+			if (digest_parse(pd, mf_str(pin, "sha256")) < 0 ||
+			    !cas_has(v->st->cas, pd))
+				continue;
+			snprintf(pwhat, sizeof(pwhat), "%s: deps/%s", what,
+			    mf_str(pin, "name"));
+			if (cas_check(v->st->cas, pd, NULL) < 0)
+				problem(v, "%s: %s", pwhat, store_errmsg());
+		}
 	}
 	for (size_t i = 0; i < mf_count(m); i++) {
 		const char *p;

@@ -205,6 +205,37 @@ int store_status(struct store *st, uint64_t art, json_t **out);
 int store_status_text(struct store *st, uint64_t art, int as_json,
     char **buf, size_t *len);
 
+/* -- pinned dependencies (fetch.c) ----------------------------------- */
+
+enum { STORE_FETCH_PRESENT, STORE_FETCH_FETCHED, STORE_FETCH_RESUMED,
+	STORE_FETCH_FAILED };
+typedef void (*store_fetch_progress)(void *arg, uint64_t done,
+    uint64_t total);
+
+/*
+ * Make the dependency with this digest local: already present, or fetched
+ * from url (resumed when a part is there) and verified.  *state says which.
+ * -EIO with a message on a mismatch, an HTTP error or a dropped transfer.
+ * Concurrent callers for one digest share one download.
+ */
+int store_dep_fetch(struct store *st, const char *name, const char *url,
+    const uint8_t digest[DIGEST_LEN], store_fetch_progress fn, void *arg,
+    int *state);
+
+/* The url of the pin behind a deps/<name> node (out: 4096 bytes). */
+int store_dep_url(struct store *st, uint64_t ino, const struct node *n,
+    char *name, char *url);
+
+/* Record a fetched dependency's real size on its node. */
+int store_dep_size(struct store *st, uint64_t ino, uint64_t size);
+
+/* Fetch every pin of one artifact, one project, or the store;
+ * report(arg, "p/v", pin, state, error) for each. */
+int store_fetch_all(struct store *st, const char *project,
+    const char *version, void (*report)(void *arg, const char *artkey,
+    const char *pin, int state, const char *err), store_fetch_progress fn,
+    void *arg);
+
 /* -- scenarios and umbrella releases (release.c) ---------------------- */
 
 int store_scenario_create(struct store *st, const char *name,

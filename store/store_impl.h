@@ -80,6 +80,10 @@ int runs_insert(struct store *st, MDB_txn *txn, uint64_t art,
 int runs_nodes(struct store *st, MDB_txn *txn, uint64_t art,
     int64_t created);
 
+/* deps/ of an artifact: one node per pin (fetch.c). */
+int deps_nodes(struct store *st, MDB_txn *txn, uint64_t art, json_t *m,
+    int64_t created);
+
 /* The outbox (events.c): an event in the caller's transaction. */
 int event_emit(struct store *st, MDB_txn *txn, const char *type,
     const struct store_user *who, int64_t when, json_t *fields);

@@ -2,10 +2,13 @@
  * receiver - a webhook receiver on 127.0.0.1 for the tests.
  *
  *   receiver PORT SECRET OUT [--fail N] [--hang]
+ *   receiver PORT - OUT --serve DIR [--drop-after BYTES]
  *
  * Accepts POSTs; checks X-Relfs-Signature (HMAC-SHA256 of the body with
  * SECRET); appends "<delivery-id> <event> <sig-ok|sig-bad> <body>" to OUT.
  * --fail N answers 500 to the first N requests; --hang never answers.
+ * --serve DIR answers GET /NAME with DIR/NAME (Range: bytes=N- too) and
+ * logs "GET NAME START" to OUT; --drop-after cuts every body short.
  * Bounded: it stops by itself after ten minutes.
  */
 #define _GNU_SOURCE
@@ -50,6 +53,8 @@ main(int argc, char **argv)
 {
 	struct sockaddr_in a = { 0 };
 	int s, one = 1, fail = 0, hang = 0, seen = 0;
+	const char *serve = NULL;
+	long drop = -1;
 	time_t start = time(NULL);
 
 	if (argc < 4) {
@@ -62,6 +67,10 @@ main(int argc, char **argv)
 			fail = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--hang") == 0)
 			hang = 1;
+		else if (strcmp(argv[i], "--serve") == 0 && i + 1 < argc)
+			serve = argv[++i];
+		else if (strcmp(argv[i], "--drop-after") == 0 && i + 1 < argc)
+			drop = atol(argv[++i]);
 	}
 	signal(SIGPIPE, SIG_IGN);
 	s = socket(AF_INET, SOCK_STREAM, 0);
@@ -110,6 +119,55 @@ main(int argc, char **argv)
 			}
 		}
 		buf[got] = '\0';
+		if (serve && strncmp(buf, "GET /", 5) == 0) {
+			char name[256], path[4400], range[64];
+			long from = 0, size, n;
+			FILE *f;
+			char *sp;
+
+			snprintf(name, sizeof(name), "%.200s", buf + 5);
+			if ((sp = strchr(name, ' ')))
+				*sp = '\0';
+			if (header(buf, "Range", range, sizeof(range)) &&
+			    strncmp(range, "bytes=", 6) == 0)
+				from = atol(range + 6);
+			snprintf(path, sizeof(path), "%s/%s", serve, name);
+			out = fopen(argv[3], "a");
+			if (out) {
+				fprintf(out, "GET %s %ld\n", name, from);
+				fclose(out);
+			}
+			f = fopen(path, "rb");
+			if (!f) {
+				dprintf(c, "HTTP/1.1 404 Not Found\r\n"
+				    "Content-Length: 0\r\nConnection: close\r\n\r\n");
+				close(c);
+				continue;
+			}
+			fseek(f, 0, SEEK_END);
+			size = ftell(f);
+			fseek(f, from, SEEK_SET);
+			if (from)
+				dprintf(c, "HTTP/1.1 206 Partial Content\r\n"
+				    "Content-Range: bytes %ld-%ld/%ld\r\n", from,
+				    size - 1, size);
+			else
+				dprintf(c, "HTTP/1.1 200 OK\r\n");
+			dprintf(c, "Content-Length: %ld\r\nConnection: close\r\n"
+			    "\r\n", size - from);
+			for (long sent = 0; (n = (long)fread(buf, 1, sizeof(buf),
+			    f)) > 0; sent += n) {
+				if (drop >= 0 && sent + n > drop)
+					n = drop - sent;
+				if (n <= 0 || write(c, buf, (size_t)n) < 0)
+					break;
+				if (drop >= 0 && sent + n >= drop)
+					break;
+			}
+			fclose(f);
+			close(c);
+			continue;
+		}
 		body = strstr(buf, "\r\n\r\n");
 		if (!body) {
 			close(c);

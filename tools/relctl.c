@@ -25,6 +25,7 @@ static int	cmd_approve(int argc, char **argv);
 static int	cmd_criteria(int argc, char **argv);
 static int	cmd_hold(int argc, char **argv);
 static int	cmd_events(int argc, char **argv);
+static int	cmd_fetch(int argc, char **argv);
 static int	cmd_import(int argc, char **argv);
 static int	cmd_promote(int argc, char **argv);
 static int	cmd_release(int argc, char **argv);
@@ -75,6 +76,8 @@ static const struct {
 	{ "release", cmd_release, "release STORE STAGE   (end a hold); "
 	    "release freeze|status STORE RELEASE" },
 	{ "scenario", cmd_scenario, "scenario status STORE SCENARIO" },
+	{ "fetch", cmd_fetch, "fetch STORE [PROJECT [VERSION]] [--progress|"
+	    "--quiet]" },
 	{ "events", cmd_events, "events STORE | events --follow STORE | "
 	    "events redeliver STORE [TARGET] | events deliver STORE" },
 	{ "rebuild", cmd_rebuild, "rebuild STORE   (with the store unmounted)" },
@@ -823,6 +826,70 @@ on_signal(int sig)
 {
 	(void)sig;
 	follow_stop = 1;
+}
+
+static struct bar fetch_bar;
+
+static void
+fetch_progress(void *arg, uint64_t done, uint64_t total)
+{
+	(void)arg;
+	if (total)
+		progress(&fetch_bar, done, total);
+}
+
+static void
+fetch_report(void *arg, const char *artkey, const char *pin, int state,
+    const char *err)
+{
+	static const char *words[] = { "already present", "fetched",
+	    "fetched (resumed)", "failed" };
+	json_t *out = arg;
+
+	if (json_out)
+		json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:s}",
+		    "artifact", artkey, "pin", pin, "state", words[state],
+		    "error", err ? err : ""));
+	else
+		printf("%s %s: %s%s%s\n", artkey, pin, words[state],
+		    err && *err ? ": " : "", err ? err : "");
+}
+
+static int
+cmd_fetch(int argc, char **argv)
+{
+	json_t *out = json_array();
+	const char *pos[3] = { NULL, NULL, NULL };
+	struct store *st;
+	int rc, npos = 0;
+
+	fetch_bar.on = isatty(2);
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--progress") == 0)
+			fetch_bar.on = 1;
+		else if (strcmp(argv[i], "--quiet") == 0)
+			fetch_bar.on = 0;
+		else if (npos < 3)
+			pos[npos++] = argv[i];
+	}
+	if (npos < 1) {
+		usage(stderr);
+		json_decref(out);
+		return 2;
+	}
+	if (open_store(pos[0], &st)) {
+		json_decref(out);
+		return 1;
+	}
+	rc = store_fetch_all(st, pos[1], pos[2], fetch_report, fetch_progress,
+	    out);
+	store_close(st);
+	if (json_out) {
+		json_dumpf(out, stdout, JSON_INDENT(2));
+		putchar('\n');
+	}
+	json_decref(out);
+	return rc < 0 ? fail(rc) : 0;
 }
 
 static int

@@ -1,0 +1,454 @@
+/*
+ * fetch.c - pinned upstream dependencies, fetched once and verified.
+ *
+ * artifacts/<p>/<v>/deps/<name> shows each pin.  The first read downloads
+ * it with libcurl to STORE/tmp/dep.<sha256>.part (resumed with an HTTP
+ * range when a part is there), checks the SHA-256, and only then moves it
+ * into the content store under that digest; later reads are local.  Two
+ * first readers of one dependency share one download.  A mismatch, an HTTP
+ * error or a dropped transfer is -EIO with a message, and caches nothing
+ * but the part of a dropped transfer (for the resume).
+ */
+#define _GNU_SOURCE
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "manifest.h"
+#include "store_impl.h"
+
+int
+deps_nodes(struct store *st, MDB_txn *txn, uint64_t art, json_t *m,
+    int64_t created)
+{
+	json_t *pins = json_object_get(m, "pins"), *p;
+	uint64_t dir, ino;
+	uint8_t d[DIGEST_LEN];
+	struct node n;
+	size_t i;
+	int rc;
+
+	if ((rc = index_alloc_ino(st->ix, txn, 1 + json_array_size(pins),
+	    &dir)) < 0 ||
+	    (rc = put_node(st, txn, dir, art, "deps", NODE_DIR, 0, 0555, 0,
+	    created, NULL)) < 0)
+		return rc;
+	ino = dir;
+	json_array_foreach(pins, i, p) {
+		json_t *sz = json_object_get(p, "size");
+
+		if (digest_parse(d, mf_str(p, "sha256")) < 0)
+			return store_seterr(-EINVAL, "pin %s: bad sha256",
+			    mf_str(p, "name"));
+		/* its size is the pin's until the bytes are here */
+		rc = put_node(st, txn, ++ino, dir, mf_str(p, "name"), NODE_DEP,
+		    NODE_MUTABLE, 0444, sz ? (uint64_t)json_integer_value(sz) :
+		    0, created, d);
+		if (rc < 0)
+			return rc;
+	}
+	if ((rc = index_node_get(st->ix, txn, dir, &n)) < 0)
+		return rc;
+	return 0;
+}
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t flight_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t flight_cond = PTHREAD_COND_INITIALIZER;
+
+/* Downloads in progress in this process, by digest. */
+struct flight {
+	struct flight *next;
+	uint8_t digest[DIGEST_LEN];
+	int done, rc, waiters;
+	char err[512];
+};
+
+static struct flight *flights;
+
+static void
+curl_setup(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+struct dl {
+	FILE *out;
+	store_fetch_progress fn;
+	void *arg;
+	uint64_t base;
+};
+
+static size_t
+dl_write(char *ptr, size_t size, size_t n, void *arg)
+{
+	struct dl *d = arg;
+
+	return fwrite(ptr, size, n, d->out) * size;
+}
+
+static int
+dl_progress(void *arg, curl_off_t total, curl_off_t now, curl_off_t ut,
+    curl_off_t un)
+{
+	struct dl *d = arg;
+
+	(void)ut;
+	(void)un;
+	if (d->fn)
+		d->fn(d->arg, d->base + (uint64_t)now, total ? d->base +
+		    (uint64_t)total : 0);
+	return 0;
+}
+
+static int
+hash_file(const char *path, uint8_t out[DIGEST_LEN])
+{
+	unsigned int len = DIGEST_LEN;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	char *buf = malloc(1 << 20);
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+	ssize_t n;
+
+	if (fd < 0 || !md || !buf ||
+	    !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+		rc = -EIO;
+		goto out;
+	}
+	while ((n = read(fd, buf, 1 << 20)) > 0)
+		EVP_DigestUpdate(md, buf, (size_t)n);
+	if (n < 0)
+		rc = -EIO;
+	EVP_DigestFinal_ex(md, out, &len);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	EVP_MD_CTX_free(md);
+	return rc;
+}
+
+/* Download url to the part file, resuming; then verify and adopt it. */
+static int
+download(struct store *st, const char *name, const char *url,
+    const uint8_t digest[DIGEST_LEN], store_fetch_progress fn, void *arg,
+    int *resumed)
+{
+	char hex[DIGEST_HEX_LEN + 1], part[4300], obj[4300], ghex[DIGEST_HEX_LEN
+	    + 1], cerr[CURL_ERROR_SIZE] = "";
+	struct dl d = { NULL, fn, arg, 0 };
+	uint8_t got[DIGEST_LEN];
+	struct stat sb;
+	long code = 0;
+	CURLcode cr;
+	CURL *c;
+	int rc;
+
+	pthread_once(&curl_once, curl_setup);
+	digest_hex(hex, digest);
+	snprintf(part, sizeof(part), "%s/tmp/dep.%s.part", store_path(st), hex);
+	if (stat(part, &sb) == 0)
+		d.base = (uint64_t)sb.st_size;
+	*resumed = d.base > 0;
+	d.out = fopen(part, "ab");
+	if (!d.out)
+		return store_seterr(-EIO, "%s: could not write '%s': %s", name,
+		    part, strerror(errno));
+	c = curl_easy_init();
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, dl_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &d);
+	curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 30L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, dl_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &d);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	if (d.base)
+		curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE,
+		    (curl_off_t)d.base);
+	cr = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(c);
+	if (fclose(d.out) != 0 && cr == CURLE_OK)
+		cr = CURLE_WRITE_ERROR;
+	if (cr != CURLE_OK) {
+		/* a dropped transfer keeps its part for the resume */
+		int keep = cr == CURLE_PARTIAL_FILE || cr == CURLE_RECV_ERROR ||
+		    cr == CURLE_OPERATION_TIMEDOUT;
+
+		if (!keep)
+			unlink(part);
+		return store_seterr(-EIO, "%s: could not fetch %s: %s%s", name,
+		    url, *cerr ? cerr : curl_easy_strerror(cr),
+		    keep ? " (the next read resumes)" : "");
+	}
+	if ((rc = hash_file(part, got)) < 0) {
+		unlink(part);
+		return store_seterr(rc, "%s: could not read '%s'", name, part);
+	}
+	if (memcmp(got, digest, DIGEST_LEN) != 0) {
+		digest_hex(ghex, got);
+		unlink(part);
+		return store_seterr(-EIO, "%s: digest mismatch: %s has sha256 "
+		    "%s, the pin says %s; nothing was kept", name, url, ghex, hex);
+	}
+	snprintf(obj, sizeof(obj), "%s/objects/%.2s", store_path(st), hex);
+	mkdir(obj, 0755);
+	snprintf(obj, sizeof(obj), "%s/objects/%.2s/%s", store_path(st), hex,
+	    hex + 2);
+	chmod(part, 0444);
+	if (rename(part, obj) < 0) {
+		rc = -errno;
+		unlink(part);
+		return store_seterr(rc, "%s: could not store it: %s", name,
+		    strerror(-rc));
+	}
+	return 0;
+}
+
+int
+store_dep_fetch(struct store *st, const char *name, const char *url,
+    const uint8_t digest[DIGEST_LEN], store_fetch_progress fn, void *arg,
+    int *state)
+{
+	struct flight *f, **pp;
+	int rc, resumed = 0;
+
+	*state = STORE_FETCH_PRESENT;
+	if (cas_has(st->cas, digest))
+		return 0;
+	pthread_mutex_lock(&flight_mu);
+	for (f = flights; f; f = f->next)
+		if (memcmp(f->digest, digest, DIGEST_LEN) == 0)
+			break;
+	if (f) {
+		/* someone is fetching it: share that download */
+		f->waiters++;
+		while (!f->done)
+			pthread_cond_wait(&flight_cond, &flight_mu);
+		rc = f->rc;
+		if (rc < 0)
+			store_seterr(rc, "%s", f->err);
+		/* the last one to read it frees it */
+		if (--f->waiters == 0)
+			free(f);
+		pthread_mutex_unlock(&flight_mu);
+		*state = rc < 0 ? STORE_FETCH_FAILED : STORE_FETCH_FETCHED;
+		return rc;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		pthread_mutex_unlock(&flight_mu);
+		return -ENOMEM;
+	}
+	memcpy(f->digest, digest, DIGEST_LEN);
+	f->next = flights;
+	flights = f;
+	pthread_mutex_unlock(&flight_mu);
+
+	rc = cas_has(st->cas, digest) ? 0 : download(st, name, url, digest, fn,
+	    arg, &resumed);
+
+	pthread_mutex_lock(&flight_mu);
+	f->rc = rc;
+	f->done = 1;
+	if (rc < 0)
+		snprintf(f->err, sizeof(f->err), "%s", store_errmsg());
+	for (pp = &flights; *pp; pp = &(*pp)->next)
+		if (*pp == f) {
+			*pp = f->next;
+			break;
+		}
+	pthread_cond_broadcast(&flight_cond);
+	if (f->waiters == 0)
+		free(f);
+	pthread_mutex_unlock(&flight_mu);
+	*state = rc < 0 ? STORE_FETCH_FAILED : resumed ? STORE_FETCH_RESUMED :
+	    STORE_FETCH_FETCHED;
+	return rc;
+}
+
+/* The manifest of an artifact, from its key. */
+static json_t *
+manifest_by_key(struct store *st, MDB_txn *txn, const char *artkey,
+    uint64_t *art)
+{
+	struct art_rec rec;
+	char *text;
+	size_t len;
+	json_t *m;
+
+	if (index_get(st->ix, txn, TAB_ARTIFACT, artkey, &rec, sizeof(rec)) < 0)
+		return NULL;
+	if (art)
+		*art = rec.ino;
+	if (cas_read_all(st->cas, rec.manifest, 64 << 20, &text, &len) < 0)
+		return NULL;
+	m = json_loadb(text, len, 0, NULL);
+	free(text);
+	return m;
+}
+
+int
+store_dep_url(struct store *st, uint64_t ino, const struct node *n,
+    char *name, char *url)
+{
+	char artkey[512];
+	struct node dir;
+	MDB_txn *txn;
+	json_t *m = NULL, *p;
+	size_t i;
+	int rc;
+
+	if ((rc = index_begin(st->ix, 1, &txn)) < 0)
+		return rc;
+	if ((rc = index_node_get(st->ix, txn, n->parent, &dir)) < 0 ||
+	    (rc = index_name_of(st->ix, txn, n->parent, ino, name)) < 0)
+		goto out;
+	index_abort(txn);
+	txn = NULL;
+	if ((rc = store_artifact_key(st, dir.parent, artkey)) < 0 ||
+	    (rc = index_begin(st->ix, 1, &txn)) < 0)
+		goto out;
+	m = manifest_by_key(st, txn, artkey, NULL);
+	rc = -ENOENT;
+	json_array_foreach(json_object_get(m, "pins"), i, p)
+		if (strcmp(mf_str(p, "name"), name) == 0) {
+			snprintf(url, 4096, "%s", mf_str(p, "url"));
+			rc = 0;
+		}
+out:
+	index_abort(txn);
+	json_decref(m);
+	return rc;
+}
+
+int
+store_dep_size(struct store *st, uint64_t ino, uint64_t size)
+{
+	MDB_txn *txn;
+	struct node n;
+	int rc;
+
+	if ((rc = index_begin(st->ix, 0, &txn)) < 0)
+		return rc;
+	if ((rc = index_node_get(st->ix, txn, ino, &n)) == 0 &&
+	    n.size != size) {
+		n.size = size;
+		rc = index_node_put(st->ix, txn, ino, &n);
+	}
+	if (rc < 0) {
+		index_abort(txn);
+		return rc;
+	}
+	return index_commit(txn);
+}
+
+struct fetch_ctx {
+	struct store *st;
+	const char *project, *version;
+	void (*report)(void *, const char *, const char *, int, const char *);
+	store_fetch_progress fn;
+	void *arg;
+	json_t *keys;
+};
+
+static int
+collect_key(void *arg, const char *key, size_t keylen, const void *val,
+    size_t vallen)
+{
+	struct fetch_ctx *f = arg;
+	char k[600];
+	const char *slash;
+
+	(void)val;
+	(void)vallen;
+	snprintf(k, sizeof(k), "%.*s", (int)keylen, key);
+	slash = strchr(k, '/');
+	if (!slash)
+		return 0;
+	if (f->project && (strlen(f->project) != (size_t)(slash - k) ||
+	    strncmp(k, f->project, (size_t)(slash - k)) != 0))
+		return 0;
+	if (f->version && strcmp(slash + 1, f->version) != 0)
+		return 0;
+	json_array_append_new(f->keys, json_string(k));
+	return 0;
+}
+
+int
+store_fetch_all(struct store *st, const char *project, const char *version,
+    void (*report)(void *arg, const char *artkey, const char *pin,
+    int state, const char *err), store_fetch_progress fn, void *arg)
+{
+	struct fetch_ctx f = { st, project, version, report, fn, arg,
+	    json_array() };
+	MDB_txn *txn;
+	size_t i, k;
+	json_t *key, *p;
+	int rc, failed = 0;
+
+	if ((rc = index_begin(st->ix, 1, &txn)) < 0)
+		goto out;
+	rc = index_iter(st->ix, txn, TAB_ARTIFACT, collect_key, &f);
+	index_abort(txn);
+	if (rc == 0 && json_array_size(f.keys) == 0 && (project || version))
+		rc = store_seterr(-ENOENT, "no artifact %s%s%s", project,
+		    version ? " " : "", version ? version : "");
+	json_array_foreach(f.keys, i, key) {
+		const char *artkey = json_string_value(key);
+		uint64_t art, deps, ino;
+		json_t *m;
+
+		if (rc < 0)
+			break;
+		if ((rc = index_begin(st->ix, 1, &txn)) < 0)
+			break;
+		m = manifest_by_key(st, txn, artkey, &art);
+		rc = index_lookup(st->ix, txn, art, "deps", &deps);
+		index_abort(txn);
+		if (rc < 0) {
+			json_decref(m);
+			break;
+		}
+		json_array_foreach(json_object_get(m, "pins"), k, p) {
+			uint8_t d[DIGEST_LEN];
+			int state;
+
+			digest_parse(d, mf_str(p, "sha256"));
+			if (store_dep_fetch(st, mf_str(p, "name"), mf_str(p,
+			    "url"), d, fn, arg, &state) < 0)
+				failed++;
+			report(arg, artkey, mf_str(p, "name"), state,
+			    state == STORE_FETCH_FAILED ? store_errmsg() : "");
+			if (state != STORE_FETCH_FAILED &&
+			    store_node_lookup(st, deps, mf_str(p, "name"), &ino,
+			    &(struct node){ 0 }) == 0) {
+				struct stat sb;
+				char path[4300];
+
+				cas_path(st->cas, d, path, sizeof(path));
+				if (stat(path, &sb) == 0)
+					store_dep_size(st, ino,
+					    (uint64_t)sb.st_size);
+			}
+		}
+		json_decref(m);
+	}
+	if (rc == 0 && failed)
+		rc = store_seterr(-EIO, "%d pins could not be fetched", failed);
+out:
+	json_decref(f.keys);
+	return rc;
+}
