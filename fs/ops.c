@@ -499,31 +499,31 @@ dep_fetch(fuse_req_t req, uint64_t ino, struct node *n)
 	if (fs->offline) {
 		int fd;
 
-		if (store_node_open(fs->st, n, &fd) == 0) {
-			close(fd);
-			return 0;
-		}
-		return store_seterr(-EIO, "deps/%s: not fetched, and this mount "
-		    "is offline (relctl fetch gets it)", name);
-	}
-	rc = store_dep_fetch(fs->st, name, url, n->digest, NULL, NULL,
-	    &state);
-	if (rc < 0)
+		if (store_node_open(fs->st, n, &fd) < 0)
+			return store_seterr(-EIO, "deps/%s: not fetched, and this "
+			    "mount is offline (relctl fetch gets it)", name);
+		close(fd);
+		state = STORE_FETCH_PRESENT;
+	} else if ((rc = store_dep_fetch(fs->st, name, url, n->digest, NULL,
+	    NULL, &state)) < 0) {
 		return rc;
-	if (state != STORE_FETCH_PRESENT) {
+	}
+	{
 		int fd;
 		struct stat sb;
 
 		/* the real size, now that it is known */
 		if (store_node_open(fs->st, n, &fd) == 0) {
-			if (fstat(fd, &sb) == 0) {
+			if (fstat(fd, &sb) == 0 &&
+			    n->size != (uint64_t)sb.st_size) {
 				store_dep_size(fs->st, ino, (uint64_t)sb.st_size);
 				n->size = (uint64_t)sb.st_size;
+				fs_changed(fs);
 			}
 			close(fd);
 		}
-		fs_changed(fs);
 	}
+	(void)state;
 	return 0;
 }
 

@@ -1,0 +1,89 @@
+#!/bin/bash
+# Pinned dependencies: fetched once by the first read from a real HTTP
+# server on 127.0.0.1 and verified; a mismatch, a 404 or a dropped transfer
+# is EIO and caches nothing; relctl fetch resumes; four concurrent first
+# readers make one download; an offline mount serves only what is here;
+# file:// pins work.
+. "$(dirname "$0")/lib.sh"
+SERVER=$BUILD/tests/receiver
+PORT=$((20000 + RANDOM % 20000))
+SRV=$T/srv
+mkdir -p "$SRV" "$T/src"
+echo x >"$T/src/f"
+head -c 4000000 /dev/urandom >"$SRV/good.img"
+head -c 1000 /dev/urandom >"$SRV/bad.img"
+head -c 6000000 /dev/urandom >"$SRV/big.img"
+cp "$SRV/good.img" "$T/local.img"
+sha() { sha256sum "$1" | cut -c1-64; }
+U=http://127.0.0.1:$PORT
+{
+	printf 'good\t1\t%s\t%s/good.img\t4000000\n' "$(sha "$SRV/good.img")" "$U"
+	printf 'bad\t1\t%s\t%s/bad.img\n' "$(printf 'other' | sha256sum | cut -c1-64)" "$U"
+	printf 'missing\t1\t%s\t%s/missing.img\n' "$(printf 'nothing' | sha256sum | cut -c1-64)" "$U"
+	printf 'big\t1\t%s\t%s/big.img\n' "$(sha "$SRV/big.img")" "$U"
+	printf 'local\t1\t%s\tfile://%s\n' "$(sha "$T/local.img")" "$T/local.img"
+} >"$T/src/pins"
+"$RELCTL" init "$STORE" >/dev/null
+"$RELCTL" publish "$STORE" "$T/src" --project fuel --version 1 >/dev/null
+"$SERVER" $PORT - "$T/srv.log" --serve "$SRV" &
+SPID=$!
+sleep 0.2
+mount_store
+D=$MNT/artifacts/fuel/1/deps
+check_eq "one file per pin" "bad big good local missing" "$(ls "$D" | xargs)"
+check_eq "stat shows the pinned size before the fetch" 4000000 "$(stat -c %s "$D/good")"
+
+# four concurrent first readers: one download
+pids=""
+for i in 1 2 3 4; do sha256sum "$D/good" >"$T/sum.$i" & pids="$pids $!"; done
+wait $pids
+check_eq "every reader got the right bytes" "$(sha "$SRV/good.img")" "$(cut -c1-64 "$T/sum.1" "$T/sum.2" "$T/sum.3" "$T/sum.4" | sort -u)"
+check_eq "one download for four readers" 1 "$(grep -c 'GET good.img' "$T/srv.log")"
+check "cp and tar-like reads just work" cmp "$SRV/good.img" "$D/good"
+check_eq "later reads are local" 1 "$(grep -c 'GET good.img' "$T/srv.log")"
+
+# a digest mismatch: EIO, a message, nothing cached, the next read retries
+check_errno "a digest mismatch is EIO" EIO read "$D/bad"
+check "the message says what is wrong" grep -q "deps/bad\|bad: digest mismatch" "$STORE/relfs.log"
+check_eq "nothing cached" "" "$(find "$STORE/objects" -name "$(printf 'other' | sha256sum | cut -c3-64)")"
+check_errno "the next read tries again" EIO read "$D/bad"
+check_eq "and downloads again" 2 "$(grep -c 'GET bad.img' "$T/srv.log")"
+check_errno "a 404 is EIO" EIO read "$D/missing"
+check "the 404 is explained" grep -q "missing: could not fetch.*404" "$STORE/relfs.log"
+check "a file:// pin" cmp "$T/local.img" "$D/local"
+
+# a server that drops the transfer, then comes back: relctl fetch resumes
+kill $SPID; wait $SPID 2>/dev/null
+"$SERVER" $PORT - "$T/srv.log" --serve "$SRV" --drop-after 2000000 &
+SPID=$!
+sleep 0.2
+check_errno "a dropped transfer is EIO" EIO read "$D/big"
+kill $SPID; wait $SPID 2>/dev/null
+"$SERVER" $PORT - "$T/srv.log" --serve "$SRV" &
+SPID=$!
+sleep 0.2
+"$RELCTL" --json fetch "$STORE" fuel 1 --quiet >"$T/fetch.json" 2>/dev/null
+check_eq "relctl fetch exits 1 when a pin fails" 1 "$?"
+check_eq "relctl fetch reports each pin" \
+	"fuel/1 bad: failed|fuel/1 big: fetched (resumed)|fuel/1 good: already present|fuel/1 local: already present|fuel/1 missing: failed" \
+	"$(jq -r '.[] | "\(.artifact) \(.pin): \(.state)"' "$T/fetch.json" | sort | paste -sd'|')"
+check "the resume asked for the rest only" grep -q "GET big.img 2000000" "$T/srv.log"
+check "the resumed file is whole" cmp "$SRV/big.img" "$D/big"
+check "verify checks fetched dependencies" "$RELCTL" verify "$STORE"
+obj=$STORE/objects/$(sha "$SRV/good.img" | cut -c1-2)/$(sha "$SRV/good.img" | cut -c3-64)
+chmod u+w "$obj"; printf 'Z' | dd of="$obj" bs=1 seek=10 conv=notrunc 2>/dev/null
+check "verify finds a corrupted dependency" grep -q "deps/good: object .* is corrupt" <("$RELCTL" verify "$STORE")
+
+# an offline mount serves only what is fetched
+unmount_store
+"$RELCTL" publish "$STORE" "$T/src" --project fuel --version 2 >/dev/null
+rm -f "$obj"
+mount_store -o offline
+check "offline: the file is there" test -e "$MNT/artifacts/fuel/2/deps/good"
+n=$(grep -c 'GET good.img' "$T/srv.log")
+check_errno "offline: reading unfetched bytes is EIO" EIO read "$MNT/artifacts/fuel/2/deps/good"
+check "offline: the message says why" grep -q "not fetched, and this mount is offline" "$STORE/relfs.log"
+check_eq "offline: no download" "$n" "$(grep -c 'GET good.img' "$T/srv.log")"
+check "offline: what is fetched is served" cmp "$SRV/big.img" "$MNT/artifacts/fuel/2/deps/big"
+kill $SPID; wait $SPID 2>/dev/null
+finish
