@@ -27,7 +27,7 @@ check_eq "the commit says what changed" "publish fuel 9.0.1" \
 check "mount" mount_store
 A=$MNT/artifacts/fuel/9.0.1
 check_eq "artifact directory lists the spec's files" \
-	"approvals artifact.properties files manifest.json pins results runs status status.json waivers" "$(ls "$A" | xargs)"
+	"approvals artifact.properties deps files manifest.json pins results runs status status.json waivers" "$(ls "$A" | xargs)"
 check "files/ is byte for byte the source (without metadata)" \
 	diff -r --no-dereference -x pins -x artifact.json "$SRC" "$A/files"
 check "the big file reads back identical" cmp "$SRC/big.bin" "$A/files/big.bin"
