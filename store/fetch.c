@@ -85,6 +85,7 @@ struct dl {
 	store_fetch_progress fn;
 	void *arg;
 	uint64_t base;
+	EVP_MD_CTX *md;		/* hashed as it arrives: no second pass */
 };
 
 static size_t
@@ -92,7 +93,31 @@ dl_write(char *ptr, size_t size, size_t n, void *arg)
 {
 	struct dl *d = arg;
 
+	EVP_DigestUpdate(d->md, ptr, size * n);
 	return fwrite(ptr, size, n, d->out) * size;
+}
+
+/* Hash what a part file already holds, before the transfer resumes. */
+static int
+hash_part(const char *path, EVP_MD_CTX *md)
+{
+	char *buf = malloc(1 << 20);
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+	ssize_t n;
+
+	if (fd < 0 || !buf) {
+		rc = -EIO;
+		goto out;
+	}
+	while ((n = read(fd, buf, 1 << 20)) > 0)
+		EVP_DigestUpdate(md, buf, (size_t)n);
+	if (n < 0)
+		rc = -EIO;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return rc;
 }
 
 static int
@@ -109,33 +134,6 @@ dl_progress(void *arg, curl_off_t total, curl_off_t now, curl_off_t ut,
 	return 0;
 }
 
-static int
-hash_file(const char *path, uint8_t out[DIGEST_LEN])
-{
-	unsigned int len = DIGEST_LEN;
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	char *buf = malloc(1 << 20);
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
-	ssize_t n;
-
-	if (fd < 0 || !md || !buf ||
-	    !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
-		rc = -EIO;
-		goto out;
-	}
-	while ((n = read(fd, buf, 1 << 20)) > 0)
-		EVP_DigestUpdate(md, buf, (size_t)n);
-	if (n < 0)
-		rc = -EIO;
-	EVP_DigestFinal_ex(md, out, &len);
-out:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	EVP_MD_CTX_free(md);
-	return rc;
-}
-
 /* Download url to the part file, resuming; then verify and adopt it. */
 static int
 download(struct store *st, const char *name, const char *url,
@@ -144,7 +142,8 @@ download(struct store *st, const char *name, const char *url,
 {
 	char hex[DIGEST_HEX_LEN + 1], part[4300], obj[4300], ghex[DIGEST_HEX_LEN
 	    + 1], cerr[CURL_ERROR_SIZE] = "";
-	struct dl d = { NULL, fn, arg, 0 };
+	struct dl d = { NULL, fn, arg, 0, NULL };
+	unsigned int glen = DIGEST_LEN;
 	uint8_t got[DIGEST_LEN];
 	struct stat sb;
 	long code = 0;
@@ -158,10 +157,19 @@ download(struct store *st, const char *name, const char *url,
 	if (stat(part, &sb) == 0)
 		d.base = (uint64_t)sb.st_size;
 	*resumed = d.base > 0;
+	d.md = EVP_MD_CTX_new();
+	if (!d.md || !EVP_DigestInit_ex(d.md, EVP_sha256(), NULL) ||
+	    (d.base && hash_part(part, d.md) < 0)) {
+		EVP_MD_CTX_free(d.md);
+		unlink(part);
+		return store_seterr(-EIO, "%s: could not read '%s'", name, part);
+	}
 	d.out = fopen(part, "ab");
-	if (!d.out)
+	if (!d.out) {
+		EVP_MD_CTX_free(d.md);
 		return store_seterr(-EIO, "%s: could not write '%s': %s", name,
 		    part, strerror(errno));
+	}
 	c = curl_easy_init();
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, dl_write);
@@ -190,14 +198,14 @@ download(struct store *st, const char *name, const char *url,
 
 		if (!keep)
 			unlink(part);
+		EVP_MD_CTX_free(d.md);
 		return store_seterr(-EIO, "%s: could not fetch %s: %s%s", name,
 		    url, *cerr ? cerr : curl_easy_strerror(cr),
 		    keep ? " (the next read resumes)" : "");
 	}
-	if ((rc = hash_file(part, got)) < 0) {
-		unlink(part);
-		return store_seterr(rc, "%s: could not read '%s'", name, part);
-	}
+	EVP_DigestFinal_ex(d.md, got, &glen);
+	EVP_MD_CTX_free(d.md);
+	(void)rc;
 	if (memcmp(got, digest, DIGEST_LEN) != 0) {
 		digest_hex(ghex, got);
 		unlink(part);
