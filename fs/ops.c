@@ -496,6 +496,8 @@ dep_fetch(fuse_req_t req, uint64_t ino, struct node *n)
 
 	if ((rc = store_dep_url(fs->st, ino, n, name, url)) < 0)
 		return rc;
+	/* relctl fetch beside the mount may have changed its size */
+	fs_changed(fs);
 	if (fs->offline) {
 		int fd;
 

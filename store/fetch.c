@@ -48,9 +48,9 @@ deps_nodes(struct store *st, MDB_txn *txn, uint64_t art, json_t *m,
 			return store_seterr(-EINVAL, "pin %s: bad sha256",
 			    mf_str(p, "name"));
 		/* its size is the pin's until the bytes are here */
-		/* live: its size may change by relctl fetch beside the mount */
+		/* its size changes once, when fetched: the change log says so */
 		rc = put_node(st, txn, ++ino, dir, mf_str(p, "name"), NODE_DEP,
-		    NODE_MUTABLE | NODE_LIVE, 0444, sz ?
+		    NODE_MUTABLE, 0444, sz ?
 		    (uint64_t)json_integer_value(sz) : 0, created, d);
 		if (rc < 0)
 			return rc;
