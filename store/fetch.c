@@ -31,7 +31,6 @@ deps_nodes(struct store *st, MDB_txn *txn, uint64_t art, json_t *m,
 	json_t *pins = json_object_get(m, "pins"), *p;
 	uint64_t dir, ino;
 	uint8_t d[DIGEST_LEN];
-	struct node n;
 	size_t i;
 	int rc;
 
@@ -55,8 +54,6 @@ deps_nodes(struct store *st, MDB_txn *txn, uint64_t art, json_t *m,
 		if (rc < 0)
 			return rc;
 	}
-	if ((rc = index_node_get(st->ix, txn, dir, &n)) < 0)
-		return rc;
 	return 0;
 }
 
