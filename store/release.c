@@ -176,6 +176,32 @@ out:
 	return chg_finish(&c, rc);
 }
 
+/*
+ * The document of an entity (scenario.json, release.json): into its record,
+ * its file in the tree, and the ledger, as one change.
+ */
+static int
+entity_save(struct ctx *c, const struct entity *e, const char *name,
+    json_t *rec, json_t *doc, const char *text, size_t len, json_t *files)
+{
+	char file[64], lpath[900];
+	uint64_t dir;
+	int rc;
+
+	snprintf(file, sizeof(file), "%s.json", e->kind);
+	json_object_set(rec, e->kind, doc);
+	who_json(rec, "set", c->who, c->now);
+	if ((rc = rec_put(c, rec, e->fmt, name, NULL)) < 0 ||
+	    (rc = index_lookup(c->st->ix, c->txn, e->top, name, &dir)) < 0 ||
+	    (rc = put_text(c, dir, file, text, len, 0)) < 0)
+		return rc;
+	snprintf(lpath, sizeof(lpath), "%s/%s/%s", e->ledger, name, file);
+	add_data(files, lpath, text, len);
+	ledger_record(files, e->ledger, name, rec);
+	snprintf(lpath, sizeof(lpath), "%s %s", e->kind, name);
+	return queue_change(c->st, c->txn, c->who, c->now, lpath, files);
+}
+
 int
 store_scenario_create(struct store *st, const char *name,
     const struct store_user *who)
@@ -245,9 +271,7 @@ store_scenario_set(struct store *st, const char *name, const char *text,
     size_t len, const struct store_user *who)
 {
 	json_t *rec = NULL, *j = NULL, *files = NULL;
-	char lpath[600];
 	json_error_t err;
-	uint64_t sdir;
 	struct ctx c;
 	int rc;
 
@@ -268,17 +292,7 @@ store_scenario_set(struct store *st, const char *name, const char *text,
 		rc = store_seterr(-ENOENT, "scenario '%s' does not exist", name);
 		goto out;
 	}
-	json_object_set(rec, "scenario", j);
-	who_json(rec, "set", who, c.now);
-	if ((rc = rec_put(&c, rec, "c:%s%s", name, NULL)) < 0 ||
-	    (rc = scenario_dir(&c, name, &sdir)) < 0 ||
-	    (rc = put_text(&c, sdir, "scenario.json", text, len, 0)) < 0)
-		goto out;
-	snprintf(lpath, sizeof(lpath), "scenarios/%s/scenario.json", name);
-	add_data(files, lpath, text, len);
-	ledger_record(files, "scenarios", name, rec);
-	snprintf(lpath, sizeof(lpath), "scenario %s", name);
-	rc = queue_change(st, c.txn, who, c.now, lpath, files);
+	rc = entity_save(&c, &scenario_entity, name, rec, j, text, len, files);
 out:
 	json_decref(rec);
 	json_decref(j);
@@ -648,10 +662,8 @@ store_release_set(struct store *st, const char *release, const char *text,
     size_t len, const struct store_user *who)
 {
 	json_t *rec = NULL, *j = NULL, *files = NULL, *srec, *v;
-	char lpath[600];
 	const char *k;
 	json_error_t err;
-	uint64_t rdir;
 	struct ctx c;
 	int rc;
 
@@ -712,17 +724,8 @@ store_release_set(struct store *st, const char *release, const char *text,
 		    "exist", json_string_value(json_object_get(j, "stage")));
 		goto out;
 	}
-	json_object_set(rec, "release", j);
-	who_json(rec, "set", who, c.now);
-	if ((rc = rec_put(&c, rec, "r:%s%s", release, NULL)) < 0 ||
-	    (rc = release_dir(&c, release, &rdir)) < 0 ||
-	    (rc = put_text(&c, rdir, "release.json", text, len, 0)) < 0)
-		goto out;
-	snprintf(lpath, sizeof(lpath), "releases/%s/release.json", release);
-	add_data(files, lpath, text, len);
-	ledger_record(files, "releases", release, rec);
-	snprintf(lpath, sizeof(lpath), "release %s", release);
-	rc = queue_change(st, c.txn, who, c.now, lpath, files);
+	rc = entity_save(&c, &release_entity, release, rec, j, text, len,
+	    files);
 out:
 	json_decref(rec);
 	json_decref(j);
