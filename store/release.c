@@ -300,60 +300,6 @@ out:
 	return chg_finish(&c, rc);
 }
 
-int
-store_scenario_criteria_set(struct store *st, const char *scenario,
-    const char *stage, const char *text, size_t len,
-    const struct store_user *who)
-{
-	json_t *crit = NULL, *rec = NULL, *srec = NULL, *files = NULL;
-	char lpath[900], name[300];
-	json_error_t err;
-	uint64_t sdir, cdir;
-	struct ctx c;
-	int rc;
-
-	crit = json_loadb(text, len, 0, &err);
-	if (!crit)
-		return store_seterr(-EINVAL, "criteria are not valid JSON "
-		    "(line %d: %s)", err.line, err.text);
-	if ((rc = crit_check(crit)) < 0) {
-		json_decref(crit);
-		return rc;
-	}
-	if ((rc = chg_begin(&c, st, who)) < 0) {
-		json_decref(crit);
-		return rc;
-	}
-	files = json_array();
-	if (!(srec = stage_rec(&c, stage))) {
-		rc = store_seterr(-EINVAL, "criteria for stage '%s': the stage "
-		    "does not exist", stage);
-		goto out;
-	}
-	rec = json_pack("{s:O}", "criteria", crit);
-	who_json(rec, "set", who, c.now);
-	snprintf(name, sizeof(name), "%s.json", stage);
-	if ((rc = rec_put(&c, rec, "x:%s/%s", scenario, stage)) < 0 ||
-	    (rc = scenario_dir(&c, scenario, &sdir)) < 0 ||
-	    (rc = index_lookup(st->ix, c.txn, sdir, "criteria", &cdir)) < 0 ||
-	    (rc = put_text(&c, cdir, name, text, len, 0)) < 0)
-		goto out;
-	snprintf(lpath, sizeof(lpath), "scenarios/%s/criteria/%s", scenario,
-	    name);
-	add_data(files, lpath, text, len);
-	snprintf(lpath, sizeof(lpath), "criteria of %s for scenario %s", stage,
-	    scenario);
-	if ((rc = queue_change(st, c.txn, who, c.now, lpath, files)) < 0)
-		goto out;
-	rc = eval_scenario(&c, scenario);
-out:
-	json_decref(crit);
-	json_decref(rec);
-	json_decref(srec);
-	json_decref(files);
-	return chg_finish(&c, rc);
-}
-
 json_t *
 scenario_criteria(struct ctx *c, const char *scenario, const char *stage)
 {

@@ -1156,17 +1156,35 @@ out:
 	return chg_finish(&c, rc);
 }
 
-int
-store_project_criteria_set(struct store *st, const char *project,
-    const char *stage, const char *text, size_t len,
+/*
+ * A criteria layer of one stage for a project or a scenario: kept under
+ * its key, shown in <kind>s/<owner>/criteria/<stage>.json, written to the
+ * ledger, then what it governs is re-evaluated.
+ */
+struct layer {
+	const char *kind;	/* "project", "scenario" */
+	uint64_t top;		/* INO_PROJECTS, INO_SCENARIOS */
+	const char *keyfmt;	/* "p:%s/%s", "x:%s/%s" */
+	const char *ledger;	/* "projects", "scenarios" */
+	int as_written;		/* the file shows the bytes written */
+};
+
+static const struct layer project_layer = { "project", INO_PROJECTS,
+	"p:%s/%s", "projects", 0 };
+static const struct layer scenario_layer = { "scenario", INO_SCENARIOS,
+	"x:%s/%s", "scenarios", 1 };
+
+static int
+layer_criteria_set(struct store *st, const struct layer *l,
+    const char *owner, const char *stage, const char *text, size_t len,
     const struct store_user *who)
 {
-	char key[600], lpath[800], *ctext = NULL, name[300];
+	char key[700], lpath[900], *ctext = NULL, name[300];
 	json_t *crit = NULL, *rec = NULL, *srec = NULL, *files = NULL;
-	uint64_t pdir, cdir;
+	uint64_t odir, cdir;
 	struct ctx c;
 	size_t clen;
-	int rc;
+	int rc, klen;
 
 	if ((rc = chg_begin(&c, st, who)) < 0)
 		return rc;
@@ -1178,29 +1196,34 @@ store_project_criteria_set(struct store *st, const char *project,
 	}
 	if ((rc = parse_criteria(&c, NULL, text, len, &crit)) < 0)
 		goto out;
-	if ((rc = index_lookup(st->ix, c.txn, INO_PROJECTS, project,
-	    &pdir)) < 0 ||
-	    (rc = index_lookup(st->ix, c.txn, pdir, "criteria", &cdir)) < 0) {
-		rc = store_seterr(-ENOENT, "project '%s' does not exist",
-		    project);
+	if ((rc = index_lookup(st->ix, c.txn, l->top, owner, &odir)) < 0 ||
+	    (rc = index_lookup(st->ix, c.txn, odir, "criteria", &cdir)) < 0) {
+		rc = store_seterr(-ENOENT, "%s '%s' does not exist", l->kind,
+		    owner);
 		goto out;
 	}
 	rec = json_pack("{s:O}", "criteria", crit);
 	who_json(rec, "set", who, c.now);
-	ctext = json_text(crit, &clen);
+	if (l->as_written) {
+		ctext = strndup(text, len);
+		clen = len;
+	} else {
+		ctext = json_text(crit, &clen);
+	}
 	snprintf(name, sizeof(name), "%s.json", stage);
-	if (!ctext || (rc = put_json(&c, TAB_STAGE, key, projcrit_key(key,
-	    project, stage), rec)) < 0 ||
-	    (rc = put_text(&c, cdir, name, ctext, clen, 0)) < 0)
+	klen = snprintf(key, sizeof(key), l->keyfmt, owner, stage);
+	if (!ctext || (rc = put_json(&c, TAB_STAGE, key, (size_t)klen,
+	    rec)) < 0 || (rc = put_text(&c, cdir, name, ctext, clen, 0)) < 0)
 		goto out;
-	snprintf(lpath, sizeof(lpath), "projects/%s/criteria/%s", project,
+	snprintf(lpath, sizeof(lpath), "%s/%s/criteria/%s", l->ledger, owner,
 	    name);
 	add_data(files, lpath, ctext, clen);
-	snprintf(lpath, sizeof(lpath), "criteria of %s for project %s", stage,
-	    project);
+	snprintf(lpath, sizeof(lpath), "criteria of %s for %s %s", stage,
+	    l->kind, owner);
 	if ((rc = queue_change(st, c.txn, who, c.now, lpath, files)) < 0)
 		goto out;
-	rc = eval_all(&c, stage);
+	rc = l == &project_layer ? eval_all(&c, stage) :
+	    eval_scenario(&c, owner);
 out:
 	free(ctext);
 	json_decref(crit);
@@ -1208,6 +1231,24 @@ out:
 	json_decref(srec);
 	json_decref(files);
 	return chg_finish(&c, rc);
+}
+
+int
+store_project_criteria_set(struct store *st, const char *project,
+    const char *stage, const char *text, size_t len,
+    const struct store_user *who)
+{
+	return layer_criteria_set(st, &project_layer, project, stage, text,
+	    len, who);
+}
+
+int
+store_scenario_criteria_set(struct store *st, const char *scenario,
+    const char *stage, const char *text, size_t len,
+    const struct store_user *who)
+{
+	return layer_criteria_set(st, &scenario_layer, scenario, stage, text,
+	    len, who);
 }
 
 /* The text an artifact's approvals/<stage> file shows: one line each. */
