@@ -610,27 +610,6 @@ index_queue_push(struct index *ix, MDB_txn *txn, const char *json,
 }
 
 int
-index_queue_first(struct index *ix, MDB_txn *txn, uint64_t *seq, char **json)
-{
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc;
-
-	rc = mdb_cursor_open(txn, ix->queue, &cur);
-	if (rc)
-		return lmdb_err(rc, "queue");
-	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-	if (rc == 0) {
-		memcpy(seq, k.mv_data, sizeof(*seq));
-		*json = strndup(v.mv_data, v.mv_size);
-		if (!*json)
-			rc = ENOMEM;
-	}
-	mdb_cursor_close(cur);
-	return lmdb_err(rc, "queue");
-}
-
-int
 index_queue_from(struct index *ix, MDB_txn *txn, uint64_t from, uint64_t *seq,
     char **json)
 {
@@ -650,6 +629,13 @@ index_queue_from(struct index *ix, MDB_txn *txn, uint64_t from, uint64_t *seq,
 	}
 	mdb_cursor_close(cur);
 	return lmdb_err(rc, "queue");
+}
+
+int
+index_queue_first(struct index *ix, MDB_txn *txn, uint64_t *seq, char **json)
+{
+	/* The queue's keys are integer keys: the first is the first >= 0. */
+	return index_queue_from(ix, txn, 0, seq, json);
 }
 
 int
