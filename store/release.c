@@ -594,6 +594,16 @@ release_dir(struct ctx *c, const char *release, uint64_t *ino)
 }
 
 
+/* The record of a release, or -ENOENT with a message. */
+static int
+release_rec(struct ctx *c, const char *release, json_t **rec)
+{
+	if (!(*rec = rec_get(c, "r:%s%s", release, NULL)))
+		return store_seterr(-ENOENT, "release '%s' does not exist",
+		    release);
+	return 0;
+}
+
 static int
 frozen_refusal(json_t *rec, const char *release)
 {
@@ -656,12 +666,8 @@ store_release_set(struct store *st, const char *release, const char *text,
 		return rc;
 	}
 	files = json_array();
-	if (!(rec = rec_get(&c, "r:%s%s", release, NULL))) {
-		rc = store_seterr(-ENOENT, "release '%s' does not exist",
-		    release);
-		goto out;
-	}
-	if ((rc = frozen_refusal(rec, release)) < 0)
+	if ((rc = release_rec(&c, release, &rec)) < 0 ||
+	    (rc = frozen_refusal(rec, release)) < 0)
 		goto out;
 	srec = stage_rec(&c, json_string_value(json_object_get(j, "stage")));
 	json_decref(srec);
@@ -696,12 +702,8 @@ store_participant_add(struct store *st, const char *release,
 	if ((rc = chg_begin(&c, st, who)) < 0)
 		return rc;
 	files = json_array();
-	if (!(rec = rec_get(&c, "r:%s%s", release, NULL))) {
-		rc = store_seterr(-ENOENT, "release '%s' does not exist",
-		    release);
-		goto out;
-	}
-	if ((rc = frozen_refusal(rec, release)) < 0)
+	if ((rc = release_rec(&c, release, &rec)) < 0 ||
+	    (rc = frozen_refusal(rec, release)) < 0)
 		goto out;
 	if (!(srec = rec_get(&c, "c:%s%s", scenario, NULL))) {
 		rc = store_seterr(-EINVAL, "participants/%s: there is no "
@@ -750,12 +752,8 @@ store_participant_withdraw(struct store *st, const char *release,
 	if ((rc = chg_begin(&c, st, who)) < 0)
 		return rc;
 	files = json_array();
-	if (!(rec = rec_get(&c, "r:%s%s", release, NULL))) {
-		rc = store_seterr(-ENOENT, "release '%s' does not exist",
-		    release);
-		goto out;
-	}
-	if ((rc = frozen_refusal(rec, release)) < 0)
+	if ((rc = release_rec(&c, release, &rec)) < 0 ||
+	    (rc = frozen_refusal(rec, release)) < 0)
 		goto out;
 	rc = index_del_raw(st->ix, c.txn, TAB_STAGE, key, pair_key(key, 'q',
 	    release, scenario));
@@ -962,11 +960,8 @@ store_release_status(struct store *st, const char *release, json_t **out)
 
 	if ((rc = index_begin(st->ix, 1, &c.txn)) < 0)
 		goto out;
-	if (!(rec = rec_get(&c, "r:%s%s", release, NULL))) {
-		rc = store_seterr(-ENOENT, "release '%s' does not exist",
-		    release);
+	if ((rc = release_rec(&c, release, &rec)) < 0)
 		goto out;
-	}
 	rel = json_object_get(rec, "release");
 	if ((rc = participants(&c, release, &l)) < 0)
 		goto out;
@@ -1030,11 +1025,8 @@ freeze_in(struct ctx *c, const char *release)
 	FILE *ex = NULL;
 	int rc;
 
-	if (!(rec = rec_get(c, "r:%s%s", release, NULL))) {
-		rc = store_seterr(-ENOENT, "release '%s' does not exist",
-		    release);
+	if ((rc = release_rec(c, release, &rec)) < 0)
 		goto out;
-	}
 	if (json_object_get(rec, "frozen")) {
 		rc = store_seterr(-EEXIST, "release '%s' is already frozen",
 		    release);
