@@ -126,6 +126,13 @@ index_begin(struct index *ix, int rdonly, MDB_txn **txn)
 }
 
 int
+index_begin_nested(MDB_txn *parent, MDB_txn **txn)
+{
+	return lmdb_err(mdb_txn_begin(mdb_txn_env(parent), parent, 0, txn),
+	    "begin");
+}
+
+int
 index_commit(MDB_txn *txn)
 {
 	return lmdb_err(mdb_txn_commit(txn), "commit");

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "ledger.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -163,8 +165,9 @@ head_commit(struct ledger *lg, git_commit **out)
 	git_oid oid;
 	int rc;
 
-	/* in a batch the parent must belong to the batch's repository */
-	rc = git_reference_name_to_id(&oid, repo, "HEAD");
+	/* in a batch the parent must belong to the batch's repository
+	 * (which has no references of its own) */
+	rc = git_reference_name_to_id(&oid, lg->repo, "HEAD");
 	if (rc == GIT_ENOTFOUND || rc == GIT_EUNBORNBRANCH)
 		return -ENOENT;
 	if (rc < 0)
@@ -199,7 +202,7 @@ write_bulk(struct ledger *lg, git_repository *repo, git_odb_backend *bulk)
 			goto out;
 		}
 	if (git_packbuilder_write_buf(&pack, pb) < 0 ||
-	    git_repository_odb(&odb, repo) < 0 ||
+	    git_repository_odb(&odb, lg->repo) < 0 ||
 	    git_odb_write_pack(&wp, odb, NULL, NULL) < 0 ||
 	    wp->append(wp, pack.ptr, pack.size, &stats) < 0 ||
 	    wp->commit(wp, &stats) < 0)
@@ -413,26 +416,109 @@ batch_free(struct ledger *lg)
 	lg->have_tip = 0;
 }
 
+/*
+ * What a batch reads of the ledger on disk.  A write to an object database
+ * first asks every backend whether the object is there, and a miss (a new
+ * object always misses) makes libgit2 rescan the pack directory: one
+ * directory listing per object written, slower with every pack.  This
+ * backend answers from the ledger's own database without that rescan, and
+ * has no write: the batch's objects go to its mempack.
+ */
+struct ledger_view {
+	git_odb_backend parent;
+	git_odb *odb;
+};
+
+static int
+view_read(void **data, size_t *len, git_object_t *type, git_odb_backend *b,
+    const git_oid *oid)
+{
+	struct ledger_view *v = (struct ledger_view *)b;
+	git_odb_object *obj = NULL;
+	int rc = git_odb_read(&obj, v->odb, oid);
+
+	if (rc < 0)
+		return rc;
+	*len = git_odb_object_size(obj);
+	*type = git_odb_object_type(obj);
+	*data = git_odb_backend_data_alloc(b, *len ? *len : 1);
+	if (*data)
+		memcpy(*data, git_odb_object_data(obj), *len);
+	git_odb_object_free(obj);
+	return *data ? 0 : -1;
+}
+
+static int
+view_read_header(size_t *len, git_object_t *type, git_odb_backend *b,
+    const git_oid *oid)
+{
+	return git_odb_read_header(len, type, ((struct ledger_view *)b)->odb,
+	    oid);
+}
+
+static int
+view_exists(git_odb_backend *b, const git_oid *oid)
+{
+	return git_odb_exists_ext(((struct ledger_view *)b)->odb, oid,
+	    GIT_ODB_LOOKUP_NO_REFRESH);
+}
+
+static void
+view_free(git_odb_backend *b)
+{
+	git_odb_free(((struct ledger_view *)b)->odb);
+	free(b);
+}
+
+static int
+view_new(struct ledger *lg, git_odb_backend **out)
+{
+	struct ledger_view *v = calloc(1, sizeof(*v));
+
+	if (!v)
+		return -1;
+	git_odb_init_backend(&v->parent, GIT_ODB_BACKEND_VERSION);
+	v->parent.read = view_read;
+	v->parent.read_header = view_read_header;
+	v->parent.exists = view_exists;
+	v->parent.free = view_free;
+	if (git_repository_odb(&v->odb, lg->repo) < 0) {
+		free(v);
+		return -1;
+	}
+	*out = &v->parent;
+	return 0;
+}
+
 int
 ledger_batch_begin(struct ledger *lg)
 {
+	git_odb_backend *view = NULL;
 	git_odb *odb = NULL;
 	int rc = 0;
 
 	if (lg->brepo)
 		return 0;
-	if (git_repository_open_bare(&lg->brepo, lg->path) < 0 ||
-	    git_repository_odb(&odb, lg->brepo) < 0 ||
-	    git_mempack_new(&lg->mp) < 0) {
+	if (git_odb_new(&odb) < 0 || git_mempack_new(&lg->mp) < 0) {
 		rc = git_fail("could not start a batch");
 	} else if (git_odb_add_backend(odb, lg->mp, 1000) < 0) {
 		lg->mp->free(lg->mp);
 		lg->mp = NULL;
 		rc = git_fail("could not start a batch");
+	} else if (view_new(lg, &view) < 0 ||
+	    git_odb_add_backend(odb, view, 1) < 0) {
+		if (view)
+			view->free(view);
+		rc = git_fail("could not start a batch");
+	} else if (git_repository_wrap_odb(&lg->brepo, odb) < 0) {
+		rc = git_fail("could not start a batch");
 	}
-	git_odb_free(odb);
-	if (rc < 0)
+	git_odb_free(odb);	/* the batch's repository holds it */
+	if (rc < 0) {
+		if (!lg->brepo)
+			lg->mp = NULL;	/* went with the database */
 		batch_free(lg);
+	}
 	return rc;
 }
 
@@ -507,6 +593,147 @@ ledger_commit(struct ledger *lg, const struct ledger_change *changes,
 		else
 			ledger_batch_abort(lg);
 	}
+	return rc;
+}
+
+/*
+ * Packs: the ledger thread writes one per batch, so they pile up.  Once
+ * there are more than TIDY_PACKS, the small ones are merged into one, the
+ * way `git repack --geometric=2` does it: the smallest packs up to the
+ * first one that is at least twice all smaller ones together, so that each
+ * object is rewritten a logarithmic number of times as the ledger grows.
+ * The merged pack is synced before the old ones go: a crash leaves at most
+ * objects stored twice.
+ */
+#define TIDY_PACKS 16
+
+struct pack_file {
+	char name[64];		/* "pack-<hex>" */
+	off_t size;
+};
+
+static int
+pack_size_cmp(const void *a, const void *b)
+{
+	const struct pack_file *x = a, *y = b;
+
+	return x->size < y->size ? -1 : x->size > y->size;
+}
+
+/* The objects an index (.idx version 2) lists, into the pack builder. */
+static int
+pack_insert_idx(git_packbuilder *pb, const char *path)
+{
+	unsigned char head[8 + 256 * 4], raw[20];
+	uint32_t n;
+	git_oid oid;
+	FILE *f = fopen(path, "r");
+	int rc = 0;
+
+	if (!f)
+		return store_seterr(-errno, "ledger: could not read '%s': %s",
+		    path, strerror(errno));
+	if (fread(head, 1, sizeof(head), f) != sizeof(head) ||
+	    memcmp(head, "\377tOc\0\0\0\2", 8) != 0) {
+		fclose(f);
+		return store_seterr(-EIO, "ledger: '%s' is not a version 2 "
+		    "pack index", path);
+	}
+	n = (uint32_t)head[8 + 255 * 4] << 24 | head[8 + 255 * 4 + 1] << 16 |
+	    head[8 + 255 * 4 + 2] << 8 | head[8 + 255 * 4 + 3];
+	for (uint32_t i = 0; rc == 0 && i < n; i++) {
+		if (fread(raw, 1, sizeof(raw), f) != sizeof(raw))
+			rc = store_seterr(-EIO, "ledger: '%s' is truncated",
+			    path);
+		else if (git_oid_fromraw(&oid, raw) < 0 ||
+		    git_packbuilder_insert(pb, &oid, NULL) < 0)
+			rc = git_fail("could not merge packs");
+	}
+	fclose(f);
+	return rc;
+}
+
+int
+ledger_tidy(struct ledger *lg)
+{
+	char dir[4096], path[4400];
+	struct pack_file *packs = NULL;
+	size_t n = 0, cap = 0, k = 0;
+	git_packbuilder *pb = NULL;
+	git_odb *odb = NULL;
+	struct dirent *de;
+	struct stat sb;
+	DIR *d;
+	int rc = 0;
+
+	snprintf(dir, sizeof(dir), "%s/objects/pack", lg->path);
+	if (!(d = opendir(dir)))
+		return 0;
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+
+		if (len < 6 || len >= sizeof(packs->name) + 5 ||
+		    strcmp(de->d_name + len - 5, ".pack") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (stat(path, &sb) < 0)
+			continue;
+		if (n == cap) {
+			struct pack_file *v = realloc(packs,
+			    (cap = cap ? cap * 2 : 64) * sizeof(*v));
+
+			if (!v) {
+				rc = -ENOMEM;
+				break;
+			}
+			packs = v;
+		}
+		snprintf(packs[n].name, sizeof(packs[n].name), "%.*s",
+		    (int)(len - 5), de->d_name);
+		packs[n++].size = sb.st_size;
+	}
+	closedir(d);
+	if (rc < 0 || n <= TIDY_PACKS)
+		goto out;
+	qsort(packs, n, sizeof(*packs), pack_size_cmp);
+	for (off_t j = 1, sum = packs[0].size; j < (off_t)n;
+	    sum += packs[j++].size)
+		if (packs[j].size < 2 * sum)
+			k = (size_t)j + 1;
+	if (k < 2)
+		k = 2;
+	if (git_packbuilder_new(&pb, lg->repo) < 0) {
+		rc = git_fail("could not merge packs");
+		goto out;
+	}
+	git_packbuilder_set_threads(pb, 1);
+	for (size_t i = 0; rc == 0 && i < k; i++) {
+		snprintf(path, sizeof(path), "%s/%s.idx", dir, packs[i].name);
+		rc = pack_insert_idx(pb, path);
+	}
+	if (rc < 0)
+		goto out;
+	if (git_packbuilder_write(pb, dir, 0, NULL, NULL) < 0) {
+		rc = git_fail("could not write the merged pack");
+		goto out;
+	}
+	if ((rc = ledger_sync(lg)) < 0)
+		goto out;
+	for (size_t i = 0; i < k; i++) {
+		/* an old pack of exactly these objects has the new one's name */
+		if (strcmp(packs[i].name + 5, git_packbuilder_name(pb)) == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s.pack", dir, packs[i].name);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/%s.idx", dir, packs[i].name);
+		unlink(path);
+	}
+	if (git_repository_odb(&odb, lg->repo) == 0)
+		git_odb_refresh(odb);
+out:
+	git_packbuilder_free(pb);
+	git_odb_free(odb);
+	free(packs);
 	return rc;
 }
 

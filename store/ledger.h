@@ -58,6 +58,10 @@ void ledger_batch_abort(struct ledger *lg);
 /* Make everything written to the ledger durable (one syncfs). */
 int ledger_sync(struct ledger *lg);
 
+/* Merge the small packs once there are many (geometrically, as git repack
+ * --geometric=2 does); the merged pack is synced before the old ones go. */
+int ledger_tidy(struct ledger *lg);
+
 /* The Relfs-Seq of HEAD, 0 when the ledger has no commit. */
 int ledger_last_seq(struct ledger *lg, uint64_t *seq);
 

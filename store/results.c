@@ -439,45 +439,130 @@ stamp(json_t *run, const char *filename, const struct store_user *who,
 		json_object_set_new(run, "file", json_string(filename));
 }
 
+/*
+ * Group commit.  Each run is one LMDB transaction of its own (nested in a
+ * shared one, so a refused run leaves the others alone), but the writers
+ * that arrive while a commit is being synced wait for it to end and are
+ * then committed together, by whichever of them gets there first: one
+ * fsync for many close()s, and each still returns only once its run is
+ * durable.
+ */
+struct run_add {
+	struct run_add *next;
+	uint64_t art;
+	const char *key;
+	json_t *run;
+	const struct store_user *who;
+	int64_t now;
+	uint64_t no;
+	int rc, done;
+	char err[512];
+};
+
+static int
+run_add_in(struct store *st, MDB_txn *parent, struct run_add *a)
+{
+	json_t *files = json_array();
+	MDB_txn *txn = NULL;
+	char msg[1024];
+	int rc;
+
+	if ((rc = index_begin_nested(parent, &txn)) < 0 ||
+	    (rc = runs_insert(st, txn, a->art, a->key, a->run, files,
+	    &a->no)) < 0)
+		goto out;
+	snprintf(msg, sizeof(msg), "run %s %s #%llu: %s", a->key,
+	    json_string_value(json_object_get(a->run, "testcase")),
+	    (unsigned long long)a->no,
+	    json_string_value(json_object_get(a->run, "outcome")));
+	if ((rc = queue_change(st, txn, a->who, a->now, msg, files)) < 0 ||
+	    (rc = run_event(st, txn, a->key, a->run, a->who, a->now)) < 0 ||
+	    (rc = stage_eval_in(st, txn, a->art, a->key, a->who, a->now)) < 0)
+		goto out;
+	rc = index_commit(txn);
+	txn = NULL;
+out:
+	index_abort(txn);
+	json_decref(files);
+	return rc;
+}
+
+/* Commit a batch of queued runs in one transaction; sets each one's rc. */
+static void
+run_add_batch(struct store *st, struct run_add *batch)
+{
+	struct run_add *a;
+	MDB_txn *txn = NULL;
+	int rc, any = 0;
+
+	rc = index_begin(st->ix, 0, &txn);
+	for (a = batch; a; a = a->next) {
+		a->rc = rc < 0 ? rc : run_add_in(st, txn, a);
+		if (a->rc < 0)
+			snprintf(a->err, sizeof(a->err), "%s", store_errmsg());
+		else
+			any = 1;
+	}
+	if (rc < 0)
+		return;
+	rc = any ? index_commit(txn) : (index_abort(txn), 0);
+	for (a = batch; a; a = a->next)
+		if (rc < 0 && a->rc == 0) {
+			a->rc = rc;
+			snprintf(a->err, sizeof(a->err), "%s", store_errmsg());
+		}
+	if (any && rc == 0)
+		ledger_kick(st);
+}
+
 int
 store_result_add(struct store *st, uint64_t art, const char *filename,
     const char *buf, size_t len, const struct store_user *who, uint64_t *no)
 {
-	char key[512], msg[1024];
-	json_t *run = NULL, *files = json_array();
-	MDB_txn *txn = NULL;
-	int64_t now = time(NULL);
-	uint64_t n = 0;
+	char key[512];
+	struct run_add me = { 0 }, **tail;
 	int rc;
 
-	if ((rc = store_artifact_key(st, art, key)) < 0)
-		goto out;
-	if ((rc = result_parse(filename, buf, len, &run)) < 0)
-		goto out;
-	stamp(run, filename, who, now);
-	if ((rc = index_begin(st->ix, 0, &txn)) < 0 ||
-	    (rc = runs_insert(st, txn, art, key, run, files, &n)) < 0)
-		goto out;
-	snprintf(msg, sizeof(msg), "run %s %s #%llu: %s", key,
-	    json_string_value(json_object_get(run, "testcase")),
-	    (unsigned long long)n,
-	    json_string_value(json_object_get(run, "outcome")));
-	if ((rc = queue_change(st, txn, who, now, msg, files)) < 0 ||
-	    (rc = run_event(st, txn, key, run, who, now)) < 0 ||
-	    (rc = stage_eval_in(st, txn, art, key, who, now)) < 0)
-		goto out;
-	rc = index_commit(txn);
-	txn = NULL;
-	if (rc == 0) {
-		if (no)
-			*no = n;
-		ledger_kick(st);
+	if ((rc = store_artifact_key(st, art, key)) < 0 ||
+	    (rc = result_parse(filename, buf, len, &me.run)) < 0)
+		return rc;
+	me.art = art;
+	me.key = key;
+	me.who = who;
+	me.now = time(NULL);
+	stamp(me.run, filename, who, me.now);
+
+	pthread_mutex_lock(&st->runs_mu);
+	for (tail = &st->runs_pending; *tail; tail = &(*tail)->next)
+		;
+	*tail = &me;
+	while (!me.done) {
+		struct run_add *batch, *a, *next;
+
+		if (st->runs_busy) {
+			pthread_cond_wait(&st->runs_cond, &st->runs_mu);
+			continue;
+		}
+		batch = st->runs_pending;
+		st->runs_pending = NULL;
+		st->runs_busy = 1;
+		pthread_mutex_unlock(&st->runs_mu);
+		run_add_batch(st, batch);
+		pthread_mutex_lock(&st->runs_mu);
+		for (a = batch; a; a = next) {
+			next = a->next;
+			a->done = 1;
+		}
+		st->runs_busy = 0;
+		pthread_cond_broadcast(&st->runs_cond);
 	}
-out:
-	index_abort(txn);
-	json_decref(run);
-	json_decref(files);
-	return rc;
+	pthread_mutex_unlock(&st->runs_mu);
+	json_decref(me.run);
+	if (me.rc < 0)
+		return store_seterr(me.rc, "%s", me.err);
+	if (no)
+		*no = me.no;
+	return 0;
 }
 
 /* -- import --------------------------------------------------------- */

@@ -129,6 +129,8 @@ store_alloc(const char *path)
 		st->path = strdup(path);
 	st->lockfd = st->logfd = -1;
 	pthread_mutex_init(&st->ledger_mu, NULL);
+	pthread_mutex_init(&st->runs_mu, NULL);
+	pthread_cond_init(&st->runs_cond, NULL);
 	return st;
 }
 
@@ -179,6 +181,8 @@ store_close(struct store *st)
 	if (st->logfd >= 0)
 		close(st->logfd);
 	pthread_mutex_destroy(&st->ledger_mu);
+	pthread_mutex_destroy(&st->runs_mu);
+	pthread_cond_destroy(&st->runs_cond);
 	free(st->incoming);
 	free(st->path);
 	free(st);
@@ -612,9 +616,13 @@ drain_locked(struct store *st)
 			return rc;
 		rc = index_queue_count(st->ix, txn, &queued);
 		index_abort(txn);
-		/* a few changes: loose objects; many: one packfile for all */
+		/*
+		 * Always one packfile for the batch: loose objects cost a
+		 * file each, and under load creating and removing those
+		 * took as much CPU as all the requests together.
+		 */
 		if (rc < 0 || (rc = ledger_last_seq(st->lg, &last)) < 0 ||
-		    (queued >= 64 && (rc = ledger_batch_begin(st->lg)) < 0))
+		    (queued >= 1 && (rc = ledger_batch_begin(st->lg)) < 0))
 			return rc;
 		for (n = 0, from = 0; n < DRAIN_BATCH; n++, from = seq + 1) {
 			if ((rc = index_begin(st->ix, 1, &txn)) < 0)
@@ -650,6 +658,8 @@ drain_locked(struct store *st)
 			}
 		}
 		if ((rc = index_commit(txn)) < 0)
+			return rc;
+		if ((rc = ledger_tidy(st->lg)) < 0)
 			return rc;
 	}
 }
@@ -698,7 +708,7 @@ ledger_worker(void *arg)
 		 * holds many commits, written as one packfile.
 		 */
 		if (!st->work_stop)
-			usleep(20000);
+			usleep(50000);
 		if (store_drain(st) < 0)
 			store_log(st, "ledger: %s (queued, retried at the next "
 			    "change)", store_errmsg());

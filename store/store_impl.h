@@ -28,6 +28,11 @@ struct store {
 	pthread_mutex_t work_mu;
 	pthread_cond_t work_cond;
 	int work_pending, work_stop;
+	/* group commit of runs: writers queue, one of them commits for all */
+	pthread_mutex_t runs_mu;
+	pthread_cond_t runs_cond;
+	struct run_add *runs_pending;
+	int runs_busy;
 };
 
 /* What the index keeps per artifact (TAB_ARTIFACT, key "p/v"). */

@@ -72,11 +72,83 @@ test_commits(void **state)
 	tmpdir_free(dir);
 }
 
+static int
+count_packs(const char *repo)
+{
+	char cmd[4200], line[64];
+	int n = -1;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "ls %s/objects/pack | grep -c '\\.pack$'",
+	    repo);
+	f = popen(cmd, "r");
+	if (f && fgets(line, sizeof(line), f))
+		n = atoi(line);
+	if (f)
+		pclose(f);
+	return n;
+}
+
+/*
+ * A batch is one packfile; once there are more than 16 the small ones are
+ * merged, and every commit and file is still there, fsck clean.
+ */
+static void
+test_batches_and_tidy(void **state)
+{
+	char *dir = tmpdir_new(), path[4096], name[64], body[64], *buf;
+	struct store_user bob = { 1234, 1234, "bob" };
+	struct ledger *lg;
+	uint64_t seq, n;
+	size_t len;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/l.git", dir);
+	assert_int_equal(ledger_init(path), 0);
+	assert_int_equal(ledger_open(&lg, path), 0);
+	for (int b = 0; b < 20; b++) {
+		assert_int_equal(ledger_batch_begin(lg), 0);
+		for (int i = 0; i < 3; i++) {
+			struct ledger_change ch = { name, body, 0, 0 };
+
+			snprintf(name, sizeof(name), "runs/p/v/t%d/%06d.json",
+			    i, b + 1);
+			ch.len = (size_t)snprintf(body, sizeof(body),
+			    "{\"n\": %d}\n", b * 3 + i);
+			assert_int_equal(ledger_commit(lg, &ch, 1, NULL, 0,
+			    &bob, 1700000000 + b, "run", (uint64_t)(b * 3 + i +
+			    1)), 0);
+		}
+		assert_int_equal(ledger_batch_end(lg), 0);
+	}
+	assert_int_equal(count_packs(path), 20);
+	assert_int_equal(ledger_tidy(lg), 0);
+	/* packs of about one size: each is under twice the rest, all merge */
+	assert_int_equal(count_packs(path), 1);
+	assert_int_equal(ledger_count(lg, &n), 0);
+	assert_int_equal(n, 60);
+	assert_int_equal(ledger_last_seq(lg, &seq), 0);
+	assert_int_equal(seq, 60);
+	assert_int_equal(ledger_read(lg, "runs/p/v/t2/000007.json", &buf,
+	    &len), 0);
+	assert_int_equal(len, strlen("{\"n\": 20}\n"));
+	assert_memory_equal(buf, "{\"n\": 20}\n", len);
+	free(buf);
+	/* a few packs: nothing to do */
+	assert_int_equal(ledger_tidy(lg), 0);
+	assert_int_equal(count_packs(path), 1);
+	assert_int_equal(ledger_fsck(path, &buf), 0);
+	free(buf);
+	ledger_close(lg);
+	tmpdir_free(dir);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_commits),
+		cmocka_unit_test(test_batches_and_tidy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

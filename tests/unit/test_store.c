@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -158,6 +159,78 @@ test_rebuild_and_verify(void **state)
 	store_close(st);
 }
 
+/* Four writers at once: their runs are committed in groups. */
+struct writer {
+	struct store *st;
+	uint64_t art;
+	int id;
+	int bad;		/* results not recorded as expected */
+};
+
+#define WRITER_RUNS 40
+
+static void *
+write_runs(void *arg)
+{
+	struct writer *w = arg;
+	char name[32], text[128];
+	uint64_t no;
+
+	snprintf(name, sizeof(name), "t%d.json", w->id);
+	for (int i = 0; i < WRITER_RUNS; i++) {
+		int len = snprintf(text, sizeof(text), "{\"testcase\": "
+		    "\"t%d\", \"outcome\": \"%s\"}", w->id,
+		    i % 3 ? "PASS" : "FAIL");
+
+		/* numbered 1, 2, ... per test case, whoever committed it */
+		if (store_result_add(w->st, w->art, name, text, (size_t)len,
+		    &alice, &no) != 0 || no != (uint64_t)i + 1)
+			w->bad++;
+	}
+	return NULL;
+}
+
+static void
+test_parallel_results(void **state)
+{
+	struct env *e = *state;
+	struct writer w[4];
+	pthread_t t[4];
+	struct store *st;
+	struct node n;
+	uint64_t art, ino, count, pending;
+	unsigned problems;
+	int reported = 0;
+	char path[128];
+
+	assert_int_equal(store_open(&st, e->store), 0);
+	assert_int_equal(publish(st, e->src, "apex", "1.0"), 0);
+	assert_int_equal(store_resolve(st, "artifacts/apex/1.0", &art, &n), 0);
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct writer){ st, art, i, 0 };
+		assert_int_equal(pthread_create(&t[i], NULL, write_runs, &w[i]),
+		    0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(w[i].bad, 0);
+		snprintf(path, sizeof(path),
+		    "artifacts/apex/1.0/runs/t%d/%06d.json", i, WRITER_RUNS);
+		assert_int_equal(store_resolve(st, path, &ino, &n), 0);
+		snprintf(path, sizeof(path),
+		    "artifacts/apex/1.0/runs/t%d/%06d.json", i, WRITER_RUNS + 1);
+		assert_int_equal(store_resolve(st, path, &ino, &n), -ENOENT);
+	}
+	/* every run is its own ledger commit: the store, the artifact, 160 */
+	assert_int_equal(store_drain(st), 0);
+	assert_int_equal(store_ledger_state(st, &pending, &count), 0);
+	assert_int_equal(pending, 0);
+	assert_int_equal(count, 2 + 4 * WRITER_RUNS);
+	assert_int_equal(store_verify(st, report, &reported, &problems), 0);
+	assert_int_equal(problems, 0);
+	store_close(st);
+}
+
 int
 main(void)
 {
@@ -167,6 +240,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_refusal_leaves_nothing,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild_and_verify, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_parallel_results, setup,
 		    teardown),
 	};
 
