@@ -60,9 +60,11 @@ ctl_create(fuse_req_t req, uint64_t dir, const char *name,
 {
 	struct fs *fs = FS(req);
 	struct fuse_entry_param e;
+	struct store_user who;
 	int rc, fd;
 
-	if ((rc = store_ctl_writable(fs->st, dir, name)) < 0) {
+	fs_who(req, &who);
+	if ((rc = store_ctl_writable(fs->st, dir, name, &who)) < 0) {
 		fs_refuse(req, -rc, "create");
 		return;
 	}
@@ -89,10 +91,12 @@ ctl_open(fuse_req_t req, uint64_t ino, const struct node *n,
 {
 	struct fs *fs = FS(req);
 	char name[NAME_MAX_BYTES + 1];
+	struct store_user who;
 	int rc, fd;
 
+	fs_who(req, &who);
 	if ((rc = store_node_name(fs->st, n->parent, ino, name)) < 0 ||
-	    (rc = store_ctl_writable(fs->st, n->parent, name)) < 0)
+	    (rc = store_ctl_writable(fs->st, n->parent, name, &who)) < 0)
 		return rc;
 	if ((rc = spool_open(fs, n->parent, name, &fd)) < 0)
 		return rc;
@@ -130,7 +134,7 @@ ctl_flush(fuse_req_t req, int fd)
 		rc = store_seterr(-EINVAL, "'%s' is larger than %d bytes",
 		    c->name, CTL_MAX);
 	} else {
-		store_user_from_uid(&who, cx->uid, cx->gid);
+		fs_who(req, &who);
 		rc = store_ctl_write(fs->st, c->dir, c->name, buf, (size_t)got,
 		    &who);
 	}

@@ -87,6 +87,12 @@ void fs_changed(struct fs *fs);
 /* Reply err to req, and log msg (the store's message) when it is a refusal. */
 void fs_refuse(fuse_req_t req, int err, const char *what);
 
+/* The caller of req: uid, name and groups (from the kernel). */
+void fs_who(fuse_req_t req, struct store_user *who);
+
+/* 1, and req answered EACCES (logged), when its caller lacks role. */
+int fs_deny(fuse_req_t req, enum store_role role, const char *what);
+
 /* Queue an invalidation of parent/name (name != NULL) or of an inode. */
 void fs_inval(struct fs *fs, uint64_t parent, const char *name,
     uint64_t ino);

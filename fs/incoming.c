@@ -610,7 +610,6 @@ inc_seal(fuse_req_t req, struct inc_node *dir, const char *name,
     uint64_t newparent, const char *newname)
 {
 	struct fs *fs = FS(req);
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct store_publish o = { 0 };
 	struct store_user who;
 	struct node pn, an;
@@ -662,7 +661,7 @@ inc_seal(fuse_req_t req, struct inc_node *dir, const char *name,
 		fs_refuse(req, ENOTDIR, "rename");
 		return;
 	}
-	store_user_from_uid(&who, ctx->uid, ctx->gid);
+	fs_who(req, &who);
 	rc = store_publish_dir(fs->st, src, &o, &who, NULL);
 	if (rc < 0) {
 		fs_refuse(req, -rc, "publish");

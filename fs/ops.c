@@ -54,6 +54,39 @@ fs_refuse(fuse_req_t req, int err, const char *what)
 	fuse_reply_err(req, err);
 }
 
+void
+fs_who(fuse_req_t req, struct store_user *who)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	int n;
+
+	store_user_from_uid(who, ctx->uid, ctx->gid);
+	if (ctx->uid == 0)
+		return;		/* root holds every role: no need to ask */
+	/* the caller's groups, as the kernel has them (from /proc) */
+	n = fuse_req_getgroups(req, STORE_USER_GROUPS, who->groups);
+	who->ngroups = n < 0 ? 0 : n > STORE_USER_GROUPS ? STORE_USER_GROUPS :
+	    n;
+}
+
+int
+fs_deny(fuse_req_t req, enum store_role role, const char *what)
+{
+	struct store_user who;
+	char full[256];
+
+	fs_who(req, &who);
+	if (role == STORE_ROLE_CI)
+		snprintf(full, sizeof(full), "%s under incoming/ or results/",
+		    what);
+	else
+		snprintf(full, sizeof(full), "%s", what);
+	if (store_may(FS(req)->st, &who, role, full) == 0)
+		return 0;
+	fs_refuse(req, EACCES, what);
+	return 1;
+}
+
 static void
 refuse_rofs(fuse_req_t req, const char *what)
 {
@@ -95,8 +128,6 @@ node_attr(struct fs *fs, uint64_t ino, const struct node *n, struct stat *st)
 	 * it, even within one second.
 	 */
 	st->st_mtim.tv_nsec = st->st_ctim.tv_nsec = n->change;
-	st->st_uid = 0;
-	st->st_gid = 0;
 	switch (n->kind) {
 	case NODE_DIR:
 		st->st_mode = S_IFDIR | n->mode;
@@ -105,18 +136,31 @@ node_attr(struct fs *fs, uint64_t ino, const struct node *n, struct stat *st)
 		st->st_mode = S_IFLNK | 0777;
 		break;
 	case NODE_RESULTS:
-		st->st_mode = S_IFDIR | 0755;
+		st->st_mode = S_IFDIR | 0555;
 		break;
 	case NODE_INCOMING:
-		if (inc_stat(&fs->root, st) == 0) {
+		if (inc_stat(&fs->root, st) == 0)
 			st->st_ino = ino;
-			return;
-		}
-		st->st_mode = S_IFDIR | 0755;
+		st->st_mode = S_IFDIR | 0555;
 		break;
 	default:
 		st->st_mode = S_IFREG | n->mode;
 		break;
+	}
+	/*
+	 * Who may write where, as the roles have it: the store's owner, and
+	 * the group of the role that writes here (with write bits when the
+	 * role is mapped to a group; the owner alone otherwise).
+	 */
+	{
+		struct store_access a;
+
+		store_node_access(fs->st, ino, n, &a);
+		st->st_uid = a.uid;
+		st->st_gid = a.gid;
+		if (a.wbits)
+			st->st_mode = (st->st_mode & ~(mode_t)0777) |
+			    (S_ISDIR(st->st_mode) ? 0555 : 0444) | a.wbits;
 	}
 }
 
@@ -264,7 +308,8 @@ op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 	struct stat st;
 
 	if (in) {
-		inc_setattr(req, in, attr, valid, fi);
+		if (!fs_deny(req, STORE_ROLE_CI, "setattr"))
+			inc_setattr(req, in, attr, valid, fi);
 		return;
 	}
 	/*
@@ -275,11 +320,19 @@ op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 	    store_node_get(fs->st, ino, &n) == 0 && n.kind == NODE_FILE &&
 	    (n.flags & NODE_MUTABLE) && n.role == ROLE_NONE) {
 		char name[NAME_MAX_BYTES + 1];
+		struct store_user who;
+		int rc = -EROFS;
 
-		if (store_node_name(fs->st, n.parent, ino, name) == 0 &&
-		    store_ctl_writable(fs->st, n.parent, name) == 0) {
+		fs_who(req, &who);
+		if (store_node_name(fs->st, n.parent, ino, name) == 0)
+			rc = store_ctl_writable(fs->st, n.parent, name, &who);
+		if (rc == 0) {
 			node_attr(fs, ino, &n, &st);
 			fuse_reply_attr(req, &st, 0);
+			return;
+		}
+		if (rc == -EACCES) {
+			fs_refuse(req, EACCES, "setattr");
 			return;
 		}
 	}
@@ -315,7 +368,6 @@ op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	struct inc_node *dir = route(FS(req), &parent);
 
 	struct fs *fs = FS(req);
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct store_user who;
 	struct fuse_entry_param e;
 	struct node n;
@@ -323,10 +375,11 @@ op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	int rc;
 
 	if (dir) {
-		inc_mkdir(req, dir, name, mode);
+		if (!fs_deny(req, STORE_ROLE_CI, "mkdir"))
+			inc_mkdir(req, dir, name, mode);
 		return;
 	}
-	store_user_from_uid(&who, ctx->uid, ctx->gid);
+	fs_who(req, &who);
 	rc = store_ctl_mkdir(fs->st, parent, name, &who);
 	if (rc == 0) {
 		fs_changed(fs);
@@ -359,9 +412,10 @@ op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 {
 	struct inc_node *dir = route(FS(req), &parent);
 
-	if (dir)
-		inc_symlink(req, link, dir, name);
-	else
+	if (dir) {
+		if (!fs_deny(req, STORE_ROLE_CI, "symlink"))
+			inc_symlink(req, link, dir, name);
+	} else
 		refuse_rofs(req, "symlink");
 }
 
@@ -370,16 +424,16 @@ op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = FS(req);
 	struct inc_node *dir = route(fs, &parent);
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct store_user who;
 	int rc;
 
 	if (dir) {
-		inc_unlink(req, dir, name, 0);
+		if (!fs_deny(req, STORE_ROLE_CI, "unlink"))
+			inc_unlink(req, dir, name, 0);
 		return;
 	}
 	/* a hold released, a waiver withdrawn, a promotion revoked */
-	store_user_from_uid(&who, ctx->uid, ctx->gid);
+	fs_who(req, &who);
 	rc = store_ctl_remove(fs->st, parent, name, &who);
 	if (rc < 0) {
 		fs_refuse(req, -rc, "unlink");
@@ -394,9 +448,10 @@ op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct inc_node *dir = route(FS(req), &parent);
 
-	if (dir)
-		inc_unlink(req, dir, name, 1);
-	else
+	if (dir) {
+		if (!fs_deny(req, STORE_ROLE_CI, "rmdir"))
+			inc_unlink(req, dir, name, 1);
+	} else
 		refuse_rofs(req, "rmdir");
 }
 
@@ -408,6 +463,8 @@ op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct inc_node *src = route(fs, &parent);
 	struct inc_node *dst = route(fs, &newparent);
 
+	if (src && fs_deny(req, STORE_ROLE_CI, "rename"))
+		return;
 	if (src && dst) {
 		inc_rename(req, src, name, dst, newname, flags);
 		return;
@@ -446,14 +503,20 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int rc, fd;
 
 	if (in) {
-		inc_open(req, in, fi);
+		if (((fi->flags & O_ACCMODE) == O_RDONLY &&
+		    !(fi->flags & O_TRUNC)) ||
+		    !fs_deny(req, STORE_ROLE_CI, "open for writing"))
+			inc_open(req, in, fi);
 		return;
 	}
 	rc = store_node_get(fs->st, ino, &n);
 	if (rc == 0 && ((fi->flags & O_ACCMODE) != O_RDONLY ||
 	    (fi->flags & O_TRUNC))) {
-		if (n.kind != NODE_FILE || !(n.flags & NODE_MUTABLE) ||
-		    ctl_open(req, ino, &n, fi) < 0)
+		if (n.kind != NODE_FILE || !(n.flags & NODE_MUTABLE))
+			refuse_rofs(req, "open for writing");
+		else if ((rc = ctl_open(req, ino, &n, fi)) == -EACCES)
+			fs_refuse(req, EACCES, "open for writing");
+		else if (rc < 0)
 			refuse_rofs(req, "open for writing");
 		return;
 	}
@@ -535,9 +598,10 @@ op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 {
 	struct inc_node *dir = route(FS(req), &parent);
 
-	if (dir)
-		inc_create(req, dir, name, mode, fi);
-	else
+	if (dir) {
+		if (!fs_deny(req, STORE_ROLE_CI, "create"))
+			inc_create(req, dir, name, mode, fi);
+	} else
 		ctl_create(req, parent, name, fi);
 }
 

@@ -101,7 +101,7 @@ results_record(fuse_req_t req, const char *path)
 		rc = buf ? -errno : -ENOMEM;
 		goto refuse;
 	}
-	store_user_from_uid(&who, ctx->uid, ctx->gid);
+	fs_who(req, &who);
 	rc = store_result_add(fs->st, art, name, buf, (size_t)got, &who, &no);
 	if (rc == 0) {
 		free(buf);

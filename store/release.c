@@ -206,6 +206,11 @@ int
 store_scenario_create(struct store *st, const char *name,
     const struct store_user *who)
 {
+	int rc;
+
+	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
+	    "creating a scenario")) < 0)
+		return rc;
 	return entity_create(st, &scenario_entity, name, who);
 }
 
@@ -213,6 +218,11 @@ int
 store_release_create(struct store *st, const char *name,
     const struct store_user *who)
 {
+	int rc;
+
+	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
+	    "creating a release")) < 0)
+		return rc;
 	return entity_create(st, &release_entity, name, who);
 }
 
@@ -275,6 +285,9 @@ store_scenario_set(struct store *st, const char *name, const char *text,
 	struct ctx c;
 	int rc;
 
+	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
+	    "setting a scenario")) < 0)
+		return rc;
 	j = json_loadb(text, len, 0, &err);
 	if (!j)
 		return store_seterr(-EINVAL, "scenario.json is not valid JSON "
@@ -623,6 +636,9 @@ store_release_set(struct store *st, const char *release, const char *text,
 	struct ctx c;
 	int rc;
 
+	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
+	    "setting a release")) < 0)
+		return rc;
 	j = json_loadb(text, len, 0, &err);
 	if (!json_is_object(j)) {
 		json_decref(j);
@@ -697,6 +713,9 @@ store_participant_add(struct store *st, const char *release,
 	size_t plen;
 	int rc;
 
+	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
+	    "adding a participant")) < 0)
+		return rc;
 	if (!utf8_valid(text, len))
 		return store_seterr(-EINVAL, "participant: not UTF-8 text");
 	if ((rc = chg_begin(&c, st, who)) < 0)
@@ -749,6 +768,9 @@ store_participant_withdraw(struct store *st, const char *release,
 	struct ctx c;
 	int rc;
 
+	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
+	    "withdrawing a participant")) < 0)
+		return rc;
 	if ((rc = chg_begin(&c, st, who)) < 0)
 		return rc;
 	files = json_array();
@@ -1177,6 +1199,9 @@ store_release_freeze(struct store *st, const char *release,
 	struct ctx c;
 	int rc;
 
+	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
+	    "freezing a release")) < 0)
+		return rc;
 	if ((rc = chg_begin(&c, st, who)) < 0)
 		return rc;
 	return chg_finish(&c, freeze_in(&c, release));

@@ -523,7 +523,8 @@ store_result_add(struct store *st, uint64_t art, const char *filename,
 	struct run_add me = { 0 }, **tail;
 	int rc;
 
-	if ((rc = store_artifact_key(st, art, key)) < 0 ||
+	if ((rc = store_may(st, who, STORE_ROLE_CI, "writing results")) < 0 ||
+	    (rc = store_artifact_key(st, art, key)) < 0 ||
 	    (rc = result_parse(filename, buf, len, &me.run)) < 0)
 		return rc;
 	me.art = art;
@@ -639,6 +640,9 @@ store_import(struct store *st, const char *path,
 	FILE *f;
 	int rc = 0;
 
+	if ((rc = store_may(st, who, STORE_ROLE_CI,
+	    "importing results")) < 0)
+		return rc;
 	*imported = 0;
 	f = fopen(path, "r");
 	if (!f)

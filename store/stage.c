@@ -979,6 +979,9 @@ store_stage_create(struct store *st, const char *stage,
 	size_t len;
 	int rc;
 
+	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
+	    "creating a stage")) < 0)
+		return rc;
 	if ((rc = check_name_in(stage, "stage")) < 0)
 		return rc;
 	if ((rc = chg_begin(&c, st, who)) < 0)
@@ -1086,6 +1089,9 @@ store_criteria_set(struct store *st, const char *stage, const char *text,
 	struct ctx c;
 	int rc;
 
+	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
+	    "setting criteria")) < 0)
+		return rc;
 	if ((rc = chg_begin(&c, st, who)) < 0)
 		return rc;
 	files = json_array();
@@ -1238,6 +1244,11 @@ store_project_criteria_set(struct store *st, const char *project,
     const char *stage, const char *text, size_t len,
     const struct store_user *who)
 {
+	int rc;
+
+	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
+	    "setting project criteria")) < 0)
+		return rc;
 	return layer_criteria_set(st, &project_layer, project, stage, text,
 	    len, who);
 }
@@ -1247,6 +1258,11 @@ store_scenario_criteria_set(struct store *st, const char *scenario,
     const char *stage, const char *text, size_t len,
     const struct store_user *who)
 {
+	int rc;
+
+	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
+	    "setting scenario criteria")) < 0)
+		return rc;
 	return layer_criteria_set(st, &scenario_layer, scenario, stage, text,
 	    len, who);
 }
@@ -1313,6 +1329,9 @@ store_approve(struct store *st, uint64_t art, const char *stage,
 	struct ctx c;
 	int rc;
 
+	if ((rc = store_may(st, who, STORE_ROLE_APPROVER,
+	    "approving")) < 0)
+		return rc;
 	if ((rc = store_artifact_key(st, art, artkey)) < 0)
 		return rc;
 	if (!utf8_valid(reason, len))
@@ -1370,6 +1389,9 @@ store_waive(struct store *st, uint64_t art, const char *testcase,
 	struct ctx c;
 	int rc;
 
+	if ((rc = store_may(st, who, STORE_ROLE_APPROVER,
+	    "waiving a test case")) < 0)
+		return rc;
 	if ((rc = store_artifact_key(st, art, artkey)) < 0)
 		return rc;
 	if ((rc = name_check(testcase, "test case")) < 0)
@@ -1477,6 +1499,9 @@ store_waiver_withdraw(struct store *st, uint64_t art, const char *testcase,
 	size_t klen;
 	int rc;
 
+	if ((rc = store_may(st, who, STORE_ROLE_APPROVER,
+	    "withdrawing a waiver")) < 0)
+		return rc;
 	if ((rc = store_artifact_key(st, art, artkey)) < 0)
 		return rc;
 	if ((rc = chg_begin(&c, st, who)) < 0)
@@ -1520,6 +1545,9 @@ store_hold(struct store *st, const char *stage, const char *reason,
 	struct ctx c;
 	int rc;
 
+	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
+	    "holding a stage")) < 0)
+		return rc;
 	if (!utf8_valid(reason, len))
 		return store_seterr(-EINVAL, "hold: the reason is not UTF-8 "
 		    "text");
@@ -1571,6 +1599,9 @@ store_release(struct store *st, const char *stage,
 	struct ctx c;
 	int rc;
 
+	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
+	    "ending a hold")) < 0)
+		return rc;
 	if ((rc = chg_begin(&c, st, who)) < 0)
 		return rc;
 	files = json_array();
@@ -1674,6 +1705,11 @@ int
 store_revoke(struct store *st, const char *stage, const char *project,
     const char *version, const struct store_user *who)
 {
+	int rc;
+
+	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
+	    "revoking a promotion")) < 0)
+		return rc;
 	return set_revoked(st, stage, project, version, 1, who);
 }
 
@@ -1681,6 +1717,11 @@ int
 store_restore(struct store *st, const char *stage, const char *project,
     const char *version, const struct store_user *who)
 {
+	int rc;
+
+	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
+	    "restoring a promotion")) < 0)
+		return rc;
 	return set_revoked(st, stage, project, version, 0, who);
 }
 
@@ -1851,49 +1892,70 @@ out:
 }
 
 int
-store_ctl_writable(struct store *st, uint64_t dir, const char *name)
+ctl_name_ok(uint8_t role, const char *name)
+{
+	size_t len = strlen(name);
+
+	switch (role) {
+	case ROLE_STAGE:
+		return strcmp(name, "criteria.json") == 0 ||
+		    strcmp(name, "hold") == 0;
+	case ROLE_APPROVALS:
+	case ROLE_WAIVERS:
+	case ROLE_PARTICIPANTS:
+		return 1;	/* any valid name */
+	case ROLE_PROJECT_CRITERIA:
+	case ROLE_SCENARIO_CRITERIA:
+		return len > 5 && strcmp(name + len - 5, ".json") == 0;
+	case ROLE_SCENARIO:
+		return strcmp(name, "scenario.json") == 0;
+	case ROLE_RELEASE:
+		return strcmp(name, "release.json") == 0;
+	default:
+		return 0;
+	}
+}
+
+/* The role that writing name in a directory of this kind needs. */
+static enum store_role
+ctl_role(uint8_t role)
+{
+	return role == ROLE_APPROVALS || role == ROLE_WAIVERS ?
+	    STORE_ROLE_APPROVER : STORE_ROLE_MANAGER;
+}
+
+int
+store_ctl_writable(struct store *st, uint64_t dir, const char *name,
+    const struct store_user *who)
 {
 	struct target t;
+	char what[400];
 	int rc = target_of(st, dir, &t);
 
 	if (rc < 0)
 		return rc;
+	if (t.role == ROLE_FROZEN)
+		return store_seterr(-EROFS, "a frozen release never changes");
+	/* refused at open: a frozen release never changes */
+	if ((t.role == ROLE_RELEASE || t.role == ROLE_PARTICIPANTS) &&
+	    (rc = release_frozen(st, t.stage)) < 0)
+		return rc;
+	if (!ctl_name_ok(t.role, name))
+		return store_seterr(-EROFS, "'%s' cannot be written here",
+		    name);
+	snprintf(what, sizeof(what), "writing '%s'", name);
+	if ((rc = store_may(st, who, ctl_role(t.role), what)) < 0)
+		return rc;
 	switch (t.role) {
-	case ROLE_STAGE:
-		if (strcmp(name, "criteria.json") == 0 ||
-		    strcmp(name, "hold") == 0)
-			return 0;
-		break;
 	case ROLE_APPROVALS:
 	case ROLE_WAIVERS:
 		return name_check(name, t.role == ROLE_WAIVERS ? "test case" :
 		    "stage");
-	case ROLE_PROJECT_CRITERIA:
-	case ROLE_SCENARIO_CRITERIA:
-		if (strlen(name) > 5 && strcmp(name + strlen(name) - 5,
-		    ".json") == 0)
-			return 0;
-		break;
-	case ROLE_SCENARIO:
-		if (strcmp(name, "scenario.json") == 0)
-			return 0;
-		break;
-	case ROLE_RELEASE:
 	case ROLE_PARTICIPANTS:
-		/* refused at open: a frozen release never changes */
-		if ((rc = release_frozen(st, t.stage)) < 0)
-			return rc;
-		if (t.role == ROLE_PARTICIPANTS)
-			return name_check(name, "scenario");
-		if (strcmp(name, "release.json") == 0)
-			return 0;
-		break;
-	case ROLE_FROZEN:
-		return store_seterr(-EROFS, "a frozen release never changes");
+		return name_check(name, "scenario");
 	default:
-		break;
+		return 0;
 	}
-	return store_seterr(-EROFS, "'%s' cannot be written here", name);
 }
 
 int
@@ -1904,7 +1966,7 @@ store_ctl_write(struct store *st, uint64_t dir, const char *name,
 	char stage[256];
 	int rc;
 
-	if ((rc = store_ctl_writable(st, dir, name)) < 0 ||
+	if ((rc = store_ctl_writable(st, dir, name, who)) < 0 ||
 	    (rc = target_of(st, dir, &t)) < 0)
 		return rc;
 	switch (t.role) {
@@ -2172,6 +2234,9 @@ store_promote(struct store *st, const char *stage, const char *project,
 	struct ctx c;
 	int rc;
 
+	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
+	    "promoting by hand")) < 0)
+		return rc;
 	snprintf(artkey, sizeof(artkey), "%s/%s", project, version);
 	if ((rc = chg_begin(&c, st, who)) < 0)
 		return rc;

@@ -91,6 +91,16 @@ open_parts(struct store *st)
 	if (access(p, F_OK) < 0)
 		return store_seterr(-ENOENT, "'%s' is not a relfs store (no "
 		    "'format' file); create one with relctl init", st->path);
+	{
+		struct stat sb;
+
+		/* the owner of the store holds the roles no group holds */
+		if (stat(st->path, &sb) < 0)
+			return store_seterr(-errno, "could not stat '%s': %s",
+			    st->path, strerror(errno));
+		st->owner = sb.st_uid;
+		st->owner_gid = sb.st_gid;
+	}
 	snprintf(p, sizeof(p), "%s/index", st->path);
 	rc = index_open(&st->ix, p);
 	if (rc < 0)
@@ -1265,6 +1275,9 @@ store_publish_dir(struct store *st, const char *dir,
 	size_t len;
 	int rc, fd, new_project = 0;
 
+	if ((rc = store_may(st, who, STORE_ROLE_CI,
+	    "publishing an artifact")) < 0)
+		return rc;
 	if ((rc = name_check(o->project, "project")) < 0 ||
 	    (rc = name_check(o->version, "version")) < 0)
 		return rc;
@@ -1534,6 +1547,8 @@ is_state(const char *path)
 	for (size_t i = 0; i < sizeof(prefixes) / sizeof(*prefixes); i++)
 		if (strncmp(path, prefixes[i], strlen(prefixes[i])) == 0)
 			return 1;
+	if (strcmp(path, "config.json") == 0)
+		return 1;
 	return strncmp(path, "projects/", 9) == 0 &&
 	    strstr(path, "/criteria/") != NULL;
 }
@@ -1772,6 +1787,12 @@ store_rebuild(const char *path, uint64_t *artifacts)
 	if ((rc = stage_rebuild(st, txn, state.paths, state.texts, state.lens,
 	    state.n)) < 0)
 		goto out;
+	/* and who may do what */
+	for (size_t i = 0; i < state.n; i++)
+		if (strcmp(state.paths[i], "config.json") == 0 &&
+		    (rc = access_rebuild(st, txn, state.texts[i],
+		    state.lens[i])) < 0)
+			goto out;
 	/* the queue goes on after the last commit the ledger has */
 	if ((rc = ledger_last_seq(st->lg, &last)) < 0)
 		goto out;

@@ -279,7 +279,8 @@ int store_dynamic_text(struct store *st, uint64_t ino, const struct node *n,
  * Writes through the mount into the index: may dir/name be written (0, or
  * -EROFS)?  Write it (the bytes of the closed file), remove it, mkdir.
  */
-int store_ctl_writable(struct store *st, uint64_t dir, const char *name);
+int store_ctl_writable(struct store *st, uint64_t dir, const char *name,
+    const struct store_user *who);
 int store_ctl_write(struct store *st, uint64_t dir, const char *name,
     const char *buf, size_t len, const struct store_user *who);
 int store_ctl_remove(struct store *st, uint64_t dir, const char *name,
@@ -317,5 +318,42 @@ int store_rebuild(const char *path, uint64_t *artifacts);
 typedef void (*store_report_fn)(void *arg, const char *problem);
 int store_verify(struct store *st, store_report_fn report, void *arg,
     unsigned *problems);
+
+/* -- who may do what (access.c) ------------------------------------- */
+
+enum store_role { STORE_ROLE_CI, STORE_ROLE_APPROVER, STORE_ROLE_MANAGER };
+#define STORE_NROLES 3
+
+const char *store_role_name(enum store_role r);
+
+/* "ci", "approver", "manager" -> the role; -EINVAL otherwise. */
+int store_role_parse(const char *name);
+
+/*
+ * 0 when who holds role r (root holds every role; a role mapped to no group
+ * is held by the store's owner); -EACCES otherwise, with a message that
+ * says what (what) needed which role and who holds it.  who NULL: the
+ * store itself acting, always allowed.
+ */
+int store_may(struct store *st, const struct store_user *who,
+    enum store_role r, const char *what);
+
+/* The configuration: {"roles": {"ci": [{"group", "gid"}...], ...}}. */
+int store_config_get(struct store *st, json_t **out);
+
+/* Map role r to groups (n = 0: back to the owner); only the owner or root;
+ * one ledger commit.  -EINVAL for a group that does not exist. */
+int store_config_set(struct store *st, enum store_role r,
+    const char *const *groups, size_t n, const struct store_user *who);
+
+/* What ls -l shows of a node: owner, group, and the write bits (0200 the
+ * owner may write, 0020 the group too); wbits 0 where nobody writes. */
+struct store_access {
+	uid_t uid;
+	gid_t gid;
+	mode_t wbits;
+};
+void store_node_access(struct store *st, uint64_t ino, const struct node *n,
+    struct store_access *a);
 
 #endif

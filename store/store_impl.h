@@ -20,6 +20,8 @@ struct store {
 	struct cas *cas;
 	struct ledger *lg;
 	pthread_mutex_t ledger_mu;
+	uid_t owner;		/* of the store's directory: every role */
+	gid_t owner_gid;
 	int lockfd;
 	int logfd;
 	/* the daemon writes the ledger from a thread of its own */
@@ -108,5 +110,12 @@ int stage_eval_in(struct store *st, MDB_txn *txn, uint64_t art,
  * ledger's files (paths and contents), inside the rebuild transaction. */
 int stage_rebuild(struct store *st, MDB_txn *txn, char **paths,
     char **texts, size_t *lens, size_t n);
+
+/* Is name writable in a directory of this role (stage.c)? */
+int ctl_name_ok(uint8_t role, const char *name);
+
+/* config.json from the ledger into the index (access.c). */
+int access_rebuild(struct store *st, MDB_txn *txn, const char *text,
+    size_t len);
 
 #endif

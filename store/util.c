@@ -169,11 +169,22 @@ store_user_from_uid(struct store_user *u, uid_t uid, gid_t gid)
 
 	u->uid = uid;
 	u->gid = gid;
+	u->ngroups = 0;
 	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res &&
 	    strlen(res->pw_name) < sizeof(u->name))
 		snprintf(u->name, sizeof(u->name), "%s", res->pw_name);
 	else
 		snprintf(u->name, sizeof(u->name), "uid:%u", (unsigned)uid);
+}
+
+void
+store_user_self(struct store_user *u)
+{
+	int n;
+
+	store_user_from_uid(u, getuid(), getgid());
+	n = getgroups(STORE_USER_GROUPS, u->groups);
+	u->ngroups = n > 0 ? n : 0;
 }
 
 void

@@ -52,15 +52,25 @@ int digest_parse(uint8_t out[DIGEST_LEN], const char *hex);
 /* SHA-256 of a buffer. */
 void digest_buf(uint8_t out[DIGEST_LEN], const void *buf, size_t len);
 
-/* The person behind a change: the uid and the name git and logs show. */
+/*
+ * The person behind a change: the uid and the name git and logs show, and
+ * the supplementary groups the roles are checked against.
+ */
+#define STORE_USER_GROUPS 64
 struct store_user {
 	uid_t uid;
 	gid_t gid;
 	char name[64];
+	int ngroups;
+	gid_t groups[STORE_USER_GROUPS];
 };
 
-/* Fill u for uid: the passwd name, or "uid:N" when the uid has none. */
+/* Fill u for uid: the passwd name, or "uid:N" when the uid has none; no
+ * supplementary groups. */
 void store_user_from_uid(struct store_user *u, uid_t uid, gid_t gid);
+
+/* Fill u for the user running this process (real uid, its groups). */
+void store_user_self(struct store_user *u);
 
 /* ISO-8601 UTC ("2026-11-29T00:05:05Z") of t into out (21 bytes). */
 void time_iso(char out[32], int64_t t);

@@ -37,6 +37,7 @@ static int	cmd_status(int argc, char **argv);
 static int	cmd_waive(int argc, char **argv);
 static int	cmd_why(int argc, char **argv);
 static int	cmd_init(int argc, char **argv);
+static int	cmd_config(int argc, char **argv);
 static int	cmd_ledger(int argc, char **argv);
 static int	cmd_list(int argc, char **argv);
 static int	cmd_publish(int argc, char **argv);
@@ -81,6 +82,9 @@ static const struct {
 	{ "events", cmd_events, "events STORE | events --follow STORE | "
 	    "events redeliver STORE [TARGET] | events deliver STORE" },
 	{ "rebuild", cmd_rebuild, "rebuild STORE   (with the store unmounted)" },
+	{ "config", cmd_config, "config STORE [ROLE [GROUP...|--owner]]   "
+	    "(roles ci, approver, manager: who holds them, or map one to Unix "
+	    "groups; --owner: the store's owner alone)" },
 };
 
 static void
@@ -103,7 +107,7 @@ fail(int rc)
 static void
 me(struct store_user *u)
 {
-	store_user_from_uid(u, getuid(), getgid());
+	store_user_self(u);
 }
 
 static int
@@ -722,6 +726,70 @@ static int
 cmd_hold(int argc, char **argv)
 {
 	return simple(argc, argv, 2, "held", act_hold);
+}
+
+/* The roles and who holds them, as text. */
+static void
+print_roles(json_t *config, const char *only)
+{
+	for (int r = 0; r < STORE_NROLES; r++) {
+		const char *name = store_role_name((enum store_role)r);
+		json_t *groups = json_object_get(json_object_get(config,
+		    "roles"), name), *g;
+		size_t i;
+
+		if (only && strcmp(only, name) != 0)
+			continue;
+		printf("%s:", name);
+		if (json_array_size(groups) == 0)
+			printf(" the store's owner");
+		json_array_foreach(groups, i, g)
+			printf("%s group %s (gid %lld)", i ? "," : "",
+			    json_string_value(json_object_get(g, "group")),
+			    (long long)json_integer_value(json_object_get(g,
+			    "gid")));
+		printf(", and root\n");
+	}
+}
+
+static int
+cmd_config(int argc, char **argv)
+{
+	struct store_user u;
+	struct store *st;
+	json_t *config = NULL;
+	int rc = 0, role = -1;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (argc >= 3 && (role = store_role_parse(argv[2])) < 0)
+		return fail(role);
+	if (open_store(argv[1], &st))
+		return 1;
+	me(&u);
+	if (argc >= 4) {
+		int owner = argc == 4 && strcmp(argv[3], "--owner") == 0;
+
+		rc = store_config_set(st, (enum store_role)role,
+		    (const char *const *)argv + 3, owner ? 0 :
+		    (size_t)(argc - 3), &u);
+	}
+	if (rc == 0)
+		rc = store_config_get(st, &config);
+	if (rc == 0 && json_out) {
+		char *text = json_dumps(config, JSON_INDENT(2) |
+		    JSON_SORT_KEYS);
+
+		if (text)
+			printf("%s\n", text);
+		free(text);
+	} else if (rc == 0) {
+		print_roles(config, role >= 0 ? argv[2] : NULL);
+	}
+	json_decref(config);
+	return done(st, rc, NULL);
 }
 
 /* Print a status file of the tree: status, or status.json with --json. */

@@ -28,7 +28,7 @@ test_commits(void **state)
 		{ "projects/fuel/project.json", "{\"name\":\"fuel\"}", 15, 0 },
 	};
 	struct ledger_tag tag = { "promote/daily/fuel/1", "evidence" };
-	struct store_user bob = { 1234, 1234, "bob" };
+	struct store_user bob = { 1234, 1234, "bob", 0, { 0 } };
 	struct ledger *lg;
 	uint64_t seq, n;
 	size_t len;
@@ -97,7 +97,7 @@ static void
 test_batches_and_tidy(void **state)
 {
 	char *dir = tmpdir_new(), path[4096], name[64], body[64], *buf;
-	struct store_user bob = { 1234, 1234, "bob" };
+	struct store_user bob = { 1234, 1234, "bob", 0, { 0 } };
 	struct ledger *lg;
 	uint64_t seq, n;
 	size_t len;

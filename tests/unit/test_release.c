@@ -5,12 +5,13 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "helpers.h"
 #include "stage_impl.h"
 #include "store.h"
 
-static const struct store_user bob = { 1002, 1002, "bob" };
+static const struct store_user bob = { 1002, 1002, "bob", 0, { 0 } };
 
 static void
 test_scores(void **state)
@@ -62,6 +63,7 @@ test_readiness(void **state)
 	snprintf(src, sizeof(src), "%s/src", dir);
 	put_file(src, "f", "x\n", 0644);
 	assert_int_equal(store_create(store, &bob), 0);
+	assert_int_equal(chown(store, bob.uid, bob.gid), 0);	/* bob's */
 	assert_int_equal(store_open(&st, store), 0);
 	o.scenario = "os-nosdn";
 	o.project = "fuel";

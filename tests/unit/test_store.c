@@ -11,7 +11,8 @@
 #include "helpers.h"
 #include "store.h"
 
-static const struct store_user alice = { 1001, 1001, "alice" };
+static const struct store_user alice = { 1001, 1001, "alice", 0,
+	{ 0 } };
 
 struct env {
 	char *dir;
@@ -31,6 +32,8 @@ setup(void **state)
 	put_file(e->src, "bin/run", "#!/bin/sh\n", 0755);
 	put_file(e->src, "artifact.json", "{\"installer\": \"apex\"}", 0644);
 	assert_int_equal(store_create(e->store, &alice), 0);
+	/* alice owns the store: she holds every role no group holds */
+	assert_int_equal(chown(e->store, alice.uid, alice.gid), 0);
 	*state = e;
 	return 0;
 }
@@ -231,6 +234,78 @@ test_parallel_results(void **state)
 	store_close(st);
 }
 
+/* Roles: the owner, groups from the configuration, root. */
+static void
+test_roles(void **state)
+{
+	struct env *e = *state;
+	struct store_user bob = { 1002, 1002, "bob", 0, { 0 } };
+	struct store_user root = { 0, 0, "root", 0, { 0 } };
+	const char *users[] = { "users" }, *nogroup[] = { "no-such-group" };
+	struct store *st;
+	json_t *config;
+	uint64_t n;
+
+	assert_int_equal(store_open(&st, e->store), 0);
+	/* nothing configured: alice (the owner) and root, nobody else */
+	assert_int_equal(publish(st, e->src, "apex", "1.0"), 0);
+	assert_int_equal(store_may(st, &bob, STORE_ROLE_CI, "publishing"),
+	    -EACCES);
+	assert_non_null(strstr(store_errmsg(), "publishing needs the 'ci' "
+	    "role, held by the store's owner (uid:1001) and root"));
+	assert_non_null(strstr(store_errmsg(), "bob (uid 1002) does not "
+	    "hold it"));
+	{
+		struct store_publish o = { 0 };
+
+		o.project = "apex";
+		o.version = "1.1";
+		assert_int_equal(store_publish_dir(st, e->src, &o, &bob, NULL),
+		    -EACCES);
+	}
+	assert_int_equal(store_stage_create(st, "daily", &bob), -EACCES);
+	assert_int_equal(store_stage_create(st, "daily", &root), 0);
+	/* only the owner and root change the configuration */
+	assert_int_equal(store_config_set(st, STORE_ROLE_CI, users, 1, &bob),
+	    -EACCES);
+	assert_non_null(strstr(store_errmsg(), "only the store's owner"));
+	assert_int_equal(store_config_set(st, STORE_ROLE_CI, nogroup, 1,
+	    &alice), -EINVAL);
+	assert_string_equal(store_errmsg(), "no such group 'no-such-group'");
+	assert_int_equal(store_config_set(st, STORE_ROLE_CI, users, 1,
+	    &alice), 0);
+	/* ci is now the group users (gid 100): bob in it, alice not */
+	assert_int_equal(store_may(st, &bob, STORE_ROLE_CI, "x"), -EACCES);
+	bob.groups[0] = 100;
+	bob.ngroups = 1;
+	assert_int_equal(store_may(st, &bob, STORE_ROLE_CI, "x"), 0);
+	assert_int_equal(store_may(st, &alice, STORE_ROLE_CI, "x"), -EACCES);
+	assert_non_null(strstr(store_errmsg(), "members of group users and "
+	    "root"));
+	assert_int_equal(store_may(st, &root, STORE_ROLE_CI, "x"), 0);
+	/* roles not mapped stay the owner's */
+	assert_int_equal(store_may(st, &alice, STORE_ROLE_MANAGER, "x"), 0);
+	assert_int_equal(store_may(st, &bob, STORE_ROLE_APPROVER, "x"),
+	    -EACCES);
+	assert_int_equal(store_config_get(st, &config), 0);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(
+	    json_object_get(json_object_get(config, "roles"), "ci"), 0),
+	    "gid")), 100);
+	json_decref(config);
+	store_close(st);
+	/* the configuration is in the ledger: a rebuild keeps it */
+	assert_int_equal(store_rebuild(e->store, &n), 0);
+	assert_int_equal(store_open(&st, e->store), 0);
+	assert_int_equal(store_may(st, &bob, STORE_ROLE_CI, "x"), 0);
+	assert_int_equal(store_may(st, &alice, STORE_ROLE_CI, "x"), -EACCES);
+	/* and back to the owner alone */
+	assert_int_equal(store_config_set(st, STORE_ROLE_CI, NULL, 0, &root),
+	    0);
+	assert_int_equal(store_may(st, &alice, STORE_ROLE_CI, "x"), 0);
+	assert_int_equal(store_may(st, &bob, STORE_ROLE_CI, "x"), -EACCES);
+	store_close(st);
+}
+
 int
 main(void)
 {
@@ -243,6 +318,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_parallel_results, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_roles, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
