@@ -38,6 +38,8 @@ struct inc_node {
 	uint64_t sealed_as;
 	/* an artifact's results/: only the mount changes it, cache it */
 	int stable;
+	/* an artifact's results/: shown as the ci role's (ls -l) */
+	int ci_root;
 };
 
 struct inval {
@@ -104,6 +106,8 @@ struct inc_node *inc_node_of(struct fs *fs, uint64_t ino);
 void inc_lookup(fuse_req_t req, struct inc_node *dir, const char *name);
 void inc_forget(struct fs *fs, struct inc_node *n, uint64_t count);
 void inc_getattr(fuse_req_t req, struct inc_node *n);
+/* An artifact's results/ shows the ci role's owner, group and modes. */
+void inc_role_attr(struct fs *fs, const struct inc_node *n, struct stat *st);
 void inc_setattr(fuse_req_t req, struct inc_node *n, struct stat *attr,
     int valid, struct fuse_file_info *fi);
 void inc_mkdir(fuse_req_t req, struct inc_node *dir, const char *name,

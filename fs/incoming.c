@@ -205,6 +205,19 @@ inc_lookup(fuse_req_t req, struct inc_node *dir, const char *name)
 }
 
 void
+inc_role_attr(struct fs *fs, const struct inc_node *n, struct stat *st)
+{
+	struct store_access a;
+
+	if (!n->ci_root)
+		return;
+	store_role_access(fs->st, STORE_ROLE_CI, &a);
+	st->st_uid = a.uid;
+	st->st_gid = a.gid;
+	st->st_mode = (st->st_mode & ~(mode_t)0777) | 0555 | a.wbits;
+}
+
+void
 inc_getattr(fuse_req_t req, struct inc_node *n)
 {
 	struct stat st;
@@ -215,6 +228,7 @@ inc_getattr(fuse_req_t req, struct inc_node *n)
 		return;
 	}
 	st.st_ino = ino_of(FS(req), n);
+	inc_role_attr(FS(req), n, &st);
 	fuse_reply_attr(req, &st, n->stable ? FS(req)->timeout : 0);
 }
 

@@ -186,6 +186,12 @@ results_entry(struct fs *fs, const struct node *n, struct fuse_entry_param *e)
 
 	if (rc == 0)
 		rc = inc_entry_path(fs, path, e);
+	if (rc == 0) {
+		struct inc_node *in = inc_node_of(fs, e->ino);
+
+		in->ci_root = 1;
+		inc_role_attr(fs, in, &e->attr);
+	}
 	/*
 	 * Only the mount changes it, and the kernel notices its own changes:
 	 * the directory itself can be cached like the artifact around it.

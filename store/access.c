@@ -269,7 +269,6 @@ store_node_access(struct store *st, uint64_t ino, const struct node *n,
     struct store_access *a)
 {
 	char name[NAME_MAX_BYTES + 1];
-	json_t *config = NULL, *groups;
 	struct node dir;
 	int role = -1;
 
@@ -284,9 +283,22 @@ store_node_access(struct store *st, uint64_t ino, const struct node *n,
 	    store_node_name(st, n->parent, ino, name) == 0 &&
 	    ctl_name_ok(dir.role, name))
 		role = role_of_dir(n->parent, &dir);
-	if (role < 0 || store_config_get(st, &config) < 0)
+	if (role >= 0)
+		store_role_access(st, (enum store_role)role, a);
+}
+
+void
+store_role_access(struct store *st, enum store_role r,
+    struct store_access *a)
+{
+	json_t *config = NULL, *groups;
+
+	a->uid = st->owner;
+	a->gid = st->owner_gid;
+	a->wbits = 0;
+	if (store_config_get(st, &config) < 0)
 		return;
-	groups = role_groups(config, (enum store_role)role);
+	groups = role_groups(config, r);
 	a->wbits = 0200;
 	if (groups && json_array_size(groups) > 0) {
 		a->gid = (gid_t)json_integer_value(json_object_get(

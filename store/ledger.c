@@ -97,6 +97,16 @@ git_setup(void)
 	 * fsync per object, ledger_commit syncs the file system once.
 	 */
 	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 0);
+	/*
+	 * The ledger is the same whoever writes it: no user's or system's
+	 * git configuration (and no failure when $HOME is not readable, as
+	 * for relctl run under setpriv or sudo).
+	 */
+	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_SYSTEM, "");
+	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_XDG, "");
+	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_GLOBAL, "");
+	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_PROGRAMDATA,
+	    "");
 }
 
 static int

@@ -356,4 +356,8 @@ struct store_access {
 void store_node_access(struct store *st, uint64_t ino, const struct node *n,
     struct store_access *a);
 
+/* The same for a place where writes need role r. */
+void store_role_access(struct store *st, enum store_role r,
+    struct store_access *a);
+
 #endif

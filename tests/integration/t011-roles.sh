@@ -1,0 +1,160 @@
+#!/bin/bash
+# Who may do what: real users and groups (useradd, groupadd) acting through
+# an allow_other mount (setpriv) and with relctl.  A CI user writes results
+# but not criteria, an approver approves but cannot publish, an outsider only
+# reads, one person approving twice counts once, the ledger names each of
+# them, and every refusal is EACCES with nothing recorded.
+. "$(dirname "$0")/lib.sh"
+
+P=relfst		# prefix of the users and groups this test makes
+NOUID=4242		# a uid with no name
+del_ids() {
+	for u in ci appr appr2 mgr out; do userdel "$P-$u" 2>/dev/null; done
+	for g in ci appr mgr; do groupdel "$P-g$g" 2>/dev/null; done
+	return 0
+}
+del_ids
+for g in ci appr mgr; do groupadd "$P-g$g"; done
+useradd -M -N -s /usr/sbin/nologin -G "$P-gci" "$P-ci"
+useradd -M -N -s /usr/sbin/nologin -G "$P-gappr" "$P-appr"
+useradd -M -N -s /usr/sbin/nologin -G "$P-gappr" "$P-appr2"
+useradd -M -N -s /usr/sbin/nologin -G "$P-gmgr" "$P-mgr"
+useradd -M -N -s /usr/sbin/nologin "$P-out"
+trap 'unmount_store; del_ids' EXIT
+
+# everyone can reach the mount, the binaries and the sanitizer logs
+chmod 1777 "$T"
+mkdir -p "$T/bin"
+cp "$RELCTL" "$PROBE" "$T/bin/"
+chmod 755 "$T/bin" "$T/bin/"*
+RELCTL=$T/bin/relctl
+PROBE=$T/bin/probe
+# as USER CMD...: run CMD as USER with its groups
+as() { local u=$1; shift; setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups "$@"; }
+# errno_as DESC USER ERRNO OP PATH...: the probe, run as USER, reports ERRNO
+errno_as() {
+	local desc=$1 u=$2 want=$3; shift 3
+	check_eq "$desc ($want)" "$want" "$(as "$u" "$PROBE" "$@" 2>&1)"
+}
+
+SRC=$T/src
+mkdir -p "$SRC"
+echo x >"$SRC/f"
+chmod -R a+rX "$SRC"
+"$RELCTL" init "$STORE" >/dev/null
+"$RELCTL" publish "$STORE" "$SRC" --project fuel --version 1 >/dev/null
+
+# the roles, by the store's owner (root here); recorded in the ledger
+check_eq "unconfigured: the owner holds every role" "ci: the store's owner, and root" \
+	"$("$RELCTL" config "$STORE" ci)"
+"$RELCTL" config "$STORE" ci "$P-gci" >/dev/null
+"$RELCTL" config "$STORE" approver "$P-gappr" >/dev/null
+"$RELCTL" config "$STORE" manager "$P-gmgr" >/dev/null
+check_eq "relctl config shows the groups" "approver: group $P-gappr (gid $(getent group "$P-gappr" | cut -d: -f3)), and root" \
+	"$("$RELCTL" config "$STORE" approver)"
+check_fails "a group that does not exist is refused" "$RELCTL" config "$STORE" ci no-such-group-here
+keep() { cp "$T/out" "$T/said"; }	# what the last check printed
+said() { grep -q "$1" "$T/said"; }
+keep
+check "and named" said "no such group 'no-such-group-here'"
+check_eq "each change of the roles is a ledger commit" "config: role manager is held by group $P-gmgr" \
+	"$(settle; git --git-dir="$STORE/ledger.git" log -1 --format=%s)"
+check_eq "config.json is in the ledger" "$P-gci" \
+	"$(git --git-dir="$STORE/ledger.git" show HEAD:config.json | jq -r '.roles.ci[0].group')"
+
+mount_store -o allow_other
+A=$MNT/artifacts/fuel/1
+S=$MNT/stages
+
+# the manager makes a stage that needs two approvals
+check "the manager makes a stage" as "$P-mgr" mkdir "$S/daily"
+check "the manager writes its criteria" as "$P-mgr" sh -c \
+	"echo '{\"approvals\": 2, \"require\": [{\"testcase\": \"vping\"}]}' >'$S/daily/criteria.json'"
+
+# the CI user writes results, not criteria, not approvals
+check "the CI user writes a result" as "$P-ci" sh -c "echo PASS >'$A/results/vping.json'"
+check_eq "the run names the CI user" "$P-ci" "$(jq -r .user "$A/runs/vping/000001.json")"
+before="$(ledger_commits) $(find "$A/runs" -type f | wc -l) $(objects)"
+errno_as "the CI user cannot write criteria" "$P-ci" EACCES write "$S/daily/criteria.json"
+check "the refusal names the role" grep -q "needs the 'manager' role, held by members of group $P-gmgr and root; $P-ci (uid $(id -u "$P-ci")) does not hold it" "$STORE/relfs.log"
+errno_as "the CI user cannot approve" "$P-ci" EACCES write "$A/approvals/daily"
+errno_as "the CI user cannot hold a stage" "$P-ci" EACCES write "$S/daily/hold"
+errno_as "the CI user cannot make a stage" "$P-ci" EACCES mkdir "$S/weekly"
+
+# the approver approves, but cannot publish or write results
+errno_as "the approver cannot publish" "$P-appr" EACCES mkdir "$MNT/incoming/apex"
+check "that refusal names the role too" grep -q "mkdir under incoming/ or results/ needs the 'ci' role" "$STORE/relfs.log"
+errno_as "the approver cannot write results" "$P-appr" EACCES write "$A/results/x.json"
+
+# an outsider reads everything and changes nothing
+check "the outsider lists the tree" as "$P-out" ls -lR "$MNT/artifacts" "$S"
+check "the outsider reads a file" as "$P-out" cat "$A/files/f"
+check "the outsider reads a run" as "$P-out" cat "$A/runs/vping/000001.json"
+errno_as "the outsider cannot write results" "$P-out" EACCES write "$A/results/y.json"
+check "the CI user writes a temporary dot-file" as "$P-ci" sh -c "echo PASS >'$A/results/.z.json'"
+errno_as "the outsider cannot rename it into place" "$P-out" EACCES rename "$A/results/.z.json" "$A/results/z.json"
+errno_as "nor remove it" "$P-out" EACCES unlink "$A/results/.z.json"
+check "the CI user can" as "$P-ci" rm "$A/results/.z.json"
+errno_as "the outsider cannot approve" "$P-out" EACCES write "$A/approvals/daily"
+errno_as "the outsider cannot waive" "$P-out" EACCES write "$A/waivers/vping"
+errno_as "the outsider cannot make a stage" "$P-out" EACCES mkdir "$S/x"
+errno_as "the outsider cannot truncate criteria" "$P-out" EACCES trunc "$S/daily/criteria.json"
+errno_as "the outsider cannot write to incoming" "$P-out" EACCES write "$MNT/incoming/f"
+check_eq "nothing recorded by the refusals" "$before" \
+	"$(ledger_commits) $(find "$A/runs" -type f | wc -l) $(objects)"
+check_eq "nothing left in results/" "vping.json" "$(ls "$STORE/results/fuel/1")"
+
+# two approvals by one person count once
+check "the approver approves" as "$P-appr" sh -c "echo 'looks good' >'$A/approvals/daily'"
+check "and approves again" as "$P-appr" sh -c "echo 'still good' >'$A/approvals/daily'"
+check_eq "one person's approvals count once" "approval-missing" \
+	"$(jq -r '.stages.daily.unmet | map(.type) | join(" ")' "$A/status.json")"
+check "a second approver approves" as "$P-appr2" sh -c "echo 'agreed' >'$A/approvals/daily'"
+check_eq "two people: promoted" "true" "$(jq -r .stages.daily.promoted "$A/status.json")"
+check_eq "the approvals file lists both" "$P-appr $P-appr2" \
+	"$(cut -f2 "$A/approvals/daily" | sort -u | tr '\n' ' ' | sed 's/ $//')"
+
+# ls -l tells the truth about who may write where
+check_eq "stages/ belongs to the manager group, group-writable" "drwxrwxr-x root $P-gmgr" \
+	"$(stat -c '%A %U %G' "$S")"
+check_eq "results/ belongs to the CI group" "drwxrwxr-x $P-gci" "$(stat -c '%A %G' "$A/results")"
+check_eq "approvals/ belongs to the approver group" "drwxrwxr-x $P-gappr" "$(stat -c '%A %G' "$A/approvals")"
+check_eq "criteria.json: the managers may write it" "-rw-rw-r-- $P-gmgr" "$(stat -c '%A %G' "$S/daily/criteria.json")"
+check_eq "an artifact's directory: nobody writes" "dr-xr-xr-x" "$(stat -c '%A' "$A")"
+check_eq "incoming/: the CI group" "drwxrwxr-x $P-gci" "$(stat -c '%A %G' "$MNT/incoming")"
+
+# a uid with no name holds a role through a group; the trail says uid:N
+check "a nameless uid in the CI group writes a result" setpriv --reuid=$NOUID --regid=$NOUID \
+	--groups="$(getent group "$P-gci" | cut -d: -f3)" sh -c "echo FAIL >'$A/results/vping.json'"
+check_eq "the run names uid:$NOUID" "uid:$NOUID" "$(jq -r .user "$A/runs/vping/000002.json")"
+
+# the ledger names each of them
+settle
+authors=$(git --git-dir="$STORE/ledger.git" log --format=%an | sort -u | tr '\n' ' ')
+for who in root "$P-mgr" "$P-ci" "$P-appr" "$P-appr2" "uid:$NOUID"; do
+	check "the ledger names $who" grep -qw -- "$who" <<<"$authors"
+done
+check_eq "the approval commit is by the approver" "$P-appr2" \
+	"$(git --git-dir="$STORE/ledger.git" log --format='%an %s' | grep -m1 '^[^ ]* approve fuel/1 for daily' | cut -d' ' -f1)"
+
+# relctl enforces the same rules for the user who runs it (the store's
+# files are opened to everyone here, so only the roles stand in the way)
+unmount_store
+chmod -R a+rwX "$STORE"
+before=$(ledger_commits)
+check_fails "relctl: the CI user cannot approve" as "$P-ci" "$RELCTL" approve "$STORE" fuel 1 daily ok
+keep
+check "relctl says which role" said "approving needs the 'approver' role"
+check_fails "relctl: the approver cannot publish" as "$P-appr" "$RELCTL" publish "$STORE" "$SRC" --project fuel --version 2
+keep
+check "relctl names the ci role" said "publishing an artifact needs the 'ci' role"
+check_fails "relctl: the outsider cannot revoke" as "$P-out" "$RELCTL" revoke "$STORE" daily fuel 1
+check_fails "relctl: only the owner changes the roles" as "$P-mgr" "$RELCTL" config "$STORE" ci "$P-gmgr"
+keep
+check "and says so" said "only the store's owner"
+check_eq "nothing recorded by relctl's refusals" "$before" "$(ledger_commits)"
+check "relctl: the CI user publishes" as "$P-ci" "$RELCTL" publish "$STORE" "$SRC" --project fuel --version 2
+check_eq "published by the CI user" "$P-ci publish fuel 2" \
+	"$(git --git-dir="$STORE/ledger.git" log --format='%an %s' | grep -m1 'publish fuel 2' | cut -d' ' -f1-4)"
+check "verify is clean" "$RELCTL" verify "$STORE"
+finish
