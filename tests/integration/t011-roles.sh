@@ -114,6 +114,19 @@ check_eq "two people: promoted" "true" "$(jq -r .stages.daily.promoted "$A/statu
 check_eq "the approvals file lists both" "$P-appr $P-appr2" \
 	"$(cut -f2 "$A/approvals/daily" | sort -u | tr '\n' ' ' | sed 's/ $//')"
 
+# waivers are the approvers', revokes the managers'
+check "the approver waives a test case" as "$P-appr" sh -c "echo 'known flaky' >'$A/waivers/tempest'"
+errno_as "the outsider cannot withdraw the waiver" "$P-out" EACCES unlink "$A/waivers/tempest"
+errno_as "the CI user cannot revoke" "$P-ci" EACCES unlink "$S/daily/fuel/1"
+errno_as "the approver cannot revoke" "$P-appr" EACCES unlink "$S/daily/fuel/1"
+check "the manager revokes" as "$P-mgr" rm "$S/daily/fuel/1"
+check_eq "revoked, and it says by whom" "$P-mgr" \
+	"$(settle; git --git-dir="$STORE/ledger.git" show HEAD:promotions/daily/fuel/1.json | jq -r .revoked.revoked_by)"
+check_eq "the waiver commit names the approver" "$P-appr waive tempest for fuel/1" \
+	"$(git --git-dir="$STORE/ledger.git" log --format='%an %s' | grep -m1 ' waive tempest')"
+check_eq "the revoke commit names the manager" "$P-mgr revoke fuel 1 daily" \
+	"$(git --git-dir="$STORE/ledger.git" log --format='%an %s' | grep -m1 ' revoke fuel')"
+
 # ls -l tells the truth about who may write where
 check_eq "stages/ belongs to the manager group, group-writable" "drwxrwxr-x root $P-gmgr" \
 	"$(stat -c '%A %U %G' "$S")"
