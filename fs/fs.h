@@ -58,6 +58,8 @@ struct fs {
 	int offline;		/* -o offline: serve only fetched deps */
 	uint8_t *dirty;		/* by descriptor: written since the last flush */
 	struct ctl **ctl;	/* by descriptor: a write into the index */
+	/* by descriptor: a dependency read while it downloads */
+	struct store_stream **stream;
 	size_t ndirty;
 
 	pthread_mutex_t mu;	/* the incoming table */
@@ -146,6 +148,7 @@ int results_is_final(struct fs *fs, const char *path);
 
 #define DIRTY_CREATED 1	/* created or truncated */
 #define DIRTY_WRITTEN 2	/* written since the last flush */
+#define DEP_CACHED 4		/* a streamed dependency, now in the cache */
 
 /* Writes into the index (ctl.c). */
 void ctl_create(fuse_req_t req, uint64_t dir, const char *name,

@@ -256,6 +256,7 @@ main(int argc, char **argv)
 	fs.ndirty = lim.rlim_cur < (1 << 20) ? lim.rlim_cur : (1 << 20);
 	fs.dirty = calloc(fs.ndirty, 1);
 	fs.ctl = calloc(fs.ndirty, sizeof(*fs.ctl));
+	fs.stream = calloc(fs.ndirty, sizeof(*fs.stream));
 	inc_init(&fs);
 	pthread_create(&fs.qthread, NULL, inval_thread, &fs);
 	pthread_cond_init(&fs.wcond, NULL);
@@ -288,6 +289,7 @@ main(int argc, char **argv)
 	store_close(fs.st);
 	free(fs.dirty);
 	free(fs.ctl);
+	free(fs.stream);
 out_unmount:
 	fuse_session_unmount(fs.se);
 out_signals:

@@ -14,7 +14,8 @@
 
 #define FS(req) ((struct fs *)fuse_req_userdata(req))
 
-static int	dep_fetch(fuse_req_t req, uint64_t ino, struct node *n);
+static int	dep_open(fuse_req_t req, uint64_t ino, struct node *n,
+		    struct fuse_file_info *fi);
 static void	node_attr(struct fs *fs, uint64_t ino, const struct node *n,
 		    struct stat *st);
 static void	node_entry(struct fs *fs, uint64_t ino, const struct node *n,
@@ -531,8 +532,13 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			fs_refuse(req, -rc, "open");
 		return;
 	}
-	if (rc == 0 && n.kind == NODE_DEP)
-		rc = dep_fetch(req, ino, &n);
+	if (rc == 0 && n.kind == NODE_DEP) {
+		rc = dep_open(req, ino, &n, fi);
+		if (rc == 0)
+			return;		/* answered: read as it downloads */
+		if (rc == 1)
+			rc = 0;		/* local: read like any file */
+	}
 	if (rc == 0 && n.kind != NODE_FILE && n.kind != NODE_DEP)
 		rc = -EISDIR;
 	if (rc == 0)
@@ -553,49 +559,122 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 /*
- * deps/<name>: the first read fetches it (other requests go on in other
- * threads; a second first reader shares the download).
+ * A dependency read while it downloaded went around the page cache; once
+ * verified, its bytes are stored into the kernel's cache for the inode, so
+ * the next reader reads from memory as it would after a cached first read.
+ */
+static void
+dep_cache(struct fs *fs, uint64_t ino, int fd, uint64_t size)
+{
+	for (uint64_t off = 0; off < size; off += 1 << 20) {
+		size_t len = size - off < (1 << 20) ? (size_t)(size - off) :
+		    1 << 20;
+		struct fuse_bufvec buf = FUSE_BUFVEC_INIT(len);
+
+		buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		buf.buf[0].fd = fd;
+		buf.buf[0].pos = (off_t)off;
+		if (fuse_lowlevel_notify_store(fs->se, ino, (off_t)off, &buf,
+		    0) != 0)
+			break;	/* a cache, not a duty */
+	}
+}
+
+/* Record a fetched dependency's real size, now that it is known. */
+static void
+dep_sized(struct fs *fs, uint64_t ino, struct node *n, uint64_t size)
+{
+	if (n->size != size) {
+		store_dep_size(fs->st, ino, size);
+		n->size = size;
+		fs_changed(fs);
+	}
+}
+
+/*
+ * deps/<name>: the first open starts the download (or joins the one in
+ * flight) and answers once the first bytes are there, so an HTTP error is
+ * open()'s EIO; reads then follow the download as it arrives (op_read),
+ * the last bytes only once the SHA-256 matched.  0: answered; 1: the bytes
+ * are local, open them as any file; <0: refused.
  */
 static int
-dep_fetch(fuse_req_t req, uint64_t ino, struct node *n)
+dep_open(fuse_req_t req, uint64_t ino, struct node *n,
+    struct fuse_file_info *fi)
 {
 	struct fs *fs = FS(req);
 	char name[NAME_MAX_BYTES + 1], url[4096];
-	int rc, state;
+	struct store_stream *s = NULL;
+	struct stat sb;
+	int rc, fd;
 
 	if ((rc = store_dep_url(fs->st, ino, n, name, url)) < 0)
 		return rc;
 	/* relctl fetch beside the mount may have changed its size */
 	fs_changed(fs);
-	if (fs->offline) {
-		int fd;
-
-		if (store_node_open(fs->st, n, &fd) < 0)
-			return store_seterr(-EIO, "deps/%s: not fetched, and this "
-			    "mount is offline (relctl fetch gets it)", name);
+	if (fs->offline && store_node_open(fs->st, n, &fd) < 0)
+		return store_seterr(-EIO, "deps/%s: not fetched, and this "
+		    "mount is offline (relctl fetch gets it)", name);
+	if (fs->offline)
 		close(fd);
-		state = STORE_FETCH_PRESENT;
-	} else if ((rc = store_dep_fetch(fs->st, name, url, n->digest, NULL,
-	    NULL, &state)) < 0) {
+	rc = fs->offline ? 1 : store_dep_stream(fs->st, name, url, n->digest,
+	    n->size, &s);
+	if (rc < 0)
 		return rc;
-	}
-	{
-		int fd;
-		struct stat sb;
+	if (rc == 0 && (size_t)store_stream_fd(s) >= fs->ndirty) {
+		/* no room to follow it: wait for the whole of it */
+		int state;
 
-		/* the real size, now that it is known */
+		store_stream_close(s, NULL);
+		if ((rc = store_dep_fetch(fs->st, name, url, n->digest, NULL,
+		    NULL, &state)) < 0)
+			return rc;
+		rc = 1;
+	}
+	if (rc == 1) {
 		if (store_node_open(fs->st, n, &fd) == 0) {
-			if (fstat(fd, &sb) == 0 &&
-			    n->size != (uint64_t)sb.st_size) {
-				store_dep_size(fs->st, ino, (uint64_t)sb.st_size);
-				n->size = (uint64_t)sb.st_size;
-				fs_changed(fs);
-			}
+			if (fstat(fd, &sb) == 0)
+				dep_sized(fs, ino, n, (uint64_t)sb.st_size);
 			close(fd);
 		}
+		return 1;
 	}
-	(void)state;
+	fd = store_stream_fd(s);
+	fs->stream[fd] = s;
+	fi->fh = (uint64_t)fd;
+	/*
+	 * Direct I/O while it downloads: nothing unverified enters the page
+	 * cache, and each read goes straight to the bytes as they arrive
+	 * (through the page cache this first read was a third slower).  Once
+	 * verified, the bytes are handed to the kernel's cache (dep_cache).
+	 */
+	if (store_stream_size(s))
+		dep_sized(fs, ino, n, store_stream_size(s));
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	fi->noflush = 0;	/* close() hands the bytes to the cache */
+	fuse_reply_open(req, fi);
 	return 0;
+}
+
+/*
+ * The close() of a dependency read while it downloaded: once verified, its
+ * size is recorded and its bytes go to the kernel's cache before close()
+ * returns, so the next reader finds them there.
+ */
+static void
+dep_closed(struct fs *fs, uint64_t ino, int fd)
+{
+	uint64_t size;
+	struct node n;
+
+	if ((fs->dirty[fd] & DEP_CACHED) ||
+	    !store_stream_verified(fs->stream[fd], &size) ||
+	    store_node_get(fs->st, ino, &n) < 0)
+		return;
+	dep_sized(fs, ino, &n, size);
+	dep_cache(fs, ino, fd, size);
+	fs->dirty[fd] |= DEP_CACHED;
 }
 
 static void
@@ -616,8 +695,21 @@ op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     struct fuse_file_info *fi)
 {
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+	struct fs *fs = FS(req);
+	int fd = (int)fi->fh;
 
 	(void)ino;
+	if (fd >= 0 && (size_t)fd < fs->ndirty && fs->stream[fd]) {
+		/* a dependency on its way: wait for these bytes */
+		int rc = store_stream_wait(fs->stream[fd], (uint64_t)off, size,
+		    &size);
+
+		if (rc < 0) {
+			fs_refuse(req, -rc, "read");
+			return;
+		}
+		buf.buf[0].size = size;
+	}
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	buf.buf[0].fd = (int)fi->fh;
 	buf.buf[0].pos = off;
@@ -662,7 +754,11 @@ op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int fd = (int)fi->fh, rc = 0;
 	char path[4096];
 
-	(void)ino;
+	if (fd >= 0 && (size_t)fd < fs->ndirty && fs->stream[fd]) {
+		dep_closed(fs, ino, fd);
+		fuse_reply_err(req, 0);
+		return;
+	}
 	/*
 	 * Only once something was written: a shell's `>` closes a duplicate
 	 * of the new, still empty file before the command writes to it.
@@ -687,7 +783,16 @@ op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int fd = (int)fi->fh;
 	char path[4096];
 
-	(void)ino;
+	if (fd >= 0 && (size_t)fd < fs->ndirty && fs->stream[fd]) {
+		struct store_stream *s = fs->stream[fd];
+
+		dep_closed(fs, ino, fd);	/* if close() did not */
+		fs->stream[fd] = NULL;
+		fs->dirty[fd] = 0;
+		store_stream_close(s, NULL);	/* closes fd */
+		fuse_reply_err(req, 0);
+		return;
+	}
 	/* created or truncated and closed without a byte: empty content */
 	if (fd >= 0 && (size_t)fd < fs->ndirty && fs->dirty[fd]) {
 		if (ctl_is(fs, fd))

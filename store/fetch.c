@@ -61,12 +61,22 @@ static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t flight_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t flight_cond = PTHREAD_COND_INITIALIZER;
 
-/* Downloads in progress in this process, by digest. */
+/*
+ * Downloads in progress in this process, by digest.  Readers follow one as
+ * it arrives (avail); it is freed by the last of its holders once done.
+ */
 struct flight {
 	struct flight *next;
 	uint8_t digest[DIGEST_LEN];
-	int done, rc, waiters;
+	int done, rc, holders, started;
+	uint64_t avail;		/* bytes in the part file */
+	uint64_t total;		/* expected size; 0 while unknown */
+	int resumed;
+	char part[4300];
 	char err[512];
+	/* a download on a thread of its own */
+	struct store *st;
+	char *name, *url;
 };
 
 static struct flight *flights;
@@ -78,20 +88,41 @@ curl_setup(void)
 }
 
 struct dl {
-	FILE *out;
+	int fd;
 	store_fetch_progress fn;
 	void *arg;
 	uint64_t base;
 	EVP_MD_CTX *md;		/* hashed as it arrives: no second pass */
+	struct flight *f;
+	CURL *c;
+	int failed;
 };
 
 static size_t
 dl_write(char *ptr, size_t size, size_t n, void *arg)
 {
 	struct dl *d = arg;
+	size_t len = size * n;
 
-	EVP_DigestUpdate(d->md, ptr, size * n);
-	return fwrite(ptr, size, n, d->out) * size;
+	EVP_DigestUpdate(d->md, ptr, len);
+	if (write_all(d->fd, ptr, len) < 0) {
+		d->failed = errno;
+		return 0;
+	}
+	/* readers of a streamed download may go on up to here */
+	pthread_mutex_lock(&flight_mu);
+	if (!d->f->total) {
+		curl_off_t cl = -1;
+
+		curl_easy_getinfo(d->c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+		if (cl > 0)
+			d->f->total = d->base + (uint64_t)cl;
+	}
+	d->f->avail += len;
+	d->f->started = 1;
+	pthread_cond_broadcast(&flight_cond);
+	pthread_mutex_unlock(&flight_mu);
+	return len;
 }
 
 /* Hash what a part file already holds, before the transfer resumes. */
@@ -131,62 +162,67 @@ dl_progress(void *arg, curl_off_t total, curl_off_t now, curl_off_t ut,
 	return 0;
 }
 
-/* Download url to the part file, resuming; then verify and adopt it. */
+/*
+ * Download the flight's url to its part file, resuming; then verify and
+ * adopt it.  Readers see the bytes as they arrive (f->avail).
+ */
 static int
-download(struct store *st, const char *name, const char *url,
-    const uint8_t digest[DIGEST_LEN], store_fetch_progress fn, void *arg,
-    int *resumed)
+download(struct store *st, struct flight *f, const char *name,
+    const char *url, store_fetch_progress fn, void *arg)
 {
-	char hex[DIGEST_HEX_LEN + 1], part[4300], obj[4300], ghex[DIGEST_HEX_LEN
-	    + 1], cerr[CURL_ERROR_SIZE] = "";
-	struct dl d = { NULL, fn, arg, 0, NULL };
+	char hex[DIGEST_HEX_LEN + 1], obj[4300], ghex[DIGEST_HEX_LEN + 1],
+	    cerr[CURL_ERROR_SIZE] = "";
+	struct dl d = { -1, fn, arg, 0, NULL, f, NULL, 0 };
 	unsigned int glen = DIGEST_LEN;
 	uint8_t got[DIGEST_LEN];
 	struct stat sb;
 	long code = 0;
 	CURLcode cr;
-	CURL *c;
 	int rc;
 
 	pthread_once(&curl_once, curl_setup);
-	digest_hex(hex, digest);
-	snprintf(part, sizeof(part), "%s/tmp/dep.%s.part", store_path(st), hex);
-	if (stat(part, &sb) == 0)
+	digest_hex(hex, f->digest);
+	if (stat(f->part, &sb) == 0)
 		d.base = (uint64_t)sb.st_size;
-	*resumed = d.base > 0;
+	f->resumed = d.base > 0;
 	d.md = EVP_MD_CTX_new();
 	if (!d.md || !EVP_DigestInit_ex(d.md, EVP_sha256(), NULL) ||
-	    (d.base && hash_part(part, d.md) < 0)) {
+	    (d.base && hash_part(f->part, d.md) < 0)) {
 		EVP_MD_CTX_free(d.md);
-		unlink(part);
-		return store_seterr(-EIO, "%s: could not read '%s'", name, part);
+		unlink(f->part);
+		return store_seterr(-EIO, "%s: could not read '%s'", name,
+		    f->part);
 	}
-	d.out = fopen(part, "ab");
-	if (!d.out) {
+	d.fd = open(f->part, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (d.fd < 0) {
 		EVP_MD_CTX_free(d.md);
 		return store_seterr(-EIO, "%s: could not write '%s': %s", name,
-		    part, strerror(errno));
+		    f->part, strerror(errno));
 	}
-	c = curl_easy_init();
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, dl_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &d);
-	curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 30L);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, dl_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &d);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	pthread_mutex_lock(&flight_mu);
+	f->avail = d.base;
+	pthread_mutex_unlock(&flight_mu);
+	d.c = curl_easy_init();
+	curl_easy_setopt(d.c, CURLOPT_URL, url);
+	curl_easy_setopt(d.c, CURLOPT_WRITEFUNCTION, dl_write);
+	curl_easy_setopt(d.c, CURLOPT_WRITEDATA, &d);
+	curl_easy_setopt(d.c, CURLOPT_BUFFERSIZE, 256L * 1024);
+	curl_easy_setopt(d.c, CURLOPT_FAILONERROR, 1L);
+	curl_easy_setopt(d.c, CURLOPT_ERRORBUFFER, cerr);
+	curl_easy_setopt(d.c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(d.c, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(d.c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(d.c, CURLOPT_LOW_SPEED_TIME, 30L);
+	curl_easy_setopt(d.c, CURLOPT_XFERINFOFUNCTION, dl_progress);
+	curl_easy_setopt(d.c, CURLOPT_XFERINFODATA, &d);
+	curl_easy_setopt(d.c, CURLOPT_NOPROGRESS, 0L);
 	if (d.base)
-		curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE,
+		curl_easy_setopt(d.c, CURLOPT_RESUME_FROM_LARGE,
 		    (curl_off_t)d.base);
-	cr = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_cleanup(c);
-	if (fclose(d.out) != 0 && cr == CURLE_OK)
+	cr = curl_easy_perform(d.c);
+	curl_easy_getinfo(d.c, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(d.c);
+	if (close(d.fd) != 0 && cr == CURLE_OK)
 		cr = CURLE_WRITE_ERROR;
 	if (cr != CURLE_OK) {
 		/* a dropped transfer keeps its part for the resume */
@@ -194,18 +230,18 @@ download(struct store *st, const char *name, const char *url,
 		    cr == CURLE_OPERATION_TIMEDOUT;
 
 		if (!keep)
-			unlink(part);
+			unlink(f->part);
 		EVP_MD_CTX_free(d.md);
 		return store_seterr(-EIO, "%s: could not fetch %s: %s%s", name,
-		    url, *cerr ? cerr : curl_easy_strerror(cr),
-		    keep ? " (the next read resumes)" : "");
+		    url, d.failed ? strerror(d.failed) : *cerr ? cerr :
+		    curl_easy_strerror(cr), keep ? " (the next read resumes)" :
+		    "");
 	}
 	EVP_DigestFinal_ex(d.md, got, &glen);
 	EVP_MD_CTX_free(d.md);
-	(void)rc;
-	if (memcmp(got, digest, DIGEST_LEN) != 0) {
+	if (memcmp(got, f->digest, DIGEST_LEN) != 0) {
 		digest_hex(ghex, got);
-		unlink(part);
+		unlink(f->part);
 		return store_seterr(-EIO, "%s: digest mismatch: %s has sha256 "
 		    "%s, the pin says %s; nothing was kept", name, url, ghex, hex);
 	}
@@ -213,62 +249,51 @@ download(struct store *st, const char *name, const char *url,
 	mkdir(obj, 0755);
 	snprintf(obj, sizeof(obj), "%s/objects/%.2s/%s", store_path(st), hex,
 	    hex + 2);
-	chmod(part, 0444);
-	if (rename(part, obj) < 0) {
+	chmod(f->part, 0444);
+	if (rename(f->part, obj) < 0) {
 		rc = -errno;
-		unlink(part);
+		unlink(f->part);
 		return store_seterr(rc, "%s: could not store it: %s", name,
 		    strerror(-rc));
 	}
 	return 0;
 }
 
-int
-store_dep_fetch(struct store *st, const char *name, const char *url,
-    const uint8_t digest[DIGEST_LEN], store_fetch_progress fn, void *arg,
-    int *state)
+/* The flight for digest, joined (holders counted), or a new one. */
+static struct flight *
+flight_join(struct store *st, const uint8_t digest[DIGEST_LEN], int *fresh)
 {
-	struct flight *f, **pp;
-	int rc, resumed = 0;
+	char hex[DIGEST_HEX_LEN + 1];
+	struct flight *f;
 
-	*state = STORE_FETCH_PRESENT;
-	if (cas_has(st->cas, digest))
-		return 0;
-	pthread_mutex_lock(&flight_mu);
 	for (f = flights; f; f = f->next)
-		if (memcmp(f->digest, digest, DIGEST_LEN) == 0)
-			break;
-	if (f) {
-		/* someone is fetching it: share that download */
-		f->waiters++;
-		while (!f->done)
-			pthread_cond_wait(&flight_cond, &flight_mu);
-		rc = f->rc;
-		if (rc < 0)
-			store_seterr(rc, "%s", f->err);
-		/* the last one to read it frees it */
-		if (--f->waiters == 0)
-			free(f);
-		pthread_mutex_unlock(&flight_mu);
-		*state = rc < 0 ? STORE_FETCH_FAILED : STORE_FETCH_FETCHED;
-		return rc;
-	}
+		if (memcmp(f->digest, digest, DIGEST_LEN) == 0) {
+			f->holders++;
+			*fresh = 0;
+			return f;
+		}
 	f = calloc(1, sizeof(*f));
-	if (!f) {
-		pthread_mutex_unlock(&flight_mu);
-		return -ENOMEM;
-	}
+	if (!f)
+		return NULL;
 	memcpy(f->digest, digest, DIGEST_LEN);
+	digest_hex(hex, digest);
+	snprintf(f->part, sizeof(f->part), "%s/tmp/dep.%s.part",
+	    store_path(st), hex);
+	f->holders = 1;
 	f->next = flights;
 	flights = f;
-	pthread_mutex_unlock(&flight_mu);
+	*fresh = 1;
+	return f;
+}
 
-	rc = cas_has(st->cas, digest) ? 0 : download(st, name, url, digest, fn,
-	    arg, &resumed);
+/* The download is over: say so to everyone waiting (flight_mu held). */
+static void
+flight_land(struct flight *f, int rc)
+{
+	struct flight **pp;
 
-	pthread_mutex_lock(&flight_mu);
 	f->rc = rc;
-	f->done = 1;
+	f->done = f->started = 1;
 	if (rc < 0)
 		snprintf(f->err, sizeof(f->err), "%s", store_errmsg());
 	for (pp = &flights; *pp; pp = &(*pp)->next)
@@ -277,12 +302,220 @@ store_dep_fetch(struct store *st, const char *name, const char *url,
 			break;
 		}
 	pthread_cond_broadcast(&flight_cond);
-	if (f->waiters == 0)
+}
+
+/* Let go of a flight (flight_mu held); the last holder frees it. */
+static void
+flight_leave(struct flight *f)
+{
+	if (--f->holders == 0 && f->done) {
+		free(f->name);
+		free(f->url);
 		free(f);
+	}
+}
+
+int
+store_dep_fetch(struct store *st, const char *name, const char *url,
+    const uint8_t digest[DIGEST_LEN], store_fetch_progress fn, void *arg,
+    int *state)
+{
+	struct flight *f;
+	int rc, fresh;
+
+	*state = STORE_FETCH_PRESENT;
+	if (cas_has(st->cas, digest))
+		return 0;
+	pthread_mutex_lock(&flight_mu);
+	f = flight_join(st, digest, &fresh);
+	if (!f) {
+		pthread_mutex_unlock(&flight_mu);
+		return -ENOMEM;
+	}
+	if (!fresh) {
+		/* someone is fetching it: share that download */
+		while (!f->done)
+			pthread_cond_wait(&flight_cond, &flight_mu);
+		rc = f->rc;
+		if (rc < 0)
+			store_seterr(rc, "%s", f->err);
+		flight_leave(f);
+		pthread_mutex_unlock(&flight_mu);
+		*state = rc < 0 ? STORE_FETCH_FAILED : STORE_FETCH_FETCHED;
+		return rc;
+	}
 	pthread_mutex_unlock(&flight_mu);
-	*state = rc < 0 ? STORE_FETCH_FAILED : resumed ? STORE_FETCH_RESUMED :
-	    STORE_FETCH_FETCHED;
+
+	rc = cas_has(st->cas, digest) ? 0 : download(st, f, name, url, fn,
+	    arg);
+
+	pthread_mutex_lock(&flight_mu);
+	flight_land(f, rc);
+	*state = rc < 0 ? STORE_FETCH_FAILED : f->resumed ?
+	    STORE_FETCH_RESUMED : STORE_FETCH_FETCHED;
+	flight_leave(f);
+	pthread_mutex_unlock(&flight_mu);
 	return rc;
+}
+
+/* -- reading while it downloads ---------------------------------------- */
+
+struct store_stream {
+	struct flight *f;
+	int fd;
+};
+
+static void *
+stream_worker(void *arg)
+{
+	struct flight *f = arg;
+	int rc = cas_has(f->st->cas, f->digest) ? 0 : download(f->st, f,
+	    f->name, f->url, NULL, NULL);
+
+	pthread_mutex_lock(&flight_mu);
+	flight_land(f, rc);
+	flight_leave(f);
+	pthread_mutex_unlock(&flight_mu);
+	return NULL;
+}
+
+int
+store_dep_stream(struct store *st, const char *name, const char *url,
+    const uint8_t digest[DIGEST_LEN], uint64_t size,
+    struct store_stream **out)
+{
+	struct store_stream *s;
+	struct flight *f;
+	int rc = 0, fresh;
+
+	*out = NULL;
+	if (cas_has(st->cas, digest))
+		return 1;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->fd = -1;
+	pthread_mutex_lock(&flight_mu);
+	f = flight_join(st, digest, &fresh);
+	if (f && fresh) {
+		pthread_t t;
+		pthread_attr_t at;
+
+		f->st = st;
+		f->total = size;
+		f->name = strdup(name);
+		f->url = strdup(url);
+		f->holders++;		/* the download's own hold */
+		pthread_attr_init(&at);
+		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+		if (!f->name || !f->url ||
+		    pthread_create(&t, &at, stream_worker, f) != 0) {
+			store_seterr(-EAGAIN, "%s: could not start the "
+			    "download", name);
+			flight_land(f, -EAGAIN);
+			f->holders--;
+		}
+		pthread_attr_destroy(&at);
+	}
+	if (!f) {
+		pthread_mutex_unlock(&flight_mu);
+		free(s);
+		return -ENOMEM;
+	}
+	/* the first bytes, or the end: an HTTP error is open()'s error */
+	while (!f->started)
+		pthread_cond_wait(&flight_cond, &flight_mu);
+	if (f->done && f->rc < 0) {
+		rc = store_seterr(f->rc, "%s", f->err);
+	} else if (f->done) {
+		rc = 1;		/* in the content store now */
+	} else {
+		s->fd = open(f->part, O_RDONLY | O_CLOEXEC);
+		if (s->fd < 0)	/* moved into place meanwhile */
+			rc = cas_has(st->cas, digest) ? 1 :
+			    store_seterr(-EIO, "%s: could not read '%s': %s",
+			    name, f->part, strerror(errno));
+	}
+	if (rc != 0) {
+		flight_leave(f);
+		pthread_mutex_unlock(&flight_mu);
+		free(s);
+		return rc;
+	}
+	s->f = f;
+	pthread_mutex_unlock(&flight_mu);
+	*out = s;
+	return 0;
+}
+
+int
+store_stream_fd(const struct store_stream *s)
+{
+	return s->fd;
+}
+
+uint64_t
+store_stream_size(const struct store_stream *s)
+{
+	uint64_t total;
+
+	pthread_mutex_lock(&flight_mu);
+	total = s->f->total;
+	pthread_mutex_unlock(&flight_mu);
+	return total;
+}
+
+int
+store_stream_wait(struct store_stream *s, uint64_t off, size_t len,
+    size_t *n)
+{
+	struct flight *f = s->f;
+	uint64_t end = off + len;
+	int rc = 0;
+
+	pthread_mutex_lock(&flight_mu);
+	/*
+	 * Bytes are served as they arrive, except the last ones: the end of
+	 * the file is only reached once the whole of it matched the pin.
+	 */
+	while (!f->done && (f->avail < end || (f->total && end >= f->total)))
+		pthread_cond_wait(&flight_cond, &flight_mu);
+	if (!f->done) {
+		*n = len;
+	} else if (f->rc < 0) {
+		rc = store_seterr(-EIO, "%s", f->err);
+	} else {
+		*n = off >= f->avail ? 0 : f->avail - off < len ?
+		    (size_t)(f->avail - off) : len;
+	}
+	pthread_mutex_unlock(&flight_mu);
+	return rc;
+}
+
+int
+store_stream_verified(struct store_stream *s, uint64_t *size)
+{
+	int ok;
+
+	pthread_mutex_lock(&flight_mu);
+	ok = s->f->done && s->f->rc == 0;
+	*size = ok ? s->f->avail : 0;
+	pthread_mutex_unlock(&flight_mu);
+	return ok;
+}
+
+void
+store_stream_close(struct store_stream *s, uint64_t *size)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&flight_mu);
+	if (size)
+		*size = s->f->done && s->f->rc == 0 ? s->f->avail : 0;
+	flight_leave(s->f);
+	pthread_mutex_unlock(&flight_mu);
+	close(s->fd);
+	free(s);
 }
 
 /* The manifest of an artifact, from its key. */

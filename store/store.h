@@ -222,6 +222,38 @@ int store_dep_fetch(struct store *st, const char *name, const char *url,
     const uint8_t digest[DIGEST_LEN], store_fetch_progress fn, void *arg,
     int *state);
 
+/*
+ * Read a dependency while it downloads: 1 when it is in the content store
+ * (read the node as usual); 0 and *out when a download (this one or one in
+ * flight for the same digest) is under way and its first bytes are there;
+ * -EIO with a message when it failed before any byte arrived.  size is the
+ * pinned size (0: unknown) until the server says.
+ */
+struct store_stream;
+int store_dep_stream(struct store *st, const char *name, const char *url,
+    const uint8_t digest[DIGEST_LEN], uint64_t size,
+    struct store_stream **out);
+
+/* The part file to read the bytes from (pread; they stay valid). */
+int store_stream_fd(const struct store_stream *s);
+
+/* The size the server announced (or the pin's); 0 while unknown. */
+uint64_t store_stream_size(const struct store_stream *s);
+
+/*
+ * Wait until len bytes at off may be read: *n of them (0 at the end of
+ * the file).  The last bytes wait for the SHA-256 to match; a failed
+ * download is -EIO with its reason.
+ */
+int store_stream_wait(struct store_stream *s, uint64_t off, size_t len,
+    size_t *n);
+
+/* 1 (and *size) once the whole of it arrived and matched the pin. */
+int store_stream_verified(struct store_stream *s, uint64_t *size);
+
+/* Done reading; *size (when not NULL) the verified size, 0 if none. */
+void store_stream_close(struct store_stream *s, uint64_t *size);
+
 /* The url of the pin behind a deps/<name> node (out: 4096 bytes). */
 int store_dep_url(struct store *st, uint64_t ino, const struct node *n,
     char *name, char *url);

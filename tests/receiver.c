@@ -2,13 +2,14 @@
  * receiver - a webhook receiver on 127.0.0.1 for the tests.
  *
  *   receiver PORT SECRET OUT [--fail N] [--hang]
- *   receiver PORT - OUT --serve DIR [--drop-after BYTES]
+ *   receiver PORT - OUT --serve DIR [--drop-after BYTES] [--pace MS]
  *
  * Accepts POSTs; checks X-Relfs-Signature (HMAC-SHA256 of the body with
  * SECRET); appends "<delivery-id> <event> <sig-ok|sig-bad> <body>" to OUT.
  * --fail N answers 500 to the first N requests; --hang never answers.
  * --serve DIR answers GET /NAME with DIR/NAME (Range: bytes=N- too) and
- * logs "GET NAME START" to OUT; --drop-after cuts every body short.
+ * logs "GET NAME START" to OUT; --drop-after cuts every body short;
+ * --pace waits MS milliseconds after each 64 KiB it sends.
  * Bounded: it stops by itself after ten minutes.
  */
 #define _GNU_SOURCE
@@ -55,6 +56,7 @@ main(int argc, char **argv)
 	int s, one = 1, fail = 0, hang = 0, seen = 0;
 	const char *serve = NULL;
 	long drop = -1;
+	int pace = 0;
 	time_t start = time(NULL);
 
 	if (argc < 4) {
@@ -71,6 +73,8 @@ main(int argc, char **argv)
 			serve = argv[++i];
 		else if (strcmp(argv[i], "--drop-after") == 0 && i + 1 < argc)
 			drop = atol(argv[++i]);
+		else if (strcmp(argv[i], "--pace") == 0 && i + 1 < argc)
+			pace = atoi(argv[++i]);
 	}
 	signal(SIGPIPE, SIG_IGN);
 	s = socket(AF_INET, SOCK_STREAM, 0);
@@ -163,6 +167,8 @@ main(int argc, char **argv)
 					break;
 				if (drop >= 0 && sent + n >= drop)
 					break;
+				if (pace)
+					usleep((useconds_t)pace * 1000);
 			}
 			fclose(f);
 			close(c);

@@ -74,6 +74,38 @@ obj=$STORE/objects/$(sha "$SRV/good.img" | cut -c1-2)/$(sha "$SRV/good.img" | cu
 chmod u+w "$obj"; printf 'Z' | dd of="$obj" bs=1 seek=10 conv=notrunc 2>/dev/null
 check "verify finds a corrupted dependency" grep -q "deps/good: object .* is corrupt" <("$RELCTL" verify "$STORE")
 
+# the first bytes are read while the rest is on its way; the last ones
+# only once the digest matched
+PORT2=$((PORT + 1))
+head -c 2097152 /dev/urandom >"$SRV/slow.img"
+head -c 1048576 /dev/urandom >"$SRV/slowbad.img"
+mkdir -p "$T/src3"
+echo x >"$T/src3/f"
+{
+	printf 'slow\t1\t%s\thttp://127.0.0.1:%s/slow.img\n' "$(sha "$SRV/slow.img")" "$PORT2"
+	printf 'slowbad\t1\t%s\thttp://127.0.0.1:%s/slowbad.img\n' "$(printf 'other' | sha256sum | cut -c1-64)" "$PORT2"
+} >"$T/src3/pins"
+"$RELCTL" publish "$STORE" "$T/src3" --project fuel --version 3 >/dev/null
+"$SERVER" $PORT2 - "$T/srv2.log" --serve "$SRV" --pace 40 &
+SPID2=$!
+sleep 0.2
+D3=$MNT/artifacts/fuel/3/deps
+slowhex=$(sha "$SRV/slow.img")
+head -c 65536 "$D3/slow" >"$T/head.out"
+check "the first bytes come before the download ends" test -e "$STORE/tmp/dep.$slowhex.part"
+check_eq "and it is not in the content store yet" "" "$(find "$STORE/objects" -name "${slowhex:2}")"
+check_eq "the first bytes are right" "$(head -c 65536 "$SRV/slow.img" | sha256sum)" "$(sha256sum <"$T/head.out")"
+check "the whole of it, once verified" cmp "$SRV/slow.img" "$D3/slow"
+check_eq "then it is local" 1 "$(find "$STORE/objects" -name "${slowhex:2}" | wc -l)"
+check_eq "stat shows its real size (the pin gave none)" 2097152 "$(stat -c %s "$D3/slow")"
+check_eq "one download for both readers" 1 "$(grep -c 'GET slow.img' "$T/srv2.log")"
+check_fails "a mismatch while streaming fails the reader" cp "$D3/slowbad" "$T/slowbad.out"
+cp "$T/out" "$T/slowbad.err"
+check "with EIO" grep -q "Input/output error" "$T/slowbad.err"
+check "the reader never got to the end" test "$(stat -c %s "$T/slowbad.out")" -lt 1048576
+check_eq "nothing kept of it" "" "$(ls "$STORE/tmp" | grep "dep.*part")"
+kill $SPID2; wait $SPID2 2>/dev/null
+
 # an offline mount serves only what is fetched
 unmount_store
 "$RELCTL" publish "$STORE" "$T/src" --project fuel --version 2 >/dev/null
