@@ -612,10 +612,12 @@ ledger_commit(struct ledger *lg, const struct ledger_change *changes,
  * way `git repack --geometric=2` does it: the smallest packs up to the
  * first one that is at least twice all smaller ones together, so that each
  * object is rewritten a logarithmic number of times as the ledger grows.
- * The merged pack is synced before the old ones go: a crash leaves at most
- * objects stored twice.
+ * Packs of 32 MiB and more are left alone (a bulk import writes those), so
+ * a merge never rewrites more than that.  The merged pack is synced before
+ * the old ones go: a crash leaves at most objects stored twice.
  */
 #define TIDY_PACKS 16
+#define TIDY_MAX_PACK (32 << 20)	/* bigger packs are left as they are */
 
 struct pack_file {
 	char name[64];		/* "pack-<hex>" */
@@ -686,7 +688,7 @@ ledger_tidy(struct ledger *lg)
 		    strcmp(de->d_name + len - 5, ".pack") != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (stat(path, &sb) < 0)
+		if (stat(path, &sb) < 0 || sb.st_size >= TIDY_MAX_PACK)
 			continue;
 		if (n == cap) {
 			struct pack_file *v = realloc(packs,
