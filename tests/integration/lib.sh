@@ -12,6 +12,12 @@ MNT=$T/mnt
 PASS=0
 DATA=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)/shared/data/opnfv-results.jsonl
 FAIL=0
+# need_data: the OPNFV records beside the project (../shared/data) are there
+need_data() {
+	[ -s "$DATA" ] && return 0
+	not_ok "the OPNFV result records are readable at $DATA"
+	return 1
+}
 mkdir -p "$MNT"
 export ASAN_OPTIONS="detect_leaks=1:log_path=$T/asan:abort_on_error=0"
 export UBSAN_OPTIONS="print_stacktrace=1:log_path=$T/asan"

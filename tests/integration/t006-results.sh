@@ -76,8 +76,10 @@ check_eq "nothing recorded by the refusals" "$before" \
 
 # relctl import
 "$RELCTL" publish "$STORE" "$SRC" --project apex --version 2026-11-01-os-odl-sfc-noha >/dev/null
+need_data
 grep '"artifact": "apex/2026-11-01-os-odl-sfc-noha"' "$DATA" >"$T/apex.jsonl"
 n=$(wc -l <"$T/apex.jsonl")
+check "the data holds records of that artifact" test "$n" -gt 0
 echo '{"artifact": "nope/1", "case_name": "x", "criteria": "PASS"}' >>"$T/apex.jsonl"
 echo 'not json' >>"$T/apex.jsonl"
 check_eq "import reports what it took and refused" "imported $n runs, refused 2 records" \
