@@ -151,7 +151,9 @@ entity_create(struct store *st, const struct entity *e, const char *name,
 	struct ctx c;
 	int rc;
 
-	if ((rc = name_check(name, e->kind)) < 0)
+	snprintf(msg, sizeof(msg), "creating a %s", e->kind);
+	if ((rc = store_may(st, who, STORE_ROLE_MANAGER, msg)) < 0 ||
+	    (rc = name_check(name, e->kind)) < 0)
 		return rc;
 	if ((rc = chg_begin(&c, st, who)) < 0)
 		return rc;
@@ -206,11 +208,6 @@ int
 store_scenario_create(struct store *st, const char *name,
     const struct store_user *who)
 {
-	int rc;
-
-	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
-	    "creating a scenario")) < 0)
-		return rc;
 	return entity_create(st, &scenario_entity, name, who);
 }
 
@@ -218,11 +215,6 @@ int
 store_release_create(struct store *st, const char *name,
     const struct store_user *who)
 {
-	int rc;
-
-	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
-	    "creating a release")) < 0)
-		return rc;
 	return entity_create(st, &release_entity, name, who);
 }
 

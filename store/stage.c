@@ -1192,7 +1192,9 @@ layer_criteria_set(struct store *st, const struct layer *l,
 	size_t clen;
 	int rc, klen;
 
-	if ((rc = chg_begin(&c, st, who)) < 0)
+	snprintf(name, sizeof(name), "setting %s criteria", l->kind);
+	if ((rc = store_may(st, who, STORE_ROLE_MANAGER, name)) < 0 ||
+	    (rc = chg_begin(&c, st, who)) < 0)
 		return rc;
 	files = json_array();
 	if (!(srec = stage_rec(&c, stage))) {
@@ -1244,11 +1246,6 @@ store_project_criteria_set(struct store *st, const char *project,
     const char *stage, const char *text, size_t len,
     const struct store_user *who)
 {
-	int rc;
-
-	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
-	    "setting project criteria")) < 0)
-		return rc;
 	return layer_criteria_set(st, &project_layer, project, stage, text,
 	    len, who);
 }
@@ -1258,11 +1255,6 @@ store_scenario_criteria_set(struct store *st, const char *scenario,
     const char *stage, const char *text, size_t len,
     const struct store_user *who)
 {
-	int rc;
-
-	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
-	    "setting scenario criteria")) < 0)
-		return rc;
 	return layer_criteria_set(st, &scenario_layer, scenario, stage, text,
 	    len, who);
 }

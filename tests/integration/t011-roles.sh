@@ -68,6 +68,7 @@ S=$MNT/stages
 
 # the manager makes a stage that needs two approvals
 check "the manager makes a stage" as "$P-mgr" mkdir "$S/daily"
+check "the manager makes a scenario" as "$P-mgr" mkdir "$MNT/scenarios/os-odl"
 check "the manager writes its criteria" as "$P-mgr" sh -c \
 	"echo '{\"approvals\": 2, \"require\": [{\"testcase\": \"vping\"}]}' >'$S/daily/criteria.json'"
 
@@ -80,6 +81,9 @@ check "the refusal names the role" grep -q "needs the 'manager' role, held by me
 errno_as "the CI user cannot approve" "$P-ci" EACCES write "$A/approvals/daily"
 errno_as "the CI user cannot hold a stage" "$P-ci" EACCES write "$S/daily/hold"
 errno_as "the CI user cannot make a stage" "$P-ci" EACCES mkdir "$S/weekly"
+errno_as "nor a scenario" "$P-ci" EACCES mkdir "$MNT/scenarios/os-nosdn"
+errno_as "nor a release" "$P-ci" EACCES mkdir "$MNT/releases/2027.1"
+errno_as "nor project criteria" "$P-ci" EACCES write "$MNT/projects/fuel/criteria/daily.json"
 
 # the approver approves, but cannot publish or write results
 errno_as "the approver cannot publish" "$P-appr" EACCES mkdir "$MNT/incoming/apex"
