@@ -58,9 +58,15 @@ void ledger_batch_abort(struct ledger *lg);
 /* Make everything written to the ledger durable (one syncfs). */
 int ledger_sync(struct ledger *lg);
 
-/* Merge the small packs once there are many (geometrically, as git repack
- * --geometric=2 does); the merged pack is synced before the old ones go. */
-int ledger_tidy(struct ledger *lg);
+/*
+ * Merge the small packs once there are more than max_packs (geometrically,
+ * as git repack --geometric=2 does); the merged pack is synced before the
+ * old ones go.  LEDGER_TIDY_PACKS is the usual bound; writers under load
+ * leave it for an idle moment, up to LEDGER_TIDY_MAX_PACKS.
+ */
+#define LEDGER_TIDY_PACKS 16
+#define LEDGER_TIDY_MAX_PACKS 256
+int ledger_tidy(struct ledger *lg, size_t max_packs);
 
 /* The Relfs-Seq of HEAD, 0 when the ledger has no commit. */
 int ledger_last_seq(struct ledger *lg, uint64_t *seq);

@@ -669,7 +669,13 @@ drain_locked(struct store *st)
 		}
 		if ((rc = index_commit(txn)) < 0)
 			return rc;
-		if ((rc = ledger_tidy(st->lg)) < 0)
+		/*
+		 * The daemon merges packs when it is idle (ledger_worker);
+		 * here only a pile far too big, or for relctl, which is not
+		 * in anyone's way.
+		 */
+		if ((rc = ledger_tidy(st->lg, st->async ?
+		    LEDGER_TIDY_MAX_PACKS : LEDGER_TIDY_PACKS)) < 0)
 			return rc;
 	}
 }
@@ -700,17 +706,51 @@ store_drain(struct store *st)
 	return drain(st, 1);
 }
 
+/* Merge small ledger packs, under the ledger lock (see ledger_tidy). */
+static void
+tidy(struct store *st, size_t max_packs)
+{
+	pthread_mutex_lock(&st->ledger_mu);
+	if (flock(st->lockfd, LOCK_EX | LOCK_NB) == 0) {
+		if (ledger_tidy(st->lg, max_packs) < 0)
+			store_log(st, "ledger: %s", store_errmsg());
+		flock(st->lockfd, LOCK_UN);
+	}
+	pthread_mutex_unlock(&st->ledger_mu);
+}
+
 static void *
 ledger_worker(void *arg)
 {
 	struct store *st = arg;
+	int idle = 0;
 
 	pthread_mutex_lock(&st->work_mu);
 	for (;;) {
-		while (!st->work_pending && !st->work_stop)
+		while (!st->work_pending && !st->work_stop && !idle)
 			pthread_cond_wait(&st->work_cond, &st->work_mu);
 		if (!st->work_pending && st->work_stop)
 			break;
+		if (!st->work_pending && idle) {
+			/*
+			 * A second without changes: merge the small packs
+			 * now, not while writers are busy (merging took most
+			 * of this thread's time under load).
+			 */
+			struct timespec until;
+
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += 1;
+			if (pthread_cond_timedwait(&st->work_cond, &st->work_mu,
+			    &until) == ETIMEDOUT && !st->work_pending &&
+			    !st->work_stop) {
+				pthread_mutex_unlock(&st->work_mu);
+				tidy(st, LEDGER_TIDY_PACKS);
+				pthread_mutex_lock(&st->work_mu);
+				idle = 0;
+			}
+			continue;
+		}
 		st->work_pending = 0;
 		pthread_mutex_unlock(&st->work_mu);
 		/*
@@ -722,6 +762,7 @@ ledger_worker(void *arg)
 		if (store_drain(st) < 0)
 			store_log(st, "ledger: %s (queued, retried at the next "
 			    "change)", store_errmsg());
+		idle = 1;
 		pthread_mutex_lock(&st->work_mu);
 	}
 	pthread_mutex_unlock(&st->work_mu);

@@ -120,4 +120,16 @@ check_fails "and no link" test -e "$MNT/stages/nightly/fuel/9"
 echo '{"require": [{"testcase": "w*"}]}' >"$MNT/stages/nightly/criteria.json"
 check_eq "re-evaluated under new criteria: promoted" "true" "$(jq .stages.nightly.promoted "$A/status.json")"
 check "and linked" test -L "$MNT/stages/nightly/fuel/9"
+
+# every ledger batch is one pack; once the writers pause, the daemon merges
+# the small ones (more than 16)
+packs() { ls "$STORE/ledger.git/objects/pack" | grep -c '\.pack$'; }
+for i in $(seq 1 30); do echo PASS >"$R/pace_$i.json"; sleep 0.12; done
+settle
+before=$(packs) commits=$(ledger_commits)
+check "the pauses made more than 16 packs ($before)" test "$before" -gt 16
+for _ in $(seq 100); do [ "$(packs)" -le 16 ] && break; sleep 0.1; done
+check "a second without writes, and they are merged ($(packs) left)" test "$(packs)" -le 16
+check_eq "every commit is still there" "$commits" "$(ledger_commits)"
+check "verify (git fsck included) is clean" "$RELCTL" verify "$STORE"
 finish
