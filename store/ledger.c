@@ -677,6 +677,24 @@ pack_insert_idx(git_packbuilder *pb, const char *path)
 	return rc;
 }
 
+/* How many packs dir holds (names only: no stat). */
+static size_t
+count_packs(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	while (d && (de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+
+		n += len > 5 && strcmp(de->d_name + len - 5, ".pack") == 0;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
 int
 ledger_tidy(struct ledger *lg, size_t max_packs)
 {
@@ -691,7 +709,8 @@ ledger_tidy(struct ledger *lg, size_t max_packs)
 	int rc = 0;
 
 	snprintf(dir, sizeof(dir), "%s/objects/pack", lg->path);
-	if (!(d = opendir(dir)))
+	/* the common case, after every batch: nothing to do */
+	if (count_packs(dir) <= max_packs || !(d = opendir(dir)))
 		return 0;
 	while ((de = readdir(d))) {
 		size_t len = strlen(de->d_name);
