@@ -75,8 +75,11 @@ static const struct {
 	    "stage with \"automatic\": false)" },
 	{ "hold", cmd_hold, "hold STORE STAGE REASON" },
 	{ "release", cmd_release, "release STORE STAGE   (end a hold); "
-	    "release freeze|status STORE RELEASE" },
-	{ "scenario", cmd_scenario, "scenario status STORE SCENARIO" },
+	    "release create|freeze|status STORE RELEASE; release set STORE "
+	    "RELEASE RELEASE.json; release join STORE RELEASE SCENARIO [NOTE]; "
+	    "release leave STORE RELEASE SCENARIO" },
+	{ "scenario", cmd_scenario, "scenario create|status STORE SCENARIO; "
+	    "scenario set STORE SCENARIO SCENARIO.json" },
 	{ "fetch", cmd_fetch, "fetch STORE [PROJECT [VERSION]] [--progress|"
 	    "--quiet]" },
 	{ "events", cmd_events, "events STORE | events --follow STORE | "
@@ -813,13 +816,38 @@ print_dynamic(struct store *st, const char *dir)
 	return rc;
 }
 
+/*
+ * scenario create STORE NAME | scenario set STORE NAME SCENARIO.json |
+ * scenario status STORE NAME (the same as mkdir and writes in the mount).
+ */
 static int
 cmd_scenario(int argc, char **argv)
 {
-	char dir[600];
+	struct store_user u;
+	char dir[600], *buf = NULL;
 	struct store *st;
+	size_t len;
 	int rc;
 
+	if (argc == 4 && strcmp(argv[1], "create") == 0) {
+		if (open_store(argv[2], &st))
+			return 1;
+		me(&u);
+		return done(st, store_scenario_create(st, argv[3], &u),
+		    "scenario created");
+	}
+	if (argc == 5 && strcmp(argv[1], "set") == 0) {
+		if ((rc = read_arg_file(argv[4], &buf, &len)) < 0)
+			return fail(rc);
+		if (open_store(argv[2], &st)) {
+			free(buf);
+			return 1;
+		}
+		me(&u);
+		rc = store_scenario_set(st, argv[3], buf, len, &u);
+		free(buf);
+		return done(st, rc, "scenario set");
+	}
 	if (argc != 4 || strcmp(argv[1], "status") != 0) {
 		usage(stderr);
 		return 2;
@@ -833,24 +861,62 @@ cmd_scenario(int argc, char **argv)
 	return done(st, rc, NULL);
 }
 
+/*
+ * release create STORE R | release set STORE R RELEASE.json |
+ * release join STORE R SCENARIO [NOTE] | release leave STORE R SCENARIO |
+ * release freeze STORE R | release status STORE R.
+ */
 static int
 cmd_release_sub(int argc, char **argv)
 {
+	const char *op = argv[1];
 	struct store_user u;
+	char *buf = NULL;
 	struct store *st;
 	char dir[600];
-	int rc;
+	size_t len = 0;
+	int rc, words;
 
-	if (argc != 4) {
+	/* the words each takes after "release OP" */
+	words = strcmp(op, "set") == 0 || strcmp(op, "leave") == 0 ? 3 :
+	    strcmp(op, "join") == 0 ? (argc == 6 ? 4 : 3) : 2;
+
+	if (argc != words + 2) {
 		usage(stderr);
 		return 2;
 	}
-	if (open_store(argv[2], &st))
+	if (strcmp(op, "set") == 0 &&
+	    (rc = read_arg_file(argv[4], &buf, &len)) < 0)
+		return fail(rc);
+	if (strcmp(op, "join") == 0 && argc == 6) {
+		buf = strdup(argv[5]);
+		len = buf ? strlen(buf) : 0;
+	}
+	if (open_store(argv[2], &st)) {
+		free(buf);
 		return 1;
+	}
 	me(&u);
-	if (strcmp(argv[1], "freeze") == 0)
+	if (strcmp(op, "create") == 0)
+		rc = store_release_create(st, argv[3], &u);
+	else if (strcmp(op, "set") == 0)
+		rc = store_release_set(st, argv[3], buf, len, &u);
+	else if (strcmp(op, "join") == 0)
+		rc = store_participant_add(st, argv[3], argv[4], buf ? buf : "",
+		    len, &u);
+	else if (strcmp(op, "leave") == 0)
+		rc = store_participant_withdraw(st, argv[3], argv[4], &u);
+	else if (strcmp(op, "freeze") == 0)
+		rc = 1;
+	else
+		rc = 2;
+	free(buf);
+	if (rc == 1)
 		return done(st, store_release_freeze(st, argv[3], &u),
 		    "frozen");
+	if (rc != 2)
+		return done(st, rc, strcmp(op, "create") == 0 ?
+		    "release created" : "done");
 	snprintf(dir, sizeof(dir), "releases/%s", argv[3]);
 	rc = print_dynamic(st, dir);
 	if (rc == -ENOENT)
@@ -861,9 +927,12 @@ cmd_release_sub(int argc, char **argv)
 static int
 cmd_release(int argc, char **argv)
 {
-	if (argc >= 2 && (strcmp(argv[1], "freeze") == 0 ||
-	    strcmp(argv[1], "status") == 0))
-		return cmd_release_sub(argc, argv);
+	static const char *const subs[] = { "freeze", "status", "create",
+	    "set", "join", "leave" };
+
+	for (size_t i = 0; argc >= 2 && i < sizeof(subs) / sizeof(*subs); i++)
+		if (strcmp(argv[1], subs[i]) == 0)
+			return cmd_release_sub(argc, argv);
 	return simple(argc, argv, 1, "released", act_release);
 }
 

@@ -109,6 +109,23 @@ sleep 5
 check "frozen by the daemon at the target" test -f "$M/releases/soon/frozen/manifest.json"
 check "verify clean" "$RELCTL" verify "$STORE"
 
+# the same with relctl beside the mount
+echo '{"projects": ["fuel"]}' >"$T/sc.json"
+echo '{"stage": "daily"}' >"$T/rel.json"
+check "relctl scenario create" "$RELCTL" scenario create "$STORE" os-cli
+check "relctl scenario set" "$RELCTL" scenario set "$STORE" os-cli "$T/sc.json"
+check_eq "the mount shows the scenario" "fuel" "$(jq -r '.projects[0]' "$M/scenarios/os-cli/scenario.json")"
+check_fails "relctl scenario set refuses a bad scenario.json" "$RELCTL" scenario set "$STORE" os-cli "$T/nostage.json"
+check_eq "and keeps the old one" "fuel" "$(jq -r '.projects[0]' "$M/scenarios/os-cli/scenario.json")"
+check "relctl release create" "$RELCTL" release create "$STORE" cli
+check "relctl release set" "$RELCTL" release set "$STORE" cli "$T/rel.json"
+check "relctl release join" "$RELCTL" release join "$STORE" cli os-cli "joined by relctl"
+check_eq "the mount shows the participant" "joined by relctl" "$(cat "$M/releases/cli/participants/os-cli")"
+check_fails "joining an unknown scenario is refused" "$RELCTL" release join "$STORE" cli os-nope
+check "relctl release leave" "$RELCTL" release leave "$STORE" cli os-cli
+check_fails "and the participant is gone" test -e "$M/releases/cli/participants/os-cli"
+check_fails "release set without a file is a usage error" "$RELCTL" release set "$STORE" cli
+
 # scenarios, releases and frozen trees come back from the ledger
 state() {
 	(cd "$MNT" && find scenarios releases stages -printf '%p %y %s %l\n' | sort
