@@ -816,6 +816,34 @@ print_dynamic(struct store *st, const char *dir)
 	return rc;
 }
 
+/* Set a scenario's or a release's JSON from the file a[1]. */
+static int
+act_set_file(struct store *st, char **a, const struct store_user *u,
+    int (*set)(struct store *, const char *, const char *, size_t,
+    const struct store_user *))
+{
+	char *buf = NULL;
+	size_t len;
+	int rc = read_arg_file(a[1], &buf, &len);
+
+	if (rc == 0)
+		rc = set(st, a[0], buf, len, u);
+	free(buf);
+	return rc;
+}
+
+static int
+act_scenario_create(struct store *st, char **a, const struct store_user *u)
+{
+	return store_scenario_create(st, a[0], u);
+}
+
+static int
+act_scenario_set(struct store *st, char **a, const struct store_user *u)
+{
+	return act_set_file(st, a, u, store_scenario_set);
+}
+
 /*
  * scenario create STORE NAME | scenario set STORE NAME SCENARIO.json |
  * scenario status STORE NAME (the same as mkdir and writes in the mount).
@@ -823,31 +851,16 @@ print_dynamic(struct store *st, const char *dir)
 static int
 cmd_scenario(int argc, char **argv)
 {
-	struct store_user u;
-	char dir[600], *buf = NULL;
+	char dir[600];
 	struct store *st;
-	size_t len;
 	int rc;
 
-	if (argc == 4 && strcmp(argv[1], "create") == 0) {
-		if (open_store(argv[2], &st))
-			return 1;
-		me(&u);
-		return done(st, store_scenario_create(st, argv[3], &u),
-		    "scenario created");
-	}
-	if (argc == 5 && strcmp(argv[1], "set") == 0) {
-		if ((rc = read_arg_file(argv[4], &buf, &len)) < 0)
-			return fail(rc);
-		if (open_store(argv[2], &st)) {
-			free(buf);
-			return 1;
-		}
-		me(&u);
-		rc = store_scenario_set(st, argv[3], buf, len, &u);
-		free(buf);
-		return done(st, rc, "scenario set");
-	}
+	if (argc >= 2 && strcmp(argv[1], "create") == 0)
+		return simple(argc - 1, argv + 1, 1, "scenario created",
+		    act_scenario_create);
+	if (argc >= 2 && strcmp(argv[1], "set") == 0)
+		return simple(argc - 1, argv + 1, 2, "scenario set",
+		    act_scenario_set);
 	if (argc != 4 || strcmp(argv[1], "status") != 0) {
 		usage(stderr);
 		return 2;
@@ -861,62 +874,78 @@ cmd_scenario(int argc, char **argv)
 	return done(st, rc, NULL);
 }
 
+static int
+act_release_create(struct store *st, char **a, const struct store_user *u)
+{
+	return store_release_create(st, a[0], u);
+}
+
+static int
+act_release_set(struct store *st, char **a, const struct store_user *u)
+{
+	return act_set_file(st, a, u, store_release_set);
+}
+
+/* a: release, scenario and an optional note (NULL when not given) */
+static int
+act_release_join(struct store *st, char **a, const struct store_user *u)
+{
+	const char *note = a[2] ? a[2] : "";
+
+	return store_participant_add(st, a[0], a[1], note, strlen(note), u);
+}
+
+static int
+act_release_leave(struct store *st, char **a, const struct store_user *u)
+{
+	return store_participant_withdraw(st, a[0], a[1], u);
+}
+
+static int
+act_release_freeze(struct store *st, char **a, const struct store_user *u)
+{
+	return store_release_freeze(st, a[0], u);
+}
+
 /*
- * release create STORE R | release set STORE R RELEASE.json |
- * release join STORE R SCENARIO [NOTE] | release leave STORE R SCENARIO |
- * release freeze STORE R | release status STORE R.
+ * release create|freeze|status STORE R | release set STORE R RELEASE.json |
+ * release join STORE R SCENARIO [NOTE] | release leave STORE R SCENARIO.
  */
 static int
 cmd_release_sub(int argc, char **argv)
 {
-	const char *op = argv[1];
-	struct store_user u;
-	char *buf = NULL;
+	static const struct {
+		const char *op;
+		int nargs, optional;	/* words after STORE */
+		const char *said;
+		int (*act)(struct store *, char **, const struct store_user *);
+	} subs[] = {
+		{ "create", 1, 0, "release created", act_release_create },
+		{ "set", 2, 0, "release set", act_release_set },
+		{ "join", 2, 1, "joined", act_release_join },
+		{ "leave", 2, 0, "left", act_release_leave },
+		{ "freeze", 1, 0, "frozen", act_release_freeze },
+	};
 	struct store *st;
 	char dir[600];
-	size_t len = 0;
-	int rc, words;
+	int rc;
 
-	/* the words each takes after "release OP" */
-	words = strcmp(op, "set") == 0 || strcmp(op, "leave") == 0 ? 3 :
-	    strcmp(op, "join") == 0 ? (argc == 6 ? 4 : 3) : 2;
+	for (size_t i = 0; i < sizeof(subs) / sizeof(*subs); i++) {
+		int n = argc - 3;
 
-	if (argc != words + 2) {
+		if (strcmp(argv[1], subs[i].op) != 0)
+			continue;
+		if (n > subs[i].nargs + subs[i].optional)
+			n = subs[i].nargs;	/* too many: simple() says how */
+		return simple(argc - 1, argv + 1, n < subs[i].nargs ?
+		    subs[i].nargs : n, subs[i].said, subs[i].act);
+	}
+	if (argc != 4) {
 		usage(stderr);
 		return 2;
 	}
-	if (strcmp(op, "set") == 0 &&
-	    (rc = read_arg_file(argv[4], &buf, &len)) < 0)
-		return fail(rc);
-	if (strcmp(op, "join") == 0 && argc == 6) {
-		buf = strdup(argv[5]);
-		len = buf ? strlen(buf) : 0;
-	}
-	if (open_store(argv[2], &st)) {
-		free(buf);
+	if (open_store(argv[2], &st))
 		return 1;
-	}
-	me(&u);
-	if (strcmp(op, "create") == 0)
-		rc = store_release_create(st, argv[3], &u);
-	else if (strcmp(op, "set") == 0)
-		rc = store_release_set(st, argv[3], buf, len, &u);
-	else if (strcmp(op, "join") == 0)
-		rc = store_participant_add(st, argv[3], argv[4], buf ? buf : "",
-		    len, &u);
-	else if (strcmp(op, "leave") == 0)
-		rc = store_participant_withdraw(st, argv[3], argv[4], &u);
-	else if (strcmp(op, "freeze") == 0)
-		rc = 1;
-	else
-		rc = 2;
-	free(buf);
-	if (rc == 1)
-		return done(st, store_release_freeze(st, argv[3], &u),
-		    "frozen");
-	if (rc != 2)
-		return done(st, rc, strcmp(op, "create") == 0 ?
-		    "release created" : "done");
 	snprintf(dir, sizeof(dir), "releases/%s", argv[3]);
 	rc = print_dynamic(st, dir);
 	if (rc == -ENOENT)
