@@ -102,47 +102,67 @@ owner_name(struct store *st, char *out, size_t len)
 	snprintf(out, len, "%s", o.name);
 }
 
+/* Does who hold role r under this configuration (root aside)? */
+static int
+holds(struct store *st, json_t *config, const struct store_user *who,
+    enum store_role r)
+{
+	json_t *groups = role_groups(config, r), *g;
+	size_t i;
+
+	if (json_array_size(groups) == 0)
+		return who->uid == st->owner;
+	json_array_foreach(groups, i, g)
+		if (member(who, (gid_t)json_integer_value(json_object_get(g,
+		    "gid"))))
+			return 1;
+	return 0;
+}
+
+/* Who holds role r, for a refusal's message. */
+static void
+holders_text(struct store *st, json_t *config, enum store_role r, char *out,
+    size_t len)
+{
+	json_t *groups = role_groups(config, r), *g;
+	size_t i, used;
+	char owner[64];
+
+	if (json_array_size(groups) == 0) {
+		owner_name(st, owner, sizeof(owner));
+		snprintf(out, len, "the store's owner (%s) and root: the role "
+		    "is mapped to no group (relctl config)", owner);
+		return;
+	}
+	used = (size_t)snprintf(out, len, "members of group");
+	json_array_foreach(groups, i, g)
+		if (used < len)
+			used += (size_t)snprintf(out + used, len - used,
+			    "%s %s", i ? "," : "", json_string_value(
+			    json_object_get(g, "group")));
+	if (used < len)
+		snprintf(out + used, len - used, " and root");
+}
+
 int
 store_may(struct store *st, const struct store_user *who, enum store_role r,
     const char *what)
 {
-	char holders[512], owner[64];
-	json_t *config, *groups, *g;
-	size_t i, used = 0;
-	int ok = 0, rc;
+	char holders[512];
+	json_t *config;
+	int rc;
 
 	if (!who || who->uid == 0)
 		return 0;
 	if ((rc = store_config_get(st, &config)) < 0)
 		return rc;
-	groups = role_groups(config, r);
-	if (!groups || json_array_size(groups) == 0) {
-		ok = who->uid == st->owner;
-		owner_name(st, owner, sizeof(owner));
-		snprintf(holders, sizeof(holders), "the store's owner (%s) and "
-		    "root: the role is mapped to no group (relctl config)",
-		    owner);
-	} else {
-		used = (size_t)snprintf(holders, sizeof(holders),
-		    "members of group");
-		json_array_foreach(groups, i, g) {
-			gid_t gid = (gid_t)json_integer_value(
-			    json_object_get(g, "gid"));
-
-			ok |= member(who, gid);
-			if (used < sizeof(holders))
-				used += (size_t)snprintf(holders + used,
-				    sizeof(holders) - used, "%s %s", i ? "," :
-				    "", json_string_value(json_object_get(g,
-				    "group")));
-		}
-		if (used < sizeof(holders))
-			snprintf(holders + used, sizeof(holders) - used,
-			    " and root");
-	}
-	json_decref(config);
-	if (ok)
+	/* the message only for a refusal: a check is on every write */
+	if (holds(st, config, who, r)) {
+		json_decref(config);
 		return 0;
+	}
+	holders_text(st, config, r, holders, sizeof(holders));
+	json_decref(config);
 	return store_seterr(-EACCES, "permission denied: %s needs the '%s' "
 	    "role, held by %s; %s (uid %u) does not hold it", what,
 	    role_names[r], holders, who->name, (unsigned)who->uid);
@@ -243,8 +263,7 @@ role_of_dir(uint64_t ino, const struct node *n)
 {
 	if (ino == INO_INCOMING || ino == INO_ARTIFACTS ||
 	    n->kind == NODE_RESULTS || n->parent == INO_ARTIFACTS)
-		return n->kind == NODE_DIR || n->kind == NODE_RESULTS ||
-		    n->kind == NODE_INCOMING ? STORE_ROLE_CI : -1;
+		return STORE_ROLE_CI;
 	if (ino == INO_STAGES || ino == INO_SCENARIOS || ino == INO_RELEASES)
 		return STORE_ROLE_MANAGER;
 	switch (n->role) {
@@ -272,9 +291,6 @@ store_node_access(struct store *st, uint64_t ino, const struct node *n,
 	struct node dir;
 	int role = -1;
 
-	a->uid = st->owner;
-	a->gid = st->owner_gid;
-	a->wbits = 0;
 	if (n->kind == NODE_DIR || n->kind == NODE_RESULTS ||
 	    n->kind == NODE_INCOMING)
 		role = role_of_dir(ino, n);
@@ -283,8 +299,13 @@ store_node_access(struct store *st, uint64_t ino, const struct node *n,
 	    store_node_name(st, n->parent, ino, name) == 0 &&
 	    ctl_name_ok(dir.role, name))
 		role = role_of_dir(n->parent, &dir);
-	if (role >= 0)
+	if (role >= 0) {
 		store_role_access(st, (enum store_role)role, a);
+		return;
+	}
+	a->uid = st->owner;
+	a->gid = st->owner_gid;
+	a->wbits = 0;		/* nobody writes here */
 }
 
 void

@@ -90,9 +90,9 @@ void index_close(struct index *ix);
 
 /* Begin a transaction (rdonly != 0 for a read transaction). */
 int index_begin(struct index *ix, int rdonly, MDB_txn **txn);
-/* Commit; on failure the transaction is gone and nothing changed. */
 /* A write transaction inside parent: committed into it, or aborted alone. */
 int index_begin_nested(MDB_txn *parent, MDB_txn **txn);
+/* Commit; on failure the transaction is gone and nothing changed. */
 int index_commit(MDB_txn *txn);
 void index_abort(MDB_txn *txn);
 

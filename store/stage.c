@@ -1633,6 +1633,9 @@ set_revoked(struct store *st, const char *stage, const char *project,
 	size_t len;
 	int rc;
 
+	if ((rc = store_may(st, who, STORE_ROLE_MANAGER, revoke ?
+	    "revoking a promotion" : "restoring a promotion")) < 0)
+		return rc;
 	snprintf(artkey, sizeof(artkey), "%s/%s", project, version);
 	if ((rc = chg_begin(&c, st, who)) < 0)
 		return rc;
@@ -1697,11 +1700,6 @@ int
 store_revoke(struct store *st, const char *stage, const char *project,
     const char *version, const struct store_user *who)
 {
-	int rc;
-
-	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
-	    "revoking a promotion")) < 0)
-		return rc;
 	return set_revoked(st, stage, project, version, 1, who);
 }
 
@@ -1709,11 +1707,6 @@ int
 store_restore(struct store *st, const char *stage, const char *project,
     const char *version, const struct store_user *who)
 {
-	int rc;
-
-	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
-	    "restoring a promotion")) < 0)
-		return rc;
 	return set_revoked(st, stage, project, version, 0, who);
 }
 
@@ -1958,7 +1951,8 @@ store_ctl_write(struct store *st, uint64_t dir, const char *name,
 	char stage[256];
 	int rc;
 
-	if ((rc = store_ctl_writable(st, dir, name, who)) < 0 ||
+	/* who's role is checked by the function the bytes go to */
+	if ((rc = store_ctl_writable(st, dir, name, NULL)) < 0 ||
 	    (rc = target_of(st, dir, &t)) < 0)
 		return rc;
 	switch (t.role) {

@@ -308,8 +308,9 @@ int store_dynamic_text(struct store *st, uint64_t ino, const struct node *n,
     char **buf, size_t *len);
 
 /*
- * Writes through the mount into the index: may dir/name be written (0, or
- * -EROFS)?  Write it (the bytes of the closed file), remove it, mkdir.
+ * Writes through the mount into the index: may who write dir/name (0,
+ * -EROFS, or -EACCES without the role; who NULL checks no role)?  Write it
+ * (the bytes of the closed file), remove it, mkdir.
  */
 int store_ctl_writable(struct store *st, uint64_t dir, const char *name,
     const struct store_user *who);
