@@ -15,7 +15,7 @@
 #define FS(req) ((struct fs *)fuse_req_userdata(req))
 
 static int	dep_open(fuse_req_t req, uint64_t ino, struct node *n,
-		    struct fuse_file_info *fi);
+		    struct fuse_file_info *fi, int *fd);
 static void	node_attr(struct fs *fs, uint64_t ino, const struct node *n,
 		    struct stat *st);
 static void	node_entry(struct fs *fs, uint64_t ino, const struct node *n,
@@ -533,16 +533,14 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	if (rc == 0 && n.kind == NODE_DEP) {
-		rc = dep_open(req, ino, &n, fi);
+		rc = dep_open(req, ino, &n, fi, &fd);
 		if (rc == 0)
 			return;		/* answered: read as it downloads */
-		if (rc == 1)
-			rc = 0;		/* local: read like any file */
-	}
-	if (rc == 0 && n.kind != NODE_FILE && n.kind != NODE_DEP)
+	} else if (rc == 0 && n.kind != NODE_FILE) {
 		rc = -EISDIR;
-	if (rc == 0)
+	} else if (rc == 0) {
 		rc = store_node_open(fs->st, &n, &fd);
+	}
 	if (rc < 0) {
 		fs_refuse(req, -rc, "open");
 		return;
@@ -556,6 +554,13 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->direct_io = (n.flags & NODE_MUTABLE) && n.kind != NODE_DEP ? 1 : 0;
 	fi->noflush = 1;
 	fuse_reply_open(req, fi);
+}
+
+/* The download fd follows, or NULL (as ctl_is for writes to the index). */
+static struct store_stream *
+stream_of(struct fs *fs, int fd)
+{
+	return fd >= 0 && (size_t)fd < fs->ndirty ? fs->stream[fd] : NULL;
 }
 
 /*
@@ -596,11 +601,11 @@ dep_sized(struct fs *fs, uint64_t ino, struct node *n, uint64_t size)
  * flight) and answers once the first bytes are there, so an HTTP error is
  * open()'s EIO; reads then follow the download as it arrives (op_read),
  * the last bytes only once the SHA-256 matched.  0: answered; 1: the bytes
- * are local, open them as any file; <0: refused.
+ * are local, opened in *local; <0: refused.
  */
 static int
 dep_open(fuse_req_t req, uint64_t ino, struct node *n,
-    struct fuse_file_info *fi)
+    struct fuse_file_info *fi, int *local)
 {
 	struct fs *fs = FS(req);
 	char name[NAME_MAX_BYTES + 1], url[4096];
@@ -612,11 +617,6 @@ dep_open(fuse_req_t req, uint64_t ino, struct node *n,
 		return rc;
 	/* relctl fetch beside the mount may have changed its size */
 	fs_changed(fs);
-	if (fs->offline && store_node_open(fs->st, n, &fd) < 0)
-		return store_seterr(-EIO, "deps/%s: not fetched, and this "
-		    "mount is offline (relctl fetch gets it)", name);
-	if (fs->offline)
-		close(fd);
 	rc = fs->offline ? 1 : store_dep_stream(fs->st, name, url, n->digest,
 	    n->size, &s);
 	if (rc < 0)
@@ -625,18 +625,20 @@ dep_open(fuse_req_t req, uint64_t ino, struct node *n,
 		/* no room to follow it: wait for the whole of it */
 		int state;
 
-		store_stream_close(s, NULL);
+		store_stream_close(s);
 		if ((rc = store_dep_fetch(fs->st, name, url, n->digest, NULL,
 		    NULL, &state)) < 0)
 			return rc;
 		rc = 1;
 	}
 	if (rc == 1) {
-		if (store_node_open(fs->st, n, &fd) == 0) {
-			if (fstat(fd, &sb) == 0)
-				dep_sized(fs, ino, n, (uint64_t)sb.st_size);
-			close(fd);
-		}
+		/* local (offline: only if fetched); record its real size */
+		if ((rc = store_node_open(fs->st, n, local)) < 0)
+			return fs->offline ? store_seterr(-EIO, "deps/%s: not "
+			    "fetched, and this mount is offline (relctl fetch "
+			    "gets it)", name) : rc;
+		if (fstat(*local, &sb) == 0)
+			dep_sized(fs, ino, n, (uint64_t)sb.st_size);
 		return 1;
 	}
 	fd = store_stream_fd(s);
@@ -669,7 +671,7 @@ dep_closed(struct fs *fs, uint64_t ino, int fd)
 	struct node n;
 
 	if ((fs->dirty[fd] & DEP_CACHED) ||
-	    !store_stream_verified(fs->stream[fd], &size) ||
+	    !store_stream_verified(stream_of(fs, fd), &size) ||
 	    store_node_get(fs->st, ino, &n) < 0)
 		return;
 	dep_sized(fs, ino, &n, size);
@@ -699,10 +701,10 @@ op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	int fd = (int)fi->fh;
 
 	(void)ino;
-	if (fd >= 0 && (size_t)fd < fs->ndirty && fs->stream[fd]) {
+	if (stream_of(fs, fd)) {
 		/* a dependency on its way: wait for these bytes */
-		int rc = store_stream_wait(fs->stream[fd], (uint64_t)off, size,
-		    &size);
+		int rc = store_stream_wait(stream_of(fs, fd), (uint64_t)off,
+		    size, &size);
 
 		if (rc < 0) {
 			fs_refuse(req, -rc, "read");
@@ -754,7 +756,7 @@ op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int fd = (int)fi->fh, rc = 0;
 	char path[4096];
 
-	if (fd >= 0 && (size_t)fd < fs->ndirty && fs->stream[fd]) {
+	if (stream_of(fs, fd)) {
 		dep_closed(fs, ino, fd);
 		fuse_reply_err(req, 0);
 		return;
@@ -783,13 +785,13 @@ op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int fd = (int)fi->fh;
 	char path[4096];
 
-	if (fd >= 0 && (size_t)fd < fs->ndirty && fs->stream[fd]) {
+	if (stream_of(fs, fd)) {
 		struct store_stream *s = fs->stream[fd];
 
 		dep_closed(fs, ino, fd);	/* if close() did not */
 		fs->stream[fd] = NULL;
 		fs->dirty[fd] = 0;
-		store_stream_close(s, NULL);	/* closes fd */
+		store_stream_close(s);	/* closes fd */
 		fuse_reply_err(req, 0);
 		return;
 	}

@@ -505,13 +505,11 @@ store_stream_verified(struct store_stream *s, uint64_t *size)
 }
 
 void
-store_stream_close(struct store_stream *s, uint64_t *size)
+store_stream_close(struct store_stream *s)
 {
 	if (!s)
 		return;
 	pthread_mutex_lock(&flight_mu);
-	if (size)
-		*size = s->f->done && s->f->rc == 0 ? s->f->avail : 0;
 	flight_leave(s->f);
 	pthread_mutex_unlock(&flight_mu);
 	close(s->fd);

@@ -251,8 +251,8 @@ int store_stream_wait(struct store_stream *s, uint64_t off, size_t len,
 /* 1 (and *size) once the whole of it arrived and matched the pin. */
 int store_stream_verified(struct store_stream *s, uint64_t *size);
 
-/* Done reading; *size (when not NULL) the verified size, 0 if none. */
-void store_stream_close(struct store_stream *s, uint64_t *size);
+/* Done reading (closes the part file; the download goes on). */
+void store_stream_close(struct store_stream *s);
 
 /* The url of the pin behind a deps/<name> node (out: 4096 bytes). */
 int store_dep_url(struct store *st, uint64_t ino, const struct node *n,
