@@ -817,7 +817,12 @@ op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 
 	(void)ino;
 	rc = datasync ? fdatasync((int)fi->fh) : fsync((int)fi->fh);
-	fuse_reply_err(req, rc < 0 ? errno : 0);
+	if (rc < 0)
+		rc = -errno;
+	/* and what close() recorded so far, which only a crash survives */
+	else
+		rc = store_sync(FS(req)->st);
+	fuse_reply_err(req, -rc);
 }
 
 static void
@@ -959,7 +964,7 @@ op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 	(void)ino;
 	(void)datasync;
 	(void)fi;
-	fuse_reply_err(req, 0);
+	fuse_reply_err(req, -store_sync(FS(req)->st));
 }
 
 static void

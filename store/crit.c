@@ -11,8 +11,20 @@
 #include "util.h"
 
 static int	check_rule(json_t *r, size_t i);
-static int	eval_rule(const struct crit_input *in, json_t *rule,
-		    json_t *unmet, json_t *evidence);
+/*
+ * The runs of one evaluation grouped by test case, so that a rule finds its
+ * test case's runs by binary search instead of scanning every run: each
+ * evaluation costs O(runs log runs), not O(test cases x runs).
+ */
+struct by_tc {
+	const struct crit_run **v;	/* by test case, then time and number */
+	size_t n;
+	size_t *first;	/* where each test case starts in v, by first run */
+	size_t ngroups;
+};
+
+static int	eval_rule(const struct crit_input *in, const struct by_tc *bt,
+		    json_t *rule, json_t *unmet, json_t *evidence);
 static int	waived(const struct crit_input *in, const char *testcase,
 		    json_t *evidence);
 
@@ -246,22 +258,100 @@ waived(const struct crit_input *in, const char *testcase, json_t *evidence)
 }
 
 /* Evaluate one rule for one test case over its counting runs. */
+/* Recording order: by time, then by run number. */
+static int
+run_before(const struct crit_run *x, const struct crit_run *y)
+{
+	if (x->time != y->time)
+		return x->time < y->time ? -1 : 1;
+	return x->no < y->no ? -1 : x->no > y->no;
+}
+
+static int
+run_cmp(const void *a, const void *b)
+{
+	const struct crit_run *x = *(const struct crit_run *const *)a;
+	const struct crit_run *y = *(const struct crit_run *const *)b;
+	int c = strcmp(x->testcase, y->testcase);
+
+	return c ? c : run_before(x, y);
+}
+
+static int
+first_cmp(const void *a, const void *b, void *arg)
+{
+	const struct crit_run *const *v = arg;
+
+	return run_before(v[*(const size_t *)a], v[*(const size_t *)b]);
+}
+
+static int
+by_tc_init(struct by_tc *bt, const struct crit_input *in)
+{
+	int sorted = 1;
+
+	memset(bt, 0, sizeof(*bt));
+	bt->v = calloc(in->nruns + 1, sizeof(*bt->v));
+	bt->first = calloc(in->nruns + 1, sizeof(*bt->first));
+	if (!bt->v || !bt->first) {
+		free(bt->v);
+		free(bt->first);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < in->nruns; i++) {
+		bt->v[i] = &in->runs[i];
+		if (i && sorted && run_cmp(&bt->v[i - 1], &bt->v[i]) > 0)
+			sorted = 0;
+	}
+	bt->n = in->nruns;
+	/* the index hands them over in this order, unless imported */
+	if (!sorted)
+		qsort(bt->v, bt->n, sizeof(*bt->v), run_cmp);
+	for (size_t i = 0; i < bt->n; i++)
+		if (i == 0 || strcmp(bt->v[i]->testcase,
+		    bt->v[i - 1]->testcase) != 0)
+			bt->first[bt->ngroups++] = i;
+	/* globs visit test cases in the order they were first run */
+	qsort_r(bt->first, bt->ngroups, sizeof(*bt->first), first_cmp, bt->v);
+	return 0;
+}
+
+/* The runs of test case tc: [*lo, *hi) in bt->v. */
 static void
-eval_testcase(const struct crit_input *in, json_t *rule, const char *tc,
-    json_t *unmet, json_t *evidence)
+by_tc_find(const struct by_tc *bt, const char *tc, size_t *lo, size_t *hi)
+{
+	size_t a = 0, b = bt->n;
+
+	while (a < b) {
+		size_t m = a + (b - a) / 2;
+
+		if (strcmp(bt->v[m]->testcase, tc) < 0)
+			a = m + 1;
+		else
+			b = m;
+	}
+	*lo = a;
+	while (b < bt->n && strcmp(bt->v[b]->testcase, tc) == 0)
+		b++;
+	*hi = b;
+}
+
+static void
+eval_testcase(const struct crit_input *in, const struct by_tc *bt,
+    json_t *rule, const char *tc, json_t *unmet, json_t *evidence)
 {
 	const struct crit_run **v;
-	size_t n = 0, need = 1, passes = 0, window;
+	size_t n = 0, need = 1, passes = 0, window, lo, hi;
 	json_t *nos, *k;
 	char kind[64] = "latest";
 
-	v = calloc(in->nruns + 1, sizeof(*v));
+	by_tc_find(bt, tc, &lo, &hi);
+	v = calloc(hi - lo + 1, sizeof(*v));
 	if (!v)
 		return;
-	for (size_t i = 0; i < in->nruns; i++)
-		if (strcmp(in->runs[i].testcase, tc) == 0 &&
-		    run_counts(in, rule, &in->runs[i]))
-			v[n++] = &in->runs[i];
+	for (size_t i = lo; i < hi; i++)
+		if (run_counts(in, rule, bt->v[i]))
+			v[n++] = bt->v[i];
 	if ((k = json_object_get(rule, "consecutive"))) {
 		need = (size_t)json_integer_value(k);
 		snprintf(kind, sizeof(kind), "consecutive %zu", need);
@@ -356,41 +446,44 @@ out:
 }
 
 static int
-eval_rule(const struct crit_input *in, json_t *rule, json_t *unmet,
-    json_t *evidence)
+eval_rule(const struct crit_input *in, const struct by_tc *bt, json_t *rule,
+    json_t *unmet, json_t *evidence)
 {
 	const char *pat = json_string_value(json_object_get(rule, "testcase"));
-	json_t *seen = json_object();
-	int globby = strpbrk(pat, "*?[") != NULL;
+	size_t matched = 0;
 
-	if (!globby) {
-		eval_testcase(in, rule, pat, unmet, evidence);
-		json_decref(seen);
+	if (!strpbrk(pat, "*?[")) {
+		eval_testcase(in, bt, rule, pat, unmet, evidence);
 		return 0;
 	}
 	/* every matching test case must satisfy the rule; at least one */
-	for (size_t i = 0; i < in->nruns; i++) {
-		const char *tc = in->runs[i].testcase;
+	for (size_t g = 0; g < bt->ngroups; g++) {
+		const char *tc = bt->v[bt->first[g]]->testcase;
 
-		if (fnmatch(pat, tc, 0) != 0 || json_object_get(seen, tc))
+		if (fnmatch(pat, tc, 0) != 0)
 			continue;
-		json_object_set_new(seen, tc, json_true());
-		eval_testcase(in, rule, tc, unmet, evidence);
+		matched++;
+		eval_testcase(in, bt, rule, tc, unmet, evidence);
 	}
-	if (json_object_size(seen) == 0 && !waived(in, pat, evidence))
+	if (matched == 0 && !waived(in, pat, evidence))
 		unmet_add(unmet, "result-missing", pat, "no test case matches "
 		    "'%s'", pat);
-	json_decref(seen);
 	return 0;
 }
 
 int
 crit_eval(const struct crit_input *in, json_t **out)
 {
-	json_t *unmet = json_array(), *evidence = json_array();
+	json_t *unmet, *evidence;
 	json_int_t need_appr = 0;
 	int64_t soak = 0, secs;
 	const char *after = NULL;
+	struct by_tc bt;
+
+	if (by_tc_init(&bt, in) < 0)
+		return -ENOMEM;
+	unmet = json_array();
+	evidence = json_array();
 
 	for (int l = 0; l < 3; l++) {
 		json_t *c = in->layers[l], *r;
@@ -408,7 +501,7 @@ crit_eval(const struct crit_input *in, json_t **out)
 		    &secs) == 0 && secs > soak)
 			soak = secs;
 		json_array_foreach(json_object_get(c, "require"), i, r)
-			eval_rule(in, r, unmet, evidence);
+			eval_rule(in, &bt, r, unmet, evidence);
 	}
 	if (in->revoked)
 		unmet_add(unmet, "revoked", NULL, "the promotion was revoked; "
@@ -443,6 +536,8 @@ crit_eval(const struct crit_input *in, json_t **out)
 			unmet_add(unmet, "approval-missing", NULL, "%zu of %lld "
 			    "approvals", distinct, (long long)need_appr);
 	}
+	free(bt.v);
+	free(bt.first);
 	*out = json_pack("{s:b,s:o,s:o}", "promote",
 	    json_array_size(unmet) == 0, "unmet", unmet, "evidence", evidence);
 	return *out ? 0 : -ENOMEM;

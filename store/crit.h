@@ -52,7 +52,8 @@ typedef int (*crit_golden_fn)(void *arg, const char *platform,
 struct crit_input {
 	json_t *layers[3];	/* stage, project, scenario criteria (or NULL) */
 	const char *scenario;	/* the artifact's scenario ("" when none) */
-	const struct crit_run *runs;	/* in recording order */
+	const struct crit_run *runs;	/* any order: recording order is time,
+					 * then run number */
 	size_t nruns;
 	const struct crit_approval *approvals;
 	size_t napprovals;

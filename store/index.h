@@ -94,6 +94,9 @@ int index_begin(struct index *ix, int rdonly, MDB_txn **txn);
 int index_begin_nested(MDB_txn *parent, MDB_txn **txn);
 /* Commit; on failure the transaction is gone and nothing changed. */
 int index_commit(MDB_txn *txn);
+/* Make every commit so far survive a power cut (commits alone survive a
+ * crash of the process, not of the machine). */
+int index_sync(struct index *ix);
 void index_abort(MDB_txn *txn);
 
 int index_node_get(struct index *ix, MDB_txn *txn, uint64_t ino,

@@ -6,8 +6,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
+#include <git2/sys/config.h>
 #include <git2/sys/mempack.h>
 #include <git2/sys/odb_backend.h>
+#include <git2/sys/repository.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +41,7 @@ struct ledger {
 	size_t nptags;
 	git_oid *objs;		/* every object the batch wrote */
 	size_t nobjs, capobjs;
+	git_config *bcfg;	/* a batch's settings (batch_config) */
 };
 
 static int
@@ -168,6 +171,7 @@ ledger_close(struct ledger *lg)
 	if (!lg)
 		return;
 	batch_free(lg);
+	git_config_free(lg->bcfg);
 	git_repository_free(lg->repo);
 	free(lg->path);
 	free(lg);
@@ -513,6 +517,41 @@ view_new(struct ledger *lg, git_odb_backend **out)
 	return 0;
 }
 
+/*
+ * A batch's pack is written while writers wait for the CPU: it skips the
+ * search for deltas (a tenth of the ledger thread's time), and the idle
+ * merge of packs (ledger_tidy), which finds them anyway, keeps the ledger
+ * small.  libgit2 reads that from the repository's configuration, which a
+ * batch's repository has none of: it gets this file, made once.
+ */
+static git_config *
+batch_config(struct ledger *lg)
+{
+	static const char text[] = "# written by relfs: a batch's pack has "
+	    "no deltas; the idle merge makes them\n[pack]\n"
+	    "\tbigFileThreshold = 1\n";
+	char path[4400];
+	int fd;
+
+	if (lg->bcfg)
+		return lg->bcfg;
+	snprintf(path, sizeof(path), "%s/relfs-batch.config", lg->path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		if (write_all(fd, text, sizeof(text) - 1) < 0)
+			unlink(path);
+		close(fd);
+	}
+	if (git_config_new(&lg->bcfg) < 0)
+		return NULL;
+	if (git_config_add_file_ondisk(lg->bcfg, path, GIT_CONFIG_LEVEL_APP,
+	    NULL, 0) < 0) {
+		git_config_free(lg->bcfg);
+		lg->bcfg = NULL;
+	}
+	return lg->bcfg;
+}
+
 int
 ledger_batch_begin(struct ledger *lg)
 {
@@ -535,6 +574,9 @@ ledger_batch_begin(struct ledger *lg)
 		rc = git_fail("could not start a batch");
 	} else if (git_repository_wrap_odb(&lg->brepo, odb) < 0) {
 		rc = git_fail("could not start a batch");
+	} else if (batch_config(lg)) {
+		/* without it, the pack only costs more */
+		git_repository_set_config(lg->brepo, lg->bcfg);
 	}
 	git_odb_free(odb);	/* the batch's repository holds it */
 	if (rc < 0) {
@@ -695,8 +737,18 @@ count_packs(const char *dir)
 	return n;
 }
 
+static off_t
+total_size(const struct pack_file *packs, size_t n)
+{
+	off_t sum = 0;
+
+	for (size_t i = 0; i < n; i++)
+		sum += packs[i].size;
+	return sum;
+}
+
 int
-ledger_tidy(struct ledger *lg, size_t max_packs)
+ledger_tidy(struct ledger *lg, size_t max_packs, off_t max_bytes)
 {
 	char dir[4096], path[4400];
 	struct pack_file *packs = NULL;
@@ -745,6 +797,8 @@ ledger_tidy(struct ledger *lg, size_t max_packs)
 			k = (size_t)j + 1;
 	if (k < 2)
 		k = 2;
+	while (max_bytes && k > 2 && total_size(packs, k) > max_bytes)
+		k--;
 	if (git_packbuilder_new(&pb, lg->repo) < 0) {
 		rc = git_fail("could not merge packs");
 		goto out;
@@ -773,6 +827,7 @@ ledger_tidy(struct ledger *lg, size_t max_packs)
 	}
 	if (git_repository_odb(&odb, lg->repo) == 0)
 		git_odb_refresh(odb);
+	rc = (int)k;
 out:
 	git_packbuilder_free(pb);
 	git_odb_free(odb);

@@ -61,12 +61,18 @@ int ledger_sync(struct ledger *lg);
 /*
  * Merge the small packs once there are more than max_packs (geometrically,
  * as git repack --geometric=2 does); the merged pack is synced before the
- * old ones go.  LEDGER_TIDY_PACKS is the usual bound; writers under load
- * leave it for an idle moment, up to LEDGER_TIDY_MAX_PACKS.
+ * old ones go.  A merge takes packs of at most max_bytes together (0: no
+ * bound; at least two packs are merged).  Returns how many packs were
+ * merged (0: nothing to do) or -errno.  LEDGER_TIDY_PACKS is the usual
+ * bound; writers under load leave it for an idle moment, up to
+ * LEDGER_TIDY_MAX_PACKS, and the idle merge goes in steps of
+ * LEDGER_TIDY_STEP bytes, so that a writer who comes back waits for one
+ * step at most.
  */
 #define LEDGER_TIDY_PACKS 16
 #define LEDGER_TIDY_MAX_PACKS 256
-int ledger_tidy(struct ledger *lg, size_t max_packs);
+#define LEDGER_TIDY_STEP (2 << 20)
+int ledger_tidy(struct ledger *lg, size_t max_packs, off_t max_bytes);
 
 /* The Relfs-Seq of HEAD, 0 when the ledger has no commit. */
 int ledger_last_seq(struct ledger *lg, uint64_t *seq);

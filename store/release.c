@@ -521,7 +521,7 @@ store_scenario_status(struct store *st, const char *scenario, json_t **out)
 	}
 	projects = json_object_get(json_object_get(rec, "scenario"),
 	    "projects");
-	if ((rc = index_iter(st->ix, c.txn, TAB_STAGE, collect_stage, &l)) < 0)
+	if ((rc = stage_names(st, c.txn, &l)) < 0)
 		goto out;
 	for (size_t s = 0; s < l.n; s++) {
 		json_t *per = json_object();

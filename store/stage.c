@@ -7,6 +7,8 @@
 #define _GNU_SOURCE
 #include <endian.h>
 #include <errno.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,7 +281,7 @@ chg_finish(struct ctx *c, int rc)
 
 
 
-int
+static int
 collect_stage(void *arg, const char *key, size_t keylen, const void *val,
     size_t vallen)
 {
@@ -299,6 +301,16 @@ collect_stage(void *arg, const char *key, size_t keylen, const void *val,
 		return -ENOMEM;
 	l->n++;
 	return 0;
+}
+
+/*
+ * The names of all stages.  Only the "s:" keys: the table also holds
+ * scenario members, wake-ups and criteria, many more than the stages.
+ */
+int
+stage_names(struct store *st, MDB_txn *txn, struct stage_list *l)
+{
+	return index_scan(st->ix, txn, TAB_STAGE, "s:", 2, collect_stage, l);
 }
 
 void
@@ -356,16 +368,6 @@ gather_run(void *arg, const char *key, size_t keylen, const void *val,
 	r->scenario = sum.len[2] ? sum.str[2] : NULL;
 	r->platform = sum.len[3] ? sum.str[3] : NULL;
 	return 0;
-}
-
-int
-run_order(const void *a, const void *b)
-{
-	const struct crit_run *x = a, *y = b;
-
-	if (x->time != y->time)
-		return x->time < y->time ? -1 : 1;
-	return x->no < y->no ? -1 : x->no > y->no;
 }
 
 static int
@@ -476,6 +478,62 @@ manifest_of(struct ctx *c, const char *artkey)
 }
 
 /*
+ * The scenario an artifact's manifest names ("" for none) into out.  Every
+ * run asks, and a manifest can be large; a manifest never changes, so the
+ * answer is kept by the manifest's digest.
+ */
+#define SCEN_SLOTS 64
+static struct {
+	uint8_t manifest[DIGEST_LEN];
+	int used;
+	char scenario[NAME_MAX + 1];
+} scen_cache[SCEN_SLOTS];
+static pthread_mutex_t scen_mu = PTHREAD_MUTEX_INITIALIZER;
+
+int
+artifact_scenario(struct ctx *c, const char *artkey, char *out, size_t len)
+{
+	struct art_rec rec;
+	size_t slot;
+	json_t *m;
+	char *text;
+	size_t tlen;
+	int rc;
+
+	if ((rc = index_get(c->st->ix, c->txn, TAB_ARTIFACT, artkey, &rec,
+	    sizeof(rec))) < 0)
+		return rc;
+	slot = rec.manifest[0] % SCEN_SLOTS;
+	pthread_mutex_lock(&scen_mu);
+	if (scen_cache[slot].used && memcmp(scen_cache[slot].manifest,
+	    rec.manifest, DIGEST_LEN) == 0) {
+		snprintf(out, len, "%s", scen_cache[slot].scenario);
+		pthread_mutex_unlock(&scen_mu);
+		return 0;
+	}
+	pthread_mutex_unlock(&scen_mu);
+	if ((rc = cas_read_all(c->st->cas, rec.manifest, 64 << 20, &text,
+	    &tlen)) < 0)
+		return rc;
+	m = json_loadb(text, tlen, 0, NULL);
+	free(text);
+	if (!m)
+		return store_seterr(-EIO, "the manifest of %s is not JSON",
+		    artkey);
+	snprintf(out, len, "%s", json_string_value(json_object_get(m,
+	    "scenario")) ? json_string_value(json_object_get(m, "scenario")) :
+	    "");
+	json_decref(m);
+	pthread_mutex_lock(&scen_mu);
+	memcpy(scen_cache[slot].manifest, rec.manifest, DIGEST_LEN);
+	snprintf(scen_cache[slot].scenario, sizeof(scen_cache[slot].scenario),
+	    "%s", out);
+	scen_cache[slot].used = 1;
+	pthread_mutex_unlock(&scen_mu);
+	return 0;
+}
+
+/*
  * The decision for one artifact and one stage, from the index as this
  * transaction sees it.
  */
@@ -485,8 +543,8 @@ decide(struct ctx *c, uint64_t art, const char *artkey, const char *stage,
 {
 	struct gather g = { json_array(), NULL, 0, 0, NULL, 0, NULL, 0 };
 	struct crit_input in = { 0 };
-	char key[800], project[300];
-	json_t *pcrit = NULL, *m = NULL, *prev = NULL, *self = NULL;
+	char key[800], project[300], scenario[NAME_MAX + 1] = "";
+	json_t *pcrit = NULL, *prev = NULL, *self = NULL;
 	json_t *scrit = NULL;
 	uint64_t be = htobe64(art);
 	size_t klen;
@@ -497,18 +555,14 @@ decide(struct ctx *c, uint64_t art, const char *artkey, const char *stage,
 	in.layers[0] = json_object_get(srec, "criteria");
 	pcrit = get_json(c, TAB_STAGE, key, projcrit_key(key, project, stage));
 	in.layers[1] = json_object_get(pcrit, "criteria");
-	m = manifest_of(c, artkey);
-	in.scenario = json_string_value(json_object_get(m, "scenario"));
-	if (!in.scenario)
-		in.scenario = "";
+	artifact_scenario(c, artkey, scenario, sizeof(scenario));
+	in.scenario = scenario;
 	scrit = scenario_criteria(c, in.scenario, stage);
 	in.layers[2] = scrit;
 	memcpy(key, &be, 8);
 	if ((rc = index_scan(c->st->ix, c->txn, TAB_RUNS, key, 8, gather_run,
 	    &g)) < 0)
 		goto out;
-	if (g.nruns)
-		qsort(g.runs, g.nruns, sizeof(*g.runs), run_order);
 	klen = 8 + (size_t)snprintf(key + 8, sizeof(key) - 8, "%s", stage) + 1;
 	if ((rc = index_scan(c->st->ix, c->txn, TAB_APPROVAL, key, klen,
 	    gather_approval, &g)) < 0)
@@ -551,7 +605,6 @@ out:
 	json_decref(prev);
 	json_decref(pcrit);
 	json_decref(scrit);
-	json_decref(m);
 	gather_free(&g);
 	return rc;
 }
@@ -750,13 +803,10 @@ promote(struct ctx *c, const char *artkey, const char *stage, json_t *srec,
 		goto out;
 	}
 	{
-		json_t *m = manifest_of(c, artkey);
-		const char *sc = json_string_value(json_object_get(m,
-		    "scenario"));
+		char sc[NAME_MAX + 1];
 
-		if (sc)
+		if (artifact_scenario(c, artkey, sc, sizeof(sc)) == 0 && *sc)
 			json_object_set_new(rec, "scenario", json_string(sc));
-		json_decref(m);
 	}
 	if ((rc = put_json(c, TAB_PROMO, key, promo_key(key, stage, artkey),
 	    rec)) < 0)
@@ -849,8 +899,7 @@ eval_stage(struct ctx *c, uint64_t art, const char *artkey,
 			struct stage_list l = { NULL, 0 };
 
 			c->depth++;
-			rc = index_iter(c->st->ix, c->txn, TAB_STAGE,
-			    collect_stage, &l);
+			rc = stage_names(c->st, c->txn, &l);
 			for (size_t i = 0; rc == 0 && i < l.n; i++) {
 				json_t *t = stage_rec(c, l.names[i]);
 				const char *a = after_of(t);
@@ -878,7 +927,7 @@ int
 eval_artifact(struct ctx *c, uint64_t art, const char *artkey)
 {
 	struct stage_list l = { NULL, 0 };
-	int rc = index_iter(c->st->ix, c->txn, TAB_STAGE, collect_stage, &l);
+	int rc = stage_names(c->st, c->txn, &l);
 
 	for (size_t i = 0; rc == 0 && i < l.n; i++)
 		rc = eval_stage(c, art, artkey, l.names[i], NULL);
@@ -1725,7 +1774,7 @@ store_status(struct store *st, uint64_t art, json_t **out)
 		goto fail;
 	if ((rc = index_begin(st->ix, 1, &c.txn)) < 0)
 		goto fail;
-	rc = index_iter(st->ix, c.txn, TAB_STAGE, collect_stage, &l);
+	rc = stage_names(st, c.txn, &l);
 	for (size_t i = 0; rc == 0 && i < l.n; i++) {
 		json_t *p = promo_rec(&c, l.names[i], artkey), *srec, *d = NULL;
 

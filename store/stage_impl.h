@@ -54,15 +54,18 @@ void who_json(json_t *j, const char *prefix, const struct store_user *who,
     int64_t now);
 int chg_begin(struct ctx *c, struct store *st, const struct store_user *who);
 int chg_finish(struct ctx *c, int rc);
-int collect_stage(void *arg, const char *key, size_t keylen, const void *val,
-    size_t vallen);
+/* The names of all stages into l (stage_list_free frees them). */
+int stage_names(struct store *st, MDB_txn *txn, struct stage_list *l);
 void stage_list_free(struct stage_list *l);
 char *trimmed(const char *buf, size_t len);
 int gather_run(void *arg, const char *key, size_t keylen, const void *val,
     size_t vallen);
 void gather_free(struct gather *g);
-int run_order(const void *a, const void *b);
 json_t *manifest_of(struct ctx *c, const char *artkey);
+
+/* The scenario the artifact's manifest names ("" for none) into out. */
+int artifact_scenario(struct ctx *c, const char *artkey, char *out,
+    size_t len);
 int decide(struct ctx *c, uint64_t art, const char *artkey, const char *stage,
     json_t *srec, json_t **decision);
 int stage_dir(struct ctx *c, const char *stage, uint64_t *ino);

@@ -337,6 +337,9 @@ int store_delivery_put(struct store *st, const char *target, json_t *state);
 /* Write queued ledger commits to git. */
 int store_drain(struct store *st);
 
+/* Make every change so far survive a power cut (fsync() and sync ask). */
+int store_sync(struct store *st);
+
 /* Pending ledger commits, and commits in the ledger. */
 int store_ledger_state(struct store *st, uint64_t *pending,
     uint64_t *commits);

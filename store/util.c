@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -161,20 +162,48 @@ digest_buf(uint8_t out[DIGEST_LEN], const void *buf, size_t len)
 	EVP_Digest(buf, len, out, &n, EVP_sha256(), NULL);
 }
 
+/*
+ * The names of the last few uids seen, for NAME_TTL seconds: the daemon
+ * names the writer of every run, and each getpwuid_r reads /etc/passwd.
+ */
+#define NAME_SLOTS 16
+#define NAME_TTL 10
+static struct {
+	uid_t uid;
+	time_t at;
+	char name[64];
+} names[NAME_SLOTS];
+static pthread_mutex_t names_mu = PTHREAD_MUTEX_INITIALIZER;
+
 void
 store_user_from_uid(struct store_user *u, uid_t uid, gid_t gid)
 {
 	struct passwd pw, *res = NULL;
 	char buf[4096];
+	time_t now = time(NULL);
+	size_t slot = uid % NAME_SLOTS;
 
 	u->uid = uid;
 	u->gid = gid;
 	u->ngroups = 0;
+	pthread_mutex_lock(&names_mu);
+	if (names[slot].at && names[slot].uid == uid &&
+	    now - names[slot].at < NAME_TTL) {
+		memcpy(u->name, names[slot].name, sizeof(u->name));
+		pthread_mutex_unlock(&names_mu);
+		return;
+	}
+	pthread_mutex_unlock(&names_mu);
 	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res &&
 	    strlen(res->pw_name) < sizeof(u->name))
 		snprintf(u->name, sizeof(u->name), "%s", res->pw_name);
 	else
 		snprintf(u->name, sizeof(u->name), "uid:%u", (unsigned)uid);
+	pthread_mutex_lock(&names_mu);
+	names[slot].uid = uid;
+	names[slot].at = now;
+	memcpy(names[slot].name, u->name, sizeof(u->name));
+	pthread_mutex_unlock(&names_mu);
 }
 
 void

@@ -124,7 +124,7 @@ check "and linked" test -L "$MNT/stages/nightly/fuel/9"
 # every ledger batch is one pack; once the writers pause, the daemon merges
 # the small ones (more than 16)
 packs() { ls "$STORE/ledger.git/objects/pack" | grep -c '\.pack$'; }
-for i in $(seq 1 30); do echo PASS >"$R/pace_$i.json"; sleep 0.12; done
+for i in $(seq 1 20); do echo PASS >"$R/pace_$i.json"; sleep 0.3; done
 settle
 before=$(packs) commits=$(ledger_commits)
 check "the pauses made more than 16 packs ($before)" test "$before" -gt 16

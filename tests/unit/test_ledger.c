@@ -122,8 +122,11 @@ test_batches_and_tidy(void **state)
 		assert_int_equal(ledger_batch_end(lg), 0);
 	}
 	assert_int_equal(count_packs(path), 20);
-	assert_int_equal(ledger_tidy(lg, LEDGER_TIDY_PACKS), 0);
+	/* a step bounded to one byte still merges two packs, no more */
+	assert_int_equal(ledger_tidy(lg, LEDGER_TIDY_PACKS, 1), 2);
+	assert_int_equal(count_packs(path), 19);
 	/* packs of about one size: each is under twice the rest, all merge */
+	assert_int_equal(ledger_tidy(lg, LEDGER_TIDY_PACKS, 0), 19);
 	assert_int_equal(count_packs(path), 1);
 	assert_int_equal(ledger_count(lg, &n), 0);
 	assert_int_equal(n, 60);
@@ -135,7 +138,7 @@ test_batches_and_tidy(void **state)
 	assert_memory_equal(buf, "{\"n\": 20}\n", len);
 	free(buf);
 	/* a few packs: nothing to do */
-	assert_int_equal(ledger_tidy(lg, LEDGER_TIDY_PACKS), 0);
+	assert_int_equal(ledger_tidy(lg, LEDGER_TIDY_PACKS, 0), 0);
 	assert_int_equal(count_packs(path), 1);
 	assert_int_equal(ledger_fsck(path, &buf), 0);
 	free(buf);
