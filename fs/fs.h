@@ -148,7 +148,7 @@ int results_is_final(struct fs *fs, const char *path);
 
 #define DIRTY_CREATED 1	/* created or truncated */
 #define DIRTY_WRITTEN 2	/* written since the last flush */
-#define DEP_CACHED 4		/* a streamed dependency, now in the cache */
+#define DEP_PAGED 4		/* a download read through the page cache */
 
 /* Writes into the index (ctl.c). */
 void ctl_create(fuse_req_t req, uint64_t dir, const char *name,

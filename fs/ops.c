@@ -564,16 +564,22 @@ stream_of(struct fs *fs, int fd)
 }
 
 /*
- * A dependency read while it downloaded went around the page cache; once
- * verified, its bytes are stored into the kernel's cache for the inode, so
- * the next reader reads from memory as it would after a cached first read.
+ * A dependency read around the page cache while it downloaded (its size
+ * was not known): once verified, its bytes are stored into the kernel's
+ * cache for the inode, so the next reader reads from memory.
  */
+#define DEP_CACHE_CHUNK (256 << 10)
 static void
 dep_cache(struct fs *fs, uint64_t ino, int fd, uint64_t size)
 {
-	for (uint64_t off = 0; off < size; off += 1 << 20) {
-		size_t len = size - off < (1 << 20) ? (size_t)(size - off) :
-		    1 << 20;
+	/*
+	 * In pieces a pipe holds (1 MiB at most, with the header): libfuse
+	 * then splices them from the file, where a bigger piece is read into
+	 * memory and copied once more (it took twice as long).
+	 */
+	for (uint64_t off = 0; off < size; off += DEP_CACHE_CHUNK) {
+		size_t len = size - off < DEP_CACHE_CHUNK ?
+		    (size_t)(size - off) : DEP_CACHE_CHUNK;
 		struct fuse_bufvec buf = FUSE_BUFVEC_INIT(len);
 
 		buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
@@ -644,25 +650,31 @@ dep_open(fuse_req_t req, uint64_t ino, struct node *n,
 	fd = store_stream_fd(s);
 	fs->stream[fd] = s;
 	fi->fh = (uint64_t)fd;
-	/*
-	 * Direct I/O while it downloads: nothing unverified enters the page
-	 * cache, and each read goes straight to the bytes as they arrive
-	 * (through the page cache this first read was a third slower).  Once
-	 * verified, the bytes are handed to the kernel's cache (dep_cache).
-	 */
 	if (store_stream_size(s))
 		dep_sized(fs, ino, n, store_stream_size(s));
-	fi->direct_io = 1;
+	/*
+	 * With its size known (Content-Length), a download is read through
+	 * the page cache: the reader's own reads fill it, and nothing is
+	 * copied again for the next reader.  The last bytes still wait for
+	 * the digest (op_read); what a failed download left in the cache goes
+	 * at its release, and every open of one still on its way starts from
+	 * an empty cache (keep_cache 0).  Without a size (a chunked reply) the
+	 * kernel would stop at 0 bytes: direct I/O then, and the bytes go to
+	 * the cache once verified (dep_cache).
+	 */
+	fi->direct_io = store_stream_size(s) ? 0 : 1;
+	fs->dirty[fd] = fi->direct_io ? 0 : DEP_PAGED;
 	fi->keep_cache = 0;
-	fi->noflush = 0;	/* close() hands the bytes to the cache */
+	fi->noflush = 1;	/* nothing to do at close(): see dep_closed */
 	fuse_reply_open(req, fi);
 	return 0;
 }
 
 /*
- * The close() of a dependency read while it downloaded: once verified, its
- * size is recorded and its bytes go to the kernel's cache before close()
- * returns, so the next reader finds them there.
+ * The release of a dependency read while it downloaded.  Verified: its size
+ * is recorded, and bytes read around the page cache are handed to it, so
+ * the next reader finds them there (at the release, which close() does not
+ * wait for).  Not verified: what was read through the cache is dropped.
  */
 static void
 dep_closed(struct fs *fs, uint64_t ino, int fd)
@@ -670,13 +682,16 @@ dep_closed(struct fs *fs, uint64_t ino, int fd)
 	uint64_t size;
 	struct node n;
 
-	if ((fs->dirty[fd] & DEP_CACHED) ||
-	    !store_stream_verified(stream_of(fs, fd), &size) ||
-	    store_node_get(fs->st, ino, &n) < 0)
+	if (!store_stream_verified(stream_of(fs, fd), &size)) {
+		if (fs->dirty[fd] & DEP_PAGED)
+			fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
+		return;
+	}
+	if (store_node_get(fs->st, ino, &n) < 0)
 		return;
 	dep_sized(fs, ino, &n, size);
-	dep_cache(fs, ino, fd, size);
-	fs->dirty[fd] |= DEP_CACHED;
+	if (!(fs->dirty[fd] & DEP_PAGED))
+		dep_cache(fs, ino, fd, size);
 }
 
 static void
@@ -756,11 +771,7 @@ op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int fd = (int)fi->fh, rc = 0;
 	char path[4096];
 
-	if (stream_of(fs, fd)) {
-		dep_closed(fs, ino, fd);
-		fuse_reply_err(req, 0);
-		return;
-	}
+	(void)ino;
 	/*
 	 * Only once something was written: a shell's `>` closes a duplicate
 	 * of the new, still empty file before the command writes to it.
@@ -788,7 +799,7 @@ op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (stream_of(fs, fd)) {
 		struct store_stream *s = fs->stream[fd];
 
-		dep_closed(fs, ino, fd);	/* if close() did not */
+		dep_closed(fs, ino, fd);
 		fs->stream[fd] = NULL;
 		fs->dirty[fd] = 0;
 		store_stream_close(s);	/* closes fd */

@@ -3,13 +3,15 @@
  *
  *   receiver PORT SECRET OUT [--fail N] [--hang]
  *   receiver PORT - OUT --serve DIR [--drop-after BYTES] [--pace MS]
+ *       [--no-length]
  *
  * Accepts POSTs; checks X-Relfs-Signature (HMAC-SHA256 of the body with
  * SECRET); appends "<delivery-id> <event> <sig-ok|sig-bad> <body>" to OUT.
  * --fail N answers 500 to the first N requests; --hang never answers.
  * --serve DIR answers GET /NAME with DIR/NAME (Range: bytes=N- too) and
  * logs "GET NAME START" to OUT; --drop-after cuts every body short;
- * --pace waits MS milliseconds after each 64 KiB it sends.
+ * --pace waits MS milliseconds after each 64 KiB it sends; --no-length
+ * sends no Content-Length (the body ends when the connection does).
  * Bounded: it stops by itself after ten minutes.
  */
 #define _GNU_SOURCE
@@ -56,7 +58,7 @@ main(int argc, char **argv)
 	int s, one = 1, fail = 0, hang = 0, seen = 0;
 	const char *serve = NULL;
 	long drop = -1;
-	int pace = 0;
+	int pace = 0, nolen = 0;
 	time_t start = time(NULL);
 
 	if (argc < 4) {
@@ -75,6 +77,8 @@ main(int argc, char **argv)
 			drop = atol(argv[++i]);
 		else if (strcmp(argv[i], "--pace") == 0 && i + 1 < argc)
 			pace = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--no-length") == 0)
+			nolen = 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	s = socket(AF_INET, SOCK_STREAM, 0);
@@ -157,8 +161,10 @@ main(int argc, char **argv)
 				    size - 1, size);
 			else
 				dprintf(c, "HTTP/1.1 200 OK\r\n");
-			dprintf(c, "Content-Length: %ld\r\nConnection: close\r\n"
-			    "\r\n", size - from);
+			if (!nolen)
+				dprintf(c, "Content-Length: %ld\r\n",
+				    size - from);
+			dprintf(c, "Connection: close\r\n\r\n");
 			for (long sent = 0; (n = (long)fread(buf, 1, sizeof(buf),
 			    f)) > 0; sent += n) {
 				if (drop >= 0 && sent + n > drop)

@@ -104,6 +104,28 @@ cp "$T/out" "$T/slowbad.err"
 check "with EIO" grep -q "Input/output error" "$T/slowbad.err"
 check "the reader never got to the end" test "$(stat -c %s "$T/slowbad.out")" -lt 1048576
 check_eq "nothing kept of it" "" "$(ls "$STORE/tmp" | grep "dep.*part")"
+# what the failed reader read went through the page cache unverified: none
+# of it may be served once the server has the right file
+printf 'other' >"$SRV/slowbad.img"
+check_eq "then the right bytes, none of the bad ones" "other" "$(cat "$D3/slowbad")"
+check_eq "and its size" 5 "$(stat -c %s "$D3/slowbad")"
+kill $SPID2; wait $SPID2 2>/dev/null
+
+# a reply without Content-Length: read around the page cache as it arrives
+# (the kernel knows no size), handed to the cache once verified
+head -c 1572864 /dev/urandom >"$SRV/nolen.img"
+mkdir -p "$T/src4"
+echo x >"$T/src4/f"
+printf 'nolen\t1\t%s\thttp://127.0.0.1:%s/nolen.img\n' "$(sha "$SRV/nolen.img")" "$PORT2" >"$T/src4/pins"
+"$RELCTL" publish "$STORE" "$T/src4" --project fuel --version 4 >/dev/null
+"$SERVER" $PORT2 - "$T/srv3.log" --serve "$SRV" --pace 10 --no-length &
+SPID2=$!
+sleep 0.2
+D4=$MNT/artifacts/fuel/4/deps
+check "no length: the whole of it" cmp "$SRV/nolen.img" "$D4/nolen"
+check_eq "no length: then its size" 1572864 "$(stat -c %s "$D4/nolen")"
+check "no length: read again, from the store" cmp "$SRV/nolen.img" "$D4/nolen"
+check_eq "no length: one download" 1 "$(grep -c 'GET nolen.img' "$T/srv3.log")"
 kill $SPID2; wait $SPID2 2>/dev/null
 
 # an offline mount serves only what is fetched
