@@ -573,9 +573,9 @@ static void
 dep_cache(struct fs *fs, uint64_t ino, int fd, uint64_t size)
 {
 	/*
-	 * In pieces a pipe holds (1 MiB at most, with the header): libfuse
-	 * then splices them from the file, where a bigger piece is read into
-	 * memory and copied once more (it took twice as long).
+	 * In pieces a pipe holds with their header (a pipe takes 1 MiB at
+	 * most), so that libfuse can splice them from the file instead of
+	 * reading them into memory first.
 	 */
 	for (uint64_t off = 0; off < size; off += DEP_CACHE_CHUNK) {
 		size_t len = size - off < DEP_CACHE_CHUNK ?

@@ -122,15 +122,15 @@ dl_hash(void *arg)
 		uint64_t avail;
 		ssize_t n;
 
+		/* a read error waits for the end of the transfer, then tells */
 		pthread_mutex_lock(&flight_mu);
-		while (!d->landed && d->f->avail - d->hashed < (1 << 20))
+		while (!d->landed && (d->hash_err ||
+		    d->f->avail - d->hashed < (1 << 20)))
 			pthread_cond_wait(&flight_cond, &flight_mu);
 		avail = d->f->avail;
 		pthread_mutex_unlock(&flight_mu);
-		if (d->hashed >= avail)
-			break;	/* landed, and all of it hashed */
-		if (d->hash_err)
-			continue;	/* wait for the end, then say so */
+		if (d->hash_err || d->hashed >= avail)
+			break;	/* landed: all of it hashed, or it cannot be */
 		n = pread(fd, buf, avail - d->hashed < (1 << 20) ?
 		    (size_t)(avail - d->hashed) : 1 << 20, (off_t)d->hashed);
 		if (n <= 0) {
