@@ -346,6 +346,46 @@ test_layers_all_apply(void **state)
 	json_decref(in.layers[1]);
 }
 
+/*
+ * Runs handed over in any order (an import mixes times): the latest is the
+ * latest by time, then run number, and a glob's test cases are reported in
+ * the order they were first run.
+ */
+static void
+test_any_order(void **state)
+{
+	/* the index's order: by test case, then run number */
+	struct crit_run runs[] = { RUN("a", 1, 3), RUN("b", 0, 1),
+		RUN("c", 0, 4), RUN("c", 1, 2) };
+	json_t *d, *u;
+
+	(void)state;
+	/* c's run 2 passed but came before run 4, which failed */
+	runs[3].time = runs[2].time - 10;
+	d = eval("{\"require\": [{\"testcase\": \"c\"}]}", runs, 4, NULL);
+	assert_false(promoted(d));
+	assert_string_equal(unmet(d, 0), "result-failed");
+	json_decref(d);
+	/* now run 2 is the later one (an import with an older run 4) */
+	runs[3].time = runs[2].time + 10;
+	d = eval("{\"require\": [{\"testcase\": \"c\"}]}", runs, 4, NULL);
+	assert_true(promoted(d));
+	json_decref(d);
+	/* b first ran at 1, c at 2 (run 4 is older now), a at 3 */
+	runs[2].time = runs[1].time - 100;
+	d = eval("{\"require\": [{\"testcase\": \"*\", \"consecutive\": 2}]}",
+	    runs, 4, NULL);
+	u = json_object_get(d, "unmet");
+	assert_int_equal(json_array_size(u), 3);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(u,
+	    0), "testcase")), "c");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(u,
+	    1), "testcase")), "b");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(u,
+	    2), "testcase")), "a");
+	json_decref(d);
+}
+
 int
 main(void)
 {
@@ -359,6 +399,7 @@ main(void)
 		cmocka_unit_test(test_waivers),
 		cmocka_unit_test(test_approvals_soak_hold),
 		cmocka_unit_test(test_layers_all_apply),
+		cmocka_unit_test(test_any_order),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
