@@ -581,27 +581,6 @@ store_stream_close(struct store_stream *s)
 	free(s);
 }
 
-/* The manifest of an artifact, from its key. */
-static json_t *
-manifest_by_key(struct store *st, MDB_txn *txn, const char *artkey,
-    uint64_t *art)
-{
-	struct art_rec rec;
-	char *text;
-	size_t len;
-	json_t *m;
-
-	if (index_get(st->ix, txn, TAB_ARTIFACT, artkey, &rec, sizeof(rec)) < 0)
-		return NULL;
-	if (art)
-		*art = rec.ino;
-	if (cas_read_all(st->cas, rec.manifest, 64 << 20, &text, &len) < 0)
-		return NULL;
-	m = json_loadb(text, len, 0, NULL);
-	free(text);
-	return m;
-}
-
 int
 store_dep_url(struct store *st, uint64_t ino, const struct node *n,
     char *name, char *url)
@@ -623,7 +602,7 @@ store_dep_url(struct store *st, uint64_t ino, const struct node *n,
 	if ((rc = store_artifact_key(st, dir.parent, artkey)) < 0 ||
 	    (rc = index_begin(st->ix, 1, &txn)) < 0)
 		goto out;
-	m = manifest_by_key(st, txn, artkey, NULL);
+	m = artifact_manifest(st, txn, artkey, NULL);
 	rc = -ENOENT;
 	json_array_foreach(json_object_get(m, "pins"), i, p)
 		if (strcmp(mf_str(p, "name"), name) == 0) {
@@ -710,15 +689,16 @@ store_fetch_all(struct store *st, const char *project, const char *version,
 		    version ? " " : "", version ? version : "");
 	json_array_foreach(f.keys, i, key) {
 		const char *artkey = json_string_value(key);
-		uint64_t art, deps, ino;
+		struct art_rec rec = { 0 };
+		uint64_t deps, ino;
 		json_t *m;
 
 		if (rc < 0)
 			break;
 		if ((rc = index_begin(st->ix, 1, &txn)) < 0)
 			break;
-		m = manifest_by_key(st, txn, artkey, &art);
-		rc = index_lookup(st->ix, txn, art, "deps", &deps);
+		m = artifact_manifest(st, txn, artkey, &rec);
+		rc = index_lookup(st->ix, txn, rec.ino, "deps", &deps);
 		index_abort(txn);
 		if (rc < 0) {
 			json_decref(m);

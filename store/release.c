@@ -1096,7 +1096,7 @@ freeze_in(struct ctx *c, const char *release)
 			    json_string_value(v));
 			snprintf(target, sizeof(target),
 			    "../../../../artifacts/%s", artkey);
-			m = manifest_of(c, artkey);
+			m = artifact_manifest(c->st, c->txn, artkey, NULL);
 			json_object_set_new(arts, p, json_pack("{s:s,s:s}",
 			    "version", json_string_value(v), "id",
 			    json_string_value(json_object_get(m, "id")) ?

@@ -458,25 +458,6 @@ golden(void *arg, const char *platform, const char *stage)
 	return ok;
 }
 
-/* The artifact's scenario, from its manifest. */
-json_t *
-manifest_of(struct ctx *c, const char *artkey)
-{
-	struct art_rec rec;
-	char *text;
-	size_t len;
-	json_t *m;
-
-	if (index_get(c->st->ix, c->txn, TAB_ARTIFACT, artkey, &rec,
-	    sizeof(rec)) < 0)
-		return NULL;
-	if (cas_read_all(c->st->cas, rec.manifest, 64 << 20, &text, &len) < 0)
-		return NULL;
-	m = json_loadb(text, len, 0, NULL);
-	free(text);
-	return m;
-}
-
 /*
  * The scenario an artifact's manifest names ("" for none) into out.  Every
  * run asks, and a manifest can be large; a manifest never changes, so the
@@ -496,8 +477,6 @@ artifact_scenario(struct ctx *c, const char *artkey, char *out, size_t len)
 	struct art_rec rec;
 	size_t slot;
 	json_t *m;
-	char *text;
-	size_t tlen;
 	int rc;
 
 	if ((rc = index_get(c->st->ix, c->txn, TAB_ARTIFACT, artkey, &rec,
@@ -512,13 +491,8 @@ artifact_scenario(struct ctx *c, const char *artkey, char *out, size_t len)
 		return 0;
 	}
 	pthread_mutex_unlock(&scen_mu);
-	if ((rc = cas_read_all(c->st->cas, rec.manifest, 64 << 20, &text,
-	    &tlen)) < 0)
-		return rc;
-	m = json_loadb(text, tlen, 0, NULL);
-	free(text);
-	if (!m)
-		return store_seterr(-EIO, "the manifest of %s is not JSON",
+	if (!(m = manifest_json(c->st, rec.manifest)))
+		return store_seterr(-EIO, "the manifest of %s cannot be read",
 		    artkey);
 	snprintf(out, len, "%s", json_string_value(json_object_get(m,
 	    "scenario")) ? json_string_value(json_object_get(m, "scenario")) :

@@ -61,8 +61,6 @@ char *trimmed(const char *buf, size_t len);
 int gather_run(void *arg, const char *key, size_t keylen, const void *val,
     size_t vallen);
 void gather_free(struct gather *g);
-json_t *manifest_of(struct ctx *c, const char *artkey);
-
 /* The scenario the artifact's manifest names ("" for none) into out. */
 int artifact_scenario(struct ctx *c, const char *artkey, char *out,
     size_t len);

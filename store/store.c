@@ -312,6 +312,33 @@ store_log(struct store *st, const char *fmt, ...)
 	(void)write_all(st->logfd, line, (size_t)n);
 }
 
+json_t *
+manifest_json(struct store *st, const uint8_t digest[DIGEST_LEN])
+{
+	char *text;
+	size_t len;
+	json_t *m;
+
+	if (cas_read_all(st->cas, digest, 64 << 20, &text, &len) < 0)
+		return NULL;
+	m = json_loadb(text, len, 0, NULL);
+	free(text);
+	return m;
+}
+
+json_t *
+artifact_manifest(struct store *st, MDB_txn *txn, const char *artkey,
+    struct art_rec *rec)
+{
+	struct art_rec r;
+
+	if (index_get(st->ix, txn, TAB_ARTIFACT, artkey, &r, sizeof(r)) < 0)
+		return NULL;
+	if (rec)
+		*rec = r;
+	return manifest_json(st, r.manifest);
+}
+
 /* -- creating ------------------------------------------------------- */
 
 int

@@ -43,6 +43,16 @@ struct art_rec {
 	uint8_t manifest[DIGEST_LEN];
 };
 
+/* The manifest with this digest, parsed; NULL when it cannot be read. */
+json_t *manifest_json(struct store *st, const uint8_t digest[DIGEST_LEN]);
+
+/*
+ * An artifact's manifest by key ("p/v"), parsed, and its record into rec
+ * when rec is set; NULL when there is no such artifact or it cannot be read.
+ */
+json_t *artifact_manifest(struct store *st, MDB_txn *txn, const char *artkey,
+    struct art_rec *rec);
+
 /* Add a node (and its directory entry when name is set). */
 int put_node(struct store *st, MDB_txn *txn, uint64_t ino, uint64_t parent,
     const char *name, uint8_t kind, uint8_t flags, uint32_t mode,
