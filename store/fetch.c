@@ -71,6 +71,7 @@ struct flight {
 	int done, rc, holders, started;
 	uint64_t avail;		/* bytes in the part file */
 	uint64_t total;		/* expected size; 0 while unknown */
+	uint64_t wake_at;	/* the least avail someone waits for */
 	int resumed;
 	char part[4300];
 	char err[512];
@@ -80,6 +81,19 @@ struct flight {
 };
 
 static struct flight *flights;
+
+/*
+ * Wait (flight_mu held) for f->avail to reach avail, or for anything
+ * that is always told (the start, the end): a write wakes the waiters only
+ * once one of them can go on, not for each block curl hands over.
+ */
+static void
+flight_wait(struct flight *f, uint64_t avail)
+{
+	if (avail < f->wake_at)
+		f->wake_at = avail;
+	pthread_cond_wait(&flight_cond, &flight_mu);
+}
 
 static void
 curl_setup(void)
@@ -126,7 +140,8 @@ dl_hash(void *arg)
 		pthread_mutex_lock(&flight_mu);
 		while (!d->landed && (d->hash_err ||
 		    d->f->avail - d->hashed < (1 << 20)))
-			pthread_cond_wait(&flight_cond, &flight_mu);
+			flight_wait(d->f, d->hash_err ? UINT64_MAX :
+			    d->hashed + (1 << 20));
 		avail = d->f->avail;
 		pthread_mutex_unlock(&flight_mu);
 		if (d->hash_err || d->hashed >= avail)
@@ -166,8 +181,11 @@ dl_write(char *ptr, size_t size, size_t n, void *arg)
 			d->f->total = d->base + (uint64_t)cl;
 	}
 	d->f->avail += len;
-	d->f->started = 1;
-	pthread_cond_broadcast(&flight_cond);
+	if (!d->f->started || d->f->avail >= d->f->wake_at) {
+		d->f->started = 1;
+		d->f->wake_at = UINT64_MAX;
+		pthread_cond_broadcast(&flight_cond);
+	}
 	pthread_mutex_unlock(&flight_mu);
 	return len;
 }
@@ -544,7 +562,7 @@ store_stream_wait(struct store_stream *s, uint64_t off, size_t len,
 	 * the file is only reached once the whole of it matched the pin.
 	 */
 	while (!f->done && (f->avail < end || (f->total && end >= f->total)))
-		pthread_cond_wait(&flight_cond, &flight_mu);
+		flight_wait(f, f->total && end >= f->total ? UINT64_MAX : end);
 	if (!f->done) {
 		*n = len;
 	} else if (f->rc < 0) {
