@@ -617,7 +617,8 @@ dep_open(fuse_req_t req, uint64_t ino, struct node *n,
 	char name[NAME_MAX_BYTES + 1], url[4096];
 	struct store_stream *s = NULL;
 	struct stat sb;
-	int rc, fd;
+	uint64_t size;
+	int rc, fd, verified;
 
 	if ((rc = store_dep_url(fs->st, ino, n, name, url)) < 0)
 		return rc;
@@ -650,8 +651,11 @@ dep_open(fuse_req_t req, uint64_t ino, struct node *n,
 	fd = store_stream_fd(s);
 	fs->stream[fd] = s;
 	fi->fh = (uint64_t)fd;
-	if (store_stream_size(s))
-		dep_sized(fs, ino, n, store_stream_size(s));
+	verified = store_stream_verified(s, &size);
+	if (!verified)
+		size = store_stream_size(s);
+	if (size)
+		dep_sized(fs, ino, n, size);
 	/*
 	 * With its size known (Content-Length), a download is read through
 	 * the page cache: the reader's own reads fill it, and nothing is
@@ -660,11 +664,12 @@ dep_open(fuse_req_t req, uint64_t ino, struct node *n,
 	 * at its release, and every open of one still on its way starts from
 	 * an empty cache (keep_cache 0).  Without a size (a chunked reply) the
 	 * kernel would stop at 0 bytes: direct I/O then, and the bytes go to
-	 * the cache once verified (dep_cache).
+	 * the cache once verified (dep_cache).  Verified but not yet in the
+	 * content store (it waits for the disk), it is read like a local file.
 	 */
-	fi->direct_io = store_stream_size(s) ? 0 : 1;
+	fi->direct_io = size || verified ? 0 : 1;
 	fs->dirty[fd] = fi->direct_io ? 0 : DEP_PAGED;
-	fi->keep_cache = 0;
+	fi->keep_cache = verified;
 	fi->noflush = 1;	/* nothing to do at close(): see dep_closed */
 	fuse_reply_open(req, fi);
 	return 0;

@@ -333,6 +333,38 @@ out:
 }
 
 int
+cas_adopt(struct cas *cas, const char *tmpname, const uint8_t d[DIGEST_LEN])
+{
+	char dir[3], file[DIGEST_HEX_LEN + 2];
+	int fd = openat(cas->tmpfd, tmpname, O_RDONLY | O_CLOEXEC), rc, err;
+
+	if (fd < 0 || fdatasync(fd) < 0) {
+		err = errno;
+		if (fd >= 0)
+			close(fd);
+		unlinkat(cas->tmpfd, tmpname, 0);
+		return store_seterr(-err, "could not write '%s/tmp/%s': %s",
+		    cas->root, tmpname, strerror(err));
+	}
+	close(fd);
+	fchmodat(cas->tmpfd, tmpname, 0444, 0);
+	if ((rc = commit_tmp(cas, tmpname, d)) < 0)
+		return rc;
+	/* and its name is on disk too */
+	obj_name(d, dir, file);
+	fd = openat(cas->objfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0) {
+		err = errno;
+		if (fd >= 0)
+			close(fd);
+		return store_seterr(-err, "could not sync '%s/objects/%s': %s",
+		    cas->root, dir, strerror(err));
+	}
+	close(fd);
+	return 0;
+}
+
+int
 cas_sync(struct cas *cas)
 {
 	if (syncfs(cas->objfd) < 0)

@@ -48,6 +48,14 @@ int cas_has(struct cas *cas, const uint8_t d[DIGEST_LEN]);
  */
 int cas_check(struct cas *cas, const uint8_t d[DIGEST_LEN], uint64_t *size);
 
+/*
+ * Move STORE/tmp/<tmpname>, known to hold d's bytes, into the store under
+ * d once its bytes are on disk, so that a power cut never leaves a short
+ * object under a digest.  It is removed if it cannot be stored.
+ */
+int cas_adopt(struct cas *cas, const char *tmpname,
+    const uint8_t d[DIGEST_LEN]);
+
 /* Make every object written so far durable (one syncfs of the store). */
 int cas_sync(struct cas *cas);
 

@@ -4,7 +4,8 @@
  * artifacts/<p>/<v>/deps/<name> shows each pin.  The first read downloads
  * it with libcurl to STORE/tmp/dep.<sha256>.part (resumed with an HTTP
  * range when a part is there), checks the SHA-256, and only then moves it
- * into the content store under that digest; later reads are local.  Two
+ * into the content store under that digest, once on disk; later reads are
+ * local.  Two
  * first readers of one dependency share one download.  A mismatch, an HTTP
  * error or a dropped transfer is -EIO with a message, and caches nothing
  * but the part of a dropped transfer (for the resume).
@@ -69,6 +70,8 @@ struct flight {
 	struct flight *next;
 	uint8_t digest[DIGEST_LEN];
 	int done, rc, holders, started;
+	int verified;		/* all of it matched the pin: read it all */
+	int stop;		/* the store closes: drop the transfer */
 	uint64_t avail;		/* bytes in the part file */
 	uint64_t total;		/* expected size; 0 while unknown */
 	uint64_t wake_at;	/* the least avail someone waits for */
@@ -221,10 +224,44 @@ dl_progress(void *arg, curl_off_t total, curl_off_t now, curl_off_t ut,
 
 	(void)ut;
 	(void)un;
+	if (__atomic_load_n(&d->f->stop, __ATOMIC_RELAXED))
+		return 1;	/* kept for the resume */
 	if (d->fn)
 		d->fn(d->arg, d->base + (uint64_t)now, total ? d->base +
 		    (uint64_t)total : 0);
 	return 0;
+}
+
+/*
+ * The part file matched the pin: its readers may have the last bytes now,
+ * while it goes into the content store, which waits for the disk (0.5 s
+ * for 256 MiB here) so that a power cut never leaves a short object under
+ * a digest.  Until then a new reader reads the part file.
+ */
+static int
+adopt(struct store *st, struct flight *f)
+{
+	pthread_mutex_lock(&flight_mu);
+	f->verified = 1;
+	pthread_cond_broadcast(&flight_cond);
+	pthread_mutex_unlock(&flight_mu);
+	return cas_adopt(st->cas, strrchr(f->part, '/') + 1, f->digest);
+}
+
+/* 1 when what md has hashed so far is the pin's digest. */
+static int
+hash_is(const EVP_MD_CTX *md, const uint8_t digest[DIGEST_LEN])
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	unsigned int len = DIGEST_LEN;
+	uint8_t got[DIGEST_LEN];
+	int same;
+
+	same = c && EVP_MD_CTX_copy_ex(c, md) &&
+	    EVP_DigestFinal_ex(c, got, &len) &&
+	    memcmp(got, digest, DIGEST_LEN) == 0;
+	EVP_MD_CTX_free(c);
+	return same;
 }
 
 /*
@@ -235,7 +272,7 @@ static int
 download(struct store *st, struct flight *f, const char *name,
     const char *url, store_fetch_progress fn, void *arg)
 {
-	char hex[DIGEST_HEX_LEN + 1], obj[4300], ghex[DIGEST_HEX_LEN + 1],
+	char hex[DIGEST_HEX_LEN + 1], ghex[DIGEST_HEX_LEN + 1],
 	    cerr[CURL_ERROR_SIZE] = "";
 	struct dl d = { .fd = -1, .fn = fn, .arg = arg, .f = f };
 	unsigned int glen = DIGEST_LEN;
@@ -243,7 +280,6 @@ download(struct store *st, struct flight *f, const char *name,
 	struct stat sb;
 	long code = 0;
 	CURLcode cr;
-	int rc;
 
 	pthread_once(&curl_once, curl_setup);
 	digest_hex(hex, f->digest);
@@ -257,6 +293,14 @@ download(struct store *st, struct flight *f, const char *name,
 		unlink(f->part);
 		return store_seterr(-EIO, "%s: could not read '%s'", name,
 		    f->part);
+	}
+	if (d.base && hash_is(d.md, f->digest)) {
+		/* whole already (stopped while it was being stored) */
+		EVP_MD_CTX_free(d.md);
+		pthread_mutex_lock(&flight_mu);
+		f->avail = d.base;
+		pthread_mutex_unlock(&flight_mu);
+		return adopt(st, f);
 	}
 	d.fd = open(f->part, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (d.fd < 0) {
@@ -310,7 +354,8 @@ download(struct store *st, struct flight *f, const char *name,
 	if (cr != CURLE_OK) {
 		/* a dropped transfer keeps its part for the resume */
 		int keep = cr == CURLE_PARTIAL_FILE || cr == CURLE_RECV_ERROR ||
-		    cr == CURLE_OPERATION_TIMEDOUT;
+		    cr == CURLE_OPERATION_TIMEDOUT ||
+		    cr == CURLE_ABORTED_BY_CALLBACK;
 
 		if (!keep)
 			unlink(f->part);
@@ -328,18 +373,7 @@ download(struct store *st, struct flight *f, const char *name,
 		return store_seterr(-EIO, "%s: digest mismatch: %s has sha256 "
 		    "%s, the pin says %s; nothing was kept", name, url, ghex, hex);
 	}
-	snprintf(obj, sizeof(obj), "%s/objects/%.2s", store_path(st), hex);
-	mkdir(obj, 0755);
-	snprintf(obj, sizeof(obj), "%s/objects/%.2s/%s", store_path(st), hex,
-	    hex + 2);
-	chmod(f->part, 0444);
-	if (rename(f->part, obj) < 0) {
-		rc = -errno;
-		unlink(f->part);
-		return store_seterr(rc, "%s: could not store it: %s", name,
-		    strerror(-rc));
-	}
-	return 0;
+	return adopt(st, f);
 }
 
 /* The flight for digest, joined (holders counted), or a new one. */
@@ -363,6 +397,7 @@ flight_join(struct store *st, const uint8_t digest[DIGEST_LEN], int *fresh)
 	snprintf(f->part, sizeof(f->part), "%s/tmp/dep.%s.part",
 	    store_path(st), hex);
 	f->holders = 1;
+	f->st = st;
 	f->next = flights;
 	flights = f;
 	*fresh = 1;
@@ -441,6 +476,26 @@ store_dep_fetch(struct store *st, const char *name, const char *url,
 	return rc;
 }
 
+void
+deps_settle(struct store *st)
+{
+	struct flight *f;
+
+	pthread_mutex_lock(&flight_mu);
+	for (;;) {
+		for (f = flights; f && f->st != st; f = f->next)
+			;
+		if (!f)
+			break;
+		/* a transfer stops (its part is kept); a verified one is stored */
+		for (f = flights; f; f = f->next)
+			if (f->st == st)
+				__atomic_store_n(&f->stop, 1, __ATOMIC_RELAXED);
+		pthread_cond_wait(&flight_cond, &flight_mu);
+	}
+	pthread_mutex_unlock(&flight_mu);
+}
+
 /* -- reading while it downloads ---------------------------------------- */
 
 struct store_stream {
@@ -484,7 +539,6 @@ store_dep_stream(struct store *st, const char *name, const char *url,
 		pthread_t t;
 		pthread_attr_t at;
 
-		f->st = st;
 		f->total = size;
 		f->name = strdup(name);
 		f->url = strdup(url);
@@ -561,16 +615,16 @@ store_stream_wait(struct store_stream *s, uint64_t off, size_t len,
 	 * Bytes are served as they arrive, except the last ones: the end of
 	 * the file is only reached once the whole of it matched the pin.
 	 */
-	while (!f->done && (f->avail < end || (f->total && end >= f->total)))
+	while (!f->done && !f->verified &&
+	    (f->avail < end || (f->total && end >= f->total)))
 		flight_wait(f, f->total && end >= f->total ? UINT64_MAX : end);
-	if (!f->done) {
-		*n = len;
-	} else if (f->rc < 0) {
-		rc = store_seterr(-EIO, "%s", f->err);
-	} else {
+	if (f->verified)
 		*n = off >= f->avail ? 0 : f->avail - off < len ?
 		    (size_t)(f->avail - off) : len;
-	}
+	else if (f->done)
+		rc = store_seterr(-EIO, "%s", f->err);
+	else
+		*n = len;
 	pthread_mutex_unlock(&flight_mu);
 	return rc;
 }
@@ -581,7 +635,7 @@ store_stream_verified(struct store_stream *s, uint64_t *size)
 	int ok;
 
 	pthread_mutex_lock(&flight_mu);
-	ok = s->f->done && s->f->rc == 0;
+	ok = s->f->verified;
 	*size = ok ? s->f->avail : 0;
 	pthread_mutex_unlock(&flight_mu);
 	return ok;

@@ -174,6 +174,7 @@ store_close(struct store *st)
 {
 	if (!st)
 		return;
+	deps_settle(st);
 	if (st->async) {
 		/* what is queued is written before the store closes */
 		pthread_mutex_lock(&st->work_mu);

@@ -97,6 +97,12 @@ int runs_insert(struct store *st, MDB_txn *txn, uint64_t art,
 int runs_nodes(struct store *st, MDB_txn *txn, uint64_t art,
     int64_t created);
 
+/*
+ * At close: stop the downloads of st (their parts are kept for a resume)
+ * and wait for them, and for those verified, to be stored (fetch.c).
+ */
+void deps_settle(struct store *st);
+
 /* deps/ of an artifact: one node per pin (fetch.c). */
 int deps_nodes(struct store *st, MDB_txn *txn, uint64_t art, json_t *m,
     int64_t created);

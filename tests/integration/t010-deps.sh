@@ -96,6 +96,11 @@ check "the first bytes come before the download ends" test -e "$STORE/tmp/dep.$s
 check_eq "and it is not in the content store yet" "" "$(find "$STORE/objects" -name "${slowhex:2}")"
 check_eq "the first bytes are right" "$(head -c 65536 "$SRV/slow.img" | sha256sum)" "$(sha256sum <"$T/head.out")"
 check "the whole of it, once verified" cmp "$SRV/slow.img" "$D3/slow"
+# it goes into the content store once on disk, just after
+for _ in $(seq 50); do
+	[ -e "$STORE/objects/${slowhex:0:2}/${slowhex:2}" ] && break
+	sleep 0.1
+done
 check_eq "then it is local" 1 "$(find "$STORE/objects" -name "${slowhex:2}" | wc -l)"
 check_eq "stat shows its real size (the pin gave none)" 2097152 "$(stat -c %s "$D3/slow")"
 check_eq "one download for both readers" 1 "$(grep -c 'GET slow.img' "$T/srv2.log")"
@@ -126,6 +131,40 @@ check "no length: the whole of it" cmp "$SRV/nolen.img" "$D4/nolen"
 check_eq "no length: then its size" 1572864 "$(stat -c %s "$D4/nolen")"
 check "no length: read again, from the store" cmp "$SRV/nolen.img" "$D4/nolen"
 check_eq "no length: one download" 1 "$(grep -c 'GET nolen.img' "$T/srv3.log")"
+kill $SPID2; wait $SPID2 2>/dev/null
+
+# an unmount in the middle of a download stops it and keeps its part; the
+# next read resumes it.  A part that is whole already is stored as it is.
+head -c 3145728 /dev/urandom >"$SRV/cut.img"
+head -c 1048576 /dev/urandom >"$SRV/whole.img"
+mkdir -p "$T/src5"
+echo x >"$T/src5/f"
+{
+	printf 'cut\t1\t%s\thttp://127.0.0.1:%s/cut.img\n' "$(sha "$SRV/cut.img")" "$PORT2"
+	printf 'whole\t1\t%s\thttp://127.0.0.1:%s/whole.img\n' "$(sha "$SRV/whole.img")" "$PORT2"
+} >"$T/src5/pins"
+"$RELCTL" publish "$STORE" "$T/src5" --project fuel --version 5 >/dev/null
+"$SERVER" $PORT2 - "$T/srv5.log" --serve "$SRV" --pace 40 &
+SPID2=$!
+sleep 0.2
+cuthex=$(sha "$SRV/cut.img")
+head -c 65536 "$MNT/artifacts/fuel/5/deps/cut" >/dev/null
+unmount_store
+check_eq "unmounted mid-download: the daemon is gone" "" "$(pgrep -f "relfs $STORE")"
+cutpart=$(stat -c %s "$STORE/tmp/dep.$cuthex.part" 2>/dev/null || echo none)
+check "its part is kept" test "$cutpart" != none -a "$cutpart" != 0
+check "with only a part of it" test "$cutpart" != none -a "$cutpart" -lt 3145728
+check_eq "and nothing in the content store" "" "$(find "$STORE/objects" -name "${cuthex:2}")"
+wholehex=$(sha "$SRV/whole.img")
+cp "$SRV/whole.img" "$STORE/tmp/dep.$wholehex.part"
+mount_store
+check "the next read resumes it" cmp "$SRV/cut.img" "$MNT/artifacts/fuel/5/deps/cut"
+check "asking for the rest only" grep -q "GET cut.img $cutpart\$" "$T/srv5.log"
+check "a whole part is served" cmp "$SRV/whole.img" "$MNT/artifacts/fuel/5/deps/whole"
+check_eq "without a download" 0 "$(grep -c 'GET whole.img' "$T/srv5.log")"
+unmount_store
+check_eq "and both are stored by the time the daemon is gone" 2 "$(find "$STORE/objects" -name "${cuthex:2}" -o -name "${wholehex:2}" | wc -l)"
+check_eq "no parts left" "" "$(ls "$STORE/tmp" | grep "dep.*part")"
 kill $SPID2; wait $SPID2 2>/dev/null
 
 # an offline mount serves only what is fetched
