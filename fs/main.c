@@ -286,6 +286,9 @@ main(int argc, char **argv)
 	pthread_join(fs.wthread, NULL);
 	pthread_join(fs.dthread, NULL);
 	inc_destroy(&fs);
+	/* dependencies still open when the mount went (no release came) */
+	for (size_t fd = 0; fd < fs.ndirty; fd++)
+		store_stream_close(fs.stream[fd]);
 	store_close(fs.st);
 	free(fs.dirty);
 	free(fs.ctl);

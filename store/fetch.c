@@ -5,10 +5,9 @@
  * it with libcurl to STORE/tmp/dep.<sha256>.part (resumed with an HTTP
  * range when a part is there), checks the SHA-256, and only then moves it
  * into the content store under that digest, once on disk; later reads are
- * local.  Two
- * first readers of one dependency share one download.  A mismatch, an HTTP
- * error or a dropped transfer is -EIO with a message, and caches nothing
- * but the part of a dropped transfer (for the resume).
+ * local.  Two first readers of one dependency share one download.  A
+ * mismatch, an HTTP error or a dropped transfer is -EIO with a message, and
+ * caches nothing but the part of a dropped transfer (for the resume).
  */
 #define _GNU_SOURCE
 #include <curl/curl.h>
