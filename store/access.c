@@ -174,6 +174,8 @@ store_config_set(struct store *st, enum store_role r,
 {
 	char owner[64], msg[1024], *text = NULL;
 	json_t *config = NULL, *list = json_array(), *files = json_array();
+	json_t *ev = NULL;
+	int64_t now = time(NULL);
 	uint8_t d[DIGEST_LEN];
 	MDB_txn *txn = NULL;
 	size_t used;
@@ -222,7 +224,10 @@ store_config_set(struct store *st, enum store_role r,
 	    (rc = cas_put_buf(st->cas, text, strlen(text), d)) < 0)
 		goto out;
 	add_file(files, "config.json", d);
-	if ((rc = queue_change(st, txn, who, time(NULL), msg, files)) < 0)
+	ev = json_pack("{s:O}", "groups", list);
+	if ((rc = queue_change(st, txn, who, now, msg, files)) < 0 ||
+	    (rc = event_named(st, txn, "config.changed", who, now, ev, "role",
+	    role_names[r], NULL)) < 0)
 		goto out;
 	rc = index_commit(txn);
 	txn = NULL;
@@ -232,6 +237,7 @@ out:
 	index_abort(txn);
 	free(text);
 	json_decref(config);
+	json_decref(ev);
 	json_decref(list);
 	json_decref(files);
 	return rc;

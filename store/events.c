@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include <endian.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -56,6 +57,25 @@ event_emit(struct store *st, MDB_txn *txn, const char *type,
 	seq++;
 	return index_put(st->ix, txn, TAB_META, "next_event", &seq,
 	    sizeof(seq), 0);
+}
+
+int
+event_named(struct store *st, MDB_txn *txn, const char *type,
+    const struct store_user *who, int64_t when, json_t *extra, ...)
+{
+	json_t *f = extra ? json_deep_copy(extra) : json_object();
+	const char *key;
+	va_list ap;
+	int rc;
+
+	va_start(ap, extra);
+	while ((key = va_arg(ap, const char *)))
+		json_object_set_new(f, key, json_string(va_arg(ap,
+		    const char *)));
+	va_end(ap);
+	rc = event_emit(st, txn, type, who, when, f);
+	json_decref(f);
+	return rc;
 }
 
 /* An event about an artifact ("p/v"), with optional extra fields. */

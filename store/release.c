@@ -172,6 +172,11 @@ entity_create(struct store *st, const struct entity *e, const char *name,
 	ledger_record(files, e->ledger, name, rec);
 	snprintf(msg, sizeof(msg), "create %s %s", e->kind, name);
 	rc = queue_change(st, c.txn, who, c.now, msg, files);
+	if (rc == 0) {
+		snprintf(msg, sizeof(msg), "%s.created", e->kind);
+		rc = event_named(st, c.txn, msg, who, c.now, NULL, e->kind,
+		    name, NULL);
+	}
 out:
 	json_decref(rec);
 	json_decref(files);
@@ -201,7 +206,12 @@ entity_save(struct ctx *c, const struct entity *e, const char *name,
 	add_data(files, lpath, text, len);
 	ledger_record(files, e->ledger, name, rec);
 	snprintf(lpath, sizeof(lpath), "%s %s", e->kind, name);
-	return queue_change(c->st, c->txn, c->who, c->now, lpath, files);
+	if ((rc = queue_change(c->st, c->txn, c->who, c->now, lpath,
+	    files)) < 0)
+		return rc;
+	snprintf(lpath, sizeof(lpath), "%s.changed", e->kind);
+	return event_named(c->st, c->txn, lpath, c->who, c->now, NULL, e->kind,
+	    name, NULL);
 }
 
 int
@@ -739,7 +749,9 @@ store_participant_add(struct store *st, const char *release,
 	add_data(files, lpath, ptext, plen);
 	snprintf(lpath, sizeof(lpath), "%s joins release %s", scenario,
 	    release);
-	rc = queue_change(st, c.txn, who, c.now, lpath, files);
+	if ((rc = queue_change(st, c.txn, who, c.now, lpath, files)) == 0)
+		rc = event_named(st, c.txn, "participant.added", who, c.now,
+		    NULL, "release", release, "scenario", scenario, NULL);
 out:
 	free(owner);
 	free(ptext);
@@ -784,7 +796,10 @@ store_participant_withdraw(struct store *st, const char *release,
 	add_removal(files, lpath);
 	snprintf(lpath, sizeof(lpath), "%s withdraws from release %s",
 	    scenario, release);
-	rc = queue_change(st, c.txn, who, c.now, lpath, files);
+	if ((rc = queue_change(st, c.txn, who, c.now, lpath, files)) == 0)
+		rc = event_named(st, c.txn, "participant.withdrawn", who,
+		    c.now, NULL, "release", release, "scenario", scenario,
+		    NULL);
 out:
 	json_decref(rec);
 	json_decref(files);

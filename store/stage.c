@@ -1027,7 +1027,8 @@ store_stage_create(struct store *st, const char *stage,
 	snprintf(lpath, sizeof(lpath), "stages/%s/stage.json", stage);
 	add_data(files, lpath, text, len);
 	snprintf(lpath, sizeof(lpath), "create stage %s", stage);
-	rc = queue_change(st, c.txn, who, c.now, lpath, files);
+	if ((rc = queue_change(st, c.txn, who, c.now, lpath, files)) == 0)
+		rc = stage_event(&c, "stage.created", stage, NULL, NULL);
 out:
 	free(text);
 	json_decref(rec);
@@ -1203,6 +1204,20 @@ static const struct layer project_layer = { "project", INO_PROJECTS,
 static const struct layer scenario_layer = { "scenario", INO_SCENARIOS,
 	"x:%s/%s", "scenarios", 1 };
 
+/* criteria.changed for a project's or a scenario's criteria of a stage */
+static int
+layer_event(struct ctx *c, const struct layer *l, const char *owner,
+    const char *stage, const char *text, size_t len)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+	uint8_t d[DIGEST_LEN];
+
+	digest_buf(d, text, len);
+	digest_hex(hex, d);
+	return event_named(c->st, c->txn, "criteria.changed", c->who, c->now,
+	    NULL, "stage", stage, l->kind, owner, "criteria", hex, NULL);
+}
+
 static int
 layer_criteria_set(struct store *st, const struct layer *l,
     const char *owner, const char *stage, const char *text, size_t len,
@@ -1251,7 +1266,8 @@ layer_criteria_set(struct store *st, const struct layer *l,
 	add_data(files, lpath, ctext, clen);
 	snprintf(lpath, sizeof(lpath), "criteria of %s for %s %s", stage,
 	    l->kind, owner);
-	if ((rc = queue_change(st, c.txn, who, c.now, lpath, files)) < 0)
+	if ((rc = queue_change(st, c.txn, who, c.now, lpath, files)) < 0 ||
+	    (rc = layer_event(&c, l, owner, stage, ctext, clen)) < 0)
 		goto out;
 	rc = l == &project_layer ? eval_all(&c, stage) :
 	    eval_scenario(&c, owner);

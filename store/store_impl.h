@@ -107,6 +107,12 @@ void deps_settle(struct store *st);
 int deps_nodes(struct store *st, MDB_txn *txn, uint64_t art, json_t *m,
     int64_t created);
 
+/*
+ * An event with the fields of extra (may be NULL) and the string pairs
+ * that follow: key, value, ..., NULL.
+ */
+int event_named(struct store *st, MDB_txn *txn, const char *type,
+    const struct store_user *who, int64_t when, json_t *extra, ...);
 /* The outbox (events.c): an event in the caller's transaction. */
 int event_emit(struct store *st, MDB_txn *txn, const char *type,
     const struct store_user *who, int64_t when, json_t *fields);

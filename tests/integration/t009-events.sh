@@ -44,9 +44,9 @@ wait_for() {	# FILE LINES: up to 40 s
 mkdir "$MNT/stages/daily"
 echo '{"require": [{"testcase": "vping"}]}' >"$MNT/stages/daily/criteria.json"
 echo PASS >"$MNT/artifacts/fuel/1/results/vping"
-check "the hook saw four events" wait_for "$T/hook.log" 4
+check "the hook saw five events" wait_for "$T/hook.log" 5
 check_eq "in order, with names in the environment" \
-	"artifact.published fuel 1 |criteria.changed   daily|run.recorded fuel 1 |promoted fuel 1 daily" \
+	"artifact.published fuel 1 |stage.created   daily|criteria.changed   daily|run.recorded fuel 1 |promoted fuel 1 daily" \
 	"$(paste -sd'|' "$T/hook.log")"
 check_eq "the hook got the event JSON" "promoted fuel 1 daily" \
 	"$(tail -1 "$T/hook.json" | jq -r '"\(.type) \(.project) \(.version) \(.stage)"')"
@@ -55,11 +55,11 @@ check_eq "signed, typed, in order" "artifact.published sig-ok|run.recorded sig-o
 	"$(awk '{print $2, $3}' "$T/web.log" | paste -sd'|')"
 check_eq "the delivery id is the event id" "$(head -1 "$T/web.log" | cut -d' ' -f4- | jq -r .id)" \
 	"$(head -1 "$T/web.log" | cut -d' ' -f1)"
-check "the failing receiver got all four after retries" wait_for "$T/flaky.log" 4
+check "the failing receiver got all five after retries" wait_for "$T/flaky.log" 5
 check_eq "still in order after the failures" \
-	"artifact.published criteria.changed run.recorded promoted" \
+	"artifact.published stage.created criteria.changed run.recorded promoted" \
 	"$(awk '{print $2}' "$T/flaky.log" | xargs)"
-check "relctl events reports the targets" grep -q "hook:any: 4 delivered, 0 pending, 0 dead" \
+check "relctl events reports the targets" grep -q "hook:any: 5 delivered, 0 pending, 0 dead" \
 	<("$RELCTL" events "$STORE")
 
 # a receiver that hangs does not slow the mount
@@ -117,5 +117,37 @@ for _ in $(seq 50); do grep -q followed "$T/follow.log" && break; sleep 0.1; don
 kill $FOL; wait $FOL 2>/dev/null
 check_eq "--follow printed the run" "run.recorded followed FAIL" \
 	"$(grep followed "$T/follow.log" | jq -r '"\(.type) \(.testcase) \(.outcome)"')"
+# scenarios, releases, their participants, the criteria of a project or a
+# scenario, and the roles are changes of state too
+n=$(wc -l <"$T/hook.json")
+mkdir "$MNT/scenarios/os-nosdn-nofeature-ha"
+echo '{"installer": "fuel", "projects": ["fuel"]}' >"$MNT/scenarios/os-nosdn-nofeature-ha/scenario.json"
+echo '{"require": [{"testcase": "vping"}]}' >"$MNT/scenarios/os-nosdn-nofeature-ha/criteria/daily.json"
+echo '{"require": [{"testcase": "vping"}]}' >"$MNT/projects/fuel/criteria/daily.json"
+mkdir "$MNT/releases/2027.1"
+echo '{"target": "2099-01-01T00:00:00Z", "stage": "daily"}' >"$MNT/releases/2027.1/release.json"
+echo 'owner: fuel team' >"$MNT/releases/2027.1/participants/os-nosdn-nofeature-ha"
+rm "$MNT/releases/2027.1/participants/os-nosdn-nofeature-ha"
+"$RELCTL" config "$STORE" ci --owner >/dev/null
+more() { tail -n +$((n + 1)) "$T/hook.json" | grep -vc '"type":"run.recorded"'; }
+for _ in $(seq 400); do [ "$(more)" -ge 9 ] && break; sleep 0.1; done
+check_eq "the hook saw nine more (besides late runs)" 9 "$(more)"
+check_eq "each with its names" "scenario.created os-nosdn-nofeature-ha
+scenario.changed os-nosdn-nofeature-ha
+criteria.changed daily scenario os-nosdn-nofeature-ha
+criteria.changed daily project fuel
+release.created 2027.1
+release.changed 2027.1
+participant.added 2027.1 os-nosdn-nofeature-ha
+participant.withdrawn 2027.1 os-nosdn-nofeature-ha
+config.changed ci []" "$(tail -n +$((n + 1)) "$T/hook.json" | jq -r 'select(.type != "run.recorded") |
+	[.type, .stage // empty,
+	(if .type == "criteria.changed" then (if .scenario then "scenario", .scenario else "project", .project end)
+	 elif (.type | startswith("participant")) then .release, .scenario
+	 else .scenario // .release // empty end),
+	.role // empty, (.groups // empty | tojson)] | join(" ")')"
+check_eq "the criteria event has the digest of what was written" \
+	"$(sha256sum <"$MNT/projects/fuel/criteria/daily.json" | cut -c1-64)" \
+	"$(grep '"project":"fuel"' "$T/hook.json" | grep criteria.changed | jq -r .criteria)"
 kill $RPID $FPID 2>/dev/null; wait 2>/dev/null
 finish
