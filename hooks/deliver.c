@@ -153,7 +153,9 @@ run_hook(const struct target *t, const char *json, json_t *ev, char *err,
 	if (pid == 0) {
 		static const char *keys[][2] = { { "RELFS_EVENT", "type" },
 		    { "RELFS_PROJECT", "project" }, { "RELFS_VERSION", "version" },
-		    { "RELFS_STAGE", "stage" }, { "RELFS_EVENT_ID", "id" } };
+		    { "RELFS_STAGE", "stage" }, { "RELFS_EVENT_ID", "id" },
+		    { "RELFS_SCENARIO", "scenario" },
+		    { "RELFS_RELEASE", "release" } };
 
 		dup2(pfd[0], 0);
 		for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++) {

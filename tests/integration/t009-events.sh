@@ -18,6 +18,7 @@ cat >"$STORE/hooks/any" <<EOS
 read -r line
 echo "\$RELFS_EVENT \$RELFS_PROJECT \$RELFS_VERSION \$RELFS_STAGE" >>"$T/hook.log"
 echo "\$line" >>"$T/hook.json"
+echo "\$RELFS_EVENT \$RELFS_RELEASE \$RELFS_SCENARIO" >>"$T/hook2.log"
 EOS
 chmod +x "$STORE/hooks/any"
 "$RECEIVER" $PORT s3cret "$T/web.log" &
@@ -146,6 +147,8 @@ config.changed ci []" "$(tail -n +$((n + 1)) "$T/hook.json" | jq -r 'select(.typ
 	 elif (.type | startswith("participant")) then .release, .scenario
 	 else .scenario // .release // empty end),
 	.role // empty, (.groups // empty | tojson)] | join(" ")')"
+check_eq "a hook has the release and the scenario in its environment" \
+	"participant.added 2027.1 os-nosdn-nofeature-ha" "$(grep participant.added "$T/hook2.log")"
 check_eq "the criteria event has the digest of what was written" \
 	"$(sha256sum <"$MNT/projects/fuel/criteria/daily.json" | cut -c1-64)" \
 	"$(grep '"project":"fuel"' "$T/hook.json" | grep criteria.changed | jq -r .criteria)"
