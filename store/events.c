@@ -5,9 +5,9 @@
  */
 #define _GNU_SOURCE
 #include <endian.h>
-#include <stdarg.h>
 #include <errno.h>
 #include <openssl/rand.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

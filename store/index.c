@@ -526,20 +526,26 @@ index_last_with_prefix(struct index *ix, MDB_txn *txn, enum index_table t,
 	return lmdb_err(rc, "scan");
 }
 
-int
-index_scan(struct index *ix, MDB_txn *txn, enum index_table t,
-    const void *prefix, size_t plen, index_iter_fn cb, void *arg)
+/*
+ * The records from start on (from the first when slen is 0), while their
+ * key starts with the first plen bytes of start; cb returns non-zero to
+ * stop (a negative value is returned).
+ */
+static int
+walk(struct index *ix, MDB_txn *txn, enum index_table t, const void *start,
+    size_t slen, size_t plen, index_iter_fn cb, void *arg, const char *what)
 {
 	MDB_cursor *cur;
-	MDB_val k = { plen, (void *)prefix }, v;
+	MDB_val k = { slen, (void *)start }, v;
 	int rc, stop = 0;
 
 	rc = mdb_cursor_open(txn, table_dbi(ix, t), &cur);
 	if (rc)
-		return lmdb_err(rc, "scan");
-	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		return lmdb_err(rc, what);
+	rc = mdb_cursor_get(cur, &k, &v, slen ? MDB_SET_RANGE : MDB_FIRST);
 	while (rc == 0 && !stop) {
-		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen))
+		if (plen && (k.mv_size < plen ||
+		    memcmp(k.mv_data, start, plen)))
 			break;
 		stop = cb(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
 		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
@@ -547,9 +553,31 @@ index_scan(struct index *ix, MDB_txn *txn, enum index_table t,
 	mdb_cursor_close(cur);
 	if (stop < 0)
 		return stop;
-	if (rc && rc != MDB_NOTFOUND)
-		return lmdb_err(rc, "scan");
-	return 0;
+	return rc && rc != MDB_NOTFOUND ? lmdb_err(rc, what) : 0;
+}
+
+int
+index_scan(struct index *ix, MDB_txn *txn, enum index_table t,
+    const void *prefix, size_t plen, index_iter_fn cb, void *arg)
+{
+	return walk(ix, txn, t, prefix, plen, plen, cb, arg, "scan");
+}
+
+struct seq_walk {
+	int (*cb)(void *arg, uint64_t seq, const char *val, size_t len);
+	void *arg;
+};
+
+static int
+seq_step(void *arg, const char *key, size_t keylen, const void *val,
+    size_t vallen)
+{
+	struct seq_walk *w = arg;
+	uint64_t be = 0;
+
+	if (keylen == sizeof(be))
+		memcpy(&be, key, sizeof(be));
+	return w->cb(w->arg, be64toh(be), val, vallen);
 }
 
 int
@@ -558,50 +586,16 @@ index_scan_from(struct index *ix, MDB_txn *txn, enum index_table t,
     int (*cb)(void *arg, uint64_t seq, const char *val, size_t len),
     void *arg)
 {
-	MDB_cursor *cur;
-	MDB_val k = { slen, (void *)start }, v;
-	int rc, stop = 0;
+	struct seq_walk w = { cb, arg };
 
-	rc = mdb_cursor_open(txn, table_dbi(ix, t), &cur);
-	if (rc)
-		return lmdb_err(rc, "scan");
-	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	while (rc == 0 && !stop) {
-		uint64_t be = 0;
-
-		if (k.mv_size == sizeof(be))
-			memcpy(&be, k.mv_data, sizeof(be));
-		stop = cb(arg, be64toh(be), v.mv_data, v.mv_size);
-		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-	}
-	mdb_cursor_close(cur);
-	if (stop < 0)
-		return stop;
-	return rc && rc != MDB_NOTFOUND ? lmdb_err(rc, "scan") : 0;
+	return walk(ix, txn, t, start, slen, 0, seq_step, &w, "scan");
 }
 
 int
 index_iter(struct index *ix, MDB_txn *txn, enum index_table t,
     index_iter_fn cb, void *arg)
 {
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc, stop = 0;
-
-	rc = mdb_cursor_open(txn, table_dbi(ix, t), &cur);
-	if (rc)
-		return lmdb_err(rc, "iterate");
-	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-	while (rc == 0 && !stop) {
-		stop = cb(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
-		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-	}
-	mdb_cursor_close(cur);
-	if (stop < 0)
-		return stop;
-	if (rc && rc != MDB_NOTFOUND)
-		return lmdb_err(rc, "iterate");
-	return 0;
+	return walk(ix, txn, t, NULL, 0, 0, cb, arg, "iterate");
 }
 
 int
