@@ -676,6 +676,22 @@ dep_open(fuse_req_t req, uint64_t ino, struct node *n,
 }
 
 /*
+ * 1 when the dependency read through fd is verified: its real size is
+ * recorded then (in *size).
+ */
+static int
+dep_verified(struct fs *fs, uint64_t ino, int fd, uint64_t *size)
+{
+	struct node n;
+
+	if (!store_stream_verified(stream_of(fs, fd), size))
+		return 0;
+	if (store_node_get(fs->st, ino, &n) == 0)
+		dep_sized(fs, ino, &n, *size);
+	return 1;
+}
+
+/*
  * The release of a dependency read while it downloaded.  Verified: its size
  * is recorded, and bytes read around the page cache are handed to it, so
  * the next reader finds them there (at the release, which close() does not
@@ -685,16 +701,12 @@ static void
 dep_closed(struct fs *fs, uint64_t ino, int fd)
 {
 	uint64_t size;
-	struct node n;
 
-	if (!store_stream_verified(stream_of(fs, fd), &size)) {
+	if (!dep_verified(fs, ino, fd, &size)) {
 		if (fs->dirty[fd] & DEP_PAGED)
 			fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
 		return;
 	}
-	if (store_node_get(fs->st, ino, &n) < 0)
-		return;
-	dep_sized(fs, ino, &n, size);
 	if (!(fs->dirty[fd] & DEP_PAGED))
 		dep_cache(fs, ino, fd, size);
 }
@@ -720,9 +732,10 @@ op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fs *fs = FS(req);
 	int fd = (int)fi->fh;
 
-	(void)ino;
 	if (stream_of(fs, fd)) {
 		/* a dependency on its way: wait for these bytes */
+		size_t want = size;
+		uint64_t total;
 		int rc = store_stream_wait(stream_of(fs, fd), (uint64_t)off,
 		    size, &size);
 
@@ -730,6 +743,15 @@ op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			fs_refuse(req, -rc, "read");
 			return;
 		}
+		/*
+		 * The end of one read around the page cache (its size was
+		 * unknown): stat shows the real size once this read returns,
+		 * not only after the release, which close() does not wait for.
+		 * (Not through the cache: its reads hold page locks that the
+		 * size's invalidation would wait for.)
+		 */
+		if (size < want && !(fs->dirty[fd] & DEP_PAGED))
+			dep_verified(fs, ino, fd, &total);
 		buf.buf[0].size = size;
 	}
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
