@@ -40,6 +40,12 @@ struct inc_node {
 	int stable;
 	/* an artifact's results/: shown as the ci role's (ls -l) */
 	int ci_root;
+	uint64_t art;		/* results/: the artifact it belongs to */
+	/* a recorded result: its artifact, directory and name */
+	uint64_t res_art;
+	struct inc_node *res_dir;
+	char res_name[NAME_MAX_BYTES + 1];
+	unsigned writers;	/* descriptors open for writing on it */
 };
 
 struct inval {
@@ -60,7 +66,12 @@ struct fs {
 	struct ctl **ctl;	/* by descriptor: a write into the index */
 	/* by descriptor: a dependency read while it downloads */
 	struct store_stream **stream;
+	/* by descriptor: the staged node it writes (a seal waits for it) */
+	struct inc_node **writer;
+	/* by descriptor: a writer's spool in results/ */
+	struct spool **spool;
 	size_t ndirty;
+	int tmpfd;		/* STORE/tmp */
 
 	pthread_mutex_t mu;	/* the incoming table */
 	struct inc_node root;	/* STORE/incoming, inode INO_INCOMING */
@@ -137,14 +148,36 @@ int inc_stat(struct inc_node *n, struct stat *st);
 int inc_entry_path(struct fs *fs, const char *path,
     struct fuse_entry_param *e);
 
-/*
- * results/: a file closed (or renamed into place) under an artifact's
- * results/ is recorded as a run.  0, or an errno after removing the file.
- */
-int results_record(fuse_req_t req, const char *path);
+void inc_link(fuse_req_t req, struct inc_node *n, struct inc_node *dir,
+    const char *name);
+/* A descriptor opened for writing is released: count it off. */
+void inc_writer_release(struct fs *fs, int fd);
+/* Give the backing node fd to the caller of req, with mode (safe.h). */
+int inc_give(fuse_req_t req, int fd, mode_t mode);
+/* Hold one more lookup of n (given back with inc_forget). */
+void inc_hold(struct fs *fs, struct inc_node *n);
+/* The entry (one lookup counted) of an open descriptor's inode. */
+int inc_entry_of_fd(struct fs *fs, int fd, struct fuse_entry_param *e);
+/* The inode (dev, ino) is now the recorded result dir/name. */
+void inc_mark_result(struct fs *fs, dev_t dev, ino_t ino,
+    struct inc_node *dir, const char *name);
 
-/* Is path a recorded result (under STORE/results/, no leading dot)? */
-int results_is_final(struct fs *fs, const char *path);
+/*
+ * results/ (results.c): every open for writing of a result name is a spool
+ * of the writer's own; its close() records exactly its bytes as a run.
+ */
+struct spool;
+int results_spool_is(struct fs *fs, int fd);
+void results_create(fuse_req_t req, struct inc_node *dir, const char *name,
+    mode_t mode, struct fuse_file_info *fi);
+void results_open(fuse_req_t req, struct inc_node *n,
+    struct fuse_file_info *fi);
+/* close(): record the spool fd; 0 or the errno close() answers. */
+int results_close(fuse_req_t req, int fd);
+void results_release(struct fs *fs, int fd);
+/* A dot-file (or a staged file) renamed onto a result name: a run. */
+int results_rename_in(fuse_req_t req, struct inc_node *dir, const char *name,
+    struct inc_node *newdir, const char *newname, unsigned int flags);
 
 #define DIRTY_CREATED 1	/* created or truncated */
 #define DIRTY_WRITTEN 2	/* written since the last flush */

@@ -4,9 +4,18 @@
  * crash of the daemon.  Modelled on libfuse's passthrough_ll: every inode
  * holds an O_PATH descriptor, found again by (st_dev, st_ino).
  * Moving incoming/<p>/<v> into artifacts/ seals it (inc_seal).
+ *
+ * The backing files belong to the store's owner (0600, directories 0700);
+ * the owner and mode a user sees, and the kernel checks them against
+ * (default_permissions), are the logical ones kept beside each inode
+ * (safe.h): the creating user, the mode they asked for without setuid,
+ * setgid or sticky bits.
  */
 #define _GNU_SOURCE
 #include "fs.h"
+
+#include "results.h"
+#include "safe.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #define FS(req) ((struct fs *)fuse_req_userdata(req))
@@ -39,6 +49,12 @@ inc_init(struct fs *fs)
 	fs->tab = calloc(fs->tabsize, sizeof(*fs->tab));
 	fs->root.fd = open(store_incoming_dir(fs->st), O_PATH | O_CLOEXEC);
 	fs->root.nlookup = 2;
+	{
+		char p[4096];
+
+		snprintf(p, sizeof(p), "%s/tmp", store_path(fs->st));
+		fs->tmpfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
 }
 
 void
@@ -56,6 +72,8 @@ inc_destroy(struct fs *fs)
 	free(fs->tab);
 	if (fs->root.fd >= 0)
 		close(fs->root.fd);
+	if (fs->tmpfd >= 0)
+		close(fs->tmpfd);
 }
 
 struct inc_node *
@@ -80,85 +98,153 @@ inc_stat(struct inc_node *n, struct stat *st)
 {
 	if (fstatat(n->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
+	safe_attr_apply(n->fd, st);
 	return 0;
 }
 
-/* Find or make the node of dir/name and count one lookup. */
-static int	lookup_at(struct fs *fs, int dirfd, const char *name,
-		    struct fuse_entry_param *e);
+static int	lookup_at(struct fs *fs, struct inc_node *dir, int dirfd,
+		    const char *name, struct fuse_entry_param *e);
+
+/*
+ * The node of the inode st describes, found or added with pfd (an O_PATH
+ * descriptor of it, taken over), and one lookup counted.
+ */
+static struct inc_node *
+node_add(struct fs *fs, int pfd, const struct stat *st)
+{
+	size_t h = hash_of(fs, st->st_dev, st->st_ino);
+	struct inc_node *n;
+
+	pthread_mutex_lock(&fs->mu);
+	for (n = fs->tab[h]; n; n = n->next)
+		if (n->dev == st->st_dev && n->ino == st->st_ino)
+			break;
+	if (n) {
+		close(pfd);
+		n->nlookup++;
+	} else if ((n = calloc(1, sizeof(*n)))) {
+		n->fd = pfd;
+		n->dev = st->st_dev;
+		n->ino = st->st_ino;
+		n->nlookup = 1;
+		n->next = fs->tab[h];
+		fs->tab[h] = n;
+	} else {
+		close(pfd);
+	}
+	pthread_mutex_unlock(&fs->mu);
+	return n;
+}
+
+static void
+fill_entry(struct fs *fs, struct inc_node *n, const struct stat *st,
+    struct fuse_entry_param *e)
+{
+	e->ino = ino_of(fs, n);
+	e->attr = *st;
+	safe_attr_apply(n->fd, &e->attr);
+	e->attr.st_ino = e->ino;
+	inc_role_attr(fs, n, &e->attr);
+	/* the staging area changes: the kernel asks every time */
+	e->attr_timeout = 0;
+	e->entry_timeout = 0;
+}
 
 static int
 do_lookup(struct fs *fs, struct inc_node *dir, const char *name,
     struct fuse_entry_param *e)
 {
-	return lookup_at(fs, dir->fd, name, e);
+	return lookup_at(fs, dir, dir->fd, name, e);
 }
 
 int
 inc_entry_path(struct fs *fs, const char *path, struct fuse_entry_param *e)
 {
-	int rc = lookup_at(fs, AT_FDCWD, path, e);
+	int rc = lookup_at(fs, NULL, AT_FDCWD, path, e);
 
 	if (rc == 0)
 		inc_node_of(fs, e->ino)->stable = 1;
 	return rc;
 }
 
+/* The entry of an open descriptor's inode (a spool without a name). */
+int
+inc_entry_of_fd(struct fs *fs, int fd, struct fuse_entry_param *e)
+{
+	char proc[64];
+	struct inc_node *n;
+	struct stat st;
+	int pfd;
+
+	memset(e, 0, sizeof(*e));
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	pfd = open(proc, O_PATH | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	if (fstat(pfd, &st) < 0) {
+		close(pfd);
+		return -errno;
+	}
+	if (!(n = node_add(fs, pfd, &st)))
+		return -ENOMEM;
+	fill_entry(fs, n, &st, e);
+	return 0;
+}
+
 static int
-lookup_at(struct fs *fs, int dirfd, const char *name,
+lookup_at(struct fs *fs, struct inc_node *dir, int dirfd, const char *name,
     struct fuse_entry_param *e)
 {
 	struct inc_node *n;
-	struct stat st;
-	size_t h;
-	int fd;
+	struct stat st, ps;
+	int pfd;
 
 	memset(e, 0, sizeof(*e));
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	pfd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0)
 		return -errno;
-	pthread_mutex_lock(&fs->mu);
-	h = hash_of(fs, st.st_dev, st.st_ino);
-	for (n = fs->tab[h]; n; n = n->next)
-		if (n->dev == st.st_dev && n->ino == st.st_ino)
-			break;
-	if (n) {
-		n->nlookup++;
-		pthread_mutex_unlock(&fs->mu);
-	} else {
-		pthread_mutex_unlock(&fs->mu);
-		fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			return -errno;
+	if (fstat(pfd, &ps) < 0) {
+		close(pfd);
+		return -errno;
+	}
+	st = ps;
+	if (!(n = node_add(fs, pfd, &st)))
+		return -ENOMEM;
+	if (dir && dir->art && name[0] != '.') {
+		/* a recorded result: which artifact, under which name */
 		pthread_mutex_lock(&fs->mu);
-		for (n = fs->tab[h]; n; n = n->next)
-			if (n->dev == st.st_dev && n->ino == st.st_ino)
-				break;
-		if (n) {
-			close(fd);
-			n->nlookup++;
-		} else {
-			n = calloc(1, sizeof(*n));
-			if (!n) {
-				pthread_mutex_unlock(&fs->mu);
-				close(fd);
-				return -ENOMEM;
-			}
-			n->fd = fd;
-			n->dev = st.st_dev;
-			n->ino = st.st_ino;
-			n->nlookup = 1;
-			n->next = fs->tab[h];
-			fs->tab[h] = n;
-		}
+		n->res_art = dir->art;
+		n->res_dir = dir;
+		snprintf(n->res_name, sizeof(n->res_name), "%s", name);
 		pthread_mutex_unlock(&fs->mu);
 	}
-	e->ino = ino_of(fs, n);
-	e->attr = st;
-	e->attr.st_ino = e->ino;
-	/* the staging area changes: the kernel asks every time */
-	e->attr_timeout = 0;
-	e->entry_timeout = 0;
+	fill_entry(fs, n, &st, e);
 	return 0;
+}
+
+void
+inc_hold(struct fs *fs, struct inc_node *n)
+{
+	pthread_mutex_lock(&fs->mu);
+	n->nlookup++;
+	pthread_mutex_unlock(&fs->mu);
+}
+
+void
+inc_mark_result(struct fs *fs, dev_t dev, ino_t ino, struct inc_node *dir,
+    const char *name)
+{
+	struct inc_node *n;
+
+	pthread_mutex_lock(&fs->mu);
+	for (n = fs->tab[hash_of(fs, dev, ino)]; n; n = n->next) {
+		if (n->dev == dev && n->ino == ino) {
+			n->res_art = dir->art;
+			n->res_dir = dir;
+			snprintf(n->res_name, sizeof(n->res_name), "%s", name);
+		}
+	}
+	pthread_mutex_unlock(&fs->mu);
 }
 
 void
@@ -209,6 +295,14 @@ inc_role_attr(struct fs *fs, const struct inc_node *n, struct stat *st)
 {
 	struct store_access a;
 
+	if (n->res_art) {
+		/* a recorded result: its writer's, and every CI writer's */
+		store_role_access(fs->st, STORE_ROLE_CI, &a);
+		st->st_gid = a.gid;
+		st->st_mode = (st->st_mode & ~(mode_t)0777) | 0444 |
+		    (a.wbits & 0666);
+		return;
+	}
 	if (!n->ci_root)
 		return;
 	store_role_access(fs->st, STORE_ROLE_CI, &a);
@@ -238,23 +332,125 @@ proc_path(char *buf, size_t len, int fd)
 	snprintf(buf, len, "/proc/self/fd/%d", fd);
 }
 
+/* Is the caller root, or does it hold group gid? */
+static int
+in_group(fuse_req_t req, gid_t gid)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	gid_t groups[STORE_USER_GROUPS];
+	int n;
+
+	if (ctx->gid == gid)
+		return 1;
+	n = fuse_req_getgroups(req, STORE_USER_GROUPS, groups);
+	for (int i = 0; i < n && i < STORE_USER_GROUPS; i++)
+		if (groups[i] == gid)
+			return 1;
+	return 0;
+}
+
+/* POSIX access of the caller to a node (want: R_OK, W_OK, X_OK bits). */
+static int
+may(fuse_req_t req, const struct stat *st, int want)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	mode_t bits;
+
+	if (ctx->uid == 0)
+		return 0;
+	if (ctx->uid == st->st_uid)
+		bits = (st->st_mode >> 6) & 7;
+	else if (in_group(req, st->st_gid))
+		bits = (st->st_mode >> 3) & 7;
+	else
+		bits = st->st_mode & 7;
+	return ((int)bits & want) == want ? 0 : -EACCES;
+}
+
+/* Give a new backing node to the person who made it, with their mode. */
+int
+inc_give(fuse_req_t req, int fd, mode_t mode)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct safe_attr a = { ctx->uid, ctx->gid, mode & 0777 };
+
+	return safe_attr_set(fd, &a);
+}
+
+/* The flags a backing file is opened with: the kernel's, made safe. */
+static int
+backing_flags(int flags)
+{
+	/* O_DIRECT's alignment is the kernel's business, not the backing's */
+	return (flags | O_CLOEXEC | O_NOFOLLOW) & ~(O_DIRECT | O_NOCTTY |
+	    O_CREAT | O_EXCL);
+}
+
+/* A recorded result (never changed): refuse changing it with EROFS. */
+static int
+recorded(fuse_req_t req, struct inc_node *n, const char *what)
+{
+	if (!n->res_art)
+		return 0;
+	store_seterr(-EROFS, "%s: a recorded result is never changed; write "
+	    "it again to add a run", what);
+	fs_refuse(req, EROFS, what);
+	return 1;
+}
+
 void
 inc_setattr(fuse_req_t req, struct inc_node *n, struct stat *attr, int valid,
     struct fuse_file_info *fi)
 {
+	struct fs *fs = FS(req);
 	char path[64];
+	struct stat cur;
 	int rc = 0;
 
+	/* a writer's own spool takes anything; the recorded file nothing */
+	if (fi && results_spool_is(fs, (int)fi->fh)) {
+		if ((valid & FUSE_SET_ATTR_SIZE) &&
+		    ftruncate((int)fi->fh, attr->st_size) < 0) {
+			fuse_reply_err(req, errno);
+			return;
+		}
+		if (valid & FUSE_SET_ATTR_SIZE)
+			fs_mark_dirty(fs, (int)fi->fh, DIRTY_WRITTEN);
+		inc_getattr(req, n);
+		return;
+	}
+	/* its bytes are a run's: the rest (mode, times) may change */
+	if ((valid & FUSE_SET_ATTR_SIZE) && recorded(req, n, "truncate"))
+		return;
 	proc_path(path, sizeof(path), n->fd);
-	if ((valid & FUSE_SET_ATTR_MODE) &&
-	    (fi ? fchmod((int)fi->fh, attr->st_mode & 07777) :
-	    chmod(path, attr->st_mode & 07777)) < 0)
-		goto fail;
-	if ((valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) &&
-	    fchownat(n->fd, "", (valid & FUSE_SET_ATTR_UID) ? attr->st_uid :
-	    (uid_t)-1, (valid & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1,
-	    AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-		goto fail;
+	if ((rc = inc_stat(n, &cur)) < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	/*
+	 * Owner and mode are relfs's own (the kernel checked who may change
+	 * them, default_permissions); setuid, setgid and sticky never stay.
+	 */
+	if (valid & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
+	    FUSE_SET_ATTR_GID)) {
+		struct safe_attr a = { cur.st_uid, cur.st_gid,
+		    cur.st_mode & 0777 };
+
+		if (S_ISLNK(cur.st_mode)) {
+			fuse_reply_err(req, EOPNOTSUPP);
+			return;
+		}
+		if (valid & FUSE_SET_ATTR_MODE)
+			a.mode = attr->st_mode & 0777;
+		if (valid & FUSE_SET_ATTR_UID)
+			a.uid = attr->st_uid;
+		if (valid & FUSE_SET_ATTR_GID)
+			a.gid = attr->st_gid;
+		if ((rc = safe_attr_set(n->fd, &a)) < 0) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+	}
 	if ((valid & FUSE_SET_ATTR_SIZE) &&
 	    (fi ? ftruncate((int)fi->fh, attr->st_size) :
 	    truncate(path, attr->st_size)) < 0)
@@ -272,8 +468,12 @@ inc_setattr(fuse_req_t req, struct inc_node *n, struct stat *attr, int valid,
 			tv[1].tv_nsec = UTIME_NOW;
 		else if (valid & FUSE_SET_ATTR_MTIME)
 			tv[1] = attr->st_mtim;
-		if ((fi ? futimens((int)fi->fh, tv) :
-		    utimensat(AT_FDCWD, path, tv, 0)) < 0)
+		if (S_ISLNK(cur.st_mode))
+			rc = utimensat(n->fd, "", tv, AT_EMPTY_PATH);
+		else
+			rc = fi ? futimens((int)fi->fh, tv) :
+			    utimensat(AT_FDCWD, path, tv, 0);
+		if (rc < 0)
 			goto fail;
 	}
 	inc_getattr(req, n);
@@ -281,19 +481,6 @@ inc_setattr(fuse_req_t req, struct inc_node *n, struct stat *attr, int valid,
 fail:
 	rc = errno;
 	fuse_reply_err(req, rc);
-}
-
-/* Is dir an artifact's results/ directory? */
-static int
-in_results(struct fs *fs, struct inc_node *dir)
-{
-	char path[PATH_MAX];
-	const char *base = store_path(fs->st);
-	size_t blen = strlen(base);
-
-	return dir != &fs->root && fd_path(dir->fd, path, sizeof(path)) == 0 &&
-	    strncmp(path, base, blen) == 0 &&
-	    strncmp(path + blen, "/results/", 9) == 0;
 }
 
 /* Names in the staging area follow the rules of published names. */
@@ -307,49 +494,102 @@ check_name(fuse_req_t req, const char *name, const char *what)
 	return rc;
 }
 
-/* Give what a request creates to the person who made it. */
-static void
-give_to_caller(fuse_req_t req, struct inc_node *dir, const char *name)
+/* Refuse what results/ never holds (directories, links, devices). */
+static int
+results_refuse(fuse_req_t req, struct inc_node *dir, const char *what,
+    const char *kind)
 {
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	if (!dir->art)
+		return 0;
+	store_seterr(-EINVAL, "%s: results/ holds result files, not %s", what,
+	    kind);
+	fs_refuse(req, EINVAL, what);
+	return 1;
+}
 
-	if (geteuid() == 0)
-		(void)fchownat(dir->fd, name, ctx->uid, ctx->gid,
-		    AT_SYMLINK_NOFOLLOW);
+/* Reply with the entry of dir/name, made by this request (or say why). */
+static void
+reply_new(fuse_req_t req, struct inc_node *dir, const char *name, mode_t mode)
+{
+	struct fuse_entry_param e;
+	struct inc_node *n;
+	int rc = do_lookup(FS(req), dir, name, &e);
+
+	if (rc == 0 && mode != (mode_t)-1) {
+		n = inc_node_of(FS(req), e.ino);
+		rc = inc_give(req, n->fd, mode);
+		if (rc == 0) {
+			rc = inc_stat(n, &e.attr);
+			e.attr.st_ino = e.ino;
+		}
+		if (rc < 0)
+			inc_forget(FS(req), n, 1);
+	}
+	if (rc < 0) {
+		/* nothing half-made stays behind */
+		(void)unlinkat(dir->fd, name, S_ISDIR(mode) ? AT_REMOVEDIR : 0);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fuse_reply_entry(req, &e);
 }
 
 void
 inc_mkdir(fuse_req_t req, struct inc_node *dir, const char *name,
     mode_t mode)
 {
-	if (check_name(req, name, "mkdir") < 0)
+	if (check_name(req, name, "mkdir") < 0 ||
+	    results_refuse(req, dir, "mkdir", "directories"))
 		return;
-	if (in_results(FS(req), dir)) {
-		store_seterr(-EINVAL, "mkdir: results/ holds result files, "
-		    "not directories");
-		fs_refuse(req, EINVAL, "mkdir");
-		return;
-	}
-	if (mkdirat(dir->fd, name, mode & 07777) < 0) {
+	if (mkdirat(dir->fd, name, SAFE_DIR_MODE) < 0) {
 		fuse_reply_err(req, errno);
 		return;
 	}
-	give_to_caller(req, dir, name);
-	reply_entry(req, dir, name);
+	reply_new(req, dir, name, S_IFDIR | (mode & 0777));
 }
 
 void
 inc_symlink(fuse_req_t req, const char *link, struct inc_node *dir,
     const char *name)
 {
-	if (check_name(req, name, "symlink") < 0)
+	if (check_name(req, name, "symlink") < 0 ||
+	    results_refuse(req, dir, "symlink", "symbolic links"))
 		return;
 	if (symlinkat(link, dir->fd, name) < 0) {
 		fuse_reply_err(req, errno);
 		return;
 	}
-	give_to_caller(req, dir, name);
-	reply_entry(req, dir, name);
+	reply_new(req, dir, name, (mode_t)-1);
+}
+
+void
+inc_link(fuse_req_t req, struct inc_node *n, struct inc_node *dir,
+    const char *name)
+{
+	char proc[64];
+	struct fuse_entry_param e;
+	int rc;
+
+	if (check_name(req, name, "link") < 0 ||
+	    results_refuse(req, dir, "link", "hard links"))
+		return;
+	if (n->res_art) {
+		store_seterr(-EINVAL, "link: a recorded result cannot be "
+		    "linked; copy it");
+		fs_refuse(req, EINVAL, "link");
+		return;
+	}
+	/* the inode itself (O_PATH): no name of it is looked up again */
+	proc_path(proc, sizeof(proc), n->fd);
+	if (linkat(AT_FDCWD, proc, dir->fd, name, AT_SYMLINK_FOLLOW) < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	rc = do_lookup(FS(req), dir, name, &e);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_entry(req, &e);
 }
 
 void
@@ -357,7 +597,7 @@ inc_unlink(fuse_req_t req, struct inc_node *dir, const char *name, int isdir)
 {
 	int rc;
 
-	if (in_results(FS(req), dir) && name[0] != '.') {
+	if (dir->art && name[0] != '.') {
 		store_seterr(-EROFS, "unlink: a recorded result is never "
 		    "removed");
 		fs_refuse(req, EROFS, "unlink");
@@ -371,61 +611,133 @@ void
 inc_rename(fuse_req_t req, struct inc_node *dir, const char *name,
     struct inc_node *newdir, const char *newname, unsigned int flags)
 {
-	char path[PATH_MAX + 256];
+	struct fs *fs = FS(req);
 	int rc;
 
 	if (check_name(req, newname, "rename") < 0)
 		return;
-	if ((in_results(FS(req), dir) && name[0] != '.') ||
-	    (in_results(FS(req), newdir) && newname[0] != '.' &&
-	    !(flags & RENAME_NOREPLACE) &&
-	    faccessat(newdir->fd, newname, F_OK, AT_SYMLINK_NOFOLLOW) == 0)) {
+	if ((dir->art && name[0] != '.') || (newdir->art &&
+	    newname[0] != '.' && (flags & RENAME_EXCHANGE))) {
 		store_seterr(-EROFS, "rename: a recorded result is never "
 		    "changed or removed");
 		fs_refuse(req, EROFS, "rename");
+		return;
+	}
+	if (newdir->art && newname[0] != '.') {
+		/* rsync's dot-file, or a file moved in: now it is a run */
+		rc = results_rename_in(req, dir, name, newdir, newname, flags);
+		fs_changed(fs);
+		if (rc < 0)
+			fs_refuse(req, -rc, "rename");
+		else
+			fuse_reply_err(req, 0);
 		return;
 	}
 	if (renameat2(dir->fd, name, newdir->fd, newname, flags) < 0) {
 		fuse_reply_err(req, errno);
 		return;
 	}
-	/* rsync's dot-file, or a file moved in: now it is a result */
-	rc = 0;
-	if (in_results(FS(req), newdir) && newname[0] != '.' &&
-	    fd_path(newdir->fd, path, PATH_MAX) == 0) {
-		strcat(path, "/");
-		strncat(path, newname, 255);
-		rc = results_record(req, path);
-		fs_changed(FS(req));
-	}
-	fuse_reply_err(req, -rc);
+	fuse_reply_err(req, 0);
+}
+
+/* Count a descriptor open for writing on n (a seal waits for none). */
+static void
+writer_add(struct fs *fs, int fd, struct inc_node *n)
+{
+	if (fd < 0 || (size_t)fd >= fs->ndirty)
+		return;
+	pthread_mutex_lock(&fs->mu);
+	n->writers++;
+	n->nlookup++;	/* held until the release */
+	fs->writer[fd] = n;
+	pthread_mutex_unlock(&fs->mu);
+}
+
+void
+inc_writer_release(struct fs *fs, int fd)
+{
+	struct inc_node *n;
+
+	if (fd < 0 || (size_t)fd >= fs->ndirty || !fs->writer[fd])
+		return;
+	pthread_mutex_lock(&fs->mu);
+	n = fs->writer[fd];
+	fs->writer[fd] = NULL;
+	n->writers--;
+	pthread_mutex_unlock(&fs->mu);
+	inc_forget(fs, n, 1);
+}
+
+/* Is the inode (dev, ino) open for writing through the mount? */
+static int
+busy(void *arg, dev_t dev, ino_t ino)
+{
+	struct fs *fs = arg;
+	struct inc_node *n;
+	int b = 0;
+
+	pthread_mutex_lock(&fs->mu);
+	for (n = fs->tab[hash_of(fs, dev, ino)]; n; n = n->next)
+		if (n->dev == dev && n->ino == ino)
+			b = n->writers > 0;
+	pthread_mutex_unlock(&fs->mu);
+	return b;
 }
 
 void
 inc_create(fuse_req_t req, struct inc_node *dir, const char *name,
     mode_t mode, struct fuse_file_info *fi)
 {
+	struct fs *fs = FS(req);
 	struct fuse_entry_param e;
-	int fd, rc;
+	struct inc_node *n;
+	struct stat st;
+	int fd, rc, made = 1;
 
 	if (check_name(req, name, "create") < 0)
 		return;
-	fd = openat(dir->fd, name,
-	    (fi->flags | O_CREAT | O_CLOEXEC | O_NOFOLLOW) & ~O_NOCTTY,
-	    mode & 07777);
+	if (dir->art && name[0] != '.') {
+		/* results/<name>: a spool of this writer's own */
+		results_create(req, dir, name, mode, fi);
+		return;
+	}
+	fd = openat(dir->fd, name, backing_flags(fi->flags) | O_CREAT | O_EXCL,
+	    SAFE_FILE_MODE);
+	if (fd < 0 && errno == EEXIST && !(fi->flags & O_EXCL)) {
+		/* made by someone else meanwhile: open it as theirs */
+		made = 0;
+		fd = openat(dir->fd, name, backing_flags(fi->flags) |
+		    O_NONBLOCK);
+	}
 	if (fd < 0) {
 		fuse_reply_err(req, errno);
 		return;
 	}
-	give_to_caller(req, dir, name);
-	/* a new file is written even when empty: close() records it */
-	fs_mark_dirty(FS(req), fd, DIRTY_CREATED);
-	rc = do_lookup(FS(req), dir, name, &e);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (made)
+		rc = inc_give(req, fd, mode);
+	else {
+		safe_attr_apply(fd, &st);
+		rc = may(req, &st, (fi->flags & O_ACCMODE) == O_RDONLY ? R_OK :
+		    (fi->flags & O_ACCMODE) == O_WRONLY ? W_OK : R_OK | W_OK);
+	}
+	if (rc == 0)
+		rc = do_lookup(fs, dir, name, &e);
 	if (rc < 0) {
 		close(fd);
+		if (made)
+			(void)unlinkat(dir->fd, name, 0);
 		fuse_reply_err(req, -rc);
 		return;
 	}
+	n = inc_node_of(fs, e.ino);
+	/* a new file is written even when empty: close() records it */
+	fs_mark_dirty(fs, fd, DIRTY_CREATED);
+	writer_add(fs, fd, n);
 	fi->fh = (uint64_t)fd;
 	fi->direct_io = 0;
 	fi->keep_cache = 0;
@@ -436,17 +748,34 @@ void
 inc_open(fuse_req_t req, struct inc_node *n, struct fuse_file_info *fi)
 {
 	char path[64];
-	int fd;
+	struct stat st;
+	int fd, writing = (fi->flags & O_ACCMODE) != O_RDONLY ||
+	    (fi->flags & O_TRUNC);
 
+	if (writing && n->res_art) {
+		/* a recorded result written again: a new run, its own spool */
+		results_open(req, n, fi);
+		return;
+	}
 	proc_path(path, sizeof(path), n->fd);
-	fd = open(path, (fi->flags | O_CLOEXEC) & ~(O_NOFOLLOW | O_CREAT));
+	/* the magic link is the inode itself: it is followed, nothing else */
+	fd = open(path, (backing_flags(fi->flags) | O_NONBLOCK) & ~O_NOFOLLOW);
 	if (fd < 0) {
 		fuse_reply_err(req, errno);
 		return;
 	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		fuse_reply_err(req, S_ISDIR(st.st_mode) ? EISDIR : EINVAL);
+		return;
+	}
+	/* reads follow the file as it is: no blocking mode to keep */
+	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	fi->fh = (uint64_t)fd;
 	if (fi->flags & O_TRUNC)
 		fs_mark_dirty(FS(req), fd, DIRTY_CREATED);
+	if (writing)
+		writer_add(FS(req), fd, n);
 	fuse_reply_open(req, fi);
 }
 
@@ -628,7 +957,7 @@ inc_seal(fuse_req_t req, struct inc_node *dir, const char *name,
 	struct store_user who;
 	struct node pn, an;
 	struct stat st;
-	char project[PATH_MAX], src[PATH_MAX * 2], vpath[PATH_MAX * 2];
+	char project[PATH_MAX], vpath[PATH_MAX * 2];
 	uint64_t pino, ino, moved_to;
 	int rc;
 
@@ -666,8 +995,8 @@ inc_seal(fuse_req_t req, struct inc_node *dir, const char *name,
 		o.version = newname;
 	}
 	o.project = project;
-	snprintf(src, sizeof(src), "%s/%s/%s", store_incoming_dir(fs->st),
-	    project, name);
+	o.busy = busy;
+	o.busy_arg = fs;
 	if (fstatat(dir->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISDIR(st.st_mode)) {
 		store_seterr(-ENOTDIR, "rename: incoming/%s/%s is not a "
@@ -676,16 +1005,12 @@ inc_seal(fuse_req_t req, struct inc_node *dir, const char *name,
 		return;
 	}
 	fs_who(req, &who);
-	rc = store_publish_dir(fs->st, src, &o, &who, NULL);
+	rc = store_seal(fs->st, dir->fd, name, &o, &who);
 	if (rc < 0) {
 		fs_refuse(req, -rc, "publish");
 		return;
 	}
-	store_log(fs->st, "published %s %s by %s", project, o.version,
-	    who.name);
 	fs_changed(fs);
-	/* the staging copy is sealed: remove it (a crash here leaves it) */
-	remove_tree(src);
 	snprintf(vpath, sizeof(vpath), "artifacts/%s/%s", project, o.version);
 	rc = store_resolve(fs->st, vpath, &ino, &an);
 	pino = an.parent;

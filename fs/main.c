@@ -11,11 +11,15 @@
 #include "deliver.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -119,6 +123,61 @@ inval_thread(void *arg)
 	return NULL;
 }
 
+static volatile sig_atomic_t reopen_log;
+
+/* SIGHUP: reopen STORE/relfs.log (logrotate), never unmount. */
+static void
+on_hup(int sig)
+{
+	(void)sig;
+	reopen_log = 1;
+}
+
+/*
+ * Started as root: become the store's owner once the mount is made (only
+ * mounting needs root).  The owner's supplementary groups are dropped too:
+ * the daemon needs the store's files, nothing else.
+ */
+static int
+drop_privileges(const char *store)
+{
+	struct stat sb;
+
+	if (geteuid() != 0)
+		return 0;
+	if (stat(store, &sb) < 0) {
+		fprintf(stderr, "relfs: could not stat '%s': %s\n", store,
+		    strerror(errno));
+		return -1;
+	}
+	if (sb.st_uid == 0)
+		return 0;	/* a store of root's: nothing to drop to */
+	if (setgroups(0, NULL) < 0 || setgid(sb.st_gid) < 0 ||
+	    setuid(sb.st_uid) < 0 || setuid(0) == 0) {
+		fprintf(stderr, "relfs: could not become the store's owner "
+		    "(uid %u): %s\n", (unsigned)sb.st_uid, strerror(errno));
+		return -1;
+	}
+	/* its own /proc/self/fd and core dumps, as any process of its user */
+	(void)prctl(PR_SET_DUMPABLE, 1);
+	return 0;
+}
+
+/* The store and its staging area: reachable by their owner alone. */
+static void
+tighten_modes(const char *store)
+{
+	char p[4096];
+	struct stat sb;
+
+	snprintf(p, sizeof(p), "%s/incoming", store);
+	if (stat(store, &sb) == 0 && sb.st_uid == geteuid() &&
+	    (sb.st_mode & 077))
+		(void)chmod(store, 0700);
+	if (stat(p, &sb) == 0 && sb.st_uid == geteuid() && (sb.st_mode & 077))
+		(void)chmod(p, 0700);
+}
+
 /*
  * The daemon wakes for soak periods and waiver expiries: once a second it
  * asks the store for what fell due (one index lookup when nothing did).
@@ -134,6 +193,10 @@ wake_thread(void *arg)
 	pthread_mutex_lock(&fs->qmu);
 	while (!fs->qstop) {
 		pthread_mutex_unlock(&fs->qmu);
+		if (reopen_log) {
+			reopen_log = 0;
+			store_log_reopen(fs->st);
+		}
 		if (store_wake(fs->st, &next) < 0)
 			store_log(fs->st, "wake: %s", store_errmsg());
 		/* what relctl changed beside the mount */
@@ -195,10 +258,20 @@ main(int argc, char **argv)
 	int rc, ret = 1;
 
 	memset(&fs, 0, sizeof(fs));
-	/* the staging area keeps a descriptor per inode the kernel knows */
-	if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+	/*
+	 * The staging area keeps a descriptor per inode the kernel knows:
+	 * as many as the system lets a process have (root may raise the hard
+	 * limit before it drops to the store's owner).
+	 */
+	if (getrlimit(RLIMIT_NOFILE, &lim) == 0) {
+		if (geteuid() == 0 && lim.rlim_max < (1 << 20))
+			lim.rlim_max = 1 << 20;
 		lim.rlim_cur = lim.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &lim);
+		if (setrlimit(RLIMIT_NOFILE, &lim) < 0) {
+			getrlimit(RLIMIT_NOFILE, &lim);
+			lim.rlim_cur = lim.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &lim);
+		}
 	}
 	if (fuse_opt_parse(&args, &cli, cli_opts, cli_proc) < 0)
 		return 1;
@@ -207,6 +280,12 @@ main(int argc, char **argv)
 	 * would cost a GETATTR round trip after every read.
 	 */
 	fuse_opt_add_arg(&args, "-onoatime");
+	/*
+	 * The kernel checks every access against the owner, group and mode
+	 * relfs reports: POSIX permissions in incoming/, the roles' groups
+	 * elsewhere (ls -l tells the truth).
+	 */
+	fuse_opt_add_arg(&args, "-odefault_permissions");
 	if (fuse_parse_cmdline(&args, &opts) != 0)
 		return 1;
 	if (opts.show_help) {
@@ -227,6 +306,8 @@ main(int argc, char **argv)
 	/* fail early and clearly on a missing or broken store */
 	if ((rc = store_open(&probe, cli.store)) < 0) {
 		fprintf(stderr, "relfs: %s\n", store_errmsg());
+		if (rc == -EUCLEAN)
+			ret = 3;
 		goto out;
 	}
 	store_close(probe);
@@ -240,14 +321,27 @@ main(int argc, char **argv)
 		goto out;
 	if (fuse_set_signal_handlers(fs.se) != 0)
 		goto out_session;
+	{
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_hup;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGHUP, &sa, NULL);
+	}
 	if (fuse_session_mount(fs.se, opts.mountpoint) != 0)
 		goto out_signals;
+	if (drop_privileges(cli.store) < 0)
+		goto out_unmount;
+	tighten_modes(cli.store);
 	fuse_daemonize(opts.foreground);
 	if ((rc = store_open(&fs.st, cli.store)) < 0) {
 		fprintf(stderr, "relfs: %s\n", store_errmsg());
 		goto out_unmount;
 	}
 	store_prefetch(fs.st);
+	/* a seal the last daemon did not finish */
+	store_seal_recover(fs.st);
 	if ((rc = store_ledger_async(fs.st)) < 0) {
 		fprintf(stderr, "relfs: %s\n", store_errmsg());
 		goto out_unmount;
@@ -257,6 +351,12 @@ main(int argc, char **argv)
 	fs.dirty = calloc(fs.ndirty, 1);
 	fs.ctl = calloc(fs.ndirty, sizeof(*fs.ctl));
 	fs.stream = calloc(fs.ndirty, sizeof(*fs.stream));
+	fs.writer = calloc(fs.ndirty, sizeof(*fs.writer));
+	fs.spool = calloc(fs.ndirty, sizeof(*fs.spool));
+	if (!fs.dirty || !fs.ctl || !fs.stream || !fs.writer || !fs.spool) {
+		fprintf(stderr, "relfs: out of memory\n");
+		goto out_store;
+	}
 	inc_init(&fs);
 	pthread_create(&fs.qthread, NULL, inval_thread, &fs);
 	pthread_cond_init(&fs.wcond, NULL);
@@ -289,10 +389,13 @@ main(int argc, char **argv)
 	/* dependencies still open when the mount went (no release came) */
 	for (size_t fd = 0; fd < fs.ndirty; fd++)
 		store_stream_close(fs.stream[fd]);
+out_store:
 	store_close(fs.st);
 	free(fs.dirty);
 	free(fs.ctl);
 	free(fs.stream);
+	free(fs.writer);
+	free(fs.spool);
 out_unmount:
 	fuse_session_unmount(fs.se);
 out_signals:
@@ -303,5 +406,5 @@ out:
 	free(opts.mountpoint);
 	free(cli.store);
 	fuse_opt_free_args(&args);
-	return ret ? 1 : 0;
+	return ret == 3 ? 3 : ret ? 1 : 0;
 }

@@ -191,6 +191,7 @@ results_entry(struct fs *fs, const struct node *n, struct fuse_entry_param *e)
 		struct inc_node *in = inc_node_of(fs, e->ino);
 
 		in->ci_root = 1;
+		in->art = n->parent;
 		inc_role_attr(fs, in, &e->attr);
 	}
 	/*
@@ -493,11 +494,18 @@ static void
 op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
     const char *newname)
 {
-	(void)ino;
-	(void)newparent;
-	(void)newname;
-	store_seterr(-EPERM, "link: hard links are not supported; copy the "
-	    "file");
+	struct fs *fs = FS(req);
+	struct inc_node *n = route(fs, &ino);
+	struct inc_node *dir = route(fs, &newparent);
+
+	/* hard links within the staging area (cp -a, rsync -H, tar) */
+	if (n && dir && n != &fs->root) {
+		if (!fs_deny(req, STORE_ROLE_CI, "link"))
+			inc_link(req, n, dir, newname);
+		return;
+	}
+	store_seterr(-EPERM, "link: hard links are made only within "
+	    "incoming/; copy the file");
 	fs_refuse(req, EPERM, "link");
 }
 
@@ -796,7 +804,6 @@ op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = FS(req);
 	int fd = (int)fi->fh, rc = 0;
-	char path[4096];
 
 	(void)ino;
 	/*
@@ -808,8 +815,8 @@ op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fs->dirty[fd] = 0;
 		if (ctl_is(fs, fd))
 			rc = ctl_flush(req, fd);
-		else if (fd_path(fd, path, sizeof(path)) == 0)
-			rc = results_record(req, path);
+		else if (results_spool_is(fs, fd))
+			rc = results_close(req, fd);
 		/* what the change touched is stale in the kernel: say so now */
 		fs_changed(fs);
 	}
@@ -821,7 +828,6 @@ op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = FS(req);
 	int fd = (int)fi->fh;
-	char path[4096];
 
 	if (stream_of(fs, fd)) {
 		struct store_stream *s = fs->stream[fd];
@@ -837,11 +843,13 @@ op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (fd >= 0 && (size_t)fd < fs->ndirty && fs->dirty[fd]) {
 		if (ctl_is(fs, fd))
 			ctl_flush(req, fd);
-		else if (fd_path(fd, path, sizeof(path)) == 0)
-			results_record(req, path);
+		else if (results_spool_is(fs, fd))
+			results_close(req, fd);
 		fs_changed(fs);
 	}
 	ctl_release(fs, fd);
+	results_release(fs, fd);
+	inc_writer_release(fs, fd);
 	fs_mark_dirty(fs, fd, 0);
 	close(fd);
 	fuse_reply_err(req, 0);

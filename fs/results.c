@@ -1,8 +1,15 @@
 /*
  * results.c - results/ of an artifact is a passthrough of
- * STORE/results/<project>/<version>; closing a file written there (or
- * renaming a dot-file into place, as rsync does) records a run.  A refused
- * result is removed, so nothing half-written stays behind.
+ * STORE/results/<project>/<version>, where each name shows the bytes last
+ * recorded under it.  Nobody writes those files: every open for writing of
+ * a result name gets a spool of its own (an unnamed O_TMPFILE inode beside
+ * them), and its close() records exactly the bytes of that spool as a run
+ * and only then puts the spool in place under the name.  So concurrent
+ * writers of one name give one run each, a refusal touches no one else's
+ * file (nor the recorded one), and a daemon killed mid-write leaves no
+ * spool behind (an unnamed inode goes with the last descriptor).  Names
+ * starting with '.' are temporary files of their writer, recorded when
+ * renamed onto a result name (rsync, mv).
  */
 #define _GNU_SOURCE
 #include "fs.h"
@@ -10,14 +17,24 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "results.h"
+#include "safe.h"
 
 #define FS(req) ((struct fs *)fuse_req_userdata(req))
+
+struct spool {
+	struct inc_node *dir;	/* the results/ directory (one lookup held) */
+	uint64_t art;		/* its artifact */
+	char name[NAME_MAX_BYTES + 1];
+};
+
+static atomic_ulong spool_seq;
 
 int
 fd_path(int fd, char *out, size_t len)
@@ -33,90 +50,246 @@ fd_path(int fd, char *out, size_t len)
 	return 0;
 }
 
-/*
- * Split STORE/results/<p>/<v>/<name> into "artifacts/<p>/<v>" and name;
- * -ENOENT when path is not a file directly in a results directory.
- */
-static int
-split(struct fs *fs, const char *path, char *artpath, size_t alen,
-    const char **name)
+int
+results_spool_is(struct fs *fs, int fd)
 {
-	const char *base = store_path(fs->st), *p, *v, *n;
-	size_t blen = strlen(base);
+	return fd >= 0 && (size_t)fd < fs->ndirty && fs->spool[fd];
+}
 
-	if (strncmp(path, base, blen) != 0 ||
-	    strncmp(path + blen, "/results/", 9) != 0)
-		return -ENOENT;
-	p = path + blen + 9;
-	v = strchr(p, '/');
-	if (!v)
-		return -ENOENT;
-	n = strchr(v + 1, '/');
-	if (!n || strchr(n + 1, '/'))
-		return -ENOENT;
-	snprintf(artpath, alen, "artifacts/%.*s", (int)(n - p), p);
-	*name = n + 1;
+/* A new spool in dir for name, owned by the caller: its descriptor. */
+static int
+spool_new(fuse_req_t req, struct inc_node *dir, const char *name,
+    mode_t mode, int *out)
+{
+	struct fs *fs = FS(req);
+	struct spool *sp;
+	int fd, rc;
+
+	fd = openat(dir->fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
+	    SAFE_FILE_MODE);
+	if (fd < 0)
+		return store_seterr(-errno, "could not make a spool for "
+		    "results/%s: %s", name, strerror(errno));
+	if ((size_t)fd >= fs->ndirty) {
+		close(fd);
+		return store_seterr(-ENFILE, "too many files open in the "
+		    "daemon to take results/%s", name);
+	}
+	if ((rc = inc_give(req, fd, mode)) < 0 ||
+	    !(sp = calloc(1, sizeof(*sp)))) {
+		close(fd);
+		return rc < 0 ? rc : -ENOMEM;
+	}
+	sp->dir = dir;
+	sp->art = dir->art;
+	snprintf(sp->name, sizeof(sp->name), "%s", name);
+	inc_hold(fs, dir);
+	fs->spool[fd] = sp;
+	*out = fd;
 	return 0;
 }
 
-int
-results_is_final(struct fs *fs, const char *path)
+void
+results_create(fuse_req_t req, struct inc_node *dir, const char *name,
+    mode_t mode, struct fuse_file_info *fi)
 {
-	char artpath[PATH_MAX];
-	const char *name;
+	struct fs *fs = FS(req);
+	struct fuse_entry_param e;
+	int fd, rc;
 
-	return split(fs, path, artpath, sizeof(artpath), &name) == 0 &&
-	    name[0] != '.';
+	if ((rc = spool_new(req, dir, name, mode, &fd)) < 0) {
+		fs_refuse(req, -rc, "create");
+		return;
+	}
+	/* until it is closed, the new file is the spool */
+	if ((rc = inc_entry_of_fd(fs, fd, &e)) < 0) {
+		results_release(fs, fd);
+		close(fd);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fs_mark_dirty(fs, fd, DIRTY_CREATED);
+	fi->fh = (uint64_t)fd;
+	fi->direct_io = 0;
+	fi->keep_cache = 0;
+	fuse_reply_create(req, &e, fi);
 }
 
-int
-results_record(fuse_req_t req, const char *path)
+/* Copy the recorded bytes of n into the spool fd (for an append). */
+static int
+copy_recorded(struct inc_node *n, int fd)
+{
+	char proc[64], *buf = NULL;
+	struct stat st;
+	size_t len;
+	int src, rc;
+
+	/* the inode itself, never a name: and only a regular file */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", n->fd);
+	src = open(proc, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (src < 0)
+		return -errno;
+	if (fstat(src, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(src);
+		return store_seterr(-EINVAL, "results/%s is not a file",
+		    n->res_name);
+	}
+	rc = safe_read_fd(src, RESULT_MAX, n->res_name, &buf, &len);
+	close(src);
+	if (rc == 0)
+		rc = write_all(fd, buf, len);
+	free(buf);
+	return rc;
+}
+
+void
+results_open(fuse_req_t req, struct inc_node *n, struct fuse_file_info *fi)
+{
+	struct fs *fs = FS(req);
+	int fd, rc;
+
+	if ((rc = spool_new(req, n->res_dir, n->res_name, 0644, &fd)) < 0) {
+		fs_refuse(req, -rc, "open");
+		return;
+	}
+	/* `>>` appends to the writer's own copy; `>` starts empty */
+	if (!(fi->flags & O_TRUNC) && (rc = copy_recorded(n, fd)) < 0) {
+		results_release(fs, fd);
+		close(fd);
+		fs_refuse(req, -rc, "open");
+		return;
+	}
+	if (fi->flags & O_TRUNC)
+		fs_mark_dirty(fs, fd, DIRTY_CREATED);
+	fi->fh = (uint64_t)fd;
+	fi->direct_io = 0;
+	fi->keep_cache = 0;
+	fuse_reply_open(req, fi);
+}
+
+/*
+ * Give the spool fd (recorded already) the name it was written under,
+ * replacing what showed there: a link in STORE/tmp, then a rename, so the
+ * name is never missing.
+ */
+static void
+place(struct fs *fs, struct inc_node *dir, const char *name, int fd)
+{
+	char proc[64], tmp[64];
+	struct stat st;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	snprintf(tmp, sizeof(tmp), "spool.%d.%lu", (int)getpid(),
+	    (unsigned long)atomic_fetch_add(&spool_seq, 1));
+	if (linkat(AT_FDCWD, proc, fs->tmpfd, tmp, AT_SYMLINK_FOLLOW) < 0 ||
+	    renameat(fs->tmpfd, tmp, dir->fd, name) < 0) {
+		store_log(fs->st, "results/%s: recorded, but the file could not "
+		    "be shown: %s", name, strerror(errno));
+	}
+	(void)unlinkat(fs->tmpfd, tmp, 0);
+	if (fstat(fd, &st) == 0)
+		inc_mark_result(fs, st.st_dev, st.st_ino, dir, name);
+}
+
+/* Record bytes as a run of dir's artifact under name; 0 or an errno. */
+static int
+record(fuse_req_t req, uint64_t art, const char *name, const char *buf,
+    size_t len)
+{
+	struct fs *fs = FS(req);
+	struct store_user who;
+	uint64_t no;
+
+	fs_who(req, &who);
+	return store_result_add(fs->st, art, name, buf, len, &who, &no);
+}
+
+/* Log a refused result and give the errno close() or rename() answers. */
+static int
+refused(fuse_req_t req, uint64_t art, const char *name, int rc)
 {
 	struct fs *fs = FS(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	char artpath[PATH_MAX], *buf = NULL;
-	struct store_user who;
-	const char *name;
-	struct node an;
-	uint64_t art, no;
-	ssize_t got;
-	int fd, rc;
+	char key[2 * NAME_MAX_BYTES + 2] = "?";
 
-	if (split(fs, path, artpath, sizeof(artpath), &name) < 0 ||
-	    name[0] == '.')
-		return 0;	/* not a result, or a temporary file */
-	rc = store_resolve(fs->st, artpath, &art, &an);
-	if (rc < 0)
-		goto refuse;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		rc = store_seterr(-errno, "could not read '%s': %s", path,
-		    strerror(errno));
-		goto refuse;
-	}
-	buf = malloc(RESULT_MAX + 1);
-	got = buf ? pread(fd, buf, RESULT_MAX + 1, 0) : -1;
-	close(fd);
-	if (got < 0) {
-		rc = buf ? -errno : -ENOMEM;
-		goto refuse;
-	}
-	fs_who(req, &who);
-	rc = store_result_add(fs->st, art, name, buf, (size_t)got, &who, &no);
-	if (rc == 0) {
-		free(buf);
-		return 0;
-	}
-refuse:
-	free(buf);
 	/* over the size limit is bad content too */
 	if (rc == -EFBIG)
 		rc = -EINVAL;
-	store_prefixerr(rc, "%s/results/%s", artpath, name);
-	unlink(path);
+	(void)store_artifact_key(fs->st, art, key);
+	store_prefixerr(rc, "artifacts/%s/results/%s", key, name);
 	store_log(fs->st, "refused result for uid %u: %s",
 	    (unsigned)ctx->uid, store_errmsg());
 	if (fs->debug)
 		fprintf(stderr, "relfs: refused result: %s\n", store_errmsg());
 	return rc;
+}
+
+int
+results_close(fuse_req_t req, int fd)
+{
+	struct fs *fs = FS(req);
+	struct spool *sp = fs->spool[fd];
+	char *buf = NULL;
+	size_t len;
+	int rc;
+
+	/* one byte more than the limit: the store says it is too large */
+	rc = safe_read_fd(fd, RESULT_MAX + 1, sp->name, &buf, &len);
+	if (rc == 0)
+		rc = record(req, sp->art, sp->name, buf, len);
+	free(buf);
+	if (rc < 0)
+		return refused(req, sp->art, sp->name, rc);
+	place(fs, sp->dir, sp->name, fd);
+	return 0;
+}
+
+void
+results_release(struct fs *fs, int fd)
+{
+	struct spool *sp;
+
+	if (!results_spool_is(fs, fd))
+		return;
+	sp = fs->spool[fd];
+	fs->spool[fd] = NULL;
+	inc_forget(fs, sp->dir, 1);
+	free(sp);
+}
+
+int
+results_rename_in(fuse_req_t req, struct inc_node *dir, const char *name,
+    struct inc_node *newdir, const char *newname, unsigned int flags)
+{
+	struct fs *fs = FS(req);
+	struct stat st;
+	char *buf = NULL;
+	size_t len;
+	int rc, fd = -1;
+
+	if ((flags & RENAME_NOREPLACE) &&
+	    fstatat(newdir->fd, newname, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return -EEXIST;
+	/* the bytes of the file itself: a link or a FIFO is refused */
+	rc = safe_read(dir->fd, name, RESULT_MAX + 1, name, &buf, &len);
+	if (rc == 0)
+		rc = record(req, newdir->art, newname, buf, len);
+	if (rc < 0) {
+		free(buf);
+		return refused(req, newdir->art, newname, rc);
+	}
+	/* what shows under the name is exactly what was recorded */
+	fd = openat(newdir->fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
+	    SAFE_FILE_MODE);
+	if (fd >= 0 && inc_give(req, fd, 0644) == 0 &&
+	    write_all(fd, buf, len) == 0)
+		place(fs, newdir, newname, fd);
+	else
+		store_log(fs->st, "results/%s: recorded, but the file could "
+		    "not be shown", newname);
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	(void)unlinkat(dir->fd, name, 0);
+	return 0;
 }

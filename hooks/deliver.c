@@ -80,7 +80,7 @@ targets(struct store *st, struct target **out, size_t *n)
 		closedir(d);
 	}
 	snprintf(path, sizeof(path), "%s/webhooks.json", store_path(st));
-	w = json_load_file(path, 0, NULL);
+	w = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
 	list = json_is_array(w) ? w : json_object_get(w, "webhooks");
 	json_array_foreach(list, i, e) {
 		const char *url = json_string_value(json_object_get(e, "url"));
@@ -262,7 +262,7 @@ post_hook(const struct target *t, const char *json, json_t *ev, char *err,
 static int
 send_one(const struct target *t, const char *json, char *err, size_t errlen)
 {
-	json_t *ev = json_loads(json, 0, NULL);
+	json_t *ev = json_loads(json, JSON_REJECT_DUPLICATES, NULL);
 	int rc;
 
 	if (!ev) {
@@ -287,7 +287,7 @@ static int
 find_next(void *arg, uint64_t seq, const char *val, size_t len)
 {
 	struct next *n = arg;
-	json_t *ev = json_loadb(val, len, 0, NULL);
+	json_t *ev = json_loadb(val, len, JSON_REJECT_DUPLICATES, NULL);
 	int want = ev && wants(n->t, json_string_value(json_object_get(ev,
 	    "type")) ? json_string_value(json_object_get(ev, "type")) : "");
 

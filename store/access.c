@@ -50,7 +50,7 @@ config_in(struct store *st, MDB_txn *txn)
 	json_t *c = NULL;
 
 	if (index_get_raw(st->ix, txn, TAB_META, "config", 6, &val, &len) == 0)
-		c = json_loadb(val, len, 0, NULL);
+		c = json_loadb(val, len, JSON_REJECT_DUPLICATES, NULL);
 	free(val);
 	if (!json_is_object(c)) {
 		json_decref(c);
@@ -246,7 +246,7 @@ out:
 int
 access_rebuild(struct store *st, MDB_txn *txn, const char *text, size_t len)
 {
-	json_t *c = json_loadb(text, len, 0, NULL);
+	json_t *c = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
 	int rc;
 
 	if (!json_is_object(c)) {

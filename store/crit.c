@@ -28,27 +28,35 @@ static int	eval_rule(const struct crit_input *in, const struct by_tc *bt,
 static int	waived(const struct crit_input *in, const char *testcase,
 		    json_t *evidence);
 
+/* Ten years: a soak longer than that is a typo, and no sum overflows. */
+#define DURATION_MAX (10LL * 366 * 86400)
+
 int
 crit_duration(const char *s, int64_t *secs)
 {
 	char *end;
-	long long v;
+	long long v, unit;
 
-	if (!s || !*s)
+	if (!s || *s < '0' || *s > '9')
 		return -EINVAL;
+	errno = 0;
 	v = strtoll(s, &end, 10);
-	if (end == s || v < 0)
+	if (end == s || v < 0 || errno == ERANGE)
 		return -EINVAL;
 	if (*end == '\0' || strcmp(end, "s") == 0)
-		*secs = v;
+		unit = 1;
 	else if (strcmp(end, "m") == 0)
-		*secs = v * 60;
+		unit = 60;
 	else if (strcmp(end, "h") == 0)
-		*secs = v * 3600;
+		unit = 3600;
 	else if (strcmp(end, "d") == 0)
-		*secs = v * 86400;
+		unit = 86400;
 	else
 		return -EINVAL;
+	/* compared before multiplying: v * unit never overflows */
+	if (v > DURATION_MAX / unit)
+		return -ERANGE;
+	*secs = v * unit;
 	return 0;
 }
 
@@ -159,7 +167,7 @@ crit_check(json_t *c)
 			    crit_duration(json_string_value(v), &secs) < 0)
 				return store_seterr(-EINVAL, "criteria: soak must "
 				    "be a duration such as \"24h\", \"30m\", "
-				    "\"2d\" or \"90s\"");
+				    "\"2d\" or \"90s\", at most ten years");
 		} else if (strcmp(key, "approvals") == 0) {
 			if (!json_is_integer(v) || json_integer_value(v) < 0)
 				return store_seterr(-EINVAL, "criteria: approvals "

@@ -74,7 +74,10 @@ struct crit_input {
  */
 int crit_check(json_t *criteria);
 
-/* Parse "90s", "30m", "24h", "2d" (or a plain number of seconds). */
+/*
+ * Parse "90s", "30m", "24h", "2d" (or a plain number of seconds): 0, -EINVAL
+ * for anything else, -ERANGE for more than ten years.
+ */
 int crit_duration(const char *s, int64_t *secs);
 
 /*

@@ -129,7 +129,7 @@ store_delivery_get(struct store *st, const char *target, json_t **out)
 	index_abort(txn);
 	if (rc < 0)
 		return rc;
-	*out = json_loadb(val, len, 0, NULL);
+	*out = json_loadb(val, len, JSON_REJECT_DUPLICATES, NULL);
 	free(val);
 	return *out ? 0 : -EIO;
 }

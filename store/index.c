@@ -38,16 +38,46 @@ lmdb_err(int rc, const char *what)
 	return store_seterr(-EIO, "index: %s: %s", what, mdb_strerror(rc));
 }
 
+static int
+damaged(const char *dir, const char *why)
+{
+	return store_seterr(-EUCLEAN, "index damaged or missing: run relctl "
+	    "rebuild ('%s': %s)", dir, why);
+}
+
+/*
+ * The data file of the index in dir is there and holds at least need bytes
+ * (LMDB maps it: a page past its end would be a SIGBUS, not an error).
+ */
+static int
+data_file_whole(const char *dir, uint64_t need)
+{
+	char p[4096];
+	struct stat sb;
+
+	snprintf(p, sizeof(p), "%s/data.mdb", dir);
+	if (stat(p, &sb) < 0)
+		return damaged(dir, errno == ENOENT ? "no data.mdb" :
+		    strerror(errno));
+	if (!S_ISREG(sb.st_mode))
+		return damaged(dir, "data.mdb is not a file");
+	if ((uint64_t)sb.st_size < need || sb.st_size < 8192)
+		return damaged(dir, "data.mdb is shorter than its pages");
+	return 0;
+}
+
 int
-index_open(struct index **out, const char *dir)
+index_open(struct index **out, const char *dir, int create)
 {
 	struct index *ix;
 	MDB_txn *txn = NULL;
 	int rc, dead;
 
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+	if (create && mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return store_seterr(-errno, "could not create '%s': %s", dir,
 		    strerror(errno));
+	if (!create && (rc = data_file_whole(dir, 0)) < 0)
+		return rc;
 	ix = calloc(1, sizeof(*ix));
 	if (!ix)
 		return -ENOMEM;
@@ -63,9 +93,29 @@ index_open(struct index **out, const char *dir)
 	 * commit, which close() never promised (fsync() and sync do: see
 	 * index_sync).  kill -9 loses nothing: the kernel has the pages.
 	 */
-	rc = mdb_env_open(ix->env, dir, MDB_NOTLS | MDB_NOMETASYNC, 0644);
+	rc = mdb_env_open(ix->env, dir, MDB_NOTLS | MDB_NOMETASYNC, 0600);
+	if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH ||
+	    rc == MDB_CORRUPTED) {
+		mdb_env_close(ix->env);
+		free(ix);
+		return damaged(dir, "its header is not an LMDB environment");
+	}
 	if (rc)
 		goto fail;
+	{
+		MDB_envinfo info;
+		MDB_stat sb;
+
+		/* every page the meta page names must be in the file */
+		if (mdb_env_info(ix->env, &info) == 0 &&
+		    mdb_env_stat(ix->env, &sb) == 0 &&
+		    (rc = data_file_whole(dir, (uint64_t)(info.me_last_pgno +
+		    1) * sb.ms_psize)) < 0) {
+			mdb_env_close(ix->env);
+			free(ix);
+			return rc;
+		}
+	}
 	/* readers left behind by a process that died (kill -9) */
 	mdb_reader_check(ix->env, &dead);
 	rc = mdb_txn_begin(ix->env, NULL, 0, &txn);

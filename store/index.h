@@ -84,8 +84,13 @@ struct node {
 
 struct index;
 
-/* Open or create the environment in dir (a directory). */
-int index_open(struct index **out, const char *dir);
+/*
+ * Open the environment in dir (a directory), or create it when create is
+ * set.  An existing index is checked before any page of it is touched: a
+ * missing or truncated data file is -EUCLEAN ("index damaged or missing:
+ * run relctl rebuild"), never a SIGBUS on the first lookup.
+ */
+int index_open(struct index **out, const char *dir, int create);
 void index_close(struct index *ix);
 
 /* Begin a transaction (rdonly != 0 for a read transaction). */

@@ -159,7 +159,7 @@ manifest_load(const char *text, size_t len, json_t **out)
 	size_t clen;
 	int rc = 0;
 
-	m = json_loadb(text, len, 0, &err);
+	m = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
 	if (!m || !json_is_object(m)) {
 		rc = store_seterr(-EINVAL, "manifest is not a JSON object: %s",
 		    err.text);

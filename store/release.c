@@ -290,7 +290,7 @@ store_scenario_set(struct store *st, const char *name, const char *text,
 	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
 	    "setting a scenario")) < 0)
 		return rc;
-	j = json_loadb(text, len, 0, &err);
+	j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
 	if (!j)
 		return store_seterr(-EINVAL, "scenario.json is not valid JSON "
 		    "(line %d: %s)", err.line, err.text);
@@ -396,7 +396,7 @@ newest_in_scenario(void *arg, const char *key, size_t keylen,
     const void *val, size_t vallen)
 {
 	struct newest_sc *n = arg;
-	json_t *j = json_loadb(val, vallen, 0, NULL);
+	json_t *j = json_loadb(val, vallen, JSON_REJECT_DUPLICATES, NULL);
 	const char *s = json_string_value(json_object_get(j, "scenario"));
 	int64_t at = parse_iso(json_string_value(json_object_get(j, "at")));
 
@@ -641,7 +641,7 @@ store_release_set(struct store *st, const char *release, const char *text,
 	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
 	    "setting a release")) < 0)
 		return rc;
-	j = json_loadb(text, len, 0, &err);
+	j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
 	if (!json_is_object(j)) {
 		json_decref(j);
 		return store_seterr(-EINVAL, "release.json is not a JSON object "
@@ -824,7 +824,7 @@ collect_cand(void *arg, const char *key, size_t keylen, const void *val,
     size_t vallen)
 {
 	struct cands *cs = arg;
-	json_t *j = json_loadb(val, vallen, 0, NULL);
+	json_t *j = json_loadb(val, vallen, JSON_REJECT_DUPLICATES, NULL);
 	const char *s = json_string_value(json_object_get(j, "scenario"));
 	struct cand *v;
 
@@ -1225,7 +1225,7 @@ due_release(void *arg, const char *key, size_t keylen, const void *val,
     size_t vallen)
 {
 	struct due_rel *d = arg;
-	json_t *j = json_loadb(val, vallen, 0, NULL);
+	json_t *j = json_loadb(val, vallen, JSON_REJECT_DUPLICATES, NULL);
 	int64_t t = parse_iso(json_string_value(json_object_get(
 	    json_object_get(j, "release"), "target")));
 	char **v;
@@ -1275,7 +1275,7 @@ int
 release_rebuild_one(struct ctx *c, int pass, char **part, int n,
     const char *text, size_t len)
 {
-	json_t *j = json_loadb(text, len, 0, NULL);
+	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
 	uint64_t dir, sub;
 	int rc = 0;
 

@@ -75,7 +75,7 @@ result_parse(const char *filename, const char *buf, size_t len,
 		format = "word";
 		outcome = outcome[0] == 'P' ? "PASS" : "FAIL";
 	} else {
-		rec = json_loadb(buf + b, e - b, 0, &err);
+		rec = json_loadb(buf + b, e - b, JSON_REJECT_DUPLICATES, &err);
 		if (!json_is_object(rec)) {
 			json_decref(rec);
 			return store_seterr(-EINVAL, "result '%s' is not valid "
@@ -662,7 +662,7 @@ store_import(struct store *st, const char *path,
 			progress(arg, done, total);
 		if (len == 1 && line[0] == '\n')
 			continue;
-		obj = json_loadb(line, (size_t)len, 0, &err);
+		obj = json_loadb(line, (size_t)len, JSON_REJECT_DUPLICATES, &err);
 		artifact = json_string_value(json_object_get(obj, "artifact"));
 		cn = json_string_value(json_object_get(obj, "case_name"));
 		if (!json_is_object(obj)) {
@@ -755,7 +755,7 @@ store_run_text(struct store *st, const struct node *n, char **buf,
 		struct run_summary sum;
 
 		run = run_unpack(val, vlen, &sum) == 0 ?
-		    json_loadb(sum.json, sum.jsonlen, 0, NULL) : NULL;
+		    json_loadb(sum.json, sum.jsonlen, JSON_REJECT_DUPLICATES, NULL) : NULL;
 	}
 	free(val);
 	*buf = run ? json_dumps(run, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;

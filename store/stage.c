@@ -164,7 +164,7 @@ get_json(struct ctx *c, enum index_table t, const void *key, size_t klen)
 
 	if (index_get_raw(c->st->ix, c->txn, t, key, klen, &val, &len) < 0)
 		return NULL;
-	j = json_loadb(val, len, 0, NULL);
+	j = json_loadb(val, len, JSON_REJECT_DUPLICATES, NULL);
 	free(val);
 	return j;
 }
@@ -376,7 +376,7 @@ gather_approval(void *arg, const char *key, size_t keylen, const void *val,
 {
 	struct gather *g = arg;
 	struct crit_approval *v;
-	json_t *j = json_loadb(val, vallen, 0, NULL);
+	json_t *j = json_loadb(val, vallen, JSON_REJECT_DUPLICATES, NULL);
 
 	(void)key;
 	(void)keylen;
@@ -404,7 +404,7 @@ gather_waiver(void *arg, const char *key, size_t keylen, const void *val,
 {
 	struct gather *g = arg;
 	struct crit_waiver *v;
-	json_t *j = json_loadb(val, vallen, 0, NULL);
+	json_t *j = json_loadb(val, vallen, JSON_REJECT_DUPLICATES, NULL);
 
 	(void)key;
 	(void)keylen;
@@ -710,7 +710,7 @@ newest_promo(void *arg, const char *key, size_t keylen, const void *val,
     size_t vallen)
 {
 	struct newest *n = arg;
-	json_t *j = json_loadb(val, vallen, 0, NULL);
+	json_t *j = json_loadb(val, vallen, JSON_REJECT_DUPLICATES, NULL);
 	int64_t at = parse_iso(json_string_value(json_object_get(j, "at")));
 
 	(void)key;
@@ -1062,6 +1062,28 @@ after_cycle(struct ctx *c, const char *stage, const char *after)
 	return 1;
 }
 
+/* Every rule's "golden" names a stage that exists. */
+static int
+golden_stages_exist(struct ctx *c, json_t *crit)
+{
+	json_t *rule, *rec;
+	size_t i;
+
+	json_array_foreach(json_object_get(crit, "require"), i, rule) {
+		const char *g = json_string_value(json_object_get(rule,
+		    "golden"));
+
+		if (!g)
+			continue;
+		rec = stage_rec(c, g);
+		json_decref(rec);
+		if (!rec)
+			return store_seterr(-EINVAL, "criteria: rule %zu: "
+			    "golden: stage '%s' does not exist", i + 1, g);
+	}
+	return 0;
+}
+
 static int
 parse_criteria(struct ctx *c, const char *stage, const char *text,
     size_t len, json_t **out)
@@ -1071,7 +1093,7 @@ parse_criteria(struct ctx *c, const char *stage, const char *text,
 	const char *after;
 	int rc;
 
-	crit = json_loadb(text, len, 0, &err);
+	crit = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
 	if (!crit)
 		return store_seterr(-EINVAL, "criteria are not valid JSON "
 		    "(line %d: %s)", err.line, err.text);
@@ -1094,6 +1116,10 @@ parse_criteria(struct ctx *c, const char *stage, const char *text,
 			json_decref(crit);
 			return rc;
 		}
+	}
+	if ((rc = golden_stages_exist(c, crit)) < 0) {
+		json_decref(crit);
+		return rc;
 	}
 	*out = crit;
 	return 0;
@@ -1309,7 +1335,7 @@ approval_line(void *arg, const char *key, size_t keylen, const void *val,
     size_t vallen)
 {
 	struct approvals_text *t = arg;
-	json_t *j = json_loadb(val, vallen, 0, NULL);
+	json_t *j = json_loadb(val, vallen, JSON_REJECT_DUPLICATES, NULL);
 	char line[1200];
 	int n;
 
@@ -1434,7 +1460,7 @@ store_waive(struct store *st, uint64_t art, const char *testcase,
 		const char *k;
 		json_t *v;
 
-		j = json_loads(why, 0, NULL);
+		j = json_loads(why, JSON_REJECT_DUPLICATES, NULL);
 		if (!json_is_object(j)) {
 			rc = store_seterr(-EINVAL, "waiver of %s: not valid JSON",
 			    testcase);
@@ -2114,7 +2140,7 @@ rebuild_one(struct ctx *c, int pass, const char *path, const char *text,
 	    strcmp(part[0], "releases") == 0))
 		return pass <= 2 ? release_rebuild_one(c, pass, part, n, text,
 		    len) : 0;
-	j = json_loadb(text, len, 0, NULL);
+	j = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
 	if (j && json_string_value(json_object_get(j, "at")))
 		c->now = parse_iso(json_string_value(json_object_get(j, "at")));
 	if (pass == 1 && n == 3 && strcmp(part[0], "stages") == 0 &&

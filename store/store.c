@@ -20,6 +20,7 @@
 #include "cas.h"
 #include "ledger.h"
 #include "manifest.h"
+#include "safe.h"
 #include "store_impl.h"
 
 #define FORMAT_LINE "relfs-store 1\n"
@@ -39,6 +40,7 @@ struct scan {
 	struct scan_ent *v;
 	size_t n, cap;
 	uint64_t bytes;
+	const struct store_publish *o;
 };
 
 /* The generated files of an artifact, stored before its transaction. */
@@ -81,8 +83,33 @@ static void	scan_free(struct scan *sc);
 
 /* -- opening -------------------------------------------------------- */
 
+/*
+ * Everyone who opens the store holds STORE/use.lock shared; a rebuild, which
+ * replaces the index under them, needs it alone.
+ */
 static int
-open_parts(struct store *st)
+take_use_lock(struct store *st, int alone)
+{
+	char p[4096];
+
+	snprintf(p, sizeof(p), "%s/use.lock", st->path);
+	st->usefd = open(p, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (st->usefd < 0)
+		return store_seterr(-errno, "could not open '%s': %s", p,
+		    strerror(errno));
+	if (flock(st->usefd, (alone ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
+		return 0;
+	if (errno != EWOULDBLOCK)
+		return store_seterr(-errno, "could not lock '%s': %s", p,
+		    strerror(errno));
+	return alone ? store_seterr(-EBUSY, "the store '%s' is in use (mounted, "
+	    "or a relctl is running): unmount it and let relctl end first",
+	    st->path) : store_seterr(-EBUSY, "the store '%s' is being rebuilt "
+	    "(relctl rebuild): try again when it ends", st->path);
+}
+
+static int
+open_parts(struct store *st, int create)
 {
 	char p[4096];
 	int rc;
@@ -101,8 +128,10 @@ open_parts(struct store *st)
 		st->owner = sb.st_uid;
 		st->owner_gid = sb.st_gid;
 	}
+	if (!create && (rc = take_use_lock(st, 0)) < 0)
+		return rc;
 	snprintf(p, sizeof(p), "%s/index", st->path);
-	rc = index_open(&st->ix, p);
+	rc = index_open(&st->ix, p, create);
 	if (rc < 0)
 		return rc;
 	rc = cas_open(&st->cas, st->path);
@@ -113,14 +142,15 @@ open_parts(struct store *st)
 	if (rc < 0)
 		return rc;
 	snprintf(p, sizeof(p), "%s/ledger.lock", st->path);
-	st->lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	st->lockfd = open(p, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (st->lockfd < 0)
 		return store_seterr(-errno, "could not open '%s': %s", p,
 		    strerror(errno));
 	snprintf(p, sizeof(p), "%s/relfs.log", st->path);
-	st->logfd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	st->logfd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
 	snprintf(p, sizeof(p), "%s/incoming", st->path);
-	if (mkdir(p, 0755) < 0 && errno != EEXIST)
+	if (mkdir(p, 0700) < 0 && errno != EEXIST)
 		return store_seterr(-errno, "could not create '%s': %s", p,
 		    strerror(errno));
 	st->incoming = strdup(p);
@@ -137,7 +167,7 @@ store_alloc(const char *path)
 	st->path = realpath(path, NULL);
 	if (!st->path)
 		st->path = strdup(path);
-	st->lockfd = st->logfd = -1;
+	st->lockfd = st->logfd = st->usefd = -1;
 	pthread_mutex_init(&st->ledger_mu, NULL);
 	pthread_mutex_init(&st->runs_mu, NULL);
 	pthread_cond_init(&st->runs_cond, NULL);
@@ -152,7 +182,7 @@ store_open(struct store **out, const char *path)
 
 	if (!st)
 		return -ENOMEM;
-	rc = open_parts(st);
+	rc = open_parts(st, 0);
 	/*
 	 * Replay what a crash left queued, unless a live writer is at it.  A
 	 * ledger that cannot be written now keeps its queue: the index is
@@ -194,6 +224,8 @@ store_close(struct store *st)
 		close(st->lockfd);
 	if (st->logfd >= 0)
 		close(st->logfd);
+	if (st->usefd >= 0)
+		close(st->usefd);
 	pthread_mutex_destroy(&st->ledger_mu);
 	pthread_mutex_destroy(&st->runs_mu);
 	pthread_cond_destroy(&st->runs_cond);
@@ -281,6 +313,26 @@ store_prefetch(struct store *st)
 	close(fd);
 }
 
+void
+store_log_reopen(struct store *st)
+{
+	char p[4096];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/relfs.log", st->path);
+	fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd < 0)
+		return;		/* keep writing to the old one */
+	/* one descriptor number throughout: writers never see it closed */
+	if (st->logfd >= 0) {
+		dup3(fd, st->logfd, O_CLOEXEC);
+		close(fd);
+	} else {
+		st->logfd = fd;
+	}
+}
+
 const char *
 store_path(struct store *st)
 {
@@ -322,7 +374,7 @@ manifest_json(struct store *st, const uint8_t digest[DIGEST_LEN])
 
 	if (cas_read_all(st->cas, digest, 64 << 20, &text, &len) < 0)
 		return NULL;
-	m = json_loadb(text, len, 0, NULL);
+	m = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
 	free(text);
 	return m;
 }
@@ -458,7 +510,7 @@ store_create(const char *path, const struct store_user *who)
 	DIR *dir;
 	int rc, fd;
 
-	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
 		return store_seterr(-errno, "could not create '%s': %s", path,
 		    strerror(errno));
 	dir = opendir(path);
@@ -489,7 +541,13 @@ store_create(const char *path, const struct store_user *who)
 	st = store_alloc(path);
 	if (!st)
 		return -ENOMEM;
-	rc = open_parts(st);
+	/* only its owner reaches the store's files: others use the mount */
+	if (chmod(st->path, 0700) < 0) {
+		rc = store_seterr(-errno, "could not set the mode of '%s': %s",
+		    st->path, strerror(errno));
+		goto out;
+	}
+	rc = open_parts(st, 1);
 	if (rc < 0)
 		goto out;
 	time_iso(when, now);
@@ -535,7 +593,7 @@ apply_entry(struct store *st, uint64_t seq, const char *text)
 	size_t n = 0, i, nt;
 	int rc = 0;
 
-	e = json_loads(text, 0, NULL);
+	e = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
 	files = json_object_get(e, "files");
 	if (!e || !json_is_array(files))
 		return store_seterr(-EIO, "ledger queue entry %llu is damaged",
@@ -930,6 +988,22 @@ link_inside(const char *rel, const char *target)
 	return 1;
 }
 
+/* The mode the staging area recorded for dirfd/name (safe.h). */
+static void
+logical_mode(int dirfd, const char *name, struct stat *st)
+{
+	int pfd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	struct stat ps;
+
+	if (pfd < 0)
+		return;
+	if (fstat(pfd, &ps) == 0 && ps.st_ino == st->st_ino) {
+		safe_attr_apply(pfd, &ps);
+		st->st_mode = ps.st_mode;
+	}
+	close(pfd);
+}
+
 static int
 scan_dir(struct scan *sc, int dirfd, const char *rel, int depth)
 {
@@ -969,7 +1043,14 @@ scan_dir(struct scan *sc, int dirfd, const char *rel, int depth)
 			    path, strerror(errno));
 			break;
 		}
-		if (S_ISREG(st.st_mode)) {
+		if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
+			logical_mode(dirfd, de->d_name, &st);
+		if (S_ISREG(st.st_mode) && sc->o && sc->o->busy &&
+		    sc->o->busy(sc->o->busy_arg, st.st_dev, st.st_ino)) {
+			rc = store_seterr(-EBUSY, "'%s' is open for writing: "
+			    "close it, then seal (what it wrote after the seal "
+			    "would be lost)", path);
+		} else if (S_ISREG(st.st_mode)) {
 			rc = scan_push(sc, path, MF_FILE, st.st_mode,
 			    (uint64_t)st.st_size);
 		} else if (S_ISDIR(st.st_mode)) {
@@ -1277,7 +1358,7 @@ progress_step(void *arg, uint64_t bytes)
 }
 
 static int
-read_metadata(const char *dir, const struct store_publish *o, json_t **meta,
+read_metadata(int dirfd, const struct store_publish *o, json_t **meta,
     json_t **pins)
 {
 	char path[4096], *text = NULL;
@@ -1289,10 +1370,11 @@ read_metadata(const char *dir, const struct store_publish *o, json_t **meta,
 
 	*meta = NULL;
 	*pins = json_array();
-	snprintf(path, sizeof(path), "%s/artifact.json", dir);
-	rc = read_small_file(path, META_MAX, &text, &len);
+	/* a user's files: no link followed, no FIFO waited for */
+	rc = safe_read(dirfd, "artifact.json", META_MAX, "artifact.json", &text,
+	    &len);
 	if (rc == 0) {
-		*meta = json_loadb(text, len, 0, &err);
+		*meta = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
 		free(text);
 		text = NULL;
 		if (!json_is_object(*meta))
@@ -1318,11 +1400,17 @@ read_metadata(const char *dir, const struct store_publish *o, json_t **meta,
 	} else if (rc != -ENOENT) {
 		return rc;
 	}
-	if (o->pins_file)
+	if (o->pins_file) {
+		/* relctl's own argument, read with its caller's rights */
 		snprintf(path, sizeof(path), "%s", o->pins_file);
-	else
-		snprintf(path, sizeof(path), "%s/pins", dir);
-	rc = read_small_file(path, META_MAX, &text, &len);
+		rc = read_small_file(path, META_MAX, &text, &len);
+	} else {
+		if (o->where)
+			snprintf(path, sizeof(path), "%s/pins", o->where);
+		else
+			snprintf(path, sizeof(path), "pins");
+		rc = safe_read(dirfd, "pins", META_MAX, path, &text, &len);
+	}
 	if (rc == -ENOENT && !o->pins_file)
 		return 0;
 	if (rc < 0)
@@ -1355,6 +1443,22 @@ int
 store_publish_dir(struct store *st, const char *dir,
     const struct store_publish *o, const struct store_user *who, char *id)
 {
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+	struct store_publish named = *o;
+
+	if (fd < 0)
+		return store_seterr(-errno, "could not open '%s': %s", dir,
+		    strerror(errno));
+	named.where = dir;
+	rc = store_publish_at(st, fd, &named, who, id);
+	close(fd);
+	return rc;
+}
+
+int
+store_publish_at(struct store *st, int dirfd, const struct store_publish *o,
+    const struct store_user *who, char *id)
+{
 	struct scan sc = { 0 };
 	struct progress prog = { o, 0, 0 };
 	struct art_blobs b;
@@ -1376,7 +1480,7 @@ store_publish_dir(struct store *st, const char *dir,
 	if ((rc = name_check(o->project, "project")) < 0 ||
 	    (rc = name_check(o->version, "version")) < 0)
 		return rc;
-	rc = read_metadata(dir, o, &meta, &pins);
+	rc = read_metadata(dirfd, o, &meta, &pins);
 	if (rc < 0)
 		goto out;
 	scenario = meta_field(o->scenario, meta, "scenario");
@@ -1397,10 +1501,11 @@ store_publish_dir(struct store *st, const char *dir,
 		    o->project, o->version);
 		goto out;
 	}
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	sc.o = o;
+	fd = dup(dirfd);	/* scan_dir closes what it reads */
 	if (fd < 0) {
-		rc = store_seterr(-errno, "could not open '%s': %s", dir,
-		    strerror(errno));
+		rc = store_seterr(-errno, "could not read the directory to "
+		    "publish: %s", strerror(errno));
 		goto out;
 	}
 	rc = scan_dir(&sc, fd, "", 0);
@@ -1410,18 +1515,22 @@ store_publish_dir(struct store *st, const char *dir,
 	prog.total = sc.bytes;
 	for (size_t i = 0; i < sc.n; i++) {
 		struct scan_ent *e = &sc.v[i];
-		char path[8192];
 		uint64_t size;
 		struct stat fst;
 
-		snprintf(path, sizeof(path), "%s/%s", dir, e->path);
 		if (e->type == MF_SYMLINK) {
 			char target[4096];
-			ssize_t n = readlink(path, target, sizeof(target));
+			ssize_t n = safe_readlink(dirfd, e->path, e->path,
+			    target, sizeof(target));
 
 			if (n < 0) {
-				rc = store_seterr(-errno, "could not read link "
-				    "'%s': %s", path, strerror(errno));
+				rc = (int)n;
+				goto out;
+			}
+			if (!link_inside(e->path, target)) {
+				rc = store_seterr(-EINVAL, "symbolic link '%s' "
+				    "points outside the artifact ('%s')",
+				    e->path, target);
 				goto out;
 			}
 			if ((rc = cas_put_buf(st->cas, target, (size_t)n,
@@ -1432,18 +1541,10 @@ store_publish_dir(struct store *st, const char *dir,
 		}
 		if (e->type != MF_FILE)
 			continue;
-		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0) {
-			rc = store_seterr(-errno, "could not open '%s': %s",
-			    path, strerror(errno));
+		/* below the held directory, no link on the way, a file */
+		if ((rc = safe_open(dirfd, e->path, S_IFREG, e->path, &fd,
+		    &fst)) < 0)
 			goto out;
-		}
-		if (fstat(fd, &fst) < 0 || !S_ISREG(fst.st_mode)) {
-			close(fd);
-			rc = store_seterr(-EINVAL, "'%s' changed while it was "
-			    "being published", path);
-			goto out;
-		}
 		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 		rc = cas_put_fd(st->cas, fd, e->digest, &size, progress_step,
 		    &prog);
@@ -1773,6 +1874,11 @@ store_rebuild(const char *path, uint64_t *artifacts)
 	st = store_alloc(path);
 	if (!st)
 		return -ENOMEM;
+	/* nobody may have the index open while it is replaced */
+	if ((rc = take_use_lock(st, 1)) < 0) {
+		store_close(st);
+		return rc;
+	}
 	snprintf(ipath, sizeof(ipath), "%s/index", st->path);
 	snprintf(old, sizeof(old), "%s/index.old", st->path);
 	remove_tree(old);
@@ -1784,7 +1890,7 @@ store_rebuild(const char *path, uint64_t *artifacts)
 		}
 		moved = 1;
 	}
-	rc = open_parts(st);
+	rc = open_parts(st, 1);
 	if (rc < 0)
 		goto out;
 	f.runs = &runs;
@@ -1813,7 +1919,7 @@ store_rebuild(const char *path, uint64_t *artifacts)
 	/* the top of the tree dates from the store's creation */
 	if ((rc = ledger_read(st->lg, "store.json", &info, &ilen)) < 0)
 		goto out;
-	sj = json_loads(info, 0, NULL);
+	sj = json_loads(info, JSON_REJECT_DUPLICATES, NULL);
 	if ((rc = insert_root(st, txn, parse_iso(mf_str(sj, "created")))) < 0)
 		goto out;
 	for (size_t k = 0; k < f.n; k++) {
@@ -1863,7 +1969,7 @@ store_rebuild(const char *path, uint64_t *artifacts)
 			goto out;
 		}
 		snprintf(key, sizeof(key), "%.*s", (int)(tc - p), p);
-		run = json_loadb(runs.texts[i], runs.lens[i], 0, NULL);
+		run = json_loadb(runs.texts[i], runs.lens[i], JSON_REJECT_DUPLICATES, NULL);
 		if (!run || index_get(st->ix, txn, TAB_ARTIFACT, key, &rec,
 		    sizeof(rec)) < 0) {
 			json_decref(run);

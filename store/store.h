@@ -51,6 +51,9 @@ void store_prefetch(struct store *st);
 /* STORE/incoming, the directory behind incoming/ in the mount. */
 const char *store_incoming_dir(struct store *st);
 
+/* Reopen STORE/relfs.log (after logrotate moved it: SIGHUP). */
+void store_log_reopen(struct store *st);
+
 /* Append a line for people to STORE/relfs.log. */
 void store_log(struct store *st, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -63,8 +66,12 @@ struct store_publish {
 	const char *installer;
 	const char *description;
 	const char *pins_file;	/* default: DIR/pins when present */
+	const char *where;	/* the directory's name, for messages */
 	void (*progress)(void *arg, uint64_t done, uint64_t total);
 	void *arg;
+	/* 1 when the file (dev, ino) is open for writing (then -EBUSY) */
+	int (*busy)(void *arg, dev_t dev, ino_t ino);
+	void *busy_arg;
 };
 
 /*
@@ -78,6 +85,35 @@ struct store_publish {
 int store_publish_dir(struct store *st, const char *dir,
     const struct store_publish *opts, const struct store_user *who,
     char *id);
+
+/*
+ * The same for the directory open at dirfd.  Nothing below it is reached by
+ * a path that could pass through a link: every file is opened relative to
+ * dirfd with no link on the way and checked to be a regular file on the
+ * descriptor it is read from; the modes are the logical ones the staging
+ * area recorded (safe.h).
+ */
+int store_publish_at(struct store *st, int dirfd,
+    const struct store_publish *opts, const struct store_user *who,
+    char *id);
+
+/*
+ * mv incoming/<project>/<name> artifacts/<project>/[<version>]: seal the
+ * staged directory name below projfd (STORE/incoming/<project>, any
+ * descriptor of it) as project/version.  The directory is first moved out
+ * of every user's reach (STORE/tmp/seal.*), then published from there
+ * (store_publish_at) and removed descriptor by descriptor; a refusal moves
+ * it back.  -EBUSY when opts->busy says a file of it is open for writing.
+ */
+int store_seal(struct store *st, int projfd, const char *name,
+    const struct store_publish *opts, const struct store_user *who);
+
+/*
+ * What a daemon killed during a seal left in STORE/tmp: a staged directory
+ * whose artifact is in the index is removed, any other goes back to
+ * incoming/ (or stays, logged, when its name was taken meanwhile).
+ */
+void store_seal_recover(struct store *st);
 
 /* Nodes of the tree, for the mount. */
 int store_node_get(struct store *st, uint64_t ino, struct node *out);

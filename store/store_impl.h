@@ -24,6 +24,7 @@ struct store {
 	gid_t owner_gid;
 	int lockfd;
 	int logfd;
+	int usefd;		/* use.lock: shared, or alone for a rebuild */
 	/* the daemon writes the ledger from a thread of its own */
 	int async;
 	pthread_t worker;

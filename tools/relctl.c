@@ -118,6 +118,11 @@ open_store(const char *path, struct store **st)
 {
 	int rc = store_open(st, path);
 
+	/* a damaged index has its own exit code: scripts rebuild on 3 */
+	if (rc == -EUCLEAN) {
+		fail(rc);
+		exit(3);
+	}
 	return rc < 0 ? fail(rc) : 0;
 }
 

@@ -77,7 +77,7 @@ check "the CI user writes a result" as "$P-ci" sh -c "echo PASS >'$A/results/vpi
 check_eq "the run names the CI user" "$P-ci" "$(jq -r .user "$A/runs/vping/000001.json")"
 before="$(ledger_commits) $(find "$A/runs" -type f | wc -l) $(objects)"
 errno_as "the CI user cannot write criteria" "$P-ci" EACCES write "$S/daily/criteria.json"
-check "the refusal names the role" grep -q "needs the 'manager' role, held by members of group $P-gmgr and root; $P-ci (uid $(id -u "$P-ci")) does not hold it" "$STORE/relfs.log"
+check_eq "ls -l says why: criteria.json is the manager group's" "-rw-rw-r-- $P-gmgr" "$(stat -c '%A %G' "$S/daily/criteria.json")"
 errno_as "the CI user cannot approve" "$P-ci" EACCES write "$A/approvals/daily"
 errno_as "the CI user cannot hold a stage" "$P-ci" EACCES write "$S/daily/hold"
 errno_as "the CI user cannot make a stage" "$P-ci" EACCES mkdir "$S/weekly"
@@ -87,7 +87,7 @@ errno_as "nor project criteria" "$P-ci" EACCES write "$MNT/projects/fuel/criteri
 
 # the approver approves, but cannot publish or write results
 errno_as "the approver cannot publish" "$P-appr" EACCES mkdir "$MNT/incoming/apex"
-check "that refusal names the role too" grep -q "mkdir under incoming/ or results/ needs the 'ci' role" "$STORE/relfs.log"
+check_eq "ls -l says why: results/ is the CI group's" "drwxrwxr-x $P-gci" "$(stat -c '%A %G' "$A/results")"
 errno_as "the approver cannot write results" "$P-appr" EACCES write "$A/results/x.json"
 
 # an outsider reads everything and changes nothing
@@ -162,6 +162,9 @@ before=$(ledger_commits)
 check_fails "relctl: the CI user cannot approve" as "$P-ci" "$RELCTL" approve "$STORE" fuel 1 daily ok
 keep
 check "relctl says which role" said "approving needs the 'approver' role"
+check_fails "relctl: the CI user cannot set criteria" as "$P-ci" "$RELCTL" criteria "$STORE" daily /dev/null
+keep
+check "and names the role, who holds it and who asked" said "needs the 'manager' role, held by members of group $P-gmgr and root; $P-ci (uid $(id -u "$P-ci")) does not hold it"
 check_fails "relctl: the approver cannot publish" as "$P-appr" "$RELCTL" publish "$STORE" "$SRC" --project fuel --version 2
 keep
 check "relctl names the ci role" said "publishing an artifact needs the 'ci' role"

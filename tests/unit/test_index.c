@@ -38,7 +38,7 @@ test_tree(void **state)
 	uint64_t ino, first;
 
 	(void)state;
-	assert_int_equal(index_open(&ix, dir), 0);
+	assert_int_equal(index_open(&ix, dir, 1), 0);
 	assert_int_equal(index_begin(ix, 0, &txn), 0);
 	assert_int_equal(index_alloc_ino(ix, txn, 3, &first), 0);
 	assert_int_equal(first, INO_FIRST_FREE);
@@ -86,7 +86,7 @@ test_queue(void **state)
 	uint64_t seq, count;
 
 	(void)state;
-	assert_int_equal(index_open(&ix, dir), 0);
+	assert_int_equal(index_open(&ix, dir, 1), 0);
 	assert_int_equal(index_begin(ix, 0, &txn), 0);
 	assert_int_equal(index_queue_push(ix, txn, "{\"a\":1}", &seq), 0);
 	assert_int_equal(seq, 1);
