@@ -62,11 +62,15 @@ $(BUILD)/tests/probe: tests/probe.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
+$(BUILD)/tests/race: tests/race.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
 $(BUILD)/tests/receiver: tests/receiver.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lcrypto
 
-integration: all $(BUILD)/tests/probe $(BUILD)/tests/receiver
+integration: all $(BUILD)/tests/probe $(BUILD)/tests/receiver $(BUILD)/tests/race
 	@BUILD=$(abspath $(BUILD)) tests/integration/run
 
 # The whole suite, then again under AddressSanitizer and UBSan.

@@ -7,8 +7,16 @@
  * root holds every role.  Only the owner and root change the mapping.
  *
  * The configuration is {"roles": {"ci": [{"group": NAME, "gid": N}, ...],
- * ...}} in the index (meta "config") and in the ledger (config.json);
- * gids are resolved when it is set, so a check reads no group database.
+ * ...}, "file_pins": [DIR...], "pin_sources": [PREFIX...]} in the index
+ * (meta "config") and in the ledger (config.json); gids are resolved when
+ * it is set, so a check reads no group database.
+ *
+ * Pins reach only the sources a manager allowed: a file:// pin a file
+ * below one of file_pins, an http(s):// pin a URL that starts with one of
+ * pin_sources.  None by default: the daemon fetches with its own rights
+ * and from its own place in the network, on behalf of whoever reads, so
+ * an unchecked pin would let a CI user read the daemon's files or reach
+ * any host the daemon can.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -168,21 +176,69 @@ store_may(struct store *st, const struct store_user *who, enum store_role r,
 	    role_names[r], holders, who->name, (unsigned)who->uid);
 }
 
+/*
+ * Set config[key][sub] (config[key] when sub is NULL) to val in one
+ * transaction: the index, config.json in the ledger (msg), and a
+ * config.changed event with ev and the name pair evname=evval.
+ */
+static int
+config_put(struct store *st, const char *key, const char *sub, json_t *val,
+    const char *msg, json_t *ev, const char *evname, const char *evval,
+    const struct store_user *who)
+{
+	json_t *config = NULL, *files = json_array();
+	int64_t now = time(NULL);
+	uint8_t d[DIGEST_LEN];
+	MDB_txn *txn = NULL;
+	char *text = NULL;
+	int rc;
+
+	if ((rc = index_begin(st->ix, 0, &txn)) < 0)
+		goto out;
+	config = config_in(st, txn);
+	if (sub)
+		json_object_set(json_object_get(config, key), sub, val);
+	else
+		json_object_set(config, key, val);
+	text = json_dumps(config, JSON_INDENT(2) | JSON_SORT_KEYS);
+	if (!text) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if ((rc = index_put_raw(st->ix, txn, TAB_META, "config", 6, text,
+	    strlen(text), 0)) < 0 ||
+	    (rc = cas_put_buf(st->cas, text, strlen(text), d)) < 0)
+		goto out;
+	add_file(files, "config.json", d);
+	if ((rc = queue_change(st, txn, who, now, msg, files)) < 0 ||
+	    (rc = event_named(st, txn, "config.changed", who, now, ev, evname,
+	    evval, NULL)) < 0)
+		goto out;
+	rc = index_commit(txn);
+	txn = NULL;
+	if (rc == 0)
+		ledger_kick(st);
+out:
+	index_abort(txn);
+	free(text);
+	json_decref(config);
+	json_decref(files);
+	return rc;
+}
+
 int
 store_config_set(struct store *st, enum store_role r,
     const char *const *groups, size_t n, const struct store_user *who)
 {
-	char owner[64], msg[1024], *text = NULL;
-	json_t *config = NULL, *list = json_array(), *files = json_array();
-	json_t *ev = NULL;
-	int64_t now = time(NULL);
-	uint8_t d[DIGEST_LEN];
-	MDB_txn *txn = NULL;
+	char owner[64], msg[1024];
+	json_t *list = json_array(), *ev = NULL;
 	size_t used;
 	int rc = 0;
 
-	if ((unsigned)r >= STORE_NROLES)
-		return store_seterr(-EINVAL, "unknown role");
+	if ((unsigned)r >= STORE_NROLES) {
+		rc = store_seterr(-EINVAL, "unknown role");
+		goto out;
+	}
 	if (who && who->uid != 0 && who->uid != st->owner) {
 		owner_name(st, owner, sizeof(owner));
 		rc = store_seterr(-EACCES, "permission denied: only the store's "
@@ -210,36 +266,12 @@ store_config_set(struct store *st, enum store_role r,
 	}
 	if (n == 0 && used < sizeof(msg))
 		snprintf(msg + used, sizeof(msg) - used, "the store's owner");
-	if ((rc = index_begin(st->ix, 0, &txn)) < 0)
-		goto out;
-	config = config_in(st, txn);
-	json_object_set(json_object_get(config, "roles"), role_names[r], list);
-	text = json_dumps(config, JSON_INDENT(2) | JSON_SORT_KEYS);
-	if (!text) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	if ((rc = index_put_raw(st->ix, txn, TAB_META, "config", 6, text,
-	    strlen(text), 0)) < 0 ||
-	    (rc = cas_put_buf(st->cas, text, strlen(text), d)) < 0)
-		goto out;
-	add_file(files, "config.json", d);
 	ev = json_pack("{s:O}", "groups", list);
-	if ((rc = queue_change(st, txn, who, now, msg, files)) < 0 ||
-	    (rc = event_named(st, txn, "config.changed", who, now, ev, "role",
-	    role_names[r], NULL)) < 0)
-		goto out;
-	rc = index_commit(txn);
-	txn = NULL;
-	if (rc == 0)
-		ledger_kick(st);
+	rc = config_put(st, "roles", role_names[r], list, msg, ev, "role",
+	    role_names[r], who);
 out:
-	index_abort(txn);
-	free(text);
-	json_decref(config);
 	json_decref(ev);
 	json_decref(list);
-	json_decref(files);
 	return rc;
 }
 
@@ -256,6 +288,106 @@ access_rebuild(struct store *st, MDB_txn *txn, const char *text, size_t len)
 	json_decref(c);
 	rc = index_put_raw(st->ix, txn, TAB_META, "config", 6, text, len, 0);
 	return rc;
+}
+
+/* -- where pins may point ------------------------------------------ */
+
+static const char *const source_keys[] = { "file_pins", "pin_sources" };
+
+/* An allowed source as given: an absolute directory, or scheme://host/. */
+static int
+source_ok(int kind, const char *s)
+{
+	const char *host;
+
+	if (kind == 0)
+		return s[0] == '/' && !strstr(s, "/../") && !strstr(s, "/./") &&
+		    strcmp(s + strlen(s) - (strlen(s) >= 3 ? 3 : 0), "/..");
+	host = strncmp(s, "http://", 7) == 0 ? s + 7 :
+	    strncmp(s, "https://", 8) == 0 ? s + 8 : NULL;
+	/* the host is whole: a prefix ends with the '/' after it */
+	return host && *host && *host != '/' && strchr(host, '/') &&
+	    !strchr(s, '@') && !strpbrk(s, " \t\r\n");
+}
+
+int
+store_config_sources(struct store *st, enum store_source kind,
+    const char *const *list, size_t n, const struct store_user *who)
+{
+	char msg[1024];
+	json_t *arr = json_array(), *ev = NULL;
+	size_t used;
+	int rc;
+
+	if ((rc = store_may(st, who, STORE_ROLE_MANAGER, kind == STORE_FILE_PINS ?
+	    "allowing file:// pins" : "allowing pin sources")) < 0)
+		goto out;
+	used = (size_t)snprintf(msg, sizeof(msg), "config: %s %s",
+	    kind == STORE_FILE_PINS ? "file:// pins below" :
+	    "pins from", n ? "" : "nowhere");
+	for (size_t i = 0; i < n; i++) {
+		if (!source_ok(kind, list[i])) {
+			rc = store_seterr(-EINVAL, "'%s' is not %s", list[i],
+			    kind == STORE_FILE_PINS ? "an absolute directory "
+			    "(no . or .. in it)" : "an http:// or https:// URL "
+			    "prefix naming its host and ending in '/' after it "
+			    "(http://host:port/path/)");
+			goto out;
+		}
+		json_array_append_new(arr, json_string(list[i]));
+		if (used < sizeof(msg))
+			used += (size_t)snprintf(msg + used, sizeof(msg) - used,
+			    "%s%s", i ? ", " : "", list[i]);
+	}
+	ev = json_pack("{s:O}", source_keys[kind], arr);
+	rc = config_put(st, source_keys[kind], NULL, arr, msg, ev, NULL, NULL,
+	    who);
+out:
+	json_decref(ev);
+	json_decref(arr);
+	return rc;
+}
+
+/* Is path (absolute, from a file:// URL) below dir? */
+static int
+below(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return strncmp(path, dir, n) == 0 && (path[n] == '/' ||
+	    (n == 1 && dir[0] == '/'));
+}
+
+int
+store_pin_allowed(struct store *st, const char *url)
+{
+	json_t *config = NULL, *v;
+	size_t i;
+	int ok = 0, file = strncmp(url, "file://", 7) == 0;
+	const char *path = url + 7;
+
+	if (file && (strstr(path, "/../") || strstr(path, "/./") ||
+	    strstr(path, "//")))
+		return store_seterr(-EINVAL, "pin url '%s': a file:// path with "
+		    ". or .. or // in it is never allowed", url);
+	if (store_config_get(st, &config) < 0)
+		return -ENOMEM;
+	json_array_foreach(json_object_get(config, source_keys[file ? 0 : 1]),
+	    i, v) {
+		const char *a = json_string_value(v);
+
+		if (a && (file ? below(path, a) : strncmp(url, a, strlen(a)) ==
+		    0))
+			ok = 1;
+	}
+	json_decref(config);
+	if (ok)
+		return 0;
+	return store_seterr(-EINVAL, "pin url '%s' is not below a source a "
+	    "manager allowed (relctl config STORE %s ...)", url, file ?
+	    "file-pins" : "pin-sources");
 }
 
 /* -- what ls -l shows ----------------------------------------------- */

@@ -369,8 +369,10 @@ download(struct store *st, struct flight *f, const char *name,
 	if (memcmp(got, f->digest, DIGEST_LEN) != 0) {
 		digest_hex(ghex, got);
 		unlink(f->part);
-		return store_seterr(-EIO, "%s: digest mismatch: %s has sha256 "
-		    "%s, the pin says %s; nothing was kept", name, url, ghex, hex);
+		/* what the bytes hash to is not told: it would name them */
+		return store_seterr(-EIO, "%s: digest mismatch: the bytes at %s "
+		    "are not those pinned (sha256 %s); nothing was kept", name,
+		    url, hex);
 	}
 	return adopt(st, f);
 }

@@ -1483,6 +1483,13 @@ store_publish_at(struct store *st, int dirfd, const struct store_publish *o,
 	rc = read_metadata(dirfd, o, &meta, &pins);
 	if (rc < 0)
 		goto out;
+	for (size_t i = 0; i < json_array_size(pins); i++)
+		if ((rc = store_pin_allowed(st, mf_str(json_array_get(pins, i),
+		    "url"))) < 0) {
+			store_prefixerr(rc, "pin '%s'", mf_str(json_array_get(
+			    pins, i), "name"));
+			goto out;
+		}
 	scenario = meta_field(o->scenario, meta, "scenario");
 	installer = meta_field(o->installer, meta, "installer");
 	if ((*scenario && (rc = name_check(scenario, "scenario")) < 0) ||

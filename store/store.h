@@ -413,6 +413,24 @@ int store_may(struct store *st, const struct store_user *who,
 /* The configuration: {"roles": {"ci": [{"group", "gid"}...], ...}}. */
 int store_config_get(struct store *st, json_t **out);
 
+/* Where pins may point (access.c). */
+enum store_source { STORE_FILE_PINS, STORE_PIN_SOURCES };
+
+/*
+ * Allow file:// pins below these directories, or http(s):// pins that
+ * start with these prefixes (n == 0: none).  The manager role; recorded
+ * in the ledger (config.json).  -EINVAL for a directory that is not
+ * absolute or a prefix that does not end its host with '/'.
+ */
+int store_config_sources(struct store *st, enum store_source kind,
+    const char *const *list, size_t n, const struct store_user *who);
+
+/*
+ * 0 when url is below a source a manager allowed; -EINVAL with a message
+ * naming the command that allows it otherwise.
+ */
+int store_pin_allowed(struct store *st, const char *url);
+
 /* Map role r to groups (n = 0: back to the owner); only the owner or root;
  * one ledger commit.  -EINVAL for a group that does not exist. */
 int store_config_set(struct store *st, enum store_role r,

@@ -9,6 +9,8 @@
  *   probe rename FROM TO    rename(2)
  *   probe symlink TARGET PATH
  *   probe read PATH         open O_RDONLY and read everything
+ *   probe link FROM TO | chown PATH (to root) | setuid PATH (chmod 4755)
+ *   probe mkfifo PATH | exclusive PATH (open O_CREAT|O_EXCL)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -61,6 +63,18 @@ run(int argc, char **argv)
 		return rename(p, argv[3]);
 	if (strcmp(op, "symlink") == 0 && argc == 4)
 		return symlink(p, argv[3]);
+	if (strcmp(op, "link") == 0 && argc == 4)
+		return link(p, argv[3]);
+	if (strcmp(op, "chown") == 0)
+		return chown(p, 0, 0);
+	if (strcmp(op, "setuid") == 0)
+		return chmod(p, 04755);
+	if (strcmp(op, "mkfifo") == 0)
+		return mkfifo(p, 0644);
+	if (strcmp(op, "exclusive") == 0) {
+		fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644);
+		return fd < 0 ? -1 : close(fd);
+	}
 	errno = EINVAL;
 	fprintf(stderr, "probe: unknown operation %s\n", op);
 	return -2;

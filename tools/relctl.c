@@ -87,7 +87,9 @@ static const struct {
 	{ "rebuild", cmd_rebuild, "rebuild STORE   (with the store unmounted)" },
 	{ "config", cmd_config, "config STORE [ROLE [GROUP...|--owner]]   "
 	    "(roles ci, approver, manager: who holds them, or map one to Unix "
-	    "groups; --owner: the store's owner alone)" },
+	    "groups; --owner: the store's owner alone)\n"
+	    "  relctl config STORE file-pins|pin-sources [DIR...|PREFIX...|"
+	    "--none]   (where pins may point; none by default)" },
 };
 
 static void
@@ -760,6 +762,51 @@ print_roles(json_t *config, const char *only)
 	}
 }
 
+/*
+ * relctl config STORE file-pins|pin-sources [DIR...|PREFIX...|--none]:
+ * show or set where pins may point.
+ */
+static int
+config_sources(int argc, char **argv)
+{
+	enum store_source kind = strcmp(argv[2], "file-pins") == 0 ?
+	    STORE_FILE_PINS : STORE_PIN_SOURCES;
+	const char *key = kind == STORE_FILE_PINS ? "file_pins" : "pin_sources";
+	struct store_user u;
+	struct store *st;
+	json_t *config = NULL, *v;
+	size_t i;
+	int rc = 0;
+
+	if (open_store(argv[1], &st))
+		return 1;
+	me(&u);
+	if (argc >= 4) {
+		int none = argc == 4 && strcmp(argv[3], "--none") == 0;
+
+		rc = store_config_sources(st, kind,
+		    (const char *const *)argv + 3, none ? 0 :
+		    (size_t)(argc - 3), &u);
+	}
+	if (rc == 0)
+		rc = store_config_get(st, &config);
+	if (rc == 0 && json_out) {
+		char *text = json_dumps(json_object_get(config, key) ?
+		    json_object_get(config, key) : json_array(), JSON_ENCODE_ANY);
+
+		printf("%s\n", text ? text : "[]");
+		free(text);
+	} else if (rc == 0) {
+		printf("%s:", argv[2]);
+		json_array_foreach(json_object_get(config, key), i, v)
+			printf(" %s", json_string_value(v));
+		printf("%s\n", json_array_size(json_object_get(config, key)) ?
+		    "" : " none");
+	}
+	json_decref(config);
+	return done(st, rc, NULL);
+}
+
 static int
 cmd_config(int argc, char **argv)
 {
@@ -772,6 +819,9 @@ cmd_config(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (argc >= 3 && (strcmp(argv[2], "file-pins") == 0 ||
+	    strcmp(argv[2], "pin-sources") == 0))
+		return config_sources(argc, argv);
 	if (argc >= 3 && (role = store_role_parse(argv[2])) < 0)
 		return fail(role);
 	if (open_store(argv[1], &st))

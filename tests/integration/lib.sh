@@ -52,6 +52,14 @@ check_errno() {
 	check_eq "$desc ($want)" "$want" "$("$PROBE" "$@" 2>&1)"
 }
 
+# allow_pins [PREFIX...]: let pins point at this test's sources (none are
+# allowed by default): the fixed test URLs, PREFIX..., and files under $T.
+allow_pins() {
+	"$RELCTL" config "$STORE" pin-sources http://127.0.0.1:1/ \
+		http://127.0.0.1:8080/ http://x/ "$@" >/dev/null &&
+	"$RELCTL" config "$STORE" file-pins "$T" /srv >/dev/null
+}
+
 mount_store() {
 	"$RELFS" "$STORE" "$MNT" "$@" || return 1
 	for _ in $(seq 100); do

@@ -7,6 +7,7 @@ SRC=$T/src
 mkdir -p "$SRC/d"
 echo one >"$SRC/d/f"
 "$RELCTL" init "$STORE" >/dev/null
+allow_pins
 "$RELCTL" publish "$STORE" "$SRC" --project fuel --version 1 >/dev/null
 mount_store || { not_ok mount; finish; exit 1; }
 A=$MNT/artifacts/fuel/1

@@ -11,6 +11,7 @@ ln -s x/y/b "$SRC/lb"
 chmod +x "$SRC/a"
 printf 'up\t1\t%s\tfile:///srv/up.tar\n' "$(printf up | sha256sum | cut -c1-64)" >"$SRC/pins"
 "$RELCTL" init "$STORE" >/dev/null
+allow_pins
 for v in 1 2 3; do
 	echo "v$v" >"$SRC/version"
 	"$RELCTL" publish "$STORE" "$SRC" --project fuel --version "$v" \
@@ -45,7 +46,7 @@ check "verify after rebuild" "$RELCTL" verify "$STORE"
 # the index keeps working after a rebuild: a new publish
 echo new >"$SRC/version"
 check "publish after rebuild" "$RELCTL" publish "$STORE" "$SRC" --project fuel --version 4
-check_eq "ledger history goes on (1 + 6 publishes)" 7 "$(ledger_commits)"
+check_eq "ledger history goes on (1 + 2 configs + 6 publishes)" 9 "$(ledger_commits)"
 check "verify still clean" "$RELCTL" verify "$STORE"
 unmount_store
 

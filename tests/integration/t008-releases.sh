@@ -11,6 +11,7 @@ printf '#!/bin/sh\necho deploy\n' >"$SRC/bin/deploy.sh"
 SHA=$(printf 'img' | sha256sum | cut -c1-64)
 printf 'centos\t7\t%s\thttp://127.0.0.1:1/c.img\n' "$SHA" >"$SRC/pins"
 "$RELCTL" init "$STORE" >/dev/null
+allow_pins
 pub() {	# PROJECT VERSION SCENARIO
 	"$RELCTL" publish "$STORE" "$SRC" --project "$1" --version "$2" --scenario "$3" >/dev/null
 }

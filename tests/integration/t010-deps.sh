@@ -24,6 +24,7 @@ U=http://127.0.0.1:$PORT
 	printf 'local\t1\t%s\tfile://%s\n' "$(sha "$T/local.img")" "$T/local.img"
 } >"$T/src/pins"
 "$RELCTL" init "$STORE" >/dev/null
+allow_pins "http://127.0.0.1:$PORT/" "http://127.0.0.1:$((PORT + 1))/"
 "$RELCTL" publish "$STORE" "$T/src" --project fuel --version 1 >/dev/null
 "$SERVER" $PORT - "$T/srv.log" --serve "$SRV" &
 SPID=$!
@@ -45,6 +46,7 @@ check_eq "later reads are local" 1 "$(grep -c 'GET good.img' "$T/srv.log")"
 # a digest mismatch: EIO, a message, nothing cached, the next read retries
 check_errno "a digest mismatch is EIO" EIO read "$D/bad"
 check "the message says what is wrong" grep -q "deps/bad\|bad: digest mismatch" "$STORE/relfs.log"
+check_fails "and never what the bytes it refused hash to" grep -q "$(sha "$SRV/bad.img")" "$STORE/relfs.log"
 check_eq "nothing cached" "" "$(find "$STORE/objects" -name "$(printf 'other' | sha256sum | cut -c3-64)")"
 check_errno "the next read tries again" EIO read "$D/bad"
 check_eq "and downloads again" 2 "$(grep -c 'GET bad.img' "$T/srv.log")"
