@@ -129,6 +129,20 @@ node_attr(struct fs *fs, uint64_t ino, const struct node *n, struct stat *st)
 	 * it, even within one second.
 	 */
 	st->st_mtim.tv_nsec = st->st_ctim.tv_nsec = n->change;
+	/*
+	 * A status is made when it is read: its size is the size of what a
+	 * read now would return (rsync, tar, mmap and web servers trust it).
+	 */
+	if (store_node_is_dynamic(n) && n->size == 0) {
+		char *buf = NULL;
+		size_t len = 0;
+
+		if (store_dynamic_text(fs->st, ino, n, &buf, &len) == 0) {
+			st->st_size = (off_t)len;
+			st->st_blocks = (blkcnt_t)((len + 511) / 512);
+		}
+		free(buf);
+	}
 	switch (n->kind) {
 	case NODE_DIR:
 		st->st_mode = S_IFDIR | n->mode;
@@ -174,8 +188,12 @@ node_entry(struct fs *fs, uint64_t ino, const struct node *n,
 	node_attr(fs, ino, n, &e->attr);
 	/* most names in the index are never removed: cache those */
 	e->entry_timeout = (n->flags & NODE_VOLATILE) ? 0 : fs->timeout;
-	/* what changes is invalidated when it does (fs_changed) */
-	e->attr_timeout = (n->flags & NODE_LIVE) ? 0 : fs->timeout;
+	/*
+	 * What changes is invalidated when it does (fs_changed); a status,
+	 * whose size moves with every input, is asked for every time.
+	 */
+	e->attr_timeout = (n->flags & NODE_LIVE) || (store_node_is_dynamic(n) &&
+	    n->kind != NODE_RUN) ? 0 : fs->timeout;
 }
 
 /* results/ of an artifact is the real directory behind it. */
@@ -303,7 +321,8 @@ op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	node_attr(fs, ino, &n, &st);
-	fuse_reply_attr(req, &st, (n.flags & NODE_LIVE) ? 0 : fs->timeout);
+	fuse_reply_attr(req, &st, (n.flags & NODE_LIVE) ||
+	    (store_node_is_dynamic(&n) && n.kind != NODE_RUN) ? 0 : fs->timeout);
 }
 
 static void

@@ -212,6 +212,13 @@ check "SIGHUP does not unmount" mountpoint -q "$MNT"
 as "$P-ci" "$PROBE" unlink "$A/results/same.json" >/dev/null
 check "the next refusal goes to a new relfs.log" grep -q "never removed" "$STORE/relfs.log"
 
+# -- honest sizes: what stat says is what a read returns
+for f in "$A/status" "$A/status.json" "$A/runs/vping/000001.json"; do
+	check_eq "stat size of ${f#$MNT/} is its length" "$(wc -c <"$f")" "$(stat -c %s "$f")"
+done
+check "rsync copies a status whole" rsync -a "$A/status.json" "$T/status.copy"
+check "byte for byte" cmp "$A/status.json" "$T/status.copy"
+
 # -- bad criteria
 as_own "$RELCTL" stage "$STORE" daily >/dev/null
 echo '{"soak": "106751991167301d"}' >"$T/c1.json"
