@@ -97,6 +97,14 @@ test_check(void **state)
 	assert_int_equal(crit_duration("90", &s), 0);
 	assert_int_equal(s, 90);
 	assert_int_equal(crit_duration("h", &s), -EINVAL);
+	/* overflow and more than ten years are refused, not wrapped */
+	assert_int_equal(crit_duration("106751991167301d", &s), -ERANGE);
+	assert_int_equal(crit_duration("99999999999999999999", &s), -EINVAL);
+	assert_int_equal(crit_duration("3661d", &s), -ERANGE);
+	assert_int_equal(crit_duration("3660d", &s), 0);
+	assert_int_equal(s, 3660LL * 86400);
+	assert_int_equal(crit_duration("-5s", &s), -EINVAL);
+	assert_int_equal(crit_duration(" 5s", &s), -EINVAL);
 }
 
 static void
