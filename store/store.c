@@ -711,17 +711,36 @@ drain_locked(struct store *st)
 
 	clear_stale_git_locks(st);
 	for (;;) {
+		uint64_t done = 0;
+
 		if ((rc = index_begin(st->ix, 1, &txn)) < 0)
 			return rc;
 		rc = index_queue_count(st->ix, txn, &queued);
+		if (rc == 0 && index_get(st->ix, txn, TAB_META, "ledger_done",
+		    &done, sizeof(done)) < 0)
+			done = 0;
 		index_abort(txn);
 		/*
 		 * Always one packfile for the batch: loose objects cost a
 		 * file each, and under load creating and removing those
 		 * took as much CPU as all the requests together.
 		 */
-		if (rc < 0 || (rc = ledger_last_seq(st->lg, &last)) < 0 ||
-		    (queued >= 1 && (rc = ledger_batch_begin(st->lg)) < 0))
+		if (rc < 0 || (rc = ledger_last_seq(st->lg, &last)) < 0)
+			return rc;
+		/*
+		 * The branch must be where the index saw it last: a branch
+		 * moved back or deleted would make the next change a new
+		 * root that orphans the history.  Nothing is written then.
+		 */
+		if (last < done)
+			return store_seterr(-EIO, "ledger: refs/heads/main is at "
+			    "change %llu%s, but change %llu was written: the "
+			    "branch was moved or deleted; ledger writes stop "
+			    "(the changes stay queued) until it points at the "
+			    "commit with Relfs-Seq: %llu again (git update-ref)",
+			    (unsigned long long)last, last ? "" : " (missing)",
+			    (unsigned long long)done, (unsigned long long)done);
+		if (queued >= 1 && (rc = ledger_batch_begin(st->lg)) < 0)
 			return rc;
 		for (n = 0, from = 0; n < DRAIN_BATCH; n++, from = seq + 1) {
 			if ((rc = index_begin(st->ix, 1, &txn)) < 0)
@@ -755,6 +774,12 @@ drain_locked(struct store *st)
 				index_abort(txn);
 				return rc;
 			}
+		}
+		if ((rc = ledger_last_seq(st->lg, &last)) < 0 ||
+		    (rc = index_put(st->ix, txn, TAB_META, "ledger_done", &last,
+		    sizeof(last), 0)) < 0) {
+			index_abort(txn);
+			return rc;
 		}
 		if ((rc = index_commit(txn)) < 0)
 			return rc;
@@ -2003,6 +2028,10 @@ store_rebuild(const char *path, uint64_t *artifacts)
 			goto out;
 	/* the queue goes on after the last commit the ledger has */
 	if ((rc = ledger_last_seq(st->lg, &last)) < 0)
+		goto out;
+	/* the ledger's branch is where the rebuilt index saw it */
+	if ((rc = index_put(st->ix, txn, TAB_META, "ledger_done", &last,
+	    sizeof(last), 0)) < 0)
 		goto out;
 	last++;
 	if ((rc = index_put(st->ix, txn, TAB_META, "next_seq", &last,

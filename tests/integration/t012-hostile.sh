@@ -249,6 +249,17 @@ rm -rf "$STORE/index"
 as_own "$RELCTL" list "$STORE" >"$T/v.out" 2>&1
 check_eq "a removed index: exit 3" 3 "$?"
 check "rebuild makes it whole again" as_own "$RELCTL" rebuild "$STORE"
+# deleted ledger refs: writes stop with a clear error, nothing is orphaned
+G="git --git-dir=$STORE/ledger.git"
+head=$($G rev-parse HEAD)
+commits=$($G rev-list --count HEAD)
+$G update-ref -d refs/heads/main
+check "a change with the branch deleted is kept in the index" as_own "$RELCTL" stage "$STORE" weekly
+check "the ledger refused to start a new history" grep -q "refs/heads/main is at change 0 (missing)" "$STORE/relfs.log"
+check_fails "no new branch was made" $G rev-parse -q --verify refs/heads/main
+$G update-ref refs/heads/main "$head"
+check "with the branch put back, the queue is written" as_own "$RELCTL" ledger --sync "$STORE"
+check_eq "on top of the old history" "$((commits + 1)) 1" "$($G rev-list --count HEAD) $($G rev-list --max-parents=0 HEAD | wc -l)"
 check "verify is clean" as_own "$RELCTL" verify "$STORE"
 check "git fsck is clean" git --git-dir="$STORE/ledger.git" fsck --strict
 finish
