@@ -381,6 +381,20 @@ store_pin_allowed(struct store *st, const char *url)
 		if (a && (file ? below(path, a) : strncmp(url, a, strlen(a)) ==
 		    0))
 			ok = 1;
+		/* and where its links lead, when the file is there */
+		if (ok && file) {
+			char *rp = realpath(path, NULL), *ra;
+			int gone = !rp && errno == ENOENT;
+
+			ra = realpath(a, NULL);
+			/* not there yet is fine; unreadable, or elsewhere, not */
+			if (!gone && (!rp || !ra || !below(rp, ra)))
+				ok = 0;
+			free(rp);
+			free(ra);
+			if (ok)
+				break;
+		}
 	}
 	json_decref(config);
 	if (ok)

@@ -445,6 +445,9 @@ store_dep_fetch(struct store *st, const char *name, const char *url,
 	*state = STORE_FETCH_PRESENT;
 	if (cas_has(st->cas, digest))
 		return 0;
+	/* the source must still be one a manager allows */
+	if ((rc = store_pin_allowed(st, url)) < 0)
+		return store_prefixerr(-EIO, "%s", name);
 	pthread_mutex_lock(&flight_mu);
 	f = flight_join(st, digest, &fresh);
 	if (!f) {
@@ -530,6 +533,8 @@ store_dep_stream(struct store *st, const char *name, const char *url,
 	*out = NULL;
 	if (cas_has(st->cas, digest))
 		return 1;
+	if ((rc = store_pin_allowed(st, url)) < 0)
+		return store_prefixerr(-EIO, "%s", name);
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;

@@ -139,6 +139,12 @@ check_eq "recorded in the ledger" '["http://127.0.0.1:22/"]' \
 	"$(git --git-dir="$STORE/ledger.git" show HEAD:config.json | jq -c .pin_sources)"
 check "then the http pin is taken" as "$P-ci" mv "$I/evil/2" "$MNT/artifacts/evil/"
 check_fails "a file:// pin with .. in it never is" as_own "$RELCTL" config "$STORE" file-pins /tmp/../root
+mkdir -m 755 "$T/pub" && ln -s "$SECRET/key" "$T/pub/key"
+as_own "$RELCTL" config "$STORE" file-pins "$T/pub" >/dev/null
+as "$P-ci" mkdir -p "$I/evil/6"
+printf 'key\t1\t%064d\tfile://%s\n' 0 "$T/pub/key" | as "$P-ci" sh -c "cat >'$I/evil/6/pins'"
+errno_as "a file:// pin through a link out of the allowed directory is refused" "$P-ci" EINVAL \
+	rename "$I/evil/6" "$MNT/artifacts/evil/6"
 
 # -- symlink swaps during a seal and during its cleanup (renameat2 EXCHANGE)
 as "$P-ci" mkdir -p "$I/evil/3/sub"
