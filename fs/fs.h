@@ -197,8 +197,6 @@ int status_open(fuse_req_t req, uint64_t ino, const struct node *n,
 /* Add a DIRTY_ flag to fd, or (0) clear its flags. */
 void fs_mark_dirty(struct fs *fs, int fd, int dirty);
 
-/* The real path behind a descriptor. */
-int fd_path(int fd, char *out, size_t len);
 void inc_init(struct fs *fs);
 void inc_destroy(struct fs *fs);
 

@@ -105,6 +105,18 @@ inc_stat(struct inc_node *n, struct stat *st)
 static int	lookup_at(struct fs *fs, struct inc_node *dir, int dirfd,
 		    const char *name, struct fuse_entry_param *e);
 
+/* The node of inode (dev, ino), or NULL; fs->mu is held. */
+static struct inc_node *
+node_find(struct fs *fs, dev_t dev, ino_t ino)
+{
+	struct inc_node *n;
+
+	for (n = fs->tab[hash_of(fs, dev, ino)]; n; n = n->next)
+		if (n->dev == dev && n->ino == ino)
+			break;
+	return n;
+}
+
 /*
  * The node of the inode st describes, found or added with pfd (an O_PATH
  * descriptor of it, taken over), and one lookup counted.
@@ -116,10 +128,7 @@ node_add(struct fs *fs, int pfd, const struct stat *st)
 	struct inc_node *n;
 
 	pthread_mutex_lock(&fs->mu);
-	for (n = fs->tab[h]; n; n = n->next)
-		if (n->dev == st->st_dev && n->ino == st->st_ino)
-			break;
-	if (n) {
+	if ((n = node_find(fs, st->st_dev, st->st_ino))) {
 		close(pfd);
 		n->nlookup++;
 	} else if ((n = calloc(1, sizeof(*n)))) {
@@ -148,6 +157,15 @@ fill_entry(struct fs *fs, struct inc_node *n, const struct stat *st,
 	/* the staging area changes: the kernel asks every time */
 	e->attr_timeout = 0;
 	e->entry_timeout = 0;
+}
+
+/* n is the recorded result dir/name: its artifact, where and what it is. */
+static void
+result_name(struct inc_node *n, struct inc_node *dir, const char *name)
+{
+	n->res_art = dir->art;
+	n->res_dir = dir;
+	snprintf(n->res_name, sizeof(n->res_name), "%s", name);
 }
 
 static int
@@ -196,26 +214,22 @@ lookup_at(struct fs *fs, struct inc_node *dir, int dirfd, const char *name,
     struct fuse_entry_param *e)
 {
 	struct inc_node *n;
-	struct stat st, ps;
+	struct stat st;
 	int pfd;
 
 	memset(e, 0, sizeof(*e));
 	pfd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (pfd < 0)
 		return -errno;
-	if (fstat(pfd, &ps) < 0) {
+	if (fstat(pfd, &st) < 0) {
 		close(pfd);
 		return -errno;
 	}
-	st = ps;
 	if (!(n = node_add(fs, pfd, &st)))
 		return -ENOMEM;
 	if (dir && dir->art && name[0] != '.') {
-		/* a recorded result: which artifact, under which name */
 		pthread_mutex_lock(&fs->mu);
-		n->res_art = dir->art;
-		n->res_dir = dir;
-		snprintf(n->res_name, sizeof(n->res_name), "%s", name);
+		result_name(n, dir, name);
 		pthread_mutex_unlock(&fs->mu);
 	}
 	fill_entry(fs, n, &st, e);
@@ -237,13 +251,8 @@ inc_mark_result(struct fs *fs, dev_t dev, ino_t ino, struct inc_node *dir,
 	struct inc_node *n;
 
 	pthread_mutex_lock(&fs->mu);
-	for (n = fs->tab[hash_of(fs, dev, ino)]; n; n = n->next) {
-		if (n->dev == dev && n->ino == ino) {
-			n->res_art = dir->art;
-			n->res_dir = dir;
-			snprintf(n->res_name, sizeof(n->res_name), "%s", name);
-		}
-	}
+	if ((n = node_find(fs, dev, ino)))
+		result_name(n, dir, name);
 	pthread_mutex_unlock(&fs->mu);
 }
 
@@ -332,35 +341,19 @@ proc_path(char *buf, size_t len, int fd)
 	snprintf(buf, len, "/proc/self/fd/%d", fd);
 }
 
-/* Is the caller root, or does it hold group gid? */
-static int
-in_group(fuse_req_t req, gid_t gid)
-{
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	gid_t groups[STORE_USER_GROUPS];
-	int n;
-
-	if (ctx->gid == gid)
-		return 1;
-	n = fuse_req_getgroups(req, STORE_USER_GROUPS, groups);
-	for (int i = 0; i < n && i < STORE_USER_GROUPS; i++)
-		if (groups[i] == gid)
-			return 1;
-	return 0;
-}
-
 /* POSIX access of the caller to a node (want: R_OK, W_OK, X_OK bits). */
 static int
 may(fuse_req_t req, const struct stat *st, int want)
 {
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct store_user who;
 	mode_t bits;
 
-	if (ctx->uid == 0)
+	fs_who(req, &who);
+	if (who.uid == 0)
 		return 0;
-	if (ctx->uid == st->st_uid)
+	if (who.uid == st->st_uid)
 		bits = (st->st_mode >> 6) & 7;
-	else if (in_group(req, st->st_gid))
+	else if (store_user_member(&who, st->st_gid))
 		bits = (st->st_mode >> 3) & 7;
 	else
 		bits = st->st_mode & 7;
@@ -677,9 +670,7 @@ busy(void *arg, dev_t dev, ino_t ino)
 	int b = 0;
 
 	pthread_mutex_lock(&fs->mu);
-	for (n = fs->tab[hash_of(fs, dev, ino)]; n; n = n->next)
-		if (n->dev == dev && n->ino == ino)
-			b = n->writers > 0;
+	b = (n = node_find(fs, dev, ino)) && n->writers > 0;
 	pthread_mutex_unlock(&fs->mu);
 	return b;
 }
@@ -747,9 +738,8 @@ inc_create(fuse_req_t req, struct inc_node *dir, const char *name,
 void
 inc_open(fuse_req_t req, struct inc_node *n, struct fuse_file_info *fi)
 {
-	char path[64];
 	struct stat st;
-	int fd, writing = (fi->flags & O_ACCMODE) != O_RDONLY ||
+	int fd, rc, writing = (fi->flags & O_ACCMODE) != O_RDONLY ||
 	    (fi->flags & O_TRUNC);
 
 	if (writing && n->res_art) {
@@ -757,16 +747,10 @@ inc_open(fuse_req_t req, struct inc_node *n, struct fuse_file_info *fi)
 		results_open(req, n, fi);
 		return;
 	}
-	proc_path(path, sizeof(path), n->fd);
-	/* the magic link is the inode itself: it is followed, nothing else */
-	fd = open(path, (backing_flags(fi->flags) | O_NONBLOCK) & ~O_NOFOLLOW);
-	if (fd < 0) {
-		fuse_reply_err(req, errno);
-		return;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		fuse_reply_err(req, S_ISDIR(st.st_mode) ? EISDIR : EINVAL);
+	/* the inode itself, a regular file, never blocking */
+	if ((rc = safe_reopen(n->fd, backing_flags(fi->flags), S_IFREG,
+	    "open", &fd, &st)) < 0) {
+		fuse_reply_err(req, -rc);
 		return;
 	}
 	/* reads follow the file as it is: no blocking mode to keep */
@@ -955,6 +939,7 @@ inc_seal(fuse_req_t req, struct inc_node *dir, const char *name,
 	struct fs *fs = FS(req);
 	struct store_publish o = { 0 };
 	struct store_user who;
+	struct inc_node *sealed;
 	struct node pn, an;
 	struct stat st;
 	char project[PATH_MAX], vpath[PATH_MAX * 2];
@@ -1016,10 +1001,8 @@ inc_seal(fuse_req_t req, struct inc_node *dir, const char *name,
 	pino = an.parent;
 	moved_to = newparent == INO_ARTIFACTS ? pino : ino;
 	pthread_mutex_lock(&fs->mu);
-	for (struct inc_node *n = fs->tab[hash_of(fs, st.st_dev, st.st_ino)];
-	    n; n = n->next)
-		if (n->dev == st.st_dev && n->ino == st.st_ino)
-			n->sealed_as = rc == 0 ? moved_to : 0;
+	if ((sealed = node_find(fs, st.st_dev, st.st_ino)))
+		sealed->sealed_as = rc == 0 ? moved_to : 0;
 	pthread_mutex_unlock(&fs->mu);
 	fuse_reply_err(req, 0);
 	/* the kernel moved its dentry onto the staging inode: drop it */

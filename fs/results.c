@@ -37,23 +37,29 @@ struct spool {
 static atomic_ulong spool_seq;
 
 int
-fd_path(int fd, char *out, size_t len)
-{
-	char proc[64];
-	ssize_t n;
-
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	n = readlink(proc, out, len - 1);
-	if (n < 0)
-		return -errno;
-	out[n] = '\0';
-	return 0;
-}
-
-int
 results_spool_is(struct fs *fs, int fd)
 {
 	return fd >= 0 && (size_t)fd < fs->ndirty && fs->spool[fd];
+}
+
+/* An unnamed file in dir, the caller's with mode: for results/name. */
+static int
+unnamed(fuse_req_t req, struct inc_node *dir, const char *name, mode_t mode,
+    int *out)
+{
+	int fd, rc;
+
+	fd = openat(dir->fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
+	    SAFE_FILE_MODE);
+	if (fd < 0)
+		return store_seterr(-errno, "could not make a spool for "
+		    "results/%s: %s", name, strerror(errno));
+	if ((rc = inc_give(req, fd, mode)) < 0) {
+		close(fd);
+		return rc;
+	}
+	*out = fd;
+	return 0;
 }
 
 /* A new spool in dir for name, owned by the caller: its descriptor. */
@@ -65,20 +71,16 @@ spool_new(fuse_req_t req, struct inc_node *dir, const char *name,
 	struct spool *sp;
 	int fd, rc;
 
-	fd = openat(dir->fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
-	    SAFE_FILE_MODE);
-	if (fd < 0)
-		return store_seterr(-errno, "could not make a spool for "
-		    "results/%s: %s", name, strerror(errno));
+	if ((rc = unnamed(req, dir, name, mode, &fd)) < 0)
+		return rc;
 	if ((size_t)fd >= fs->ndirty) {
 		close(fd);
 		return store_seterr(-ENFILE, "too many files open in the "
 		    "daemon to take results/%s", name);
 	}
-	if ((rc = inc_give(req, fd, mode)) < 0 ||
-	    !(sp = calloc(1, sizeof(*sp)))) {
+	if (!(sp = calloc(1, sizeof(*sp)))) {
 		close(fd);
-		return rc < 0 ? rc : -ENOMEM;
+		return -ENOMEM;
 	}
 	sp->dir = dir;
 	sp->art = dir->art;
@@ -119,21 +121,15 @@ results_create(fuse_req_t req, struct inc_node *dir, const char *name,
 static int
 copy_recorded(struct inc_node *n, int fd)
 {
-	char proc[64], *buf = NULL;
+	char *buf = NULL;
 	struct stat st;
 	size_t len;
 	int src, rc;
 
 	/* the inode itself, never a name: and only a regular file */
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", n->fd);
-	src = open(proc, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (src < 0)
-		return -errno;
-	if (fstat(src, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(src);
-		return store_seterr(-EINVAL, "results/%s is not a file",
-		    n->res_name);
-	}
+	if ((rc = safe_reopen(n->fd, O_RDONLY, S_IFREG, n->res_name, &src,
+	    &st)) < 0)
+		return rc;
 	rc = safe_read_fd(src, RESULT_MAX, n->res_name, &buf, &len);
 	close(src);
 	if (rc == 0)
@@ -279,9 +275,7 @@ results_rename_in(fuse_req_t req, struct inc_node *dir, const char *name,
 		return refused(req, newdir->art, newname, rc);
 	}
 	/* what shows under the name is exactly what was recorded */
-	fd = openat(newdir->fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
-	    SAFE_FILE_MODE);
-	if (fd >= 0 && inc_give(req, fd, 0644) == 0 &&
+	if (unnamed(req, newdir, newname, 0644, &fd) == 0 &&
 	    write_all(fd, buf, len) == 0)
 		place(fs, newdir, newname, fd);
 	else

@@ -90,8 +90,8 @@ role_groups(json_t *config, enum store_role r)
 	return json_is_array(g) ? g : NULL;
 }
 
-static int
-member(const struct store_user *who, gid_t gid)
+int
+store_user_member(const struct store_user *who, gid_t gid)
 {
 	if (who->gid == gid)
 		return 1;
@@ -121,8 +121,8 @@ holds(struct store *st, json_t *config, const struct store_user *who,
 	if (json_array_size(groups) == 0)
 		return who->uid == st->owner;
 	json_array_foreach(groups, i, g)
-		if (member(who, (gid_t)json_integer_value(json_object_get(g,
-		    "gid"))))
+		if (store_user_member(who, (gid_t)json_integer_value(
+		    json_object_get(g, "gid"))))
 			return 1;
 	return 0;
 }

@@ -55,11 +55,33 @@ kind_of(mode_t mode)
 }
 
 int
+safe_reopen(int pfd, int flags, mode_t want, const char *what, int *out,
+    struct stat *st)
+{
+	char proc[64];
+	int fd;
+
+	/* the type of what is there now, on the descriptor itself */
+	if (fstat(pfd, st) < 0 || (st->st_mode & S_IFMT) != want)
+		return store_seterr(-EINVAL, "'%s' is %s, not %s", what,
+		    kind_of(st->st_mode), want == S_IFDIR ? "a directory" :
+		    "a regular file");
+	/* the same inode (never a FIFO or a device: checked above) */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+	fd = open(proc, (flags & ~O_NOFOLLOW) | O_NONBLOCK | O_CLOEXEC |
+	    (want == S_IFDIR ? O_DIRECTORY : 0));
+	if (fd < 0)
+		return store_seterr(-errno, "could not open '%s': %s", what,
+		    strerror(errno));
+	*out = fd;
+	return 0;
+}
+
+int
 safe_open(int dirfd, const char *rel, mode_t want, const char *what,
     int *out, struct stat *st)
 {
-	char proc[64];
-	int pfd, fd;
+	int pfd, rc;
 
 	pfd = open_path(dirfd, rel);
 	if (pfd == -ELOOP || pfd == -EXDEV)
@@ -68,25 +90,9 @@ safe_open(int dirfd, const char *rel, mode_t want, const char *what,
 	if (pfd < 0)
 		return store_seterr(pfd, "could not open '%s': %s", what,
 		    strerror(-pfd));
-	/* the type of what is there now, on the descriptor itself */
-	if (fstat(pfd, st) < 0 || (st->st_mode & S_IFMT) != want) {
-		int rc = store_seterr(-EINVAL, "'%s' is %s, not %s", what,
-		    kind_of(st->st_mode), want == S_IFDIR ? "a directory" :
-		    "a regular file");
-
-		close(pfd);
-		return rc;
-	}
-	/* the same inode, opened for reading (never a FIFO: checked above) */
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
-	fd = open(proc, O_RDONLY | O_NONBLOCK | O_CLOEXEC |
-	    (want == S_IFDIR ? O_DIRECTORY : 0));
+	rc = safe_reopen(pfd, O_RDONLY, want, what, out, st);
 	close(pfd);
-	if (fd < 0)
-		return store_seterr(-errno, "could not open '%s': %s", what,
-		    strerror(errno));
-	*out = fd;
-	return 0;
+	return rc;
 }
 
 ssize_t

@@ -35,6 +35,14 @@ int safe_open(int dirfd, const char *rel, mode_t want, const char *what,
     int *fd, struct stat *st);
 
 /*
+ * Open the inode behind pfd (any descriptor of it, O_PATH too) again with
+ * flags, never blocking, once fstat of pfd says it is of type want (else
+ * -EINVAL naming what); *st gets that fstat.  No name is looked up.
+ */
+int safe_reopen(int pfd, int flags, mode_t want, const char *what, int *fd,
+    struct stat *st);
+
+/*
  * Read dirfd/rel whole (at most max bytes, -EFBIG beyond) into a
  * NUL-terminated buffer, as safe_open opens it.
  */

@@ -69,6 +69,9 @@ struct store_user {
  * supplementary groups. */
 void store_user_from_uid(struct store_user *u, uid_t uid, gid_t gid);
 
+/* Is gid u's primary group or one of its supplementary groups? */
+int store_user_member(const struct store_user *u, gid_t gid);
+
 /* Fill u for the user running this process (real uid, its groups). */
 void store_user_self(struct store_user *u);
 
