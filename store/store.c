@@ -108,6 +108,17 @@ take_use_lock(struct store *st, int alone)
 	    "(relctl rebuild): try again when it ends", st->path);
 }
 
+/* A descriptor of STORE/relfs.log to append to, or -1. */
+static int
+log_open(struct store *st)
+{
+	char p[4096];
+
+	snprintf(p, sizeof(p), "%s/relfs.log", st->path);
+	return open(p, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+}
+
 static int
 open_parts(struct store *st, int create)
 {
@@ -146,9 +157,7 @@ open_parts(struct store *st, int create)
 	if (st->lockfd < 0)
 		return store_seterr(-errno, "could not open '%s': %s", p,
 		    strerror(errno));
-	snprintf(p, sizeof(p), "%s/relfs.log", st->path);
-	st->logfd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
-	    O_CLOEXEC, 0600);
+	st->logfd = log_open(st);
 	snprintf(p, sizeof(p), "%s/incoming", st->path);
 	if (mkdir(p, 0700) < 0 && errno != EEXIST)
 		return store_seterr(-errno, "could not create '%s': %s", p,
@@ -316,12 +325,8 @@ store_prefetch(struct store *st)
 void
 store_log_reopen(struct store *st)
 {
-	char p[4096];
-	int fd;
+	int fd = log_open(st);
 
-	snprintf(p, sizeof(p), "%s/relfs.log", st->path);
-	fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
 	if (fd < 0)
 		return;		/* keep writing to the old one */
 	/* one descriptor number throughout: writers never see it closed */
@@ -775,8 +780,10 @@ drain_locked(struct store *st)
 				return rc;
 			}
 		}
-		if ((rc = ledger_last_seq(st->lg, &last)) < 0 ||
-		    (rc = index_put(st->ix, txn, TAB_META, "ledger_done", &last,
+		/* the branch now ends at the newest change of the batch */
+		if (seqs[n - 1] > last)
+			last = seqs[n - 1];
+		if ((rc = index_put(st->ix, txn, TAB_META, "ledger_done", &last,
 		    sizeof(last), 0)) < 0) {
 			index_abort(txn);
 			return rc;
@@ -1013,22 +1020,6 @@ link_inside(const char *rel, const char *target)
 	return 1;
 }
 
-/* The mode the staging area recorded for dirfd/name (safe.h). */
-static void
-logical_mode(int dirfd, const char *name, struct stat *st)
-{
-	int pfd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	struct stat ps;
-
-	if (pfd < 0)
-		return;
-	if (fstat(pfd, &ps) == 0 && ps.st_ino == st->st_ino) {
-		safe_attr_apply(pfd, &ps);
-		st->st_mode = ps.st_mode;
-	}
-	close(pfd);
-}
-
 static int
 scan_dir(struct scan *sc, int dirfd, const char *rel, int depth)
 {
@@ -1068,8 +1059,6 @@ scan_dir(struct scan *sc, int dirfd, const char *rel, int depth)
 			    path, strerror(errno));
 			break;
 		}
-		if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
-			logical_mode(dirfd, de->d_name, &st);
 		if (S_ISREG(st.st_mode) && sc->o && sc->o->busy &&
 		    sc->o->busy(sc->o->busy_arg, st.st_dev, st.st_ino)) {
 			rc = store_seterr(-EBUSY, "'%s' is open for writing: "
@@ -1082,12 +1071,19 @@ scan_dir(struct scan *sc, int dirfd, const char *rel, int depth)
 			int sub = openat(dirfd, de->d_name,
 			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-			rc = scan_push(sc, path, MF_DIR, st.st_mode, 0);
-			if (rc == 0 && sub < 0)
+			if (sub < 0) {
 				rc = store_seterr(-errno, "could not open '%s': "
 				    "%s", path, strerror(errno));
-			else if (rc == 0)
+				break;
+			}
+			/* the mode the staging area recorded (safe.h) */
+			if (fstat(sub, &st) == 0)
+				safe_attr_apply(sub, &st);
+			rc = scan_push(sc, path, MF_DIR, st.st_mode, 0);
+			if (rc == 0)
 				rc = scan_dir(sc, sub, path, depth + 1);
+			else
+				close(sub);
 		} else if (S_ISLNK(st.st_mode)) {
 			char target[4096];
 			ssize_t n = readlinkat(dirfd, de->d_name, target,
@@ -1577,6 +1573,9 @@ store_publish_at(struct store *st, int dirfd, const struct store_publish *o,
 		if ((rc = safe_open(dirfd, e->path, S_IFREG, e->path, &fd,
 		    &fst)) < 0)
 			goto out;
+		/* the mode the staging area recorded, on this descriptor */
+		safe_attr_apply(fd, &fst);
+		e->mode = fst.st_mode & 0777;
 		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 		rc = cas_put_fd(st->cas, fd, e->digest, &size, progress_step,
 		    &prog);

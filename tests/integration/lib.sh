@@ -52,6 +52,14 @@ check_errno() {
 	check_eq "$desc ($want)" "$want" "$("$PROBE" "$@" 2>&1)"
 }
 
+# as USER CMD...: run CMD as USER with its groups (tests that make users)
+as() { local u=$1; shift; setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups "$@"; }
+# errno_as DESC USER ERRNO OP PATH...: the probe, run as USER, reports ERRNO
+errno_as() {
+	local desc=$1 u=$2 want=$3; shift 3
+	check_eq "$desc ($want)" "$want" "$(as "$u" "$PROBE" "$@" 2>&1)"
+}
+
 # allow_pins [PREFIX...]: let pins point at this test's sources (none are
 # allowed by default): the fixed test URLs, PREFIX..., and files under $T.
 allow_pins() {

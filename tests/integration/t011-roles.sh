@@ -29,13 +29,6 @@ cp "$RELCTL" "$PROBE" "$T/bin/"
 chmod 755 "$T/bin" "$T/bin/"*
 RELCTL=$T/bin/relctl
 PROBE=$T/bin/probe
-# as USER CMD...: run CMD as USER with its groups
-as() { local u=$1; shift; setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups "$@"; }
-# errno_as DESC USER ERRNO OP PATH...: the probe, run as USER, reports ERRNO
-errno_as() {
-	local desc=$1 u=$2 want=$3; shift 3
-	check_eq "$desc ($want)" "$want" "$(as "$u" "$PROBE" "$@" 2>&1)"
-}
 
 SRC=$T/src
 mkdir -p "$SRC"

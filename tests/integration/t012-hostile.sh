@@ -31,11 +31,6 @@ chmod 755 "$T/bin" "$T/bin/"*
 RELCTL=$T/bin/relctl
 PROBE=$T/bin/probe
 RACE=$T/bin/race
-as() { local u=$1; shift; setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups "$@"; }
-errno_as() {
-	local desc=$1 u=$2 want=$3; shift 3
-	check_eq "$desc ($want)" "$want" "$(as "$u" "$PROBE" "$@" 2>&1)"
-}
 # a secret of root's, that no user may read
 SECRET=$T/secret
 mkdir -m 700 "$SECRET"
