@@ -179,6 +179,18 @@ node_attr(struct fs *fs, uint64_t ino, const struct node *n, struct stat *st)
 	}
 }
 
+/*
+ * How long the kernel may keep a node's attributes: what changes is
+ * invalidated when it does (fs_changed); a status, whose size moves with
+ * every input, is asked for every time.
+ */
+static double
+attr_timeout(struct fs *fs, const struct node *n)
+{
+	return (n->flags & NODE_LIVE) || (store_node_is_dynamic(n) &&
+	    n->kind != NODE_RUN) ? 0 : fs->timeout;
+}
+
 static void
 node_entry(struct fs *fs, uint64_t ino, const struct node *n,
     struct fuse_entry_param *e)
@@ -188,12 +200,7 @@ node_entry(struct fs *fs, uint64_t ino, const struct node *n,
 	node_attr(fs, ino, n, &e->attr);
 	/* most names in the index are never removed: cache those */
 	e->entry_timeout = (n->flags & NODE_VOLATILE) ? 0 : fs->timeout;
-	/*
-	 * What changes is invalidated when it does (fs_changed); a status,
-	 * whose size moves with every input, is asked for every time.
-	 */
-	e->attr_timeout = (n->flags & NODE_LIVE) || (store_node_is_dynamic(n) &&
-	    n->kind != NODE_RUN) ? 0 : fs->timeout;
+	e->attr_timeout = attr_timeout(fs, n);
 }
 
 /* results/ of an artifact is the real directory behind it. */
@@ -321,8 +328,7 @@ op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	node_attr(fs, ino, &n, &st);
-	fuse_reply_attr(req, &st, (n.flags & NODE_LIVE) ||
-	    (store_node_is_dynamic(&n) && n.kind != NODE_RUN) ? 0 : fs->timeout);
+	fuse_reply_attr(req, &st, attr_timeout(fs, &n));
 }
 
 static void

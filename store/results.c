@@ -417,7 +417,7 @@ store_results_dir(struct store *st, uint64_t art, char *out, size_t outlen)
 	if (snprintf(out, outlen, "%s/results/%s", st->path, key) >=
 	    (int)outlen)
 		return -ENAMETOOLONG;
-	rc = mkdir_p(out, 0755);
+	rc = mkdir_p(out, 0700);
 	if (rc < 0)
 		return store_seterr(rc, "could not create '%s': %s", out,
 		    strerror(-rc));

@@ -791,8 +791,8 @@ config_sources(int argc, char **argv)
 	if (rc == 0)
 		rc = store_config_get(st, &config);
 	if (rc == 0 && json_out) {
-		char *text = json_dumps(json_object_get(config, key) ?
-		    json_object_get(config, key) : json_array(), JSON_ENCODE_ANY);
+		json_t *list = json_object_get(config, key);
+		char *text = list ? json_dumps(list, JSON_ENCODE_ANY) : NULL;
 
 		printf("%s\n", text ? text : "[]");
 		free(text);
