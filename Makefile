@@ -5,6 +5,9 @@
 #                   same suite built with ASan/UBSan
 #   make demo       install deps, build, create a demo store and mount it
 #   make bench      scripts/bench (ratios against native and passthrough_ll)
+#   make fuzz       libFuzzer harnesses (clang) for every parser, in
+#                   build/fuzz/; make fuzz-run runs each FUZZ_SECONDS on
+#                   its seed corpus (make check does, with 3 seconds)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX  ?= /usr/local
@@ -22,6 +25,15 @@ ifneq ($(SAN),)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -O1
 LDFLAGS += -fsanitize=address,undefined
 endif
+# the store built for libFuzzer: any sanitizer report stops the run
+ifneq ($(FUZZ),)
+CFLAGS  += -fsanitize=fuzzer-no-link,address,undefined \
+           -fno-sanitize-recover=all -fno-omit-frame-pointer -O1
+endif
+
+FUZZ_TARGETS := result criteria waiver pins artifact_json release_json \
+                scenario_json webhooks_json manifest duration name
+FUZZ_SECONDS ?= 3
 
 STORE_SRC := $(wildcard store/*.c) $(wildcard hooks/*.c)
 FS_SRC    := $(wildcard fs/*.c)
@@ -32,7 +44,7 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps check unit integration asan demo demo-stop bench install \
-        clean
+        clean fuzz fuzz-run
 all: $(BUILD)/relfs $(BUILD)/relctl
 
 deps:
@@ -73,10 +85,36 @@ $(BUILD)/tests/receiver: tests/receiver.c
 integration: all $(BUILD)/tests/probe $(BUILD)/tests/receiver $(BUILD)/tests/race
 	@BUILD=$(abspath $(BUILD)) tests/integration/run
 
-# The whole suite, then again under AddressSanitizer and UBSan.
+$(BUILD)/fuzz_%: tests/fuzz/fuzz.c $(BUILD)/librelstore.a
+	$(CC) $(CFLAGS) -DFUZZ_TARGET='"$*"' -fsanitize=fuzzer -o $@ $^ \
+	    $(LDLIBS)
+
+# clang's libFuzzer, with ASan and UBSan, in a build of its own
+fuzz: deps
+	$(MAKE) BUILD=build/fuzz CC=clang FUZZ=1 \
+	    $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+
+# each harness for FUZZ_SECONDS on its committed seeds (new finds go to a
+# scratch directory, never into the corpus)
+fuzz-run: fuzz
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	    echo "== fuzz $$t ($(FUZZ_SECONDS)s)"; \
+	    scratch=$$(mktemp -d); \
+	    build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+	        -max_len=65536 -print_final_stats=0 \
+	        -artifact_prefix=build/fuzz/crash-$$t- \
+	        $$scratch tests/fuzz/corpus/$$t 2>build/fuzz/$$t.log || \
+	        { tail -40 build/fuzz/$$t.log; rm -rf $$scratch; exit 1; }; \
+	    grep -h "^#.*DONE\|INITED" build/fuzz/$$t.log | tail -1; \
+	    rm -rf $$scratch; \
+	done
+
+# The whole suite, then again under AddressSanitizer and UBSan, then each
+# parser under libFuzzer.
 check: deps
 	$(MAKE) all unit integration
 	$(MAKE) BUILD=build/asan SAN=1 all unit integration
+	$(MAKE) fuzz-run
 
 demo: deps all
 	@scripts/demo

@@ -44,13 +44,85 @@ curl_setup(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+/* Check webhooks.json: a list (or {"webhooks": list}) of webhooks. */
+static int
+webhooks_check(json_t *w)
+{
+	json_t *list = json_is_array(w) ? w : json_object_get(w, "webhooks");
+	json_t *e, *v, *t;
+	const char *k;
+	size_t i, j;
+
+	if (!json_is_array(list) || (json_is_object(w) &&
+	    json_object_size(w) != 1))
+		return store_seterr(-EINVAL, "webhooks.json must be a list of "
+		    "webhooks (or {\"webhooks\": [...]})");
+	json_array_foreach(list, i, e) {
+		const char *url = json_string_value(json_object_get(e, "url"));
+
+		if (!json_is_object(e) || !url || (strncmp(url, "http://", 7) &&
+		    strncmp(url, "https://", 8)) || strlen(url) > 1000 ||
+		    strpbrk(url, " \t\r\n"))
+			return store_seterr(-EINVAL, "webhooks.json: webhook %zu "
+			    "needs a url (http:// or https://, no white space, "
+			    "at most 1000 bytes)", i + 1);
+		json_object_foreach(e, k, v) {
+			if (strcmp(k, "url") == 0 || (strcmp(k, "secret") == 0 &&
+			    json_is_string(v)))
+				continue;
+			if (strcmp(k, "events") == 0 && json_is_array(v)) {
+				json_array_foreach(v, j, t)
+					if (!json_is_string(t))
+						break;
+				if (j == json_array_size(v))
+					continue;
+			}
+			return store_seterr(-EINVAL, "webhooks.json: webhook %zu: "
+			    "unknown or bad key '%s' (url, secret: text; events: "
+			    "a list of event types)", i + 1, k);
+		}
+	}
+	return 0;
+}
+
+int
+webhooks_parse(const char *text, size_t len, json_t **out)
+{
+	json_t *w;
+	int rc;
+
+	rc = json_parse_checked(text, len, "webhooks.json is not valid JSON",
+	    webhooks_check, &w);
+	if (rc < 0)
+		return rc;
+	*out = json_is_array(w) ? json_incref(w) :
+	    json_incref(json_object_get(w, "webhooks"));
+	json_decref(w);
+	return 0;
+}
+
+int
+webhooks_load(const char *path, json_t **out)
+{
+	char *text;
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	if ((rc = read_small_file(path, WEBHOOKS_MAX, &text, &len)) < 0)
+		return rc;
+	rc = webhooks_parse(text, len, out);
+	free(text);
+	return rc;
+}
+
 /* Every target: hooks first, then webhooks. */
 static int
 targets(struct store *st, struct target **out, size_t *n)
 {
 	char dir[4200], path[4600];
 	struct target *v = NULL;
-	json_t *w = NULL, *list, *e;
+	json_t *w = NULL, *e;
 	size_t i;
 	DIR *d;
 
@@ -80,22 +152,22 @@ targets(struct store *st, struct target **out, size_t *n)
 		closedir(d);
 	}
 	snprintf(path, sizeof(path), "%s/webhooks.json", store_path(st));
-	w = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
-	list = json_is_array(w) ? w : json_object_get(w, "webhooks");
-	json_array_foreach(list, i, e) {
+	if (webhooks_load(path, &w) < 0)
+		w = NULL;
+	json_array_foreach(w, i, e) {
 		const char *url = json_string_value(json_object_get(e, "url"));
+		const char *secret = json_string_value(json_object_get(e,
+		    "secret"));
 		struct target *t;
 
-		if (!url || !(t = realloc(v, (*n + 1) * sizeof(*v))))
-			continue;
+		if (!(t = realloc(v, (*n + 1) * sizeof(*v))))
+			break;
 		v = t;
 		t = &v[(*n)++];
 		memset(t, 0, sizeof(*t));
 		snprintf(t->id, sizeof(t->id), "web:%s", url);
 		t->url = strdup(url);
-		t->secret = strdup(json_string_value(json_object_get(e,
-		    "secret")) ? json_string_value(json_object_get(e,
-		    "secret")) : "");
+		t->secret = strdup(secret ? secret : "");
 		t->events = json_incref(json_object_get(e, "events"));
 	}
 	json_decref(w);
@@ -435,6 +507,18 @@ hooks_status(struct store *st, json_t **out)
 	targets_free(t, n);
 	*out = json_pack("{s:I,s:I,s:o}", "events", (json_int_t)cnt.n, "last",
 	    (json_int_t)cnt.last, "targets", ts);
+	{
+		char path[4200];
+		json_t *w;
+
+		/* a webhooks.json that does not parse is ignored: say why */
+		snprintf(path, sizeof(path), "%s/webhooks.json", store_path(st));
+		rc = webhooks_load(path, &w);
+		json_decref(w);
+		if (rc < 0 && rc != -ENOENT)
+			json_object_set_new(*out, "webhooks_error",
+			    json_string(store_errmsg()));
+	}
 	return 0;
 }
 

@@ -16,6 +16,17 @@
 #define HOOKS_ATTEMPTS 6
 #define HOOKS_TIMEOUT 10	/* seconds for one hook or HTTP request */
 
+#define WEBHOOKS_MAX (1 << 20)	/* bytes of webhooks.json */
+
+/*
+ * webhooks.json: [{"url": "http(s)://...", "secret": "...", "events":
+ * [TYPES]}], or the same list as {"webhooks": [...]}.  *out is the list.
+ */
+int webhooks_parse(const char *text, size_t len, json_t **out);
+
+/* Read and parse a webhooks.json file (-ENOENT when there is none). */
+int webhooks_load(const char *path, json_t **out);
+
 /* One pass over every target; *sent counts deliveries made. */
 int hooks_deliver(struct store *st, int *sent);
 

@@ -192,6 +192,13 @@ crit_check(json_t *c)
 	return 0;
 }
 
+int
+crit_parse(const char *text, size_t len, json_t **out)
+{
+	return json_parse_checked(text, len, "criteria are not valid JSON",
+	    crit_check, out);
+}
+
 static void
 unmet_add(json_t *unmet, const char *type, const char *testcase,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -74,6 +74,9 @@ struct crit_input {
  */
 int crit_check(json_t *criteria);
 
+/* Parse criteria text (JSON, no duplicate keys) and check it. */
+int crit_parse(const char *text, size_t len, json_t **out);
+
 /*
  * Parse "90s", "30m", "24h", "2d" (or a plain number of seconds): 0, -EINVAL
  * for anything else, -ERANGE for more than ten years.

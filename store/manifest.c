@@ -198,6 +198,40 @@ out:
 	return rc;
 }
 
+/* Check artifact.json: scenario, installer, description, pins. */
+static int
+artifact_check(json_t *meta)
+{
+	const char *key;
+	json_t *val;
+	int rc;
+
+	if (!json_is_object(meta))
+		return store_seterr(-EINVAL, "artifact.json: not a JSON object");
+	json_object_foreach(meta, key, val) {
+		if (strcmp(key, "pins") == 0) {
+			if ((rc = pins_check(val)) < 0)
+				return store_prefixerr(rc, "artifact.json");
+		} else if (strcmp(key, "scenario") && strcmp(key, "installer") &&
+		    strcmp(key, "description")) {
+			return store_seterr(-EINVAL, "artifact.json: unknown key "
+			    "'%s' (known: scenario, installer, description, "
+			    "pins)", key);
+		} else if (!json_is_string(val)) {
+			return store_seterr(-EINVAL, "artifact.json: '%s' must be "
+			    "a string", key);
+		}
+	}
+	return 0;
+}
+
+int
+artifact_json_parse(const char *text, size_t len, json_t **out)
+{
+	return json_parse_checked(text, len, "artifact.json: not a JSON object",
+	    artifact_check, out);
+}
+
 static int
 check_pin(json_t *p, size_t i)
 {

@@ -26,7 +26,8 @@ json_t *manifest_new(const char *project, const char *version,
 int manifest_add(json_t *m, const char *path, enum mf_type type,
     uint32_t mode, uint64_t size, const uint8_t digest[DIGEST_LEN]);
 
-/* Set the pins (an array checked by pins_check). Takes a reference. */
+/* Set the pins (an array checked by pins_check); the caller keeps its
+ * reference. */
 void manifest_set_pins(json_t *m, json_t *pins);
 
 /* Compute the id, add it, and render manifest.json (the caller frees). */
@@ -37,6 +38,12 @@ int manifest_load(const char *text, size_t len, json_t **out);
 
 /* Pins from the tab-separated `pins` file: name version sha256 url [size]. */
 int pins_from_text(const char *text, json_t **out);
+
+/*
+ * Parse and check artifact.json: an object of scenario, installer and
+ * description (strings) and pins (checked by pins_check).
+ */
+int artifact_json_parse(const char *text, size_t len, json_t **out);
 
 /* Check an array of pin objects (from artifact.json or a manifest). */
 int pins_check(json_t *pins);

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "formats.h"
 #include "stage_impl.h"
 
 static json_t *
@@ -230,7 +231,7 @@ store_release_create(struct store *st, const char *name,
 
 /* Check scenario.json: projects (required), installer(s), description. */
 static int
-check_scenario(json_t *j)
+scenario_check(json_t *j)
 {
 	const char *k;
 	json_t *v, *p;
@@ -279,25 +280,25 @@ check_scenario(json_t *j)
 }
 
 int
+scenario_json_parse(const char *text, size_t len, json_t **out)
+{
+	return json_parse_checked(text, len, "scenario.json is not valid JSON",
+	    scenario_check, out);
+}
+
+int
 store_scenario_set(struct store *st, const char *name, const char *text,
     size_t len, const struct store_user *who)
 {
 	json_t *rec = NULL, *j = NULL, *files = NULL;
-	json_error_t err;
 	struct ctx c;
 	int rc;
 
 	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
 	    "setting a scenario")) < 0)
 		return rc;
-	j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
-	if (!j)
-		return store_seterr(-EINVAL, "scenario.json is not valid JSON "
-		    "(line %d: %s)", err.line, err.text);
-	if ((rc = check_scenario(j)) < 0) {
-		json_decref(j);
+	if ((rc = scenario_json_parse(text, len, &j)) < 0)
 		return rc;
-	}
 	if ((rc = chg_begin(&c, st, who)) < 0) {
 		json_decref(j);
 		return rc;
@@ -628,57 +629,57 @@ frozen_refusal(json_t *rec, const char *release)
 	return 0;
 }
 
+/* Check release.json: stage (required), target, require, description. */
+static int
+release_check(json_t *j)
+{
+	const char *k;
+	json_t *v;
+	int rc;
+
+	if (!json_is_object(j))
+		return store_seterr(-EINVAL, "release.json is not a JSON object");
+	json_object_foreach(j, k, v) {
+		if (strcmp(k, "target") && strcmp(k, "stage") &&
+		    strcmp(k, "require") && strcmp(k, "description"))
+			return store_seterr(-EINVAL, "release.json: unknown key "
+			    "'%s' (known: target, stage, require, description)",
+			    k);
+	}
+	if (!json_is_string(json_object_get(j, "stage")))
+		return store_seterr(-EINVAL, "release.json must name the stage "
+		    "that counts (\"stage\")");
+	if (json_object_get(j, "target") && !parse_iso(json_string_value(
+	    json_object_get(j, "target"))))
+		return store_seterr(-EINVAL, "release.json: target must be an "
+		    "ISO-8601 UTC time such as 2027-05-01T00:00:00Z");
+	v = json_object_get(j, "require");
+	v = json_pack("{s:o}", "require", v ? json_incref(v) : json_array());
+	rc = crit_check(v);
+	json_decref(v);
+	return rc < 0 ? store_prefixerr(rc, "release.json") : 0;
+}
+
+int
+release_json_parse(const char *text, size_t len, json_t **out)
+{
+	return json_parse_checked(text, len, "release.json is not a JSON "
+	    "object", release_check, out);
+}
+
 int
 store_release_set(struct store *st, const char *release, const char *text,
     size_t len, const struct store_user *who)
 {
-	json_t *rec = NULL, *j = NULL, *files = NULL, *srec, *v;
-	const char *k;
-	json_error_t err;
+	json_t *rec = NULL, *j = NULL, *files = NULL, *srec;
 	struct ctx c;
 	int rc;
 
 	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
 	    "setting a release")) < 0)
 		return rc;
-	j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
-	if (!json_is_object(j)) {
-		json_decref(j);
-		return store_seterr(-EINVAL, "release.json is not a JSON object "
-		    "(line %d: %s)", err.line, err.text);
-	}
-	json_object_foreach(j, k, v) {
-		if (strcmp(k, "target") && strcmp(k, "stage") &&
-		    strcmp(k, "require") && strcmp(k, "description")) {
-			json_decref(j);
-			return store_seterr(-EINVAL, "release.json: unknown key "
-			    "'%s' (known: target, stage, require, description)",
-			    k);
-		}
-	}
-	if (!json_is_string(json_object_get(j, "stage"))) {
-		json_decref(j);
-		return store_seterr(-EINVAL, "release.json must name the stage "
-		    "that counts (\"stage\")");
-	}
-	if (json_object_get(j, "target") && !parse_iso(json_string_value(
-	    json_object_get(j, "target")))) {
-		json_decref(j);
-		return store_seterr(-EINVAL, "release.json: target must be an "
-		    "ISO-8601 UTC time such as 2027-05-01T00:00:00Z");
-	}
-	{
-		json_t *req = json_object_get(j, "require");
-		json_t *crit = json_pack("{s:o}", "require", req ?
-		    json_incref(req) : json_array());
-
-		rc = crit_check(crit);
-		json_decref(crit);
-		if (rc < 0) {
-			json_decref(j);
-			return store_prefixerr(rc, "release.json");
-		}
-	}
+	if ((rc = release_json_parse(text, len, &j)) < 0)
+		return rc;
 	if ((rc = chg_begin(&c, st, who)) < 0) {
 		json_decref(j);
 		return rc;

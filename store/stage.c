@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "formats.h"
 #include "stage_impl.h"
 
 
@@ -1088,19 +1089,12 @@ static int
 parse_criteria(struct ctx *c, const char *stage, const char *text,
     size_t len, json_t **out)
 {
-	json_error_t err;
 	json_t *crit, *ar;
 	const char *after;
 	int rc;
 
-	crit = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
-	if (!crit)
-		return store_seterr(-EINVAL, "criteria are not valid JSON "
-		    "(line %d: %s)", err.line, err.text);
-	if ((rc = crit_check(crit)) < 0) {
-		json_decref(crit);
+	if ((rc = crit_parse(text, len, &crit)) < 0)
 		return rc;
-	}
 	after = json_string_value(json_object_get(crit, "after"));
 	if (after) {
 		ar = stage_rec(c, after);
@@ -1436,11 +1430,66 @@ out:
 }
 
 int
+waiver_parse(const char *testcase, const char *body, size_t len,
+    json_t **out)
+{
+	json_t *rec = NULL, *j = NULL, *v;
+	const char *k, *reason;
+	char *why;
+	int rc = 0;
+
+	*out = NULL;
+	if (!utf8_valid(body, len) || memchr(body, '\0', len))
+		return store_seterr(-EINVAL, "waiver: not UTF-8 text");
+	why = trimmed(body, len);
+	if (why && why[0] == '{') {
+		j = json_loads(why, JSON_REJECT_DUPLICATES, NULL);
+		if (!json_is_object(j)) {
+			rc = store_seterr(-EINVAL, "waiver of %s: not valid JSON",
+			    testcase);
+			goto out;
+		}
+		json_object_foreach(j, k, v) {
+			if ((strcmp(k, "reason") && strcmp(k, "expires") &&
+			    strcmp(k, "scenario")) || !json_is_string(v)) {
+				rc = store_seterr(-EINVAL, "waiver of %s: unknown "
+				    "or bad key '%s' (reason, expires, scenario: "
+				    "strings)", testcase, k);
+				goto out;
+			}
+		}
+		if (json_object_get(j, "expires") && !parse_iso(
+		    json_string_value(json_object_get(j, "expires")))) {
+			rc = store_seterr(-EINVAL, "waiver of %s: expires must be "
+			    "an ISO-8601 UTC time such as 2026-12-01T00:00:00Z",
+			    testcase);
+			goto out;
+		}
+		rec = json_deep_copy(j);
+	} else {
+		rec = json_pack("{s:s}", "reason", why ? why : "");
+	}
+	reason = json_string_value(json_object_get(rec, "reason"));
+	if (!reason || !*reason) {
+		rc = store_seterr(-EINVAL, "waiver of %s: give a reason",
+		    testcase);
+		goto out;
+	}
+	*out = rec;
+	rec = NULL;
+out:
+	json_decref(rec);
+	json_decref(j);
+	free(why);
+	return rc;
+}
+
+int
 store_waive(struct store *st, uint64_t art, const char *testcase,
     const char *body, size_t len, const struct store_user *who)
 {
-	char artkey[512], key[400], lpath[1200], *text = NULL, *why = NULL;
-	json_t *rec = NULL, *j = NULL, *files = NULL;
+	char artkey[512], key[400], lpath[1200], *text = NULL;
+	json_t *rec = NULL, *files = NULL;
 	uint64_t be = htobe64(art), wdir;
 	size_t klen, tlen;
 	struct ctx c;
@@ -1453,45 +1502,8 @@ store_waive(struct store *st, uint64_t art, const char *testcase,
 		return rc;
 	if ((rc = name_check(testcase, "test case")) < 0)
 		return rc;
-	if (!utf8_valid(body, len))
-		return store_seterr(-EINVAL, "waiver: not UTF-8 text");
-	why = trimmed(body, len);
-	if (why && why[0] == '{') {
-		const char *k;
-		json_t *v;
-
-		j = json_loads(why, JSON_REJECT_DUPLICATES, NULL);
-		if (!json_is_object(j)) {
-			rc = store_seterr(-EINVAL, "waiver of %s: not valid JSON",
-			    testcase);
-			goto early;
-		}
-		json_object_foreach(j, k, v) {
-			if ((strcmp(k, "reason") && strcmp(k, "expires") &&
-			    strcmp(k, "scenario")) || !json_is_string(v)) {
-				rc = store_seterr(-EINVAL, "waiver of %s: unknown "
-				    "or bad key '%s' (reason, expires, scenario: "
-				    "strings)", testcase, k);
-				goto early;
-			}
-		}
-		if (json_object_get(j, "expires") && !parse_iso(
-		    json_string_value(json_object_get(j, "expires")))) {
-			rc = store_seterr(-EINVAL, "waiver of %s: expires must be "
-			    "an ISO-8601 UTC time such as 2026-12-01T00:00:00Z",
-			    testcase);
-			goto early;
-		}
-		rec = json_deep_copy(j);
-	} else {
-		rec = json_pack("{s:s}", "reason", why ? why : "");
-	}
-	if (!json_string_value(json_object_get(rec, "reason")) ||
-	    !*json_string_value(json_object_get(rec, "reason"))) {
-		rc = store_seterr(-EINVAL, "waiver of %s: give a reason",
-		    testcase);
-		goto early;
-	}
+	if ((rc = waiver_parse(testcase, body, len, &rec)) < 0)
+		return rc;
 	json_object_set_new(rec, "testcase", json_string(testcase));
 	json_object_set_new(rec, "by", json_string(who->name));
 	if ((rc = chg_begin(&c, st, who)) < 0)
@@ -1532,15 +1544,11 @@ store_waive(struct store *st, uint64_t art, const char *testcase,
 	rc = eval_artifact(&c, art, artkey);
 out:
 	free(text);
-	free(why);
 	json_decref(rec);
-	json_decref(j);
 	json_decref(files);
 	return chg_finish(&c, rc);
 early:
-	free(why);
 	json_decref(rec);
-	json_decref(j);
 	json_decref(files);
 	return rc;
 }

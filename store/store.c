@@ -1383,9 +1383,7 @@ read_metadata(int dirfd, const struct store_publish *o, json_t **meta,
     json_t **pins)
 {
 	char path[4096], *text = NULL;
-	const char *key;
-	json_t *val, *tpins = NULL;
-	json_error_t err;
+	json_t *tpins = NULL;
 	size_t len;
 	int rc;
 
@@ -1395,29 +1393,12 @@ read_metadata(int dirfd, const struct store_publish *o, json_t **meta,
 	rc = safe_read(dirfd, "artifact.json", META_MAX, "artifact.json", &text,
 	    &len);
 	if (rc == 0) {
-		*meta = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+		rc = artifact_json_parse(text, len, meta);
 		free(text);
 		text = NULL;
-		if (!json_is_object(*meta))
-			return store_seterr(-EINVAL, "artifact.json: not a JSON "
-			    "object (line %d: %s)", err.line, err.text);
-		json_object_foreach(*meta, key, val) {
-			if (strcmp(key, "pins") == 0) {
-				if ((rc = pins_check(val)) < 0)
-					return store_prefixerr(rc,
-					    "artifact.json");
-				json_array_extend(*pins, val);
-			} else if (strcmp(key, "scenario") &&
-			    strcmp(key, "installer") &&
-			    strcmp(key, "description")) {
-				return store_seterr(-EINVAL, "artifact.json: "
-				    "unknown key '%s' (known: scenario, "
-				    "installer, description, pins)", key);
-			} else if (!json_is_string(val)) {
-				return store_seterr(-EINVAL, "artifact.json: "
-				    "'%s' must be a string", key);
-			}
-		}
+		if (rc < 0)
+			return rc;
+		json_array_extend(*pins, json_object_get(*meta, "pins"));
 	} else if (rc != -ENOENT) {
 		return rc;
 	}

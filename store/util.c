@@ -364,3 +364,24 @@ store_prefixerr(int rc, const char *fmt, ...)
 		errbuf[0] = '\0';
 	return rc;
 }
+
+int
+json_parse_checked(const char *text, size_t len, const char *what,
+    int (*check)(json_t *), json_t **out)
+{
+	json_error_t err;
+	json_t *j;
+	int rc;
+
+	*out = NULL;
+	j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+	if (!j)
+		return store_seterr(-EINVAL, "%s (line %d: %s)", what, err.line,
+		    err.text);
+	if ((rc = check(j)) < 0) {
+		json_decref(j);
+		return rc;
+	}
+	*out = j;
+	return 0;
+}

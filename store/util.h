@@ -10,6 +10,7 @@
 #ifndef RELFS_UTIL_H
 #define RELFS_UTIL_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -89,5 +90,13 @@ int mkdir_p(const char *path, mode_t mode);
 
 /* rm -rf of a directory tree below dirfd/name; returns 0 or -errno. */
 int remove_tree(const char *path);
+
+/*
+ * Parse JSON text (duplicate keys refused) and check it with check(), which
+ * records its own message; bad JSON is "<what> (line N: why)".  *out is the
+ * checked document.
+ */
+int json_parse_checked(const char *text, size_t len, const char *what,
+    int (*check)(json_t *), json_t **out);
 
 #endif

@@ -1168,6 +1168,10 @@ cmd_events(int argc, char **argv)
 	} else {
 		printf("%lld events in the outbox\n", (long long)
 		    json_integer_value(json_object_get(s, "events")));
+		if (json_object_get(s, "webhooks_error"))
+			printf("webhooks.json is ignored: %s\n",
+			    json_string_value(json_object_get(s,
+			    "webhooks_error")));
 		json_object_foreach(json_object_get(s, "targets"), k, v) {
 			printf("%s: %lld delivered, %lld pending, %zu dead%s%s\n",
 			    k, (long long)json_integer_value(json_object_get(v,

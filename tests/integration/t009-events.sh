@@ -152,5 +152,17 @@ check_eq "a hook has the release and the scenario in its environment" \
 check_eq "the criteria event has the digest of what was written" \
 	"$(sha256sum <"$MNT/projects/fuel/criteria/daily.json" | cut -c1-64)" \
 	"$(grep '"project":"fuel"' "$T/hook.json" | grep criteria.changed | jq -r .criteria)"
+
+# a webhooks.json that does not parse is ignored, and relctl events says why;
+# hooks go on
+echo '[{"url": "http://127.0.0.1:1/x", "secert": "typo"}]' >"$STORE/webhooks.json"
+check_eq "relctl events names the bad key" \
+	"webhooks.json is ignored: webhooks.json: webhook 1: unknown or bad key 'secert' (url, secret: text; events: a list of event types)" \
+	"$("$RELCTL" events "$STORE" | grep webhooks.json)"
+check_eq "no webhook target is left" "hook:any" \
+	"$("$RELCTL" --json events "$STORE" | jq -r '.targets | keys | join(" ")')"
+n=$(wc -l <"$T/hook.json")
+echo PASS >"$MNT/artifacts/fuel/1/results/after-bad-webhooks"
+check "the hook still gets events" wait_for "$T/hook.json" $((n + 1))
 kill $RPID $FPID 2>/dev/null; wait 2>/dev/null
 finish
