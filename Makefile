@@ -34,6 +34,8 @@ endif
 FUZZ_TARGETS := result criteria waiver pins artifact_json release_json \
                 scenario_json webhooks_json manifest duration name
 FUZZ_SECONDS ?= 3
+# staged files in t012-many-staged.sh (fewer under the sanitizers: slower)
+MANY_FILES ?= 100000
 
 STORE_SRC := $(wildcard store/*.c) $(wildcard hooks/*.c)
 FS_SRC    := $(wildcard fs/*.c)
@@ -83,7 +85,7 @@ $(BUILD)/tests/receiver: tests/receiver.c
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lcrypto
 
 integration: all $(BUILD)/tests/probe $(BUILD)/tests/receiver $(BUILD)/tests/race
-	@BUILD=$(abspath $(BUILD)) tests/integration/run
+	@BUILD=$(abspath $(BUILD)) MANY_FILES=$(MANY_FILES) tests/integration/run
 
 $(BUILD)/fuzz_%: tests/fuzz/fuzz.c $(BUILD)/librelstore.a
 	$(CC) $(CFLAGS) -DFUZZ_TARGET='"$*"' -fsanitize=fuzzer -o $@ $^ \
@@ -113,7 +115,7 @@ fuzz-run: fuzz
 # parser under libFuzzer.
 check: deps
 	$(MAKE) all unit integration
-	$(MAKE) BUILD=build/asan SAN=1 all unit integration
+	$(MAKE) BUILD=build/asan SAN=1 MANY_FILES=20000 all unit integration
 	$(MAKE) fuzz-run
 
 demo: deps all

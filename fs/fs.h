@@ -7,8 +7,13 @@
  *  - index nodes: inode numbers straight from the LMDB index, stable across
  *    remounts, nothing to keep in memory;
  *  - incoming nodes: files and directories of the writable staging area
- *    (STORE/incoming), kept in a table with an O_PATH descriptor each, as
- *    libfuse's passthrough_ll does; their inode numbers have the top bit set.
+ *    (STORE/incoming), kept in a table and found again by (st_dev, st_ino);
+ *    their inode numbers have the top bit set.  Each holds an O_PATH
+ *    descriptor while it is in use; at most fs->fd_budget of them stay
+ *    open (least recently used closed first), and a node whose descriptor
+ *    was closed is opened again by its name in its parent, checked to be
+ *    the same inode.  A node without a name (one outside incoming/, one
+ *    removed) keeps its descriptor.
  */
 #ifndef RELFS_FS_H
 #define RELFS_FS_H
@@ -26,10 +31,16 @@
 
 struct inc_node {
 	struct inc_node *next;	/* hash chain */
-	int fd;			/* O_PATH */
+	int fd;			/* O_PATH, or -1: closed, open it by name */
 	dev_t dev;
 	ino_t ino;
 	uint64_t nlookup;
+	struct inc_node *parent;	/* where name is (NULL: no name) */
+	char *name;
+	unsigned kids;		/* nodes whose parent this is */
+	unsigned pins;		/* requests using fd right now */
+	struct inc_node *lprev, *lnext;	/* the open descriptors, by use */
+	int on_lru;
 	/*
 	 * After `mv incoming/p/v artifacts/p/` the kernel keeps this inode
 	 * under its new name until the invalidation lands; requests for it
@@ -76,7 +87,10 @@ struct fs {
 	pthread_mutex_t mu;	/* the incoming table */
 	struct inc_node root;	/* STORE/incoming, inode INO_INCOMING */
 	struct inc_node **tab;
-	size_t tabsize;
+	size_t tabsize, nnodes;
+	/* open node descriptors: most recently used first, at most budget */
+	struct inc_node *lru_head, *lru_tail;
+	size_t nfds, fd_budget;
 
 	pthread_mutex_t qmu;	/* invalidations, sent by their own thread */
 	pthread_cond_t qcond;
@@ -142,7 +156,16 @@ void inc_readdir(fuse_req_t req, struct inc_node *n, size_t size, off_t off,
 void inc_releasedir(fuse_req_t req, struct fuse_file_info *fi);
 void inc_seal(fuse_req_t req, struct inc_node *dir, const char *name,
     uint64_t newparent, const char *newname);
+/* stat of n (its descriptor held: inc_use), with its logical owner/mode. */
 int inc_stat(struct inc_node *n, struct stat *st);
+
+/*
+ * Hold n's descriptor open for one request (opened again by name when it
+ * was closed): the descriptor, or -ESTALE when n is gone.  inc_done lets
+ * it go.  Every inc_ operation holds the nodes it is given.
+ */
+int inc_use(struct fs *fs, struct inc_node *n);
+void inc_done(struct fs *fs, struct inc_node *n);
 
 /* The entry (and one lookup) of a real directory outside incoming/. */
 int inc_entry_path(struct fs *fs, const char *path,

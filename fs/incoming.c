@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -36,25 +37,46 @@ struct inc_dir {
 };
 
 static size_t
-hash_of(struct fs *fs, dev_t dev, ino_t ino)
+hash_of(size_t tabsize, dev_t dev, ino_t ino)
 {
-	return (size_t)((ino * 0x9e3779b97f4a7c15ULL) ^ dev) % fs->tabsize;
+	return (size_t)((ino * 0x9e3779b97f4a7c15ULL) ^ dev) % tabsize;
 }
 
 void
 inc_init(struct fs *fs)
 {
+	struct rlimit rl;
+	const char *budget = getenv("RELFS_NODE_FDS");
+
 	pthread_mutex_init(&fs->mu, NULL);
 	fs->tabsize = 4096;
 	fs->tab = calloc(fs->tabsize, sizeof(*fs->tab));
 	fs->root.fd = open(store_incoming_dir(fs->st), O_PATH | O_CLOEXEC);
 	fs->root.nlookup = 2;
+	/*
+	 * Half the descriptors for nodes: the rest is for open files, the
+	 * index, the ledger and deliveries.
+	 */
+	fs->fd_budget = 512;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur / 2 > 64)
+		fs->fd_budget = (size_t)(rl.rlim_cur / 2);
+	if (budget && strtoul(budget, NULL, 10) >= 16)
+		fs->fd_budget = strtoul(budget, NULL, 10);
 	{
 		char p[4096];
 
 		snprintf(p, sizeof(p), "%s/tmp", store_path(fs->st));
 		fs->tmpfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}
+}
+
+static void
+node_free(struct inc_node *n)
+{
+	if (n->fd >= 0)
+		close(n->fd);
+	free(n->name);
+	free(n);
 }
 
 void
@@ -65,8 +87,7 @@ inc_destroy(struct fs *fs)
 
 		for (; n; n = next) {
 			next = n->next;
-			close(n->fd);
-			free(n);
+			node_free(n);
 		}
 	}
 	free(fs->tab);
@@ -105,44 +126,301 @@ inc_stat(struct inc_node *n, struct stat *st)
 static int	lookup_at(struct fs *fs, struct inc_node *dir, int dirfd,
 		    const char *name, struct fuse_entry_param *e);
 
-/* The node of inode (dev, ino), or NULL; fs->mu is held. */
+/* -- the table: fs->mu is held by every function up to inc_use ------ */
+
+/* The node of inode (dev, ino), or NULL. */
 static struct inc_node *
 node_find(struct fs *fs, dev_t dev, ino_t ino)
 {
 	struct inc_node *n;
 
-	for (n = fs->tab[hash_of(fs, dev, ino)]; n; n = n->next)
+	for (n = fs->tab[hash_of(fs->tabsize, dev, ino)]; n; n = n->next)
 		if (n->dev == dev && n->ino == ino)
 			break;
 	return n;
 }
 
+/* Four times the buckets once there are two nodes a bucket. */
+static void
+table_grow(struct fs *fs)
+{
+	size_t size = fs->tabsize * 4;
+	struct inc_node **tab = calloc(size, sizeof(*tab)), *n, *next;
+
+	if (!tab)
+		return;
+	for (size_t i = 0; i < fs->tabsize; i++) {
+		for (n = fs->tab[i]; n; n = next) {
+			size_t h = hash_of(size, n->dev, n->ino);
+
+			next = n->next;
+			n->next = tab[h];
+			tab[h] = n;
+		}
+	}
+	free(fs->tab);
+	fs->tab = tab;
+	fs->tabsize = size;
+}
+
+static void
+lru_remove(struct fs *fs, struct inc_node *n)
+{
+	if (!n->on_lru)
+		return;
+	if (n->lprev)
+		n->lprev->lnext = n->lnext;
+	else
+		fs->lru_head = n->lnext;
+	if (n->lnext)
+		n->lnext->lprev = n->lprev;
+	else
+		fs->lru_tail = n->lprev;
+	n->lprev = n->lnext = NULL;
+	n->on_lru = 0;
+}
+
+static void
+lru_front(struct fs *fs, struct inc_node *n)
+{
+	lru_remove(fs, n);
+	n->lnext = fs->lru_head;
+	if (fs->lru_head)
+		fs->lru_head->lprev = n;
+	fs->lru_head = n;
+	if (!fs->lru_tail)
+		fs->lru_tail = n;
+	n->on_lru = 1;
+}
+
+/* Close the least recently used descriptors not in use, to the budget. */
+static void
+make_room(struct fs *fs)
+{
+	struct inc_node *n, *prev;
+
+	for (n = fs->lru_tail; n && fs->nfds >= fs->fd_budget; n = prev) {
+		prev = n->lprev;
+		if (n->pins)
+			continue;
+		lru_remove(fs, n);
+		close(n->fd);
+		n->fd = -1;
+		fs->nfds--;
+	}
+}
+
 /*
- * The node of the inode st describes, found or added with pfd (an O_PATH
- * descriptor of it, taken over), and one lookup counted.
+ * n holds the descriptor fd: counted, and closed in its turn when n has a
+ * name to be opened again by (a node without one keeps it).
+ */
+static void
+node_set_fd(struct fs *fs, struct inc_node *n, int fd)
+{
+	n->fd = fd;
+	if (n == &fs->root || !n->name)
+		return;
+	make_room(fs);
+	fs->nfds++;
+	lru_front(fs, n);
+}
+
+static void	node_unref(struct fs *fs, struct inc_node *n);
+
+/* n is name in dir now (dir NULL: n has no name any more). */
+static void
+node_name(struct fs *fs, struct inc_node *n, struct inc_node *dir,
+    const char *name)
+{
+	struct inc_node *old = n->parent;
+	char *copy = dir ? strdup(name) : NULL;
+
+	if (dir)
+		dir->kids++;
+	free(n->name);
+	n->parent = copy ? dir : NULL;
+	n->name = copy;
+	if (dir && !copy)
+		dir->kids--;
+	if (!copy && n->on_lru) {
+		/* nothing to open it again by: it keeps its descriptor */
+		lru_remove(fs, n);
+		fs->nfds--;
+	} else if (copy && n->fd >= 0 && !n->on_lru && n != &fs->root) {
+		make_room(fs);
+		fs->nfds++;
+		lru_front(fs, n);
+	}
+	if (old) {
+		old->kids--;
+		node_unref(fs, old);
+	}
+}
+
+/* Out of the table and freed once neither the kernel nor a child needs n. */
+static void
+node_unref(struct fs *fs, struct inc_node *n)
+{
+	struct inc_node **pp;
+
+	if (n == &fs->root)
+		return;
+	if (n->kids || n->nlookup)
+		return;
+	for (pp = &fs->tab[hash_of(fs->tabsize, n->dev, n->ino)]; *pp;
+	    pp = &(*pp)->next) {
+		if (*pp == n) {
+			*pp = n->next;
+			break;
+		}
+	}
+	fs->nnodes--;
+	if (n->on_lru) {
+		lru_remove(fs, n);
+		fs->nfds--;
+	}
+	if (n->parent) {
+		struct inc_node *p = n->parent;
+
+		n->parent = NULL;
+		p->kids--;
+		node_unref(fs, p);
+	}
+	node_free(n);
+}
+
+/* n's descriptor, opened again through its parents when it was closed. */
+static int
+node_open(struct fs *fs, struct inc_node *n)
+{
+	struct inc_node *p = n->parent;
+	struct stat st;
+	int fd, rc;
+
+	if (n->fd >= 0)
+		return 0;
+	if (!p || !n->name)
+		return -ESTALE;
+	if ((rc = node_open(fs, p)) < 0)
+		return rc;
+	p->pins++;
+	fd = openat(p->fd, n->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	p->pins--;
+	if (fd < 0)
+		return errno == ENOENT ? -ESTALE : -errno;
+	/* the name may be another inode's now (a seal, a rename over) */
+	if (fstat(fd, &st) < 0 || st.st_dev != n->dev || st.st_ino != n->ino) {
+		close(fd);
+		return -ESTALE;
+	}
+	node_set_fd(fs, n, fd);
+	return 0;
+}
+
+int
+inc_use(struct fs *fs, struct inc_node *n)
+{
+	int rc;
+
+	pthread_mutex_lock(&fs->mu);
+	if ((rc = node_open(fs, n)) == 0) {
+		n->pins++;
+		if (n->on_lru)
+			lru_front(fs, n);
+		rc = n->fd;
+	}
+	pthread_mutex_unlock(&fs->mu);
+	return rc;
+}
+
+void
+inc_done(struct fs *fs, struct inc_node *n)
+{
+	pthread_mutex_lock(&fs->mu);
+	n->pins--;
+	pthread_mutex_unlock(&fs->mu);
+}
+
+/*
+ * The node of the inode st describes (name in dir; dir NULL for a node
+ * found by a path of the daemon's own), found or added with pfd (an
+ * O_PATH descriptor of it, taken over), and one lookup counted.
  */
 static struct inc_node *
-node_add(struct fs *fs, int pfd, const struct stat *st)
+node_add(struct fs *fs, int pfd, const struct stat *st, struct inc_node *dir,
+    const char *name)
 {
-	size_t h = hash_of(fs, st->st_dev, st->st_ino);
 	struct inc_node *n;
+	size_t h;
 
 	pthread_mutex_lock(&fs->mu);
 	if ((n = node_find(fs, st->st_dev, st->st_ino))) {
-		close(pfd);
 		n->nlookup++;
+		if (dir && !n->name)
+			node_name(fs, n, dir, name);
+		if (n->fd < 0)
+			node_set_fd(fs, n, pfd);
+		else
+			close(pfd);
 	} else if ((n = calloc(1, sizeof(*n)))) {
-		n->fd = pfd;
+		n->fd = -1;
 		n->dev = st->st_dev;
 		n->ino = st->st_ino;
 		n->nlookup = 1;
+		if (fs->nnodes >= fs->tabsize * 2)
+			table_grow(fs);
+		h = hash_of(fs->tabsize, st->st_dev, st->st_ino);
 		n->next = fs->tab[h];
 		fs->tab[h] = n;
+		fs->nnodes++;
+		if (dir)
+			node_name(fs, n, dir, name);
+		node_set_fd(fs, n, pfd);
 	} else {
 		close(pfd);
 	}
 	pthread_mutex_unlock(&fs->mu);
 	return n;
+}
+
+/* The node known for dir/name, if any (its inode looked up by name). */
+static struct inc_node *
+node_at(struct fs *fs, struct inc_node *dir, const char *name,
+    struct stat *st)
+{
+	struct inc_node *n;
+
+	if (fstatat(dir->fd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		return NULL;
+	pthread_mutex_lock(&fs->mu);
+	n = node_find(fs, st->st_dev, st->st_ino);
+	pthread_mutex_unlock(&fs->mu);
+	return n;
+}
+
+/* dir/name was removed or replaced: a node known by it has no name now. */
+static void
+node_unnamed(struct fs *fs, struct inc_node *n, struct inc_node *dir,
+    const char *name)
+{
+	pthread_mutex_lock(&fs->mu);
+	if (n->parent == dir && n->name && strcmp(n->name, name) == 0)
+		node_name(fs, n, NULL, NULL);
+	pthread_mutex_unlock(&fs->mu);
+}
+
+/*
+ * n's name is about to go: open its descriptor now (n cannot be found
+ * again by name after) for node_unnamed to keep.
+ */
+static int
+node_keep_open(struct fs *fs, struct inc_node *n)
+{
+	int rc = inc_use(fs, n);
+
+	if (rc >= 0)
+		inc_done(fs, n);
+	return rc;
 }
 
 static void
@@ -151,7 +429,6 @@ fill_entry(struct fs *fs, struct inc_node *n, const struct stat *st,
 {
 	e->ino = ino_of(fs, n);
 	e->attr = *st;
-	safe_attr_apply(n->fd, &e->attr);
 	e->attr.st_ino = e->ino;
 	inc_role_attr(fs, n, &e->attr);
 	/* the staging area changes: the kernel asks every time */
@@ -168,6 +445,7 @@ result_name(struct inc_node *n, struct inc_node *dir, const char *name)
 	snprintf(n->res_name, sizeof(n->res_name), "%s", name);
 }
 
+/* Look name up in dir (its descriptor held). */
 static int
 do_lookup(struct fs *fs, struct inc_node *dir, const char *name,
     struct fuse_entry_param *e)
@@ -203,7 +481,8 @@ inc_entry_of_fd(struct fs *fs, int fd, struct fuse_entry_param *e)
 		close(pfd);
 		return -errno;
 	}
-	if (!(n = node_add(fs, pfd, &st)))
+	safe_attr_apply(pfd, &st);
+	if (!(n = node_add(fs, pfd, &st, NULL, NULL)))
 		return -ENOMEM;
 	fill_entry(fs, n, &st, e);
 	return 0;
@@ -225,7 +504,8 @@ lookup_at(struct fs *fs, struct inc_node *dir, int dirfd, const char *name,
 		close(pfd);
 		return -errno;
 	}
-	if (!(n = node_add(fs, pfd, &st)))
+	safe_attr_apply(pfd, &st);
+	if (!(n = node_add(fs, pfd, &st, dir, name)))
 		return -ENOMEM;
 	if (dir && dir->art && name[0] != '.') {
 		pthread_mutex_lock(&fs->mu);
@@ -251,34 +531,50 @@ inc_mark_result(struct fs *fs, dev_t dev, ino_t ino, struct inc_node *dir,
 	struct inc_node *n;
 
 	pthread_mutex_lock(&fs->mu);
-	if ((n = node_find(fs, dev, ino)))
+	if ((n = node_find(fs, dev, ino))) {
 		result_name(n, dir, name);
+		node_name(fs, n, dir, name);
+	}
 	pthread_mutex_unlock(&fs->mu);
 }
 
 void
 inc_forget(struct fs *fs, struct inc_node *n, uint64_t count)
 {
-	struct inc_node **pp;
-
 	if (n == &fs->root)
 		return;
 	pthread_mutex_lock(&fs->mu);
-	if (n->nlookup > count) {
-		n->nlookup -= count;
-		pthread_mutex_unlock(&fs->mu);
-		return;
-	}
-	for (pp = &fs->tab[hash_of(fs, n->dev, n->ino)]; *pp;
-	    pp = &(*pp)->next) {
-		if (*pp == n) {
-			*pp = n->next;
-			break;
-		}
-	}
+	n->nlookup = n->nlookup > count ? n->nlookup - count : 0;
+	node_unref(fs, n);
 	pthread_mutex_unlock(&fs->mu);
-	close(n->fd);
-	free(n);
+}
+
+/*
+ * Hold the descriptors of a and b (b may be NULL) for one request, or
+ * answer it with the reason they cannot be had (ESTALE: gone).  The
+ * operations' wrappers keep fs aside: req is gone once answered.
+ */
+static int
+hold(fuse_req_t req, struct inc_node *a, struct inc_node *b)
+{
+	struct fs *fs = FS(req);
+	int rc = inc_use(fs, a);
+
+	if (rc >= 0 && b && (rc = inc_use(fs, b)) < 0)
+		inc_done(fs, a);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+let_go(struct fs *fs, struct inc_node *a, struct inc_node *b)
+{
+	inc_done(fs, a);
+	if (b)
+		inc_done(fs, b);
 }
 
 static void
@@ -293,10 +589,21 @@ reply_entry(fuse_req_t req, struct inc_node *dir, const char *name)
 		fuse_reply_entry(req, &e);
 }
 
+static void
+lookup_held(fuse_req_t req, struct inc_node *dir, const char *name)
+{
+	reply_entry(req, dir, name);
+}
+
 void
 inc_lookup(fuse_req_t req, struct inc_node *dir, const char *name)
 {
-	reply_entry(req, dir, name);
+	struct fs *fs = FS(req);
+
+	if (hold(req, dir, NULL) == 0) {
+		lookup_held(req, dir, name);
+		let_go(fs, dir, NULL);
+	}
 }
 
 void
@@ -320,8 +627,8 @@ inc_role_attr(struct fs *fs, const struct inc_node *n, struct stat *st)
 	st->st_mode = (st->st_mode & ~(mode_t)0777) | 0555 | a.wbits;
 }
 
-void
-inc_getattr(fuse_req_t req, struct inc_node *n)
+static void
+getattr_held(fuse_req_t req, struct inc_node *n)
 {
 	struct stat st;
 	int rc = inc_stat(n, &st);
@@ -333,6 +640,17 @@ inc_getattr(fuse_req_t req, struct inc_node *n)
 	st.st_ino = ino_of(FS(req), n);
 	inc_role_attr(FS(req), n, &st);
 	fuse_reply_attr(req, &st, n->stable ? FS(req)->timeout : 0);
+}
+
+void
+inc_getattr(fuse_req_t req, struct inc_node *n)
+{
+	struct fs *fs = FS(req);
+
+	if (hold(req, n, NULL) == 0) {
+		getattr_held(req, n);
+		let_go(fs, n, NULL);
+	}
 }
 
 static void
@@ -391,8 +709,8 @@ recorded(fuse_req_t req, struct inc_node *n, const char *what)
 	return 1;
 }
 
-void
-inc_setattr(fuse_req_t req, struct inc_node *n, struct stat *attr, int valid,
+static void
+setattr_held(fuse_req_t req, struct inc_node *n, struct stat *attr, int valid,
     struct fuse_file_info *fi)
 {
 	struct fs *fs = FS(req);
@@ -476,6 +794,18 @@ fail:
 	fuse_reply_err(req, rc);
 }
 
+void
+inc_setattr(fuse_req_t req, struct inc_node *n, struct stat *attr, int valid,
+    struct fuse_file_info *fi)
+{
+	struct fs *fs = FS(req);
+
+	if (hold(req, n, NULL) == 0) {
+		setattr_held(req, n, attr, valid, fi);
+		let_go(fs, n, NULL);
+	}
+}
+
 /* Names in the staging area follow the rules of published names. */
 static int
 check_name(fuse_req_t req, const char *name, const char *what)
@@ -510,10 +840,13 @@ reply_new(fuse_req_t req, struct inc_node *dir, const char *name, mode_t mode)
 
 	if (rc == 0 && mode != (mode_t)-1) {
 		n = inc_node_of(FS(req), e.ino);
-		rc = inc_give(req, n->fd, mode);
-		if (rc == 0) {
-			rc = inc_stat(n, &e.attr);
-			e.attr.st_ino = e.ino;
+		if ((rc = inc_use(FS(req), n)) >= 0) {
+			rc = inc_give(req, n->fd, mode);
+			if (rc == 0) {
+				rc = inc_stat(n, &e.attr);
+				e.attr.st_ino = e.ino;
+			}
+			inc_done(FS(req), n);
 		}
 		if (rc < 0)
 			inc_forget(FS(req), n, 1);
@@ -527,8 +860,8 @@ reply_new(fuse_req_t req, struct inc_node *dir, const char *name, mode_t mode)
 	fuse_reply_entry(req, &e);
 }
 
-void
-inc_mkdir(fuse_req_t req, struct inc_node *dir, const char *name,
+static void
+mkdir_held(fuse_req_t req, struct inc_node *dir, const char *name,
     mode_t mode)
 {
 	if (check_name(req, name, "mkdir") < 0 ||
@@ -542,7 +875,19 @@ inc_mkdir(fuse_req_t req, struct inc_node *dir, const char *name,
 }
 
 void
-inc_symlink(fuse_req_t req, const char *link, struct inc_node *dir,
+inc_mkdir(fuse_req_t req, struct inc_node *dir, const char *name,
+    mode_t mode)
+{
+	struct fs *fs = FS(req);
+
+	if (hold(req, dir, NULL) == 0) {
+		mkdir_held(req, dir, name, mode);
+		let_go(fs, dir, NULL);
+	}
+}
+
+static void
+symlink_held(fuse_req_t req, const char *link, struct inc_node *dir,
     const char *name)
 {
 	if (check_name(req, name, "symlink") < 0 ||
@@ -556,7 +901,19 @@ inc_symlink(fuse_req_t req, const char *link, struct inc_node *dir,
 }
 
 void
-inc_link(fuse_req_t req, struct inc_node *n, struct inc_node *dir,
+inc_symlink(fuse_req_t req, const char *link, struct inc_node *dir,
+    const char *name)
+{
+	struct fs *fs = FS(req);
+
+	if (hold(req, dir, NULL) == 0) {
+		symlink_held(req, link, dir, name);
+		let_go(fs, dir, NULL);
+	}
+}
+
+static void
+link_held(fuse_req_t req, struct inc_node *n, struct inc_node *dir,
     const char *name)
 {
 	char proc[64];
@@ -586,8 +943,22 @@ inc_link(fuse_req_t req, struct inc_node *n, struct inc_node *dir,
 }
 
 void
-inc_unlink(fuse_req_t req, struct inc_node *dir, const char *name, int isdir)
+inc_link(fuse_req_t req, struct inc_node *n, struct inc_node *dir,
+    const char *name)
 {
+	struct fs *fs = FS(req);
+
+	if (hold(req, n, dir) == 0) {
+		link_held(req, n, dir, name);
+		let_go(fs, n, dir);
+	}
+}
+
+static void
+unlink_held(fuse_req_t req, struct inc_node *dir, const char *name, int isdir)
+{
+	struct inc_node *n;
+	struct stat st;
 	int rc;
 
 	if (dir->art && name[0] != '.') {
@@ -596,15 +967,37 @@ inc_unlink(fuse_req_t req, struct inc_node *dir, const char *name, int isdir)
 		fs_refuse(req, EROFS, "unlink");
 		return;
 	}
+	/* a node of that name keeps its inode open: it has no name after */
+	if ((n = node_at(FS(req), dir, name, &st)))
+		(void)node_keep_open(FS(req), n);
 	rc = unlinkat(dir->fd, name, isdir ? AT_REMOVEDIR : 0);
-	fuse_reply_err(req, rc < 0 ? errno : 0);
+	if (rc < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	if (n)
+		node_unnamed(FS(req), n, dir, name);
+	fuse_reply_err(req, 0);
 }
 
 void
-inc_rename(fuse_req_t req, struct inc_node *dir, const char *name,
+inc_unlink(fuse_req_t req, struct inc_node *dir, const char *name, int isdir)
+{
+	struct fs *fs = FS(req);
+
+	if (hold(req, dir, NULL) == 0) {
+		unlink_held(req, dir, name, isdir);
+		let_go(fs, dir, NULL);
+	}
+}
+
+static void
+rename_held(fuse_req_t req, struct inc_node *dir, const char *name,
     struct inc_node *newdir, const char *newname, unsigned int flags)
 {
 	struct fs *fs = FS(req);
+	struct inc_node *moved, *over;
+	struct stat st;
 	int rc;
 
 	if (check_name(req, newname, "rename") < 0)
@@ -626,11 +1019,37 @@ inc_rename(fuse_req_t req, struct inc_node *dir, const char *name,
 			fuse_reply_err(req, 0);
 		return;
 	}
+	/* the nodes of both names follow them (a replaced one has none) */
+	moved = node_at(fs, dir, name, &st);
+	over = node_at(fs, newdir, newname, &st);
+	if (over && !(flags & RENAME_EXCHANGE))
+		(void)node_keep_open(fs, over);
 	if (renameat2(dir->fd, name, newdir->fd, newname, flags) < 0) {
 		fuse_reply_err(req, errno);
 		return;
 	}
+	pthread_mutex_lock(&fs->mu);
+	if (over && (flags & RENAME_EXCHANGE))
+		node_name(fs, over, dir, name);
+	else if (over && over->parent == newdir && over->name &&
+	    strcmp(over->name, newname) == 0)
+		node_name(fs, over, NULL, NULL);
+	if (moved)
+		node_name(fs, moved, newdir, newname);
+	pthread_mutex_unlock(&fs->mu);
 	fuse_reply_err(req, 0);
+}
+
+void
+inc_rename(fuse_req_t req, struct inc_node *dir, const char *name,
+    struct inc_node *newdir, const char *newname, unsigned int flags)
+{
+	struct fs *fs = FS(req);
+
+	if (hold(req, dir, newdir) == 0) {
+		rename_held(req, dir, name, newdir, newname, flags);
+		let_go(fs, dir, newdir);
+	}
 }
 
 /* Count a descriptor open for writing on n (a seal waits for none). */
@@ -675,8 +1094,8 @@ busy(void *arg, dev_t dev, ino_t ino)
 	return b;
 }
 
-void
-inc_create(fuse_req_t req, struct inc_node *dir, const char *name,
+static void
+create_held(fuse_req_t req, struct inc_node *dir, const char *name,
     mode_t mode, struct fuse_file_info *fi)
 {
 	struct fs *fs = FS(req);
@@ -736,7 +1155,19 @@ inc_create(fuse_req_t req, struct inc_node *dir, const char *name,
 }
 
 void
-inc_open(fuse_req_t req, struct inc_node *n, struct fuse_file_info *fi)
+inc_create(fuse_req_t req, struct inc_node *dir, const char *name,
+    mode_t mode, struct fuse_file_info *fi)
+{
+	struct fs *fs = FS(req);
+
+	if (hold(req, dir, NULL) == 0) {
+		create_held(req, dir, name, mode, fi);
+		let_go(fs, dir, NULL);
+	}
+}
+
+static void
+open_held(fuse_req_t req, struct inc_node *n, struct fuse_file_info *fi)
 {
 	struct stat st;
 	int fd, rc, writing = (fi->flags & O_ACCMODE) != O_RDONLY ||
@@ -764,7 +1195,18 @@ inc_open(fuse_req_t req, struct inc_node *n, struct fuse_file_info *fi)
 }
 
 void
-inc_readlink(fuse_req_t req, struct inc_node *n)
+inc_open(fuse_req_t req, struct inc_node *n, struct fuse_file_info *fi)
+{
+	struct fs *fs = FS(req);
+
+	if (hold(req, n, NULL) == 0) {
+		open_held(req, n, fi);
+		let_go(fs, n, NULL);
+	}
+}
+
+static void
+readlink_held(fuse_req_t req, struct inc_node *n)
 {
 	char buf[PATH_MAX + 1];
 	ssize_t len = readlinkat(n->fd, "", buf, sizeof(buf) - 1);
@@ -778,7 +1220,18 @@ inc_readlink(fuse_req_t req, struct inc_node *n)
 }
 
 void
-inc_opendir(fuse_req_t req, struct inc_node *n, struct fuse_file_info *fi)
+inc_readlink(fuse_req_t req, struct inc_node *n)
+{
+	struct fs *fs = FS(req);
+
+	if (hold(req, n, NULL) == 0) {
+		readlink_held(req, n);
+		let_go(fs, n, NULL);
+	}
+}
+
+static void
+opendir_held(fuse_req_t req, struct inc_node *n, struct fuse_file_info *fi)
 {
 	struct inc_dir *d = calloc(1, sizeof(*d));
 	int fd;
@@ -802,7 +1255,18 @@ inc_opendir(fuse_req_t req, struct inc_node *n, struct fuse_file_info *fi)
 }
 
 void
-inc_readdir(fuse_req_t req, struct inc_node *n, size_t size, off_t off,
+inc_opendir(fuse_req_t req, struct inc_node *n, struct fuse_file_info *fi)
+{
+	struct fs *fs = FS(req);
+
+	if (hold(req, n, NULL) == 0) {
+		opendir_held(req, n, fi);
+		let_go(fs, n, NULL);
+	}
+}
+
+static void
+readdir_held(fuse_req_t req, struct inc_node *n, size_t size, off_t off,
     struct fuse_file_info *fi, int plus)
 {
 	struct inc_dir *d = (struct inc_dir *)(uintptr_t)fi->fh, tmp = { 0 };
@@ -896,6 +1360,18 @@ inc_readdir(fuse_req_t req, struct inc_node *n, size_t size, off_t off,
 }
 
 void
+inc_readdir(fuse_req_t req, struct inc_node *n, size_t size, off_t off,
+    struct fuse_file_info *fi, int plus)
+{
+	struct fs *fs = FS(req);
+
+	if (hold(req, n, NULL) == 0) {
+		readdir_held(req, n, size, off, fi, plus);
+		let_go(fs, n, NULL);
+	}
+}
+
+void
 inc_releasedir(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct inc_dir *d = (struct inc_dir *)(uintptr_t)fi->fh;
@@ -932,8 +1408,8 @@ rel_path(struct fs *fs, struct inc_node *n, char *out, size_t len)
  *                                            exist yet, to (artifacts, <p>)
  * mv incoming/<p>/<v> artifacts/<p>/<v2>  -> published as version <v2>
  */
-void
-inc_seal(fuse_req_t req, struct inc_node *dir, const char *name,
+static void
+seal_held(fuse_req_t req, struct inc_node *dir, const char *name,
     uint64_t newparent, const char *newname)
 {
 	struct fs *fs = FS(req);
@@ -1001,8 +1477,11 @@ inc_seal(fuse_req_t req, struct inc_node *dir, const char *name,
 	pino = an.parent;
 	moved_to = newparent == INO_ARTIFACTS ? pino : ino;
 	pthread_mutex_lock(&fs->mu);
-	if ((sealed = node_find(fs, st.st_dev, st.st_ino)))
+	if ((sealed = node_find(fs, st.st_dev, st.st_ino))) {
 		sealed->sealed_as = rc == 0 ? moved_to : 0;
+		/* no longer in incoming/: never opened again by that name */
+		node_name(fs, sealed, NULL, NULL);
+	}
 	pthread_mutex_unlock(&fs->mu);
 	fuse_reply_err(req, 0);
 	/* the kernel moved its dentry onto the staging inode: drop it */
@@ -1010,4 +1489,16 @@ inc_seal(fuse_req_t req, struct inc_node *dir, const char *name,
 	fs_inval(fs, 0, NULL, newparent);
 	if (newparent != INO_ARTIFACTS)
 		fs_inval(fs, 0, NULL, INO_ARTIFACTS);
+}
+
+void
+inc_seal(fuse_req_t req, struct inc_node *dir, const char *name,
+    uint64_t newparent, const char *newname)
+{
+	struct fs *fs = FS(req);
+
+	if (hold(req, dir, NULL) == 0) {
+		seal_held(req, dir, name, newparent, newname);
+		let_go(fs, dir, NULL);
+	}
 }

@@ -47,13 +47,16 @@ static int
 unnamed(fuse_req_t req, struct inc_node *dir, const char *name, mode_t mode,
     int *out)
 {
-	int fd, rc;
+	int dfd, fd, rc;
 
-	fd = openat(dir->fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
-	    SAFE_FILE_MODE);
+	if ((dfd = inc_use(FS(req), dir)) < 0)
+		return dfd;
+	fd = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, SAFE_FILE_MODE);
+	rc = -errno;
+	inc_done(FS(req), dir);
 	if (fd < 0)
-		return store_seterr(-errno, "could not make a spool for "
-		    "results/%s: %s", name, strerror(errno));
+		return store_seterr(rc, "could not make a spool for "
+		    "results/%s: %s", name, strerror(-rc));
 	if ((rc = inc_give(req, fd, mode)) < 0) {
 		close(fd);
 		return rc;
@@ -173,16 +176,21 @@ place(struct fs *fs, struct inc_node *dir, const char *name, int fd)
 {
 	char proc[64], tmp[64];
 	struct stat st;
+	int dfd = inc_use(fs, dir);
 
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	snprintf(tmp, sizeof(tmp), "spool.%d.%lu", (int)getpid(),
 	    (unsigned long)atomic_fetch_add(&spool_seq, 1));
-	if (linkat(AT_FDCWD, proc, fs->tmpfd, tmp, AT_SYMLINK_FOLLOW) < 0 ||
-	    renameat(fs->tmpfd, tmp, dir->fd, name) < 0) {
+	if (dfd < 0)
+		errno = -dfd;
+	if (dfd < 0 || linkat(AT_FDCWD, proc, fs->tmpfd, tmp,
+	    AT_SYMLINK_FOLLOW) < 0 || renameat(fs->tmpfd, tmp, dfd, name) < 0) {
 		store_log(fs->st, "results/%s: recorded, but the file could not "
 		    "be shown: %s", name, strerror(errno));
 	}
 	(void)unlinkat(fs->tmpfd, tmp, 0);
+	if (dfd >= 0)
+		inc_done(fs, dir);
 	if (fstat(fd, &st) == 0)
 		inc_mark_result(fs, st.st_dev, st.st_ino, dir, name);
 }

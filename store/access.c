@@ -20,13 +20,16 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "safe.h"
 #include "store_impl.h"
 
 static const char *const role_names[STORE_NROLES] = {
@@ -402,6 +405,42 @@ store_pin_allowed(struct store *st, const char *url)
 	return store_seterr(-EINVAL, "pin url '%s' is not below a source a "
 	    "manager allowed (relctl config STORE %s ...)", url, file ?
 	    "file-pins" : "pin-sources");
+}
+
+int
+store_pin_open(struct store *st, const char *url, int *fd)
+{
+	const char *path = url + 7, *a;
+	json_t *config = NULL, *v;
+	struct stat sb;
+	int dfd, rc;
+	size_t i;
+
+	*fd = -1;
+	if ((rc = store_pin_allowed(st, url)) < 0)
+		return rc;
+	if (store_config_get(st, &config) < 0)
+		return -ENOMEM;
+	rc = store_seterr(-EINVAL, "pin url '%s' is not below a source a "
+	    "manager allowed", url);
+	json_array_foreach(json_object_get(config, source_keys[0]), i, v) {
+		if (!(a = json_string_value(v)) || !below(path, a))
+			continue;
+		dfd = open(a, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0) {
+			rc = store_seterr(-errno, "could not open '%s': %s", a,
+			    strerror(errno));
+			continue;
+		}
+		/* the rest of the path, from the allowed directory down */
+		rc = safe_open_below(dfd, path + strlen(a) + (a[strlen(a) - 1] ==
+		    '/' ? 0 : 1), url, fd, &sb);
+		close(dfd);
+		if (rc == 0)
+			break;
+	}
+	json_decref(config);
+	return rc;
 }
 
 /* -- what ls -l shows ----------------------------------------------- */

@@ -272,7 +272,8 @@ download(struct store *st, struct flight *f, const char *name,
     const char *url, store_fetch_progress fn, void *arg)
 {
 	char hex[DIGEST_HEX_LEN + 1], ghex[DIGEST_HEX_LEN + 1],
-	    cerr[CURL_ERROR_SIZE] = "";
+	    cerr[CURL_ERROR_SIZE] = "", local[64];
+	int srcfd = -1, src = 0;
 	struct dl d = { .fd = -1, .fn = fn, .arg = arg, .f = f };
 	unsigned int glen = DIGEST_LEN;
 	uint8_t got[DIGEST_LEN];
@@ -317,8 +318,14 @@ download(struct store *st, struct flight *f, const char *name,
 		return store_seterr(-EAGAIN, "%s: could not start hashing",
 		    name);
 	}
+	/* a local file is opened here, checked, and read by its descriptor */
+	if (strncmp(url, "file://", 7) == 0) {
+		if ((src = store_pin_open(st, url, &srcfd)) < 0)
+			snprintf(cerr, sizeof(cerr), "%s", store_errmsg());
+		snprintf(local, sizeof(local), "file:///proc/self/fd/%d", srcfd);
+	}
 	d.c = curl_easy_init();
-	curl_easy_setopt(d.c, CURLOPT_URL, url);
+	curl_easy_setopt(d.c, CURLOPT_URL, srcfd >= 0 ? local : url);
 	curl_easy_setopt(d.c, CURLOPT_WRITEFUNCTION, dl_write);
 	curl_easy_setopt(d.c, CURLOPT_WRITEDATA, &d);
 	curl_easy_setopt(d.c, CURLOPT_BUFFERSIZE, 256L * 1024);
@@ -334,9 +341,11 @@ download(struct store *st, struct flight *f, const char *name,
 	if (d.base)
 		curl_easy_setopt(d.c, CURLOPT_RESUME_FROM_LARGE,
 		    (curl_off_t)d.base);
-	cr = curl_easy_perform(d.c);
+	cr = src < 0 ? CURLE_READ_ERROR : curl_easy_perform(d.c);
 	curl_easy_getinfo(d.c, CURLINFO_RESPONSE_CODE, &code);
 	curl_easy_cleanup(d.c);
+	if (srcfd >= 0)
+		close(srcfd);
 	if (close(d.fd) != 0 && cr == CURLE_OK)
 		cr = CURLE_WRITE_ERROR;
 	pthread_mutex_lock(&flight_mu);

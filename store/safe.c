@@ -18,22 +18,25 @@
 #define ATTR_NAME "user.relfs.attr"
 #define REMOVE_DEPTH_MAX 4096
 
-static int	open_path(int dirfd, const char *rel);
+static int	open_path(int dirfd, const char *rel, int links);
 static int	remove_at(int dirfd, const char *name, int depth);
 
-/* An O_PATH descriptor of dirfd/rel, with no link anywhere on the way. */
+/*
+ * An O_PATH descriptor of dirfd/rel, with no link anywhere on the way (or,
+ * with links, none that leads out of dirfd).
+ */
 static int
-open_path(int dirfd, const char *rel)
+open_path(int dirfd, const char *rel, int links)
 {
 	struct open_how how;
 	long fd;
 
 	memset(&how, 0, sizeof(how));
-	how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
-	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-	    RESOLVE_NO_MAGICLINKS;
+	how.flags = O_PATH | O_CLOEXEC | (links ? 0 : O_NOFOLLOW);
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
+	    (links ? 0 : RESOLVE_NO_SYMLINKS);
 	fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
-	if (fd < 0 && errno == ENOSYS && !strchr(rel, '/'))
+	if (fd < 0 && errno == ENOSYS && !links && !strchr(rel, '/'))
 		fd = openat(dirfd, rel, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	return fd < 0 ? -errno : (int)fd;
 }
@@ -77,16 +80,20 @@ safe_reopen(int pfd, int flags, mode_t want, const char *what, int *out,
 	return 0;
 }
 
-int
-safe_open(int dirfd, const char *rel, mode_t want, const char *what,
-    int *out, struct stat *st)
+/* safe_open and safe_open_below: links refused, or kept below dirfd. */
+static int
+open_read(int dirfd, const char *rel, int links, mode_t want,
+    const char *what, int *out, struct stat *st)
 {
 	int pfd, rc;
 
-	pfd = open_path(dirfd, rel);
-	if (pfd == -ELOOP || pfd == -EXDEV)
+	pfd = open_path(dirfd, rel, links);
+	if (!links && (pfd == -ELOOP || pfd == -EXDEV))
 		return store_seterr(-EINVAL, "'%s' is or passes through a "
 		    "symbolic link: it is not read", what);
+	if (pfd == -EXDEV)
+		return store_seterr(-EINVAL, "'%s' leads out of its directory "
+		    "through a symbolic link: it is not read", what);
 	if (pfd < 0)
 		return store_seterr(pfd, "could not open '%s': %s", what,
 		    strerror(-pfd));
@@ -95,11 +102,25 @@ safe_open(int dirfd, const char *rel, mode_t want, const char *what,
 	return rc;
 }
 
+int
+safe_open(int dirfd, const char *rel, mode_t want, const char *what,
+    int *out, struct stat *st)
+{
+	return open_read(dirfd, rel, 0, want, what, out, st);
+}
+
+int
+safe_open_below(int dirfd, const char *rel, const char *what, int *out,
+    struct stat *st)
+{
+	return open_read(dirfd, rel, 1, S_IFREG, what, out, st);
+}
+
 ssize_t
 safe_readlink(int dirfd, const char *rel, const char *what, char *buf,
     size_t len)
 {
-	int pfd = open_path(dirfd, rel);
+	int pfd = open_path(dirfd, rel, 0);
 	ssize_t n;
 
 	if (pfd < 0)

@@ -35,6 +35,14 @@ int safe_open(int dirfd, const char *rel, mode_t want, const char *what,
     int *fd, struct stat *st);
 
 /*
+ * Open dirfd/rel, a regular file, for reading, never blocking: links on
+ * the way are followed only while they stay below dirfd (RESOLVE_BENEATH).
+ * For directories the store's manager trusts (file-pins), not users'.
+ */
+int safe_open_below(int dirfd, const char *rel, const char *what, int *fd,
+    struct stat *st);
+
+/*
  * Open the inode behind pfd (any descriptor of it, O_PATH too) again with
  * flags, never blocking, once fstat of pfd says it is of type want (else
  * -EINVAL naming what); *st gets that fstat.  No name is looked up.

@@ -431,6 +431,14 @@ int store_config_sources(struct store *st, enum store_source kind,
  */
 int store_pin_allowed(struct store *st, const char *url);
 
+/*
+ * A file:// pin's file, opened for reading below the allowed directory it
+ * is under (links followed only while they stay there, a regular file, no
+ * blocking): the descriptor the fetch reads, so the file checked is the
+ * file read.
+ */
+int store_pin_open(struct store *st, const char *url, int *fd);
+
 /* Map role r to groups (n = 0: back to the owner); only the owner or root;
  * one ledger commit.  -EINVAL for a group that does not exist. */
 int store_config_set(struct store *st, enum store_role r,

@@ -11,11 +11,21 @@
  *   probe read PATH         open O_RDONLY and read everything
  *   probe link FROM TO | chown PATH (to root) | setuid PATH (chmod 4755)
  *   probe mkfifo PATH | exclusive PATH (open O_CREAT|O_EXCL)
+ *   probe mode PATH OCTAL   chmod(PATH, OCTAL)
+ *   probe utime PATH        utimensat to a fixed time | touch PATH (now)
+ *   probe access PATH rwx   access(2) with the letters given
+ *   probe readlink PATH | opendir PATH | writedir PATH (open a directory
+ *                           O_WRONLY) | ftrunc PATH (open O_WRONLY|O_TRUNC)
+ *   probe exchange A B | noreplace A B   renameat2 with RENAME_EXCHANGE or
+ *                           RENAME_NOREPLACE
+ *   probe chdir PATH | stat PATH
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -74,6 +84,40 @@ run(int argc, char **argv)
 	if (strcmp(op, "exclusive") == 0) {
 		fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644);
 		return fd < 0 ? -1 : close(fd);
+	}
+	if (strcmp(op, "mode") == 0 && argc == 4)
+		return chmod(p, (mode_t)strtol(argv[3], NULL, 8));
+	if (strcmp(op, "utime") == 0 || strcmp(op, "touch") == 0) {
+		struct timespec tv[2] = { { 1000000000, 0 },
+		    { 1000000000, 0 } };
+
+		return utimensat(AT_FDCWD, p, op[0] == 'u' ? tv : NULL, 0);
+	}
+	if (strcmp(op, "access") == 0 && argc == 4)
+		return access(p, (strchr(argv[3], 'r') ? R_OK : 0) |
+		    (strchr(argv[3], 'w') ? W_OK : 0) |
+		    (strchr(argv[3], 'x') ? X_OK : 0));
+	if (strcmp(op, "readlink") == 0)
+		return readlink(p, buf, sizeof(buf)) < 0 ? -1 : 0;
+	if (strcmp(op, "opendir") == 0) {
+		DIR *d = opendir(p);
+
+		return d ? closedir(d) : -1;
+	}
+	if (strcmp(op, "writedir") == 0 || strcmp(op, "ftrunc") == 0) {
+		fd = open(p, O_WRONLY | (op[0] == 'f' ? O_TRUNC : 0));
+		return fd < 0 ? -1 : close(fd);
+	}
+	if ((strcmp(op, "exchange") == 0 || strcmp(op, "noreplace") == 0) &&
+	    argc == 4)
+		return renameat2(AT_FDCWD, p, AT_FDCWD, argv[3], op[0] == 'e' ?
+		    RENAME_EXCHANGE : RENAME_NOREPLACE);
+	if (strcmp(op, "chdir") == 0)
+		return chdir(p);
+	if (strcmp(op, "stat") == 0) {
+		struct stat st;
+
+		return stat(p, &st);
 	}
 	errno = EINVAL;
 	fprintf(stderr, "probe: unknown operation %s\n", op);

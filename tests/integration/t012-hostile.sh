@@ -140,6 +140,16 @@ as "$P-ci" mkdir -p "$I/evil/6"
 printf 'key\t1\t%064d\tfile://%s\n' 0 "$T/pub/key" | as "$P-ci" sh -c "cat >'$I/evil/6/pins'"
 errno_as "a file:// pin through a link out of the allowed directory is refused" "$P-ci" EINVAL \
 	rename "$I/evil/6" "$MNT/artifacts/evil/6"
+# a link that stays inside the allowed directory is followed, and the file
+# is read by the descriptor the daemon opened below it (no name again)
+mkdir -m 755 "$T/pub/v1" && echo "dep bytes" >"$T/pub/v1/dep" && chmod 644 "$T/pub/v1/dep"
+ln -s v1 "$T/pub/latest"
+as "$P-ci" mkdir -p "$I/evil/7"
+printf 'dep\t1\t%s\tfile://%s\n' "$(sha256sum <"$T/pub/v1/dep" | cut -c1-64)" "$T/pub/latest/dep" |
+	as "$P-ci" sh -c "cat >'$I/evil/7/pins'"
+check "a file:// pin through a link inside the allowed directory is taken" \
+	as "$P-ci" mv "$I/evil/7" "$MNT/artifacts/evil/"
+check_eq "and reads its bytes" "dep bytes" "$(cat "$MNT/artifacts/evil/7/deps/dep")"
 
 # -- symlink swaps during a seal and during its cleanup (renameat2 EXCHANGE)
 as "$P-ci" mkdir -p "$I/evil/3/sub"
