@@ -52,9 +52,14 @@ all: $(BUILD)/relfs $(BUILD)/relctl
 deps:
 	@scripts/install-deps
 
-$(BUILD)/%.o: %.c $(wildcard store/*.h fs/*.h hooks/*.h)
+# each object (and test) is rebuilt when a header it includes changes
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# (a program's own list is in $(BUILD)/dep/, where no rule would remake it)
+-include $(STORE_OBJ:.o=.d) $(FS_OBJ:.o=.d) $(RELCTL_OBJ:.o=.d) \
+    $(wildcard $(BUILD)/dep/*.d)
 
 $(BUILD)/librelstore.a: $(STORE_OBJ)
 	$(AR) rcs $@ $^
@@ -66,8 +71,9 @@ $(BUILD)/relctl: $(RELCTL_OBJ) $(BUILD)/librelstore.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/librelstore.a
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	@mkdir -p $(dir $@) $(BUILD)/dep
+	$(CC) $(CFLAGS) -MMD -MP -MF $(BUILD)/dep/$*.d -MT $@ $(LDFLAGS) -o $@ $< \
+	    $(BUILD)/librelstore.a $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -88,8 +94,10 @@ integration: all $(BUILD)/tests/probe $(BUILD)/tests/receiver $(BUILD)/tests/rac
 	@BUILD=$(abspath $(BUILD)) MANY_FILES=$(MANY_FILES) tests/integration/run
 
 $(BUILD)/fuzz_%: tests/fuzz/fuzz.c $(BUILD)/librelstore.a
-	$(CC) $(CFLAGS) -DFUZZ_TARGET='"$*"' -fsanitize=fuzzer -o $@ $^ \
-	    $(LDLIBS)
+	@mkdir -p $(BUILD)/dep
+	$(CC) $(CFLAGS) -MMD -MP -MF $(BUILD)/dep/fuzz_$*.d -MT $@ \
+	    -DFUZZ_TARGET='"$*"' \
+	    -fsanitize=fuzzer -o $@ $< $(BUILD)/librelstore.a $(LDLIBS)
 
 # clang's libFuzzer, with ASan and UBSan, in a build of its own
 fuzz: deps

@@ -1011,7 +1011,11 @@ rename_held(fuse_req_t req, struct inc_node *dir, const char *name,
 	}
 	if (newdir->art && newname[0] != '.') {
 		/* rsync's dot-file, or a file moved in: now it is a run */
+		if ((moved = node_at(fs, dir, name, &st)))
+			(void)node_keep_open(fs, moved);
 		rc = results_rename_in(req, dir, name, newdir, newname, flags);
+		if (moved && rc == 0)
+			node_unnamed(fs, moved, dir, name);
 		fs_changed(fs);
 		if (rc < 0)
 			fs_refuse(req, -rc, "rename");

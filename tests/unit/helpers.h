@@ -2,12 +2,28 @@
 #ifndef RELFS_TEST_HELPERS_H
 #define RELFS_TEST_HELPERS_H
 
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "util.h"
+
+/*
+ * A uid at or above from that no user and no group of this machine has:
+ * the tests' users must have no name, whatever the machine holds.
+ */
+static inline uid_t
+uid_unnamed(uid_t from)
+{
+	uid_t u = from;
+
+	while (getpwuid(u) || getgrgid((gid_t)u))
+		u++;
+	return u;
+}
 
 /* A new empty directory under /tmp; the caller frees the name. */
 static inline char *

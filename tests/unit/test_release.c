@@ -11,7 +11,8 @@
 #include "stage_impl.h"
 #include "store.h"
 
-static const struct store_user bob = { 1002, 1002, "bob", 0, { 0 } };
+/* the owner: a uid without a user name, found at start (main) */
+static struct store_user bob = { 0, 0, "bob", 0, { 0 } };
 
 static void
 test_scores(void **state)
@@ -133,5 +134,7 @@ main(void)
 		cmocka_unit_test(test_readiness),
 	};
 
+	bob.uid = uid_unnamed(60001);
+	bob.gid = (gid_t)bob.uid;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,8 +11,8 @@
 #include "helpers.h"
 #include "store.h"
 
-static const struct store_user alice = { 1001, 1001, "alice", 0,
-	{ 0 } };
+/* the owner: a uid without a user name, found at start (main) */
+static struct store_user alice = { 0, 0, "alice", 0, { 0 } };
 
 struct env {
 	char *dir;
@@ -239,7 +239,9 @@ static void
 test_roles(void **state)
 {
 	struct env *e = *state;
-	struct store_user bob = { 1002, 1002, "bob", 0, { 0 } };
+	uid_t bu = uid_unnamed(alice.uid + 1);
+	struct store_user bob = { bu, bu, "bob", 0, { 0 } };
+	char want[200];
 	struct store_user root = { 0, 0, "root", 0, { 0 } };
 	const char *users[] = { "users" }, *nogroup[] = { "no-such-group" };
 	struct store *st;
@@ -251,10 +253,12 @@ test_roles(void **state)
 	assert_int_equal(publish(st, e->src, "apex", "1.0"), 0);
 	assert_int_equal(store_may(st, &bob, STORE_ROLE_CI, "publishing"),
 	    -EACCES);
-	assert_non_null(strstr(store_errmsg(), "publishing needs the 'ci' "
-	    "role, held by the store's owner (uid:1001) and root"));
-	assert_non_null(strstr(store_errmsg(), "bob (uid 1002) does not "
-	    "hold it"));
+	snprintf(want, sizeof(want), "publishing needs the 'ci' role, held by "
+	    "the store's owner (uid:%u) and root", (unsigned)alice.uid);
+	assert_non_null(strstr(store_errmsg(), want));
+	snprintf(want, sizeof(want), "bob (uid %u) does not hold it",
+	    (unsigned)bob.uid);
+	assert_non_null(strstr(store_errmsg(), want));
 	{
 		struct store_publish o = { 0 };
 
@@ -321,5 +325,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_roles, setup, teardown),
 	};
 
+	alice.uid = uid_unnamed(60001);
+	alice.gid = (gid_t)alice.uid;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

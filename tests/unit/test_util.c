@@ -6,6 +6,7 @@
 #include <cmocka.h>
 #include <string.h>
 
+#include "helpers.h"
 #include "util.h"
 
 static void
@@ -78,8 +79,14 @@ test_user_and_errors(void **state)
 	(void)state;
 	store_user_from_uid(&u, 0, 0);
 	assert_string_equal(u.name, "root");
-	store_user_from_uid(&u, 4000321, 4000321);
-	assert_string_equal(u.name, "uid:4000321");
+	{
+		uid_t none = uid_unnamed(4000321);
+		char want[32];
+
+		store_user_from_uid(&u, none, none);
+		snprintf(want, sizeof(want), "uid:%u", (unsigned)none);
+		assert_string_equal(u.name, want);
+	}
 	time_iso(when, 0);
 	assert_string_equal(when, "1970-01-01T00:00:00Z");
 	assert_int_equal(store_seterr(-EIO, "inner %d", 7), -EIO);
