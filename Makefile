@@ -45,7 +45,7 @@ RELCTL_OBJ := $(BUILD)/tools/relctl.o
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps check unit integration asan demo demo-stop bench install \
+.PHONY: all deps check symbols unit integration asan demo demo-stop bench install \
         clean fuzz fuzz-run
 all: $(BUILD)/relfs $(BUILD)/relctl
 
@@ -74,6 +74,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/librelstore.a
 	@mkdir -p $(dir $@) $(BUILD)/dep
 	$(CC) $(CFLAGS) -MMD -MP -MF $(BUILD)/dep/$*.d -MT $@ $(LDFLAGS) -o $@ $< \
 	    $(BUILD)/librelstore.a $(LDLIBS) -lcmocka
+
+# every symbol the library exports carries its module's prefix
+symbols: $(BUILD)/librelstore.a
+	@scripts/check-symbols $(BUILD)/librelstore.a
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -122,7 +126,7 @@ fuzz-run: fuzz
 # The whole suite, then again under AddressSanitizer and UBSan, then each
 # parser under libFuzzer.
 check: deps
-	$(MAKE) all unit integration
+	$(MAKE) all symbols unit integration
 	$(MAKE) BUILD=build/asan SAN=1 MANY_FILES=20000 all unit integration
 	$(MAKE) fuzz-run
 

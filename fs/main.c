@@ -258,6 +258,8 @@ main(int argc, char **argv)
 	int rc, ret = 1;
 
 	memset(&fs, 0, sizeof(fs));
+	/* a hook or a peer that goes away mid-write is EPIPE, never a signal */
+	signal(SIGPIPE, SIG_IGN);
 	/*
 	 * The staging area keeps a descriptor per inode the kernel knows:
 	 * as many as the system lets a process have (root may raise the hard

@@ -10,6 +10,7 @@
 #include <openssl/hmac.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* the RELFS_* strings hook_env makes: the last ones of its array */
+#define HOOK_ENV_OWN 7
 
 struct target {
 	char id[1200];
@@ -203,44 +207,97 @@ wants(const struct target *t, const char *type)
 	return 0;
 }
 
+/*
+ * The hook's environment: the daemon's own, with RELFS_* set from the
+ * event (empty when it has no such name).  Made before the hook is
+ * spawned: nothing but exec runs in the child.  NULL when out of memory.
+ */
+static char **
+hook_env(json_t *ev)
+{
+	static const char *keys[][2] = { { "RELFS_EVENT", "type" },
+	    { "RELFS_PROJECT", "project" }, { "RELFS_VERSION", "version" },
+	    { "RELFS_STAGE", "stage" }, { "RELFS_EVENT_ID", "id" },
+	    { "RELFS_SCENARIO", "scenario" }, { "RELFS_RELEASE", "release" } };
+	size_t nk = sizeof(keys) / sizeof(*keys), n = 0, i, k;
+	char **env;
+
+	while (environ[n])
+		n++;
+	if (!(env = calloc(n + nk + 1, sizeof(*env))))
+		return NULL;
+	for (i = 0, n = 0; environ[i]; i++) {
+		for (k = 0; k < nk; k++)
+			if (strncmp(environ[i], keys[k][0], strlen(keys[k][0])) ==
+			    0 && environ[i][strlen(keys[k][0])] == '=')
+				break;
+		if (k == nk)
+			env[n++] = environ[i];
+	}
+	for (k = 0; k < nk; k++) {
+		const char *v = json_string_value(json_object_get(ev,
+		    keys[k][1]));
+
+		if (asprintf(&env[n], "%s=%s", keys[k][0], v ? v : "") < 0) {
+			env[n] = NULL;
+			break;
+		}
+		n++;
+	}
+	env[n] = NULL;
+	return k == nk ? env : NULL;
+}
+
+/* Free what hook_env made (the daemon's own strings stay). */
+static void
+hook_env_free(char **env, size_t own)
+{
+	size_t n = 0;
+
+	if (!env)
+		return;
+	while (env[n])
+		n++;
+	for (size_t i = n >= own ? n - own : 0; i < n; i++)
+		free(env[i]);
+	free(env);
+}
+
 static int
 run_hook(const struct target *t, const char *json, json_t *ev, char *err,
     size_t errlen)
 {
-	int pfd[2], status = 0;
+	char *argv[] = { (char *)t->path, NULL }, **env;
+	posix_spawn_file_actions_t fa;
+	int pfd[2], status = 0, rc;
 	pid_t pid;
 	time_t start = time(NULL);
 
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
-		return -1;
+	if (!(env = hook_env(ev))) {
+		snprintf(err, errlen, "out of memory for the hook's environment");
+		return -ENOMEM;
 	}
-	pid = fork();
-	if (pid < 0) {
-		snprintf(err, errlen, "fork: %s", strerror(errno));
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		hook_env_free(env, HOOK_ENV_OWN);
+		return rc;
+	}
+	/* the event on the hook's stdin; the write end closes at exec */
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pfd[0], 0);
+	rc = -posix_spawn(&pid, t->path, &fa, NULL, argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	hook_env_free(env, HOOK_ENV_OWN);
+	if (rc < 0) {
+		snprintf(err, errlen, "hook %s could not be started: %s",
+		    t->path, strerror(-rc));
 		close(pfd[0]);
 		close(pfd[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		static const char *keys[][2] = { { "RELFS_EVENT", "type" },
-		    { "RELFS_PROJECT", "project" }, { "RELFS_VERSION", "version" },
-		    { "RELFS_STAGE", "stage" }, { "RELFS_EVENT_ID", "id" },
-		    { "RELFS_SCENARIO", "scenario" },
-		    { "RELFS_RELEASE", "release" } };
-
-		dup2(pfd[0], 0);
-		for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++) {
-			const char *v = json_string_value(json_object_get(ev,
-			    keys[i][1]));
-
-			setenv(keys[i][0], v ? v : "", 1);
-		}
-		execl(t->path, t->path, (char *)NULL);
-		_exit(127);
+		return rc;
 	}
 	close(pfd[0]);
-	signal(SIGPIPE, SIG_IGN);
+	/* a hook that exits unread: EPIPE (SIGPIPE is ignored by main) */
 	(void)write_all(pfd[1], json, strlen(json));
 	(void)write_all(pfd[1], "\n", 1);
 	close(pfd[1]);
@@ -250,8 +307,9 @@ run_hook(const struct target *t, const char *json, json_t *ev, char *err,
 		if (r == pid)
 			break;
 		if (r < 0 && errno != EINTR) {
+			rc = -errno;
 			snprintf(err, errlen, "wait: %s", strerror(errno));
-			return -1;
+			return rc;
 		}
 		if (time(NULL) - start >= knob("RELFS_HOOK_TIMEOUT",
 		    HOOKS_TIMEOUT)) {
@@ -259,7 +317,7 @@ run_hook(const struct target *t, const char *json, json_t *ev, char *err,
 			waitpid(pid, &status, 0);
 			snprintf(err, errlen, "hook %s ran too long and was killed",
 			    t->path);
-			return -1;
+			return -ETIMEDOUT;
 		}
 		usleep(10000);
 	}
@@ -267,7 +325,7 @@ run_hook(const struct target *t, const char *json, json_t *ev, char *err,
 		return 0;
 	snprintf(err, errlen, "hook %s exited with %d", t->path,
 	    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-	return -1;
+	return -EIO;
 }
 
 static int
@@ -290,7 +348,7 @@ post_hook(const struct target *t, const char *json, json_t *ev, char *err,
 	c = curl_easy_init();
 	if (!c) {
 		snprintf(err, errlen, "curl: could not start");
-		return -1;
+		return -ENOMEM;
 	}
 	h = curl_slist_append(h, "Content-Type: application/json");
 	snprintf(hdr, sizeof(hdr), "X-Relfs-Event: %s",
@@ -322,11 +380,11 @@ post_hook(const struct target *t, const char *json, json_t *ev, char *err,
 	curl_easy_cleanup(c);
 	if (cr != CURLE_OK) {
 		snprintf(err, errlen, "%s: %s", t->url, curl_easy_strerror(cr));
-		return -1;
+		return cr == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
 	}
 	if (code < 200 || code > 299) {
 		snprintf(err, errlen, "%s answered HTTP %ld", t->url, code);
-		return -1;
+		return -EIO;
 	}
 	return 0;
 }
@@ -339,7 +397,7 @@ send_one(const struct target *t, const char *json, char *err, size_t errlen)
 
 	if (!ev) {
 		snprintf(err, errlen, "the event is damaged");
-		return -1;
+		return -EINVAL;
 	}
 	rc = t->url ? post_hook(t, json, ev, err, errlen) :
 	    run_hook(t, json, ev, err, errlen);

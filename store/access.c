@@ -212,15 +212,15 @@ config_put(struct store *st, const char *key, const char *sub, json_t *val,
 	    strlen(text), 0)) < 0 ||
 	    (rc = cas_put_buf(st->cas, text, strlen(text), d)) < 0)
 		goto out;
-	add_file(files, "config.json", d);
-	if ((rc = queue_change(st, txn, who, now, msg, files)) < 0 ||
+	outbox_add_file(files, "config.json", d);
+	if ((rc = outbox_queue(st, txn, who, now, msg, files)) < 0 ||
 	    (rc = event_named(st, txn, "config.changed", who, now, ev, evname,
 	    evval, NULL)) < 0)
 		goto out;
 	rc = index_commit(txn);
 	txn = NULL;
 	if (rc == 0)
-		ledger_kick(st);
+		outbox_kick(st);
 out:
 	index_abort(txn);
 	free(text);
@@ -488,7 +488,7 @@ store_node_access(struct store *st, uint64_t ino, const struct node *n,
 	else if (n->kind == NODE_FILE && (n->flags & NODE_MUTABLE) &&
 	    store_node_get(st, n->parent, &dir) == 0 &&
 	    store_node_name(st, n->parent, ino, name) == 0 &&
-	    ctl_name_ok(dir.role, name))
+	    route_name_ok(dir.role, name))
 		role = role_of_dir(n->parent, &dir);
 	if (role >= 0) {
 		store_role_access(st, (enum store_role)role, a);

@@ -576,3 +576,20 @@ crit_next_wakeup(const struct crit_input *in)
 			best = in->waivers[i].expires;
 	return best;
 }
+
+/* OPNFV's reporting score of one test case's runs, oldest first. */
+int
+crit_score(const int *pass, size_t n)
+{
+	size_t passes = 0;
+
+	for (size_t i = 0; i < n; i++)
+		passes += pass[i] != 0;
+	if (n == 0)
+		return -1;
+	if (passes == 0)
+		return 0;
+	if (n >= 4 && pass[n - 1] && pass[n - 2] && pass[n - 3] && pass[n - 4])
+		return 3;
+	return passes >= 2 ? 2 : 1;
+}

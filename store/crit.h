@@ -91,6 +91,10 @@ int crit_duration(const char *s, int64_t *secs);
  */
 int crit_eval(const struct crit_input *in, json_t **out);
 
+/* A test case's score from its runs' outcomes, oldest first (-1 no run,
+ * 0 never passed, 1 passed once, 2 passed more than once). */
+int crit_score(const int *pass, size_t n);
+
 /* Wake-up time: the earliest moment a "soaking" or waiver expiry could
  * change the decision (0 when nothing depends on time). */
 int64_t crit_next_wakeup(const struct crit_input *in);

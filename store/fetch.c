@@ -25,7 +25,7 @@
 #include "store_impl.h"
 
 int
-deps_nodes(struct store *st, MDB_txn *txn, uint64_t art, json_t *m,
+fetch_deps_nodes(struct store *st, MDB_txn *txn, uint64_t art, json_t *m,
     int64_t created)
 {
 	json_t *pins = json_object_get(m, "pins"), *p;
@@ -36,7 +36,7 @@ deps_nodes(struct store *st, MDB_txn *txn, uint64_t art, json_t *m,
 
 	if ((rc = index_alloc_ino(st->ix, txn, 1 + json_array_size(pins),
 	    &dir)) < 0 ||
-	    (rc = put_node(st, txn, dir, art, "deps", NODE_DIR, 0, 0555, 0,
+	    (rc = tree_put_node(st, txn, dir, art, "deps", NODE_DIR, 0, 0555, 0,
 	    created, NULL)) < 0)
 		return rc;
 	ino = dir;
@@ -48,7 +48,8 @@ deps_nodes(struct store *st, MDB_txn *txn, uint64_t art, json_t *m,
 			    mf_str(p, "name"));
 		/* its size is the pin's until the bytes are here */
 		/* its size changes once, when fetched: the change log says so */
-		rc = put_node(st, txn, ++ino, dir, mf_str(p, "name"), NODE_DEP,
+		rc = tree_put_node(st, txn, ++ino, dir, mf_str(p, "name"),
+		    NODE_DEP,
 		    NODE_MUTABLE, 0444, sz ?
 		    (uint64_t)json_integer_value(sz) : 0, created, d);
 		if (rc < 0)
@@ -490,7 +491,7 @@ store_dep_fetch(struct store *st, const char *name, const char *url,
 }
 
 void
-deps_settle(struct store *st)
+fetch_deps_settle(struct store *st)
 {
 	struct flight *f;
 
@@ -689,7 +690,7 @@ store_dep_url(struct store *st, uint64_t ino, const struct node *n,
 	if ((rc = store_artifact_key(st, dir.parent, artkey)) < 0 ||
 	    (rc = index_begin(st->ix, 1, &txn)) < 0)
 		goto out;
-	m = artifact_manifest(st, txn, artkey, NULL);
+	m = tree_artifact_manifest(st, txn, artkey, NULL);
 	rc = -ENOENT;
 	json_array_foreach(json_object_get(m, "pins"), i, p)
 		if (strcmp(mf_str(p, "name"), name) == 0) {
@@ -784,7 +785,7 @@ store_fetch_all(struct store *st, const char *project, const char *version,
 			break;
 		if ((rc = index_begin(st->ix, 1, &txn)) < 0)
 			break;
-		m = artifact_manifest(st, txn, artkey, &rec);
+		m = tree_artifact_manifest(st, txn, artkey, &rec);
 		rc = index_lookup(st->ix, txn, rec.ino, "deps", &deps);
 		index_abort(txn);
 		if (rc < 0) {

@@ -1,5 +1,6 @@
 /*
- * release.c - scenarios and umbrella releases.
+ * release.c - umbrella releases: release.json, participants, readiness
+ * and the freeze.
  *
  * A scenario (scenarios/<s>/scenario.json) names its installer(s) and the
  * projects whose artifacts make it up; artifacts name their scenario at
@@ -8,10 +9,6 @@
  * (releases/<r>/release.json) names a target time, the stage that counts
  * and common criteria; scenarios take part by creating participants/<s>;
  * the freeze records, for every ready participant, the exact artifacts.
- *
- * Keys in the "stage" table: "c:<scenario>" (scenario), "x:<s>/<stage>"
- * (scenario criteria), "m:<s>\0<p>/<v>" (the scenario's artifacts),
- * "r:<release>" (release), "q:<release>\0<scenario>" (participant).
  */
 #define _GNU_SOURCE
 #include <endian.h>
@@ -25,203 +22,6 @@
 #include "formats.h"
 #include "stage_impl.h"
 
-static json_t *
-rec_get(struct ctx *c, const char *fmt, const char *a, const char *b)
-{
-	char key[700];
-	int n = snprintf(key, sizeof(key), fmt, a, b ? b : "");
-
-	return get_json(c, TAB_STAGE, key, (size_t)n);
-}
-
-static int
-rec_put(struct ctx *c, json_t *j, const char *fmt, const char *a,
-    const char *b)
-{
-	char key[700];
-	int n = snprintf(key, sizeof(key), fmt, a, b ? b : "");
-
-	return put_json(c, TAB_STAGE, key, (size_t)n, j);
-}
-
-/* "q:<r>\0<s>" and "m:<s>\0<p>/<v>": a NUL between the two names. */
-static size_t
-pair_key(char *buf, char tag, const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = b ? strlen(b) : 0;
-
-	buf[0] = tag;
-	buf[1] = ':';
-	memcpy(buf + 2, a, la);
-	buf[2 + la] = '\0';
-	if (b)
-		memcpy(buf + 3 + la, b, lb);
-	return 3 + la + lb;
-}
-
-/* The whole record in the ledger too, so a rebuild gets it back. */
-static void
-ledger_record(json_t *files, const char *kind, const char *name,
-    json_t *rec)
-{
-	char lpath[600], *text;
-	size_t len;
-
-	text = json_text(rec, &len);
-	if (!text)
-		return;
-	snprintf(lpath, sizeof(lpath), "%s/%s/record.json", kind, name);
-	add_data(files, lpath, text, len);
-	free(text);
-}
-
-/* -- scenarios ------------------------------------------------------ */
-
-int
-scenario_note_artifact(struct store *st, MDB_txn *txn, const char *scenario,
-    const char *artkey)
-{
-	char key[800];
-
-	if (!scenario || !*scenario)
-		return 0;
-	return index_put_raw(st->ix, txn, TAB_STAGE, key,
-	    pair_key(key, 'm', scenario, artkey), "", 0, 0);
-}
-
-static int
-scenario_dir(struct ctx *c, const char *scenario, uint64_t *ino)
-{
-	return index_lookup(c->st->ix, c->txn, INO_SCENARIOS, scenario, ino);
-}
-
-static int
-set_role(struct ctx *c, uint64_t dir, const char *name, uint8_t role)
-{
-	struct node n;
-	uint64_t ino;
-	int rc;
-
-	if ((rc = index_lookup(c->st->ix, c->txn, dir, name, &ino)) < 0 ||
-	    (rc = index_node_get(c->st->ix, c->txn, ino, &n)) < 0)
-		return rc;
-	n.role = role;
-	return index_node_put(c->st->ix, c->txn, ino, &n);
-}
-
-/* What a scenario and a release have alike: a record, a directory with a
- * sub-directory, status and status.json. */
-struct entity {
-	const char *kind;	/* "scenario", "release" */
-	const char *ledger;	/* "scenarios", "releases" */
-	const char *fmt;	/* record key */
-	uint64_t top;
-	uint8_t role, sub_role, status_role, status_json_role;
-	const char *sub;
-};
-
-static const struct entity scenario_entity = { "scenario", "scenarios",
-	"c:%s%s", INO_SCENARIOS, ROLE_SCENARIO, ROLE_SCENARIO_CRITERIA,
-	ROLE_SCENARIO_STATUS, ROLE_SCENARIO_STATUS_JSON, "criteria" };
-static const struct entity release_entity = { "release", "releases",
-	"r:%s%s", INO_RELEASES, ROLE_RELEASE, ROLE_PARTICIPANTS,
-	ROLE_RELEASE_STATUS, ROLE_RELEASE_STATUS_JSON, "participants" };
-
-/* The nodes of an entity (creation and rebuild). */
-static int
-entity_nodes(struct ctx *c, const struct entity *e, const char *name)
-{
-	uint64_t dir, sub;
-	int rc;
-
-	if ((rc = ensure_dir(c, e->top, name, e->role, 0755, &dir)) < 0 ||
-	    (rc = ensure_dir(c, dir, e->sub, e->sub_role, 0755, &sub)) < 0 ||
-	    (rc = put_text(c, dir, "status", "", 0, 0)) < 0 ||
-	    (rc = put_text(c, dir, "status.json", "", 0, 0)) < 0 ||
-	    (rc = set_role(c, dir, "status", e->status_role)) < 0)
-		return rc;
-	return set_role(c, dir, "status.json", e->status_json_role);
-}
-
-static int
-entity_create(struct store *st, const struct entity *e, const char *name,
-    const struct store_user *who)
-{
-	json_t *rec = NULL, *files = NULL, *old;
-	char msg[600];
-	struct ctx c;
-	int rc;
-
-	snprintf(msg, sizeof(msg), "creating a %s", e->kind);
-	if ((rc = store_may(st, who, STORE_ROLE_MANAGER, msg)) < 0 ||
-	    (rc = name_check(name, e->kind)) < 0)
-		return rc;
-	if ((rc = chg_begin(&c, st, who)) < 0)
-		return rc;
-	files = json_array();
-	if ((old = rec_get(&c, e->fmt, name, NULL))) {
-		json_decref(old);
-		rc = store_seterr(-EEXIST, "%s '%s' already exists", e->kind,
-		    name);
-		goto out;
-	}
-	rec = json_pack("{s:s}", "name", name);
-	who_json(rec, "created", who, c.now);
-	if ((rc = rec_put(&c, rec, e->fmt, name, NULL)) < 0 ||
-	    (rc = entity_nodes(&c, e, name)) < 0)
-		goto out;
-	ledger_record(files, e->ledger, name, rec);
-	snprintf(msg, sizeof(msg), "create %s %s", e->kind, name);
-	rc = queue_change(st, c.txn, who, c.now, msg, files);
-	if (rc == 0) {
-		snprintf(msg, sizeof(msg), "%s.created", e->kind);
-		rc = event_named(st, c.txn, msg, who, c.now, NULL, e->kind,
-		    name, NULL);
-	}
-out:
-	json_decref(rec);
-	json_decref(files);
-	return chg_finish(&c, rc);
-}
-
-/*
- * The document of an entity (scenario.json, release.json): into its record,
- * its file in the tree, and the ledger, as one change.
- */
-static int
-entity_save(struct ctx *c, const struct entity *e, const char *name,
-    json_t *rec, json_t *doc, const char *text, size_t len, json_t *files)
-{
-	char file[64], lpath[900];
-	uint64_t dir;
-	int rc;
-
-	snprintf(file, sizeof(file), "%s.json", e->kind);
-	json_object_set(rec, e->kind, doc);
-	who_json(rec, "set", c->who, c->now);
-	if ((rc = rec_put(c, rec, e->fmt, name, NULL)) < 0 ||
-	    (rc = index_lookup(c->st->ix, c->txn, e->top, name, &dir)) < 0 ||
-	    (rc = put_text(c, dir, file, text, len, 0)) < 0)
-		return rc;
-	snprintf(lpath, sizeof(lpath), "%s/%s/%s", e->ledger, name, file);
-	add_data(files, lpath, text, len);
-	ledger_record(files, e->ledger, name, rec);
-	snprintf(lpath, sizeof(lpath), "%s %s", e->kind, name);
-	if ((rc = queue_change(c->st, c->txn, c->who, c->now, lpath,
-	    files)) < 0)
-		return rc;
-	snprintf(lpath, sizeof(lpath), "%s.changed", e->kind);
-	return event_named(c->st, c->txn, lpath, c->who, c->now, NULL, e->kind,
-	    name, NULL);
-}
-
-int
-store_scenario_create(struct store *st, const char *name,
-    const struct store_user *who)
-{
-	return entity_create(st, &scenario_entity, name, who);
-}
-
 int
 store_release_create(struct store *st, const char *name,
     const struct store_user *who)
@@ -229,381 +29,9 @@ store_release_create(struct store *st, const char *name,
 	return entity_create(st, &release_entity, name, who);
 }
 
-/* Check scenario.json: projects (required), installer(s), description. */
-static int
-scenario_check(json_t *j)
-{
-	const char *k;
-	json_t *v, *p;
-	size_t i;
-
-	if (!json_is_object(j))
-		return store_seterr(-EINVAL, "scenario.json must be a JSON "
-		    "object");
-	json_object_foreach(j, k, v) {
-		if (strcmp(k, "projects") == 0) {
-			if (!json_is_array(v) || json_array_size(v) == 0)
-				return store_seterr(-EINVAL, "scenario.json: "
-				    "projects must be a non-empty list of project "
-				    "names");
-			json_array_foreach(v, i, p)
-				if (!json_is_string(p) || name_check(
-				    json_string_value(p), "project") < 0)
-					return store_seterr(-EINVAL, "scenario.json:"
-					    " projects must be project names");
-		} else if (strcmp(k, "installer") == 0 ||
-		    strcmp(k, "installers") == 0) {
-			if (json_is_string(v))
-				continue;
-			if (!json_is_array(v))
-				return store_seterr(-EINVAL, "scenario.json: %s "
-				    "must be a name or a list of names", k);
-			json_array_foreach(v, i, p)
-				if (!json_is_string(p))
-					return store_seterr(-EINVAL, "scenario."
-					    "json: %s must be names", k);
-		} else if (strcmp(k, "description") == 0 ||
-		    strcmp(k, "components") == 0) {
-			if (!json_is_string(v) && !json_is_array(v))
-				return store_seterr(-EINVAL, "scenario.json: "
-				    "%s must be text or a list", k);
-		} else {
-			return store_seterr(-EINVAL, "scenario.json: unknown key "
-			    "'%s' (known: installer, installers, projects, "
-			    "components, description)", k);
-		}
-	}
-	if (!json_object_get(j, "projects"))
-		return store_seterr(-EINVAL, "scenario.json must list its "
-		    "projects");
-	return 0;
-}
-
-int
-scenario_json_parse(const char *text, size_t len, json_t **out)
-{
-	return json_parse_checked(text, len, "scenario.json is not valid JSON",
-	    scenario_check, out);
-}
-
-int
-store_scenario_set(struct store *st, const char *name, const char *text,
-    size_t len, const struct store_user *who)
-{
-	json_t *rec = NULL, *j = NULL, *files = NULL;
-	struct ctx c;
-	int rc;
-
-	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
-	    "setting a scenario")) < 0)
-		return rc;
-	if ((rc = scenario_json_parse(text, len, &j)) < 0)
-		return rc;
-	if ((rc = chg_begin(&c, st, who)) < 0) {
-		json_decref(j);
-		return rc;
-	}
-	files = json_array();
-	if (!(rec = rec_get(&c, "c:%s%s", name, NULL))) {
-		rc = store_seterr(-ENOENT, "scenario '%s' does not exist", name);
-		goto out;
-	}
-	rc = entity_save(&c, &scenario_entity, name, rec, j, text, len, files);
-out:
-	json_decref(rec);
-	json_decref(j);
-	json_decref(files);
-	return chg_finish(&c, rc);
-}
-
-json_t *
-scenario_criteria(struct ctx *c, const char *scenario, const char *stage)
-{
-	json_t *r, *crit;
-
-	if (!scenario || !*scenario)
-		return NULL;
-	r = rec_get(c, "x:%s/%s", scenario, stage);
-	crit = json_incref(json_object_get(r, "criteria"));
-	json_decref(r);
-	return crit;
-}
-
-struct member_ctx {
-	struct ctx *c;
-	const char *scenario;
-	int rc;
-	int (*fn)(struct ctx *c, uint64_t art, const char *artkey, void *arg);
-	void *arg;
-	size_t plen;
-};
-
-static int
-member_one(void *arg, const char *key, size_t keylen, const void *val,
-    size_t vallen)
-{
-	struct member_ctx *m = arg;
-	char artkey[600];
-	struct art_rec rec;
-
-	(void)val;
-	(void)vallen;
-	snprintf(artkey, sizeof(artkey), "%.*s", (int)(keylen - m->plen),
-	    key + m->plen);
-	if (index_get(m->c->st->ix, m->c->txn, TAB_ARTIFACT, artkey, &rec,
-	    sizeof(rec)) < 0)
-		return 0;
-	m->rc = m->fn(m->c, rec.ino, artkey, m->arg);
-	return m->rc < 0 ? m->rc : 0;
-}
-
-/* Call fn for every artifact of a scenario. */
-static int
-each_member(struct ctx *c, const char *scenario,
-    int (*fn)(struct ctx *, uint64_t, const char *, void *), void *arg)
-{
-	struct member_ctx m = { c, scenario, 0, fn, arg, 0 };
-	char prefix[400];
-	int rc;
-
-	m.plen = pair_key(prefix, 'm', scenario, NULL);
-	rc = index_scan(c->st->ix, c->txn, TAB_STAGE, prefix, m.plen,
-	    member_one, &m);
-	return rc < 0 ? rc : m.rc;
-}
-
-static int
-eval_member(struct ctx *c, uint64_t art, const char *artkey, void *arg)
-{
-	(void)arg;
-	return eval_artifact(c, art, artkey);
-}
-
-int
-eval_scenario(struct ctx *c, const char *scenario)
-{
-	return each_member(c, scenario, eval_member, NULL);
-}
-
-/* The newest promotion to stage of project, for scenario, not revoked. */
-struct newest_sc {
-	const char *scenario;
-	char version[300];
-	int64_t at;
-};
-
-static int
-newest_in_scenario(void *arg, const char *key, size_t keylen,
-    const void *val, size_t vallen)
-{
-	struct newest_sc *n = arg;
-	json_t *j = json_loadb(val, vallen, JSON_REJECT_DUPLICATES, NULL);
-	const char *s = json_string_value(json_object_get(j, "scenario"));
-	int64_t at = parse_iso(json_string_value(json_object_get(j, "at")));
-
-	(void)key;
-	(void)keylen;
-	if (j && s && strcmp(s, n->scenario) == 0 &&
-	    !json_object_get(j, "revoked") && at >= n->at) {
-		n->at = at;
-		snprintf(n->version, sizeof(n->version), "%s",
-		    json_string_value(json_object_get(j, "version")));
-	}
-	json_decref(j);
-	return 0;
-}
-
-static int
-newest_promoted(struct ctx *c, const char *scenario, const char *stage,
-    const char *project, char *version)
-{
-	struct newest_sc n = { scenario, "", -1 };
-	char prefix[800];
-	size_t plen = (size_t)snprintf(prefix, sizeof(prefix), "%s%c%s%c",
-	    stage, 0, project, 0);
-	int rc = index_scan(c->st->ix, c->txn, TAB_PROMO, prefix, plen,
-	    newest_in_scenario, &n);
-
-	if (rc < 0)
-		return rc;
-	if (!n.version[0])
-		return -ENOENT;
-	snprintf(version, 300, "%s", n.version);
-	return 0;
-}
-
-int
-scenario_link_update(struct ctx *c, const char *scenario, const char *stage,
-    const char *project)
-{
-	char version[300], target[800];
-	uint64_t sdir, gdir;
-	int rc;
-
-	if (!scenario || !*scenario || scenario_dir(c, scenario, &sdir) < 0)
-		return 0;	/* no such scenario (yet): nothing to show */
-	if ((rc = ensure_dir(c, sdir, stage, ROLE_NONE, 0555, &gdir)) < 0)
-		return rc;
-	rc = newest_promoted(c, scenario, stage, project, version);
-	if (rc == -ENOENT) {
-		rc = index_unlink(c->st->ix, c->txn, gdir, project);
-		return rc == -ENOENT ? 0 : rc < 0 ? rc : touch_dir(c, gdir, 0);
-	}
-	if (rc < 0)
-		return rc;
-	snprintf(target, sizeof(target), "../../../artifacts/%s/%s", project,
-	    version);
-	return put_link(c, gdir, project, target);
-}
-
-/* OPNFV's reporting score of one test case's runs, oldest first. */
-int
-crit_score(const int *pass, size_t n)
-{
-	size_t passes = 0;
-
-	for (size_t i = 0; i < n; i++)
-		passes += pass[i] != 0;
-	if (n == 0)
-		return -1;
-	if (passes == 0)
-		return 0;
-	if (n >= 4 && pass[n - 1] && pass[n - 2] && pass[n - 3] && pass[n - 4])
-		return 3;
-	return passes >= 2 ? 2 : 1;
-}
-
-struct score_ctx {
-	json_t *by_tc;		/* testcase -> [[time, pass]...] */
-};
-
-static int
-score_member(struct ctx *c, uint64_t art, const char *artkey, void *arg)
-{
-	struct score_ctx *sc = arg;
-	struct gather g = { json_array(), NULL, 0, 0, NULL, 0, NULL, 0 };
-	uint64_t be = htobe64(art);
-	int rc;
-
-	(void)artkey;
-	rc = index_scan(c->st->ix, c->txn, TAB_RUNS, &be, 8, gather_run, &g);
-	for (size_t i = 0; rc == 0 && i < g.nruns; i++) {
-		json_t *l = json_object_get(sc->by_tc, g.runs[i].testcase);
-
-		if (!l) {
-			l = json_array();
-			json_object_set_new(sc->by_tc, g.runs[i].testcase, l);
-		}
-		json_array_append_new(l, json_pack("[I,b]",
-		    (json_int_t)g.runs[i].time, g.runs[i].pass));
-	}
-	gather_free(&g);
-	return rc;
-}
-
-static int
-by_time(const void *a, const void *b)
-{
-	json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-	json_int_t tx = json_integer_value(json_array_get(x, 0));
-	json_int_t ty = json_integer_value(json_array_get(y, 0));
-
-	return tx < ty ? -1 : tx > ty;
-}
-
-int
-store_scenario_status(struct store *st, const char *scenario, json_t **out)
-{
-	struct ctx c = { st, NULL, NULL, time(NULL), 0 };
-	struct stage_list l = { NULL, 0 };
-	struct score_ctx sc = { json_object() };
-	json_t *rec = NULL, *stages = json_object(), *scores = json_object();
-	json_t *projects, *p, *runs;
-	const char *tc;
-	size_t i;
-	int rc;
-
-	if ((rc = index_begin(st->ix, 1, &c.txn)) < 0)
-		goto out;
-	if (!(rec = rec_get(&c, "c:%s%s", scenario, NULL))) {
-		rc = store_seterr(-ENOENT, "scenario '%s' does not exist",
-		    scenario);
-		goto out;
-	}
-	projects = json_object_get(json_object_get(rec, "scenario"),
-	    "projects");
-	if ((rc = stage_names(st, c.txn, &l)) < 0)
-		goto out;
-	for (size_t s = 0; s < l.n; s++) {
-		json_t *per = json_object();
-
-		json_array_foreach(projects, i, p) {
-			char version[300];
-
-			if (newest_promoted(&c, scenario, l.names[s],
-			    json_string_value(p), version) == 0)
-				json_object_set_new(per, json_string_value(p),
-				    json_pack("{s:b,s:s}", "promoted", 1,
-				    "version", version));
-			else
-				json_object_set_new(per, json_string_value(p),
-				    json_pack("{s:b,s:s}", "promoted", 0,
-				    "missing", "no artifact of this scenario "
-				    "and project is promoted to the stage"));
-		}
-		json_object_set_new(stages, l.names[s], per);
-	}
-	if ((rc = each_member(&c, scenario, score_member, &sc)) < 0)
-		goto out;
-	json_object_foreach(sc.by_tc, tc, runs) {
-		size_t n = json_array_size(runs);
-		json_t **v = calloc(n + 1, sizeof(*v));
-		int *pass = calloc(n + 1, sizeof(*pass));
-
-		for (i = 0; v && pass && i < n; i++)
-			v[i] = json_array_get(runs, i);
-		if (v && pass) {
-			qsort(v, n, sizeof(*v), by_time);
-			for (i = 0; i < n; i++)
-				pass[i] = json_is_true(json_array_get(v[i], 1));
-			json_object_set_new(scores, tc, json_integer(
-			    crit_score(pass, n)));
-		}
-		free(v);
-		free(pass);
-	}
-	/* test cases the scenario's criteria name but nothing ran: -1 */
-	for (size_t s = 0; s < l.n; s++) {
-		json_t *crit = scenario_criteria(&c, scenario, l.names[s]), *r;
-
-		json_array_foreach(json_object_get(crit, "require"), i, r) {
-			const char *name = json_string_value(json_object_get(r,
-			    "testcase"));
-
-			if (name && !strpbrk(name, "*?[") &&
-			    !json_object_get(scores, name))
-				json_object_set_new(scores, name,
-				    json_integer(-1));
-		}
-		json_decref(crit);
-	}
-	*out = json_pack("{s:s,s:O,s:o,s:o}", "scenario", scenario,
-	    "projects", projects ? projects : json_null(), "stages", stages,
-	    "scores", scores);
-	stages = scores = NULL;
-out:
-	index_abort(c.txn);
-	stage_list_free(&l);
-	json_decref(rec);
-	json_decref(stages);
-	json_decref(scores);
-	json_decref(sc.by_tc);
-	return rc;
-}
-
 /* -- umbrella releases ---------------------------------------------- */
 
-static int
+int
 release_dir(struct ctx *c, const char *release, uint64_t *ino)
 {
 	return index_lookup(c->st->ix, c->txn, INO_RELEASES, release, ino);
@@ -614,7 +42,7 @@ release_dir(struct ctx *c, const char *release, uint64_t *ino)
 static int
 release_rec(struct ctx *c, const char *release, json_t **rec)
 {
-	if (!(*rec = rec_get(c, "r:%s%s", release, NULL)))
+	if (!(*rec = entity_rec_get(c, "r:%s%s", release, NULL)))
 		return store_seterr(-ENOENT, "release '%s' does not exist",
 		    release);
 	return 0;
@@ -649,7 +77,7 @@ release_check(json_t *j)
 	if (!json_is_string(json_object_get(j, "stage")))
 		return store_seterr(-EINVAL, "release.json must name the stage "
 		    "that counts (\"stage\")");
-	if (json_object_get(j, "target") && !parse_iso(json_string_value(
+	if (json_object_get(j, "target") && !time_parse_iso(json_string_value(
 	    json_object_get(j, "target"))))
 		return store_seterr(-EINVAL, "release.json: target must be an "
 		    "ISO-8601 UTC time such as 2027-05-01T00:00:00Z");
@@ -680,7 +108,7 @@ store_release_set(struct store *st, const char *release, const char *text,
 		return rc;
 	if ((rc = release_json_parse(text, len, &j)) < 0)
 		return rc;
-	if ((rc = chg_begin(&c, st, who)) < 0) {
+	if ((rc = txn_begin(&c, st, who)) < 0) {
 		json_decref(j);
 		return rc;
 	}
@@ -688,7 +116,8 @@ store_release_set(struct store *st, const char *release, const char *text,
 	if ((rc = release_rec(&c, release, &rec)) < 0 ||
 	    (rc = frozen_refusal(rec, release)) < 0)
 		goto out;
-	srec = stage_rec(&c, json_string_value(json_object_get(j, "stage")));
+	srec = txn_stage_rec(&c, json_string_value(json_object_get(j,
+	    "stage")));
 	json_decref(srec);
 	if (!srec) {
 		rc = store_seterr(-EINVAL, "release.json: stage '%s' does not "
@@ -701,7 +130,7 @@ out:
 	json_decref(rec);
 	json_decref(j);
 	json_decref(files);
-	return chg_finish(&c, rc);
+	return txn_finish(&c, rc);
 }
 
 int
@@ -721,36 +150,38 @@ store_participant_add(struct store *st, const char *release,
 		return rc;
 	if (!utf8_valid(text, len))
 		return store_seterr(-EINVAL, "participant: not UTF-8 text");
-	if ((rc = chg_begin(&c, st, who)) < 0)
+	if ((rc = txn_begin(&c, st, who)) < 0)
 		return rc;
 	files = json_array();
 	if ((rc = release_rec(&c, release, &rec)) < 0 ||
 	    (rc = frozen_refusal(rec, release)) < 0)
 		goto out;
-	if (!(srec = rec_get(&c, "c:%s%s", scenario, NULL))) {
+	if (!(srec = entity_rec_get(&c, "c:%s%s", scenario, NULL))) {
 		rc = store_seterr(-EINVAL, "participants/%s: there is no "
 		    "scenario '%s' (mkdir scenarios/%s first)", scenario,
 		    scenario, scenario);
 		goto out;
 	}
-	owner = trimmed(text, len);
+	owner = txn_trimmed(text, len);
 	p = json_pack("{s:s,s:s,s:s%}", "scenario", scenario, "notes",
 	    owner ? owner : "", "text", text, len);
-	who_json(p, "joined", who, c.now);
-	if ((rc = put_json(&c, TAB_STAGE, key, pair_key(key, 'q', release,
+	txn_who_json(p, "joined", who, c.now);
+	if ((rc = txn_put_json(&c, TAB_STAGE, key, entity_pair_key(key, 'q',
+	    release,
 	    scenario), p)) < 0 ||
 	    (rc = release_dir(&c, release, &rdir)) < 0 ||
 	    (rc = index_lookup(st->ix, c.txn, rdir, "participants",
 	    &pdir)) < 0 ||
-	    (rc = put_text(&c, pdir, scenario, text, len, NODE_VOLATILE)) < 0)
+	    (rc = txn_put_text(&c, pdir, scenario, text, len,
+	    NODE_VOLATILE)) < 0)
 		goto out;
-	ptext = json_text(p, &plen);
+	ptext = txn_json_text(p, &plen);
 	snprintf(lpath, sizeof(lpath), "releases/%s/participants/%s.json",
 	    release, scenario);
-	add_data(files, lpath, ptext, plen);
+	txn_add_data(files, lpath, ptext, plen);
 	snprintf(lpath, sizeof(lpath), "%s joins release %s", scenario,
 	    release);
-	if ((rc = queue_change(st, c.txn, who, c.now, lpath, files)) == 0)
+	if ((rc = outbox_queue(st, c.txn, who, c.now, lpath, files)) == 0)
 		rc = event_named(st, c.txn, "participant.added", who, c.now,
 		    NULL, "release", release, "scenario", scenario, NULL);
 out:
@@ -760,7 +191,7 @@ out:
 	json_decref(rec);
 	json_decref(srec);
 	json_decref(files);
-	return chg_finish(&c, rc);
+	return txn_finish(&c, rc);
 }
 
 int
@@ -776,13 +207,14 @@ store_participant_withdraw(struct store *st, const char *release,
 	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
 	    "withdrawing a participant")) < 0)
 		return rc;
-	if ((rc = chg_begin(&c, st, who)) < 0)
+	if ((rc = txn_begin(&c, st, who)) < 0)
 		return rc;
 	files = json_array();
 	if ((rc = release_rec(&c, release, &rec)) < 0 ||
 	    (rc = frozen_refusal(rec, release)) < 0)
 		goto out;
-	rc = index_del_raw(st->ix, c.txn, TAB_STAGE, key, pair_key(key, 'q',
+	rc = index_del_raw(st->ix, c.txn, TAB_STAGE, key, entity_pair_key(key,
+	    'q',
 	    release, scenario));
 	if (rc == -ENOENT)
 		rc = store_seterr(-ENOENT, "%s does not take part in %s",
@@ -790,21 +222,21 @@ store_participant_withdraw(struct store *st, const char *release,
 	if (rc < 0 || (rc = release_dir(&c, release, &rdir)) < 0 ||
 	    (rc = index_lookup(st->ix, c.txn, rdir, "participants",
 	    &pdir)) < 0 || (rc = index_unlink(st->ix, c.txn, pdir,
-	    scenario)) < 0 || (rc = touch_dir(&c, pdir, 0)) < 0)
+	    scenario)) < 0 || (rc = txn_touch_dir(&c, pdir, 0)) < 0)
 		goto out;
 	snprintf(lpath, sizeof(lpath), "releases/%s/participants/%s.json",
 	    release, scenario);
-	add_removal(files, lpath);
+	txn_add_removal(files, lpath);
 	snprintf(lpath, sizeof(lpath), "%s withdraws from release %s",
 	    scenario, release);
-	if ((rc = queue_change(st, c.txn, who, c.now, lpath, files)) == 0)
+	if ((rc = outbox_queue(st, c.txn, who, c.now, lpath, files)) == 0)
 		rc = event_named(st, c.txn, "participant.withdrawn", who,
 		    c.now, NULL, "release", release, "scenario", scenario,
 		    NULL);
 out:
 	json_decref(rec);
 	json_decref(files);
-	return chg_finish(&c, rc);
+	return txn_finish(&c, rc);
 }
 
 /* -- readiness ------------------------------------------------------ */
@@ -837,8 +269,8 @@ collect_cand(void *arg, const char *key, size_t keylen, const void *val,
 		cs->v = v;
 		snprintf(v[cs->n].version, sizeof(v[0].version), "%s",
 		    json_string_value(json_object_get(j, "version")));
-		v[cs->n].at = parse_iso(json_string_value(json_object_get(j,
-		    "at")));
+		v[cs->n].at = time_parse_iso(json_string_value(
+		    json_object_get(j, "at")));
 		cs->n++;
 	}
 	json_decref(j);
@@ -864,7 +296,7 @@ newest_first(const void *a, const void *b)
 static json_t *
 readiness(struct ctx *c, json_t *release, const char *scenario)
 {
-	json_t *srec = rec_get(c, "c:%s%s", scenario, NULL), *p, *out;
+	json_t *srec = entity_rec_get(c, "c:%s%s", scenario, NULL), *p, *out;
 	json_t *arts = json_object(), *unmet = json_array(), *common;
 	const char *stage = json_string_value(json_object_get(release, "stage"));
 	size_t i;
@@ -899,7 +331,8 @@ readiness(struct ctx *c, json_t *release, const char *scenario)
 			    cs.v[k].version);
 			if (index_get(c->st->ix, c->txn, TAB_ARTIFACT, artkey, &ar,
 			    sizeof(ar)) < 0 ||
-			    decide(c, ar.ino, artkey, "(release)", common, &d) < 0)
+			    promote_decide(c, ar.ino, artkey, "(release)",
+			    common, &d) < 0)
 				continue;
 			if (json_is_true(json_object_get(d, "promote"))) {
 				json_object_set_new(arts, project,
@@ -975,7 +408,7 @@ participants(struct ctx *c, const char *release, struct part_list *l)
 {
 	char prefix[400];
 
-	l->plen = pair_key(prefix, 'q', release, NULL);
+	l->plen = entity_pair_key(prefix, 'q', release, NULL);
 	return index_scan(c->st->ix, c->txn, TAB_STAGE, prefix, l->plen,
 	    collect_part, l);
 }
@@ -1020,7 +453,7 @@ store_release_status(struct store *st, const char *release, json_t **out)
 				snprintf(artkey, sizeof(artkey), "%s/%s", pn,
 				    json_string_value(json_object_get(pv,
 				    "version")));
-				pr = promo_rec(&c, json_string_value(
+				pr = txn_promo_rec(&c, json_string_value(
 				    json_object_get(rel, "stage")), artkey);
 				if (pr && json_object_get(pr, "revoked"))
 					json_array_append_new(notes, json_pack(
@@ -1069,7 +502,8 @@ freeze_in(struct ctx *c, const char *release)
 	}
 	if ((rc = participants(c, release, &l)) < 0 ||
 	    (rc = release_dir(c, release, &rdir)) < 0 ||
-	    (rc = ensure_dir(c, rdir, "frozen", ROLE_FROZEN, 0555, &fdir)) < 0)
+	    (rc = txn_ensure_dir(c, rdir, "frozen", ROLE_FROZEN, 0555,
+	    &fdir)) < 0)
 		goto out;
 	ex = open_memstream(&excl, &elen);
 	for (size_t i = 0; rc == 0 && i < l.n; i++) {
@@ -1097,7 +531,7 @@ freeze_in(struct ctx *c, const char *release)
 			continue;
 		}
 		arts = json_object();
-		if ((rc = ensure_dir(c, fdir, l.names[i], ROLE_FROZEN, 0555,
+		if ((rc = txn_ensure_dir(c, fdir, l.names[i], ROLE_FROZEN, 0555,
 		    &sdir)) < 0) {
 			json_decref(ready);
 			json_decref(arts);
@@ -1112,7 +546,7 @@ freeze_in(struct ctx *c, const char *release)
 			    json_string_value(v));
 			snprintf(target, sizeof(target),
 			    "../../../../artifacts/%s", artkey);
-			m = artifact_manifest(c->st, c->txn, artkey, NULL);
+			m = tree_artifact_manifest(c->st, c->txn, artkey, NULL);
 			json_object_set_new(arts, p, json_pack("{s:s,s:s}",
 			    "version", json_string_value(v), "id",
 			    json_string_value(json_object_get(m, "id")) ?
@@ -1133,14 +567,15 @@ freeze_in(struct ctx *c, const char *release)
 			}
 			json_decref(m);
 			if (rc == 0)
-				rc = put_link(c, sdir, p, target);
+				rc = txn_put_link(c, sdir, p, target);
 		}
 		fclose(pf);
 		if (rc == 0)
-			rc = put_text(c, sdir, "pins", pins ? pins : "", plen, 0);
+			rc = txn_put_text(c, sdir, "pins", pins ? pins : "",
+			    plen, 0);
 		snprintf(lpath, sizeof(lpath), "releases/%s/frozen/%s/pins",
 		    release, l.names[i]);
-		add_data(files, lpath, pins ? pins : "", plen);
+		txn_add_data(files, lpath, pins ? pins : "", plen);
 		free(pins);
 		json_object_set_new(scen, l.names[i], arts);
 		json_decref(ready);
@@ -1153,29 +588,29 @@ freeze_in(struct ctx *c, const char *release)
 	frozen = json_pack("{s:s,s:s,s:s,s:O,s:O}", "release", release,
 	    "frozen_at", when, "frozen_by", c->who->name, "stage",
 	    json_object_get(rel, "stage"), "scenarios", scen);
-	mtext = json_text(frozen, &mlen);
-	if (!mtext || (rc = put_text(c, fdir, "manifest.json", mtext, mlen,
-	    0)) < 0 || (rc = put_text(c, fdir, "excluded", excl ? excl : "",
-	    elen, 0)) < 0 || (rc = set_role(c, fdir, "manifest.json",
-	    ROLE_FROZEN)) < 0 || (rc = set_role(c, fdir, "excluded",
+	mtext = txn_json_text(frozen, &mlen);
+	if (!mtext || (rc = txn_put_text(c, fdir, "manifest.json", mtext, mlen,
+	    0)) < 0 || (rc = txn_put_text(c, fdir, "excluded", excl ? excl : "",
+	    elen, 0)) < 0 || (rc = entity_set_role(c, fdir, "manifest.json",
+	    ROLE_FROZEN)) < 0 || (rc = entity_set_role(c, fdir, "excluded",
 	    ROLE_FROZEN)) < 0)
 		goto out;
 	json_object_set(rec, "frozen", frozen);
-	if ((rc = rec_put(c, rec, "r:%s%s", release, NULL)) < 0)
+	if ((rc = entity_rec_put(c, rec, "r:%s%s", release, NULL)) < 0)
 		goto out;
 	snprintf(lpath, sizeof(lpath), "releases/%s/frozen/manifest.json",
 	    release);
-	add_data(files, lpath, mtext, mlen);
+	txn_add_data(files, lpath, mtext, mlen);
 	snprintf(lpath, sizeof(lpath), "releases/%s/frozen/excluded", release);
-	add_data(files, lpath, excl ? excl : "", elen);
-	ledger_record(files, "releases", release, rec);
+	txn_add_data(files, lpath, excl ? excl : "", elen);
+	entity_ledger_record(files, "releases", release, rec);
 	r = json_pack("{s:s,s:s}", "name", "", "message", "");
 	snprintf(lpath, sizeof(lpath), "release/%s", release);
 	json_object_set_new(r, "name", json_string(lpath));
 	json_object_set_new(r, "message", json_string(mtext));
 	json_array_append(tags, r);
 	snprintf(lpath, sizeof(lpath), "freeze release %s", release);
-	rc = queue_change_tags(c->st, c->txn, c->who, c->now, lpath, files,
+	rc = outbox_queue_tags(c->st, c->txn, c->who, c->now, lpath, files,
 	    tags);
 	if (rc == 0) {
 		json_t *ev = json_pack("{s:s,s:O}", "release", release,
@@ -1210,9 +645,9 @@ store_release_freeze(struct store *st, const char *release,
 	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
 	    "freezing a release")) < 0)
 		return rc;
-	if ((rc = chg_begin(&c, st, who)) < 0)
+	if ((rc = txn_begin(&c, st, who)) < 0)
 		return rc;
-	return chg_finish(&c, freeze_in(&c, release));
+	return txn_finish(&c, freeze_in(&c, release));
 }
 
 /* Releases whose target has passed freeze by themselves (the daemon). */
@@ -1227,7 +662,7 @@ due_release(void *arg, const char *key, size_t keylen, const void *val,
 {
 	struct due_rel *d = arg;
 	json_t *j = json_loadb(val, vallen, JSON_REJECT_DUPLICATES, NULL);
-	int64_t t = parse_iso(json_string_value(json_object_get(
+	int64_t t = time_parse_iso(json_string_value(json_object_get(
 	    json_object_get(j, "release"), "target")));
 	char **v;
 
@@ -1265,125 +700,6 @@ release_freeze_due(struct store *st)
 	return rc;
 }
 
-/* -- rebuild from the ledger ---------------------------------------- */
-
-/*
- * Pass 1: scenarios and releases (records, their files); pass 2:
- * participants and frozen trees.  Promotions come after (stage.c), and
- * move the scenario links.
- */
-int
-release_rebuild_one(struct ctx *c, int pass, char **part, int n,
-    const char *text, size_t len)
-{
-	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
-	uint64_t dir, sub;
-	int rc = 0;
-
-	if (pass == 1 && n == 3 && strcmp(part[2], "record.json") == 0) {
-		const struct entity *e = strcmp(part[0], "scenarios") == 0 ?
-		    &scenario_entity : &release_entity;
-
-		if (!j)
-			goto bad;
-		if ((rc = rec_put(c, j, e->fmt, part[1], NULL)) == 0)
-			rc = entity_nodes(c, e, part[1]);
-	} else if (pass == 2 && n == 3 && strcmp(part[0], "scenarios") == 0 &&
-	    strcmp(part[2], "scenario.json") == 0) {
-		if ((rc = scenario_dir(c, part[1], &dir)) < 0)
-			goto bad;
-		rc = put_text(c, dir, "scenario.json", text, len, 0);
-	} else if (pass == 2 && n == 4 && strcmp(part[0], "scenarios") == 0 &&
-	    strcmp(part[2], "criteria") == 0 && strlen(part[3]) > 5) {
-		json_t *rec;
-		char stage[300];
-
-		if (!j || scenario_dir(c, part[1], &dir) < 0 ||
-		    index_lookup(c->st->ix, c->txn, dir, "criteria", &sub) < 0)
-			goto bad;
-		snprintf(stage, sizeof(stage), "%.*s", (int)strlen(part[3]) - 5,
-		    part[3]);
-		rec = json_pack("{s:O}", "criteria", j);
-		rc = rec_put(c, rec, "x:%s/%s", part[1], stage);
-		json_decref(rec);
-		if (rc == 0)
-			rc = put_text(c, sub, part[3], text, len, 0);
-	} else if (pass == 2 && n == 3 && strcmp(part[0], "releases") == 0 &&
-	    strcmp(part[2], "release.json") == 0) {
-		if ((rc = release_dir(c, part[1], &dir)) < 0)
-			goto bad;
-		rc = put_text(c, dir, "release.json", text, len, 0);
-	} else if (pass == 2 && n == 4 && strcmp(part[0], "releases") == 0 &&
-	    strcmp(part[2], "participants") == 0 && strlen(part[3]) > 5) {
-		char key[800], scen[300];
-
-		if (!j || release_dir(c, part[1], &dir) < 0 ||
-		    index_lookup(c->st->ix, c->txn, dir, "participants",
-		    &sub) < 0)
-			goto bad;
-		snprintf(scen, sizeof(scen), "%.*s", (int)strlen(part[3]) - 5,
-		    part[3]);
-		if ((rc = put_json(c, TAB_STAGE, key, pair_key(key, 'q', part[1],
-		    scen), j)) < 0)
-			goto out;
-		{
-			/* the bytes the scenario wrote */
-			json_t *t = json_object_get(j, "text");
-
-			rc = put_text(c, sub, scen, t ? json_string_value(t) : "",
-			    t ? json_string_length(t) : 0, NODE_VOLATILE);
-		}
-	} else if (pass == 2 && n >= 4 && strcmp(part[0], "releases") == 0 &&
-	    strcmp(part[2], "frozen") == 0) {
-		uint64_t fdir;
-
-		if (release_dir(c, part[1], &dir) < 0 ||
-		    (rc = ensure_dir(c, dir, "frozen", ROLE_FROZEN, 0555,
-		    &fdir)) < 0)
-			goto bad;
-		if (n == 4) {
-			/* manifest.json or excluded */
-			if ((rc = put_text(c, fdir, part[3], text, len, 0)) < 0 ||
-			    (rc = set_role(c, fdir, part[3], ROLE_FROZEN)) < 0)
-				goto out;
-			if (strcmp(part[3], "manifest.json") == 0 && j) {
-				const char *sn, *pn;
-				json_t *sv, *pv;
-
-				json_object_foreach(json_object_get(j,
-				    "scenarios"), sn, sv) {
-					if ((rc = ensure_dir(c, fdir, sn,
-					    ROLE_FROZEN, 0555, &sub)) < 0)
-						goto out;
-					json_object_foreach(sv, pn, pv) {
-						char target[900];
-
-						snprintf(target, sizeof(target),
-						    "../../../../artifacts/%s/%s",
-						    pn, json_string_value(
-						    json_object_get(pv, "version")));
-						if ((rc = put_link(c, sub, pn,
-						    target)) < 0)
-							goto out;
-					}
-				}
-			}
-		} else if (n == 5 && strcmp(part[4], "pins") == 0) {
-			if ((rc = ensure_dir(c, fdir, part[3], ROLE_FROZEN, 0555,
-			    &sub)) < 0)
-				goto out;
-			rc = put_text(c, sub, "pins", text, len, 0);
-		}
-	}
-	goto out;
-bad:
-	rc = store_seterr(-EINVAL, "ledger: a release or scenario file is "
-	    "damaged or names what does not exist");
-out:
-	json_decref(j);
-	return rc;
-}
-
 int
 release_frozen(struct store *st, const char *release)
 {
@@ -1393,7 +709,7 @@ release_frozen(struct store *st, const char *release)
 
 	if ((rc = index_begin(st->ix, 1, &c.txn)) < 0)
 		return rc;
-	rec = rec_get(&c, "r:%s%s", release, NULL);
+	rec = entity_rec_get(&c, "r:%s%s", release, NULL);
 	index_abort(c.txn);
 	rc = rec ? frozen_refusal(rec, release) : 0;
 	json_decref(rec);

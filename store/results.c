@@ -144,7 +144,7 @@ run_pack(json_t *run, const char *json, char **out, size_t *len)
 	    "platform" };
 	const char *v[4];
 	size_t l[4], jl = strlen(json), total = 2 + 1 + 8 + 8 + 4 + jl, o;
-	int64_t t = parse_iso(json_string_value(json_object_get(run,
+	int64_t t = time_parse_iso(json_string_value(json_object_get(run,
 	    "recorded")));
 	uint8_t pass = strcmp(json_string_value(json_object_get(run,
 	    "outcome")) ? json_string_value(json_object_get(run, "outcome")) :
@@ -239,7 +239,7 @@ runs_nodes(struct store *st, MDB_txn *txn, uint64_t art, int64_t created)
 
 	rc = index_alloc_ino(st->ix, txn, 6, &first);
 	for (size_t i = 0; rc == 0 && i < 6; i++) {
-		rc = put_node(st, txn, first + i, art, extra[i].name,
+		rc = tree_put_node(st, txn, first + i, art, extra[i].name,
 		    extra[i].kind, NODE_MUTABLE, extra[i].mode, 0, created,
 		    NULL);
 		if (rc == 0 && extra[i].role &&
@@ -253,7 +253,7 @@ runs_nodes(struct store *st, MDB_txn *txn, uint64_t art, int64_t created)
 
 /* The directory node dir/name, made (mutable) when it is missing. */
 static int
-ensure_dir(struct store *st, MDB_txn *txn, uint64_t dir, const char *name,
+runs_dir_ensure(struct store *st, MDB_txn *txn, uint64_t dir, const char *name,
     int64_t now, uint64_t *ino)
 {
 	struct node n;
@@ -262,7 +262,8 @@ ensure_dir(struct store *st, MDB_txn *txn, uint64_t dir, const char *name,
 	if (rc != -ENOENT)
 		return rc;
 	if ((rc = index_alloc_ino(st->ix, txn, 1, ino)) < 0 ||
-	    (rc = put_node(st, txn, *ino, dir, name, NODE_DIR, NODE_MUTABLE,
+	    (rc = tree_put_node(st, txn, *ino, dir, name, NODE_DIR,
+	    NODE_MUTABLE,
 	    0555, 0, now, NULL)) < 0 ||
 	    (rc = index_node_get(st->ix, txn, dir, &n)) < 0)
 		return rc;
@@ -282,7 +283,7 @@ runs_insert(struct store *st, MDB_txn *txn, uint64_t art, const char *artkey,
 	uint64_t runs_ino, tc_ino, file_ino, n, be;
 	uint8_t d[DIGEST_LEN];
 	size_t plen, klen, tlen;
-	int64_t now = parse_iso(json_string_value(json_object_get(run,
+	int64_t now = time_parse_iso(json_string_value(json_object_get(run,
 	    "recorded")));
 	struct node dn;
 	int rc;
@@ -343,11 +344,11 @@ runs_insert(struct store *st, MDB_txn *txn, uint64_t art, const char *artkey,
 	if (rc < 0)
 		goto out;
 	if ((rc = index_lookup(st->ix, txn, art, "runs", &runs_ino)) < 0 ||
-	    (rc = ensure_dir(st, txn, runs_ino, tc, now, &tc_ino)) < 0 ||
+	    (rc = runs_dir_ensure(st, txn, runs_ino, tc, now, &tc_ino)) < 0 ||
 	    (rc = index_alloc_ino(st->ix, txn, 1, &file_ino)) < 0)
 		goto out;
 	snprintf(name, sizeof(name), "%06llu.json", (unsigned long long)n);
-	if ((rc = put_node(st, txn, file_ino, tc_ino, name, NODE_RUN, 0,
+	if ((rc = tree_put_node(st, txn, file_ino, tc_ino, name, NODE_RUN, 0,
 	    0444, tlen, now, d)) < 0 ||
 	    (rc = index_node_get(st->ix, txn, tc_ino, &dn)) < 0)
 		goto out;
@@ -475,9 +476,9 @@ run_add_in(struct store *st, MDB_txn *parent, struct run_add *a)
 	    json_string_value(json_object_get(a->run, "testcase")),
 	    (unsigned long long)a->no,
 	    json_string_value(json_object_get(a->run, "outcome")));
-	if ((rc = queue_change(st, txn, a->who, a->now, msg, files)) < 0 ||
+	if ((rc = outbox_queue(st, txn, a->who, a->now, msg, files)) < 0 ||
 	    (rc = run_event(st, txn, a->key, a->run, a->who, a->now)) < 0 ||
-	    (rc = stage_eval_in(st, txn, a->art, a->key, a->who, a->now)) < 0)
+	    (rc = promote_eval_in(st, txn, a->art, a->key, a->who, a->now)) < 0)
 		goto out;
 	rc = index_commit(txn);
 	txn = NULL;
@@ -512,7 +513,7 @@ run_add_batch(struct store *st, struct run_add *batch)
 			snprintf(a->err, sizeof(a->err), "%s", store_errmsg());
 		}
 	if (any && rc == 0)
-		ledger_kick(st);
+		outbox_kick(st);
 }
 
 int
@@ -593,7 +594,7 @@ import_commit(struct importer *im)
 		im->part++;
 		snprintf(msg, sizeof(msg), "import %zu runs from %s%s", im->in_batch,
 		    im->path, im->part > 1 ? " (continued)" : "");
-		rc = queue_change(im->st, im->txn, im->who, im->now, msg,
+		rc = outbox_queue(im->st, im->txn, im->who, im->now, msg,
 		    im->files);
 		{
 			const char *k;
@@ -602,7 +603,7 @@ import_commit(struct importer *im)
 			json_object_foreach(im->touched, k, v) {
 				if (rc < 0)
 					break;
-				rc = stage_eval_in(im->st, im->txn,
+				rc = promote_eval_in(im->st, im->txn,
 				    (uint64_t)json_integer_value(v), k, im->who,
 				    im->now);
 			}
@@ -619,7 +620,7 @@ import_commit(struct importer *im)
 	json_array_clear(im->files);
 	im->in_batch = 0;
 	if (rc == 0)
-		ledger_kick(im->st);
+		outbox_kick(im->st);
 	return rc;
 }
 

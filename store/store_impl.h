@@ -45,39 +45,37 @@ struct art_rec {
 };
 
 /* The manifest with this digest, parsed; NULL when it cannot be read. */
-json_t *manifest_json(struct store *st, const uint8_t digest[DIGEST_LEN]);
+json_t *tree_manifest_json(struct store *st, const uint8_t digest[DIGEST_LEN]);
 
 /*
  * An artifact's manifest by key ("p/v"), parsed, and its record into rec
  * when rec is set; NULL when there is no such artifact or it cannot be read.
  */
-json_t *artifact_manifest(struct store *st, MDB_txn *txn, const char *artkey,
+json_t *tree_artifact_manifest(struct store *st, MDB_txn *txn,
+    const char *artkey,
     struct art_rec *rec);
 
 /* Add a node (and its directory entry when name is set). */
-int put_node(struct store *st, MDB_txn *txn, uint64_t ino, uint64_t parent,
+int tree_put_node(struct store *st, MDB_txn *txn, uint64_t ino, uint64_t parent,
     const char *name, uint8_t kind, uint8_t flags, uint32_t mode,
     uint64_t size, int64_t mtime, const uint8_t *digest);
 
 /* Queue one ledger commit writing files ([{path, sha256}]). */
-int queue_change(struct store *st, MDB_txn *txn,
+int outbox_queue(struct store *st, MDB_txn *txn,
     const struct store_user *who, int64_t when, const char *message,
     json_t *files);
 
 /* The same, with annotated tags ([{name, message}]) on the commit. */
-int queue_change_tags(struct store *st, MDB_txn *txn,
+int outbox_queue_tags(struct store *st, MDB_txn *txn,
     const struct store_user *who, int64_t when, const char *message,
     json_t *files, json_t *tags);
 
 /* Append {path, sha256} to a ledger file list. */
-void add_file(json_t *files, const char *path,
+void outbox_add_file(json_t *files, const char *path,
     const uint8_t d[DIGEST_LEN]);
 
 /* Write queued ledger commits now, or wake the ledger thread. */
-void ledger_kick(struct store *st);
-
-/* "2026-11-29T00:05:05Z" -> seconds; 0 when it is not such a time. */
-int64_t parse_iso(const char *s);
+void outbox_kick(struct store *st);
 
 /* A run's index record, unpacked in place (pointers into the record). */
 struct run_summary {
@@ -102,10 +100,10 @@ int runs_nodes(struct store *st, MDB_txn *txn, uint64_t art,
  * At close: stop the downloads of st (their parts are kept for a resume)
  * and wait for them, and for those verified, to be stored (fetch.c).
  */
-void deps_settle(struct store *st);
+void fetch_deps_settle(struct store *st);
 
 /* deps/ of an artifact: one node per pin (fetch.c). */
-int deps_nodes(struct store *st, MDB_txn *txn, uint64_t art, json_t *m,
+int fetch_deps_nodes(struct store *st, MDB_txn *txn, uint64_t art, json_t *m,
     int64_t created);
 
 /*
@@ -126,19 +124,42 @@ int scenario_note_artifact(struct store *st, MDB_txn *txn,
     const char *scenario, const char *artkey);
 
 /* Evaluate every stage for an artifact inside the caller's transaction. */
-int stage_eval_in(struct store *st, MDB_txn *txn, uint64_t art,
+int promote_eval_in(struct store *st, MDB_txn *txn, uint64_t art,
     const char *artkey, const struct store_user *who, int64_t now);
 
 /* Rebuild stages, criteria, approvals, waivers and promotions from the
  * ledger's files (paths and contents), inside the rebuild transaction. */
-int stage_rebuild(struct store *st, MDB_txn *txn, char **paths,
+int rebuild_stages(struct store *st, MDB_txn *txn, char **paths,
     char **texts, size_t *lens, size_t n);
 
 /* Is name writable in a directory of this role (stage.c)? */
-int ctl_name_ok(uint8_t role, const char *name);
+int route_name_ok(uint8_t role, const char *name);
 
 /* config.json from the ledger into the index (access.c). */
 int access_rebuild(struct store *st, MDB_txn *txn, const char *text,
     size_t len);
+
+/* -- shared by the store's own modules ------------------------------ */
+
+/* The generated files of an artifact, stored before its transaction. */
+struct art_blobs {
+	uint8_t manifest[DIGEST_LEN], pins[DIGEST_LEN], props[DIGEST_LEN];
+	uint64_t manifest_len, pins_len, props_len;
+};
+
+/* store.c */
+int store_take_use_lock(struct store *st, int alone);
+int store_open_parts(struct store *st, int create);
+struct store *store_alloc(const char *path);
+int store_insert_root(struct store *st, MDB_txn *txn, int64_t now);
+
+/* outbox.c */
+int outbox_drain(struct store *st, int wait);
+
+/* publish.c */
+int publish_prepare_blobs(struct store *st, json_t *m, const char *text,
+    size_t len, struct art_blobs *b);
+int publish_insert_artifact(struct store *st, MDB_txn *txn, json_t *m,
+    const struct art_blobs *b, int64_t created, int *new_project);
 
 #endif

@@ -226,6 +226,15 @@ time_iso(char out[32], int64_t t)
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+int64_t
+time_parse_iso(const char *s)
+{
+	struct tm tm = { 0 };
+	const char *end = s ? strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
+
+	return end && *end == '\0' ? (int64_t)timegm(&tm) : 0;
+}
+
 int
 write_all(int fd, const void *buf, size_t len)
 {

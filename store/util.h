@@ -79,6 +79,9 @@ void store_user_self(struct store_user *u);
 /* ISO-8601 UTC ("2026-11-29T00:05:05Z") of t into out (21 bytes). */
 void time_iso(char out[32], int64_t t);
 
+/* "2026-11-29T00:05:05Z" -> seconds; 0 when it is not such a time. */
+int64_t time_parse_iso(const char *s);
+
 /* Write all of buf to fd; returns 0 or -errno. */
 int write_all(int fd, const void *buf, size_t len);
 

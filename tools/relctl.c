@@ -1264,6 +1264,8 @@ main(int argc, char **argv)
 {
 	int i = 1;
 
+	/* a hook that goes away mid-write is EPIPE, never a signal */
+	signal(SIGPIPE, SIG_IGN);
 	if (i < argc && strcmp(argv[i], "--json") == 0) {
 		json_out = 1;
 		i++;

@@ -1,0 +1,448 @@
+/*
+ * outbox.c - the ledger queue: changes queued in the index's
+ * transaction, written to git in order by a worker (or the caller).
+ */
+#define _GNU_SOURCE
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cas.h"
+#include "ledger.h"
+#include "manifest.h"
+#include "safe.h"
+#include "store_impl.h"
+
+static int	drain_locked(struct store *st);
+
+/* Queue one ledger commit: message, author and the blobs it writes. */
+int
+outbox_queue(struct store *st, MDB_txn *txn, const struct store_user *who,
+    int64_t when, const char *message, json_t *files)
+{
+	return outbox_queue_tags(st, txn, who, when, message, files, NULL);
+}
+
+int
+outbox_queue_tags(struct store *st, MDB_txn *txn,
+    const struct store_user *who, int64_t when, const char *message,
+    json_t *files, json_t *tags)
+{
+	json_t *e = json_object();
+	char *text;
+	int rc;
+
+	if (tags)
+		json_object_set(e, "tags", tags);
+	json_object_set_new(e, "message", json_string(message));
+	json_object_set_new(e, "user", json_string(who->name));
+	json_object_set_new(e, "uid", json_integer(who->uid));
+	json_object_set_new(e, "time", json_integer(when));
+	json_object_set(e, "files", files);
+	text = json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(e);
+	if (!text)
+		return -ENOMEM;
+	rc = index_queue_push(st->ix, txn, text, NULL);
+	free(text);
+	return rc;
+}
+
+void
+outbox_add_file(json_t *files, const char *path, const uint8_t d[DIGEST_LEN])
+{
+	char hex[DIGEST_HEX_LEN + 1];
+	json_t *f = json_object();
+
+	digest_hex(hex, d);
+	json_object_set_new(f, "path", json_string(path));
+	json_object_set_new(f, "sha256", json_string(hex));
+	json_array_append_new(files, f);
+}
+
+/* -- the ledger queue ----------------------------------------------- */
+
+static int
+apply_entry(struct store *st, uint64_t seq, const char *text)
+{
+	struct ledger_change *ch = NULL;
+	struct ledger_tag *tags = NULL;
+	struct store_user who = { 0 };
+	char **bufs = NULL;
+	json_t *e, *files, *f, *tj;
+	size_t n = 0, i, nt;
+	int rc = 0;
+
+	e = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+	files = json_object_get(e, "files");
+	if (!e || !json_is_array(files))
+		return store_seterr(-EIO, "ledger queue entry %llu is damaged",
+		    (unsigned long long)seq);
+	n = json_array_size(files);
+	ch = calloc(n + 1, sizeof(*ch));
+	bufs = calloc(n + 1, sizeof(*bufs));
+	if (!ch || !bufs) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	json_array_foreach(files, i, f) {
+		uint8_t d[DIGEST_LEN];
+		json_t *data = json_object_get(f, "data");
+
+		ch[i].path = mf_str(f, "path");
+		if (json_is_true(json_object_get(f, "remove"))) {
+			ch[i].remove = 1;
+			continue;
+		}
+		if (json_is_string(data)) {
+			ch[i].len = json_string_length(data);
+			bufs[i] = malloc(ch[i].len + 1);
+			if (!bufs[i]) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			memcpy(bufs[i], json_string_value(data), ch[i].len);
+			ch[i].data = bufs[i];
+			continue;
+		}
+		if (digest_parse(d, mf_str(f, "sha256")) < 0) {
+			rc = store_seterr(-EIO, "ledger queue entry %llu is "
+			    "damaged", (unsigned long long)seq);
+			goto out;
+		}
+		rc = cas_read_all(st->cas, d, 64 << 20, &bufs[i], &ch[i].len);
+		if (rc < 0)
+			goto out;
+		ch[i].data = bufs[i];
+	}
+	who.uid = (uid_t)json_integer_value(json_object_get(e, "uid"));
+	snprintf(who.name, sizeof(who.name), "%s", mf_str(e, "user"));
+	tj = json_object_get(e, "tags");
+	nt = json_array_size(tj);
+	tags = calloc(nt + 1, sizeof(*tags));
+	if (!tags) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < nt; i++) {
+		tags[i].name = mf_str(json_array_get(tj, i), "name");
+		tags[i].message = mf_str(json_array_get(tj, i), "message");
+	}
+	rc = ledger_commit(st->lg, ch, n, tags, nt, &who,
+	    json_integer_value(json_object_get(e, "time")),
+	    mf_str(e, "message"), seq);
+out:
+	for (i = 0; bufs && i < n; i++)
+		free(bufs[i]);
+	free(bufs);
+	free(ch);
+	free(tags);
+	json_decref(e);
+	return rc;
+}
+
+static int
+unlink_locks(const char *path, const struct stat *sb, int flag,
+    struct FTW *ftw)
+{
+	size_t len = strlen(path);
+
+	(void)sb;
+	(void)ftw;
+	if (flag == FTW_F && len > 5 && strcmp(path + len - 5, ".lock") == 0)
+		unlink(path);
+	return 0;
+}
+
+/*
+ * git's own lock files left by a writer that was killed: whoever holds
+ * STORE/ledger.lock is the only writer, so any that exist now are stale.
+ */
+static void
+clear_stale_git_locks(struct store *st)
+{
+	static const char *top[] = { "HEAD.lock", "index.lock",
+	    "packed-refs.lock", "config.lock" };
+	char p[4200];
+
+	for (size_t i = 0; i < sizeof(top) / sizeof(*top); i++) {
+		snprintf(p, sizeof(p), "%s/ledger.git/%s", st->path, top[i]);
+		unlink(p);
+	}
+	snprintf(p, sizeof(p), "%s/ledger.git/refs", st->path);
+	nftw(p, unlink_locks, 16, FTW_PHYS);
+}
+
+#define DRAIN_BATCH 256
+
+/*
+ * Write queued changes to git, a batch at a time: one commit each, then
+ * one sync of the ledger, then the batch leaves the queue.  Under load the
+ * batches grow, and git keeps up with the index.
+ */
+static int
+drain_locked(struct store *st)
+{
+	uint64_t seqs[DRAIN_BATCH], seq, last, from, queued = 0;
+	MDB_txn *txn;
+	size_t n;
+	char *text;
+	int rc;
+
+	clear_stale_git_locks(st);
+	for (;;) {
+		uint64_t done = 0;
+
+		if ((rc = index_begin(st->ix, 1, &txn)) < 0)
+			return rc;
+		rc = index_queue_count(st->ix, txn, &queued);
+		if (rc == 0 && index_get(st->ix, txn, TAB_META, "ledger_done",
+		    &done, sizeof(done)) < 0)
+			done = 0;
+		index_abort(txn);
+		/*
+		 * Always one packfile for the batch: loose objects cost a
+		 * file each, and under load creating and removing those
+		 * took as much CPU as all the requests together.
+		 */
+		if (rc < 0 || (rc = ledger_last_seq(st->lg, &last)) < 0)
+			return rc;
+		/*
+		 * The branch must be where the index saw it last: a branch
+		 * moved back or deleted would make the next change a new
+		 * root that orphans the history.  Nothing is written then.
+		 */
+		if (last < done)
+			return store_seterr(-EIO,
+			    "ledger: refs/heads/main is at "
+			    "change %llu%s, but change %llu was written: the "
+			    "branch was moved or deleted; ledger writes stop "
+			    "(the changes stay queued) until it points at the "
+			    "commit with Relfs-Seq: %llu again (git update-ref)",
+			    (unsigned long long)last, last ? "" : " (missing)",
+			    (unsigned long long)done, (unsigned long long)done);
+		if (queued >= 1 && (rc = ledger_batch_begin(st->lg)) < 0)
+			return rc;
+		for (n = 0, from = 0; n < DRAIN_BATCH; n++, from = seq + 1) {
+			if ((rc = index_begin(st->ix, 1, &txn)) < 0)
+				break;
+			rc = index_queue_from(st->ix, txn, from, &seq, &text);
+			index_abort(txn);
+			if (rc < 0)
+				break;
+			/* a crash after the git commit and before the dequeue */
+			if (seq > last)
+				rc = apply_entry(st, seq, text);
+			free(text);
+			if (rc < 0)
+				break;
+			seqs[n] = seq;
+		}
+		if (rc < 0 && rc != -ENOENT) {
+			ledger_batch_abort(st->lg);
+			return rc;
+		}
+		if ((rc = ledger_batch_end(st->lg)) < 0)
+			return rc;
+		if (n == 0)
+			return 0;
+		if ((rc = ledger_sync(st->lg)) < 0 ||
+		    (rc = index_begin(st->ix, 0, &txn)) < 0)
+			return rc;
+		for (size_t i = 0; i < n; i++) {
+			rc = index_queue_del(st->ix, txn, seqs[i]);
+			if (rc < 0 && rc != -ENOENT) {
+				index_abort(txn);
+				return rc;
+			}
+		}
+		/* the branch now ends at the newest change of the batch */
+		if (seqs[n - 1] > last)
+			last = seqs[n - 1];
+		if ((rc = index_put(st->ix, txn, TAB_META, "ledger_done", &last,
+		    sizeof(last), 0)) < 0) {
+			index_abort(txn);
+			return rc;
+		}
+		if ((rc = index_commit(txn)) < 0)
+			return rc;
+		/*
+		 * The daemon merges packs when it is idle (ledger_worker);
+		 * here only a pile far too big, or for relctl, which is not
+		 * in anyone's way.
+		 */
+		if ((rc = ledger_tidy(st->lg, st->async ?
+		    LEDGER_TIDY_MAX_PACKS : LEDGER_TIDY_PACKS, 0)) < 0)
+			return rc;
+	}
+}
+
+int
+outbox_drain(struct store *st, int wait)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->ledger_mu);
+	/* other processes (relctl beside the daemon) take the same lock */
+	if (flock(st->lockfd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+		/* busy: whoever holds it drains the queue */
+		rc = !wait && errno == EWOULDBLOCK ? 0 :
+		    store_seterr(-errno, "could not lock the ledger: %s",
+		    strerror(errno));
+	} else {
+		rc = drain_locked(st);
+		flock(st->lockfd, LOCK_UN);
+	}
+	pthread_mutex_unlock(&st->ledger_mu);
+	return rc;
+}
+
+int
+store_sync(struct store *st)
+{
+	return index_sync(st->ix);
+}
+
+int
+store_drain(struct store *st)
+{
+	return outbox_drain(st, 1);
+}
+
+/*
+ * Merge small ledger packs while nothing else is to be done, a step at a
+ * time under the ledger lock (see ledger_tidy); work_mu is not held.
+ */
+static void
+tidy(struct store *st)
+{
+	int rc, pending = 0;
+
+	while (!pending) {
+		rc = 0;
+		pthread_mutex_lock(&st->ledger_mu);
+		if (flock(st->lockfd, LOCK_EX | LOCK_NB) == 0) {
+			rc = ledger_tidy(st->lg, LEDGER_TIDY_PACKS,
+			    LEDGER_TIDY_STEP);
+			if (rc < 0)
+				store_log(st, "ledger: %s", store_errmsg());
+			flock(st->lockfd, LOCK_UN);
+		}
+		pthread_mutex_unlock(&st->ledger_mu);
+		if (rc <= 0)
+			break;
+		pthread_mutex_lock(&st->work_mu);
+		pending = st->work_pending || st->work_stop;
+		pthread_mutex_unlock(&st->work_mu);
+	}
+}
+
+static void *
+ledger_worker(void *arg)
+{
+	struct store *st = arg;
+	int idle = 0;
+
+	pthread_mutex_lock(&st->work_mu);
+	for (;;) {
+		while (!st->work_pending && !st->work_stop && !idle)
+			pthread_cond_wait(&st->work_cond, &st->work_mu);
+		if (!st->work_pending && st->work_stop)
+			break;
+		if (!st->work_pending && idle) {
+			/*
+			 * A second without changes: merge the small packs
+			 * now, not while writers are busy (merging took most
+			 * of this thread's time under load).
+			 */
+			struct timespec until;
+
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += 1;
+			if (pthread_cond_timedwait(&st->work_cond, &st->work_mu,
+			    &until) == ETIMEDOUT && !st->work_pending &&
+			    !st->work_stop) {
+				pthread_mutex_unlock(&st->work_mu);
+				tidy(st);
+				pthread_mutex_lock(&st->work_mu);
+				idle = 0;
+			}
+			continue;
+		}
+		st->work_pending = 0;
+		pthread_mutex_unlock(&st->work_mu);
+		/*
+		 * Let changes gather for a quarter of a second: under load a
+		 * batch then holds many commits, written as one packfile with
+		 * one sync and one move of the branch (at 50 ms, the daemon
+		 * used 1.5 times the CPU per run: scripts/bench-results).
+		 */
+		if (!st->work_stop)
+			usleep(250000);
+		if (store_drain(st) < 0)
+			store_log(st, "ledger: %s (queued, retried at the next "
+			    "change)", store_errmsg());
+		idle = 1;
+		pthread_mutex_lock(&st->work_mu);
+	}
+	pthread_mutex_unlock(&st->work_mu);
+	return NULL;
+}
+
+void
+outbox_kick(struct store *st)
+{
+	if (!st->async) {
+		if (store_drain(st) < 0)
+			store_log(st, "ledger: %s (queued, retried at the next "
+			    "change)", store_errmsg());
+		return;
+	}
+	pthread_mutex_lock(&st->work_mu);
+	st->work_pending = 1;
+	pthread_cond_signal(&st->work_cond);
+	pthread_mutex_unlock(&st->work_mu);
+}
+
+int
+store_ledger_async(struct store *st)
+{
+	pthread_mutex_init(&st->work_mu, NULL);
+	pthread_cond_init(&st->work_cond, NULL);
+	if (pthread_create(&st->worker, NULL, ledger_worker, st) != 0)
+		return store_seterr(-EAGAIN, "could not start the ledger "
+		    "thread");
+	st->async = 1;
+	return 0;
+}
+
+int
+store_ledger_state(struct store *st, uint64_t *pending, uint64_t *commits)
+{
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = index_begin(st->ix, 1, &txn)) < 0)
+		return rc;
+	rc = index_queue_count(st->ix, txn, pending);
+	index_abort(txn);
+	if (rc == 0) {
+		pthread_mutex_lock(&st->ledger_mu);
+		rc = ledger_count(st->lg, commits);
+		pthread_mutex_unlock(&st->ledger_mu);
+	}
+	return rc;
+}

@@ -1,0 +1,294 @@
+/*
+ * verify.c - checking a store: every object, every index entry, every
+ * artifact against its manifest, and the ledger against the index.
+ */
+#define _GNU_SOURCE
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cas.h"
+#include "ledger.h"
+#include "manifest.h"
+#include "safe.h"
+#include "store_impl.h"
+
+/* -- verify --------------------------------------------------------- */
+
+struct verify {
+	struct store *st;
+	store_report_fn report;
+	void *arg;
+	unsigned problems;
+	json_t *checked;	/* digests already re-hashed */
+	json_t *in_index;	/* "p/v" seen in the index */
+	MDB_txn *txn;
+	uint64_t index_runs, ledger_runs;
+};
+
+static void
+problem(struct verify *v, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+problem(struct verify *v, const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	v->problems++;
+	if (v->report)
+		v->report(v->arg, buf);
+}
+
+static void
+check_object(struct verify *v, const uint8_t d[DIGEST_LEN], uint64_t size,
+    const char *what)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+	uint64_t got;
+	int rc;
+
+	digest_hex(hex, d);
+	if (json_object_get(v->checked, hex))
+		return;
+	json_object_set_new(v->checked, hex, json_true());
+	rc = cas_check(v->st->cas, d, &got);
+	if (rc < 0)
+		problem(v, "%s: %s", what, store_errmsg());
+	else if (got != size)
+		problem(v, "%s: object %s has %llu bytes, expected %llu", what,
+		    hex, (unsigned long long)got, (unsigned long long)size);
+}
+
+/* Walk one path of an artifact in the index and compare with the entry. */
+static void
+check_index_entry(struct verify *v, uint64_t files_ino, const char *what,
+    const char *path, enum mf_type t, uint32_t mode, uint64_t size,
+    const uint8_t d[DIGEST_LEN])
+{
+	char buf[4096], *save = NULL, *comp;
+	uint64_t ino = files_ino;
+	struct node n;
+	int rc = 0;
+
+	(void)mode;
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (comp = strtok_r(buf, "/", &save); comp && rc == 0;
+	    comp = strtok_r(NULL, "/", &save))
+		rc = index_lookup(v->st->ix, v->txn, ino, comp, &ino);
+	if (rc == 0)
+		rc = index_node_get(v->st->ix, v->txn, ino, &n);
+	if (rc < 0) {
+		problem(v, "%s: '%s' is in the manifest but not in the index",
+		    what, path);
+		return;
+	}
+	if ((t == MF_DIR && n.kind != NODE_DIR) ||
+	    (t == MF_FILE && n.kind != NODE_FILE) ||
+	    (t == MF_SYMLINK && n.kind != NODE_SYMLINK) ||
+	    (t != MF_DIR && (n.size != size ||
+	    memcmp(n.digest, d, DIGEST_LEN) != 0)))
+		problem(v, "%s: '%s' differs between the index and the "
+		    "manifest", what, path);
+}
+
+static int
+verify_artifact(void *arg, const char *key, size_t keylen, const void *val,
+    size_t vallen)
+{
+	struct verify *v = arg;
+	struct art_rec rec;
+	char what[600], lpath[700], *text = NULL, *ltext = NULL;
+	size_t len, llen;
+	uint64_t files_ino;
+	json_t *m = NULL;
+	struct node mn;
+	int rc;
+
+	snprintf(what, sizeof(what), "%.*s", (int)keylen, key);
+	json_object_set_new(v->in_index, what, json_true());
+	if (vallen != sizeof(rec)) {
+		problem(v, "%s: index record is damaged", what);
+		return 0;
+	}
+	memcpy(&rec, val, sizeof(rec));
+	if (index_node_get(v->st->ix, v->txn, rec.ino + 1, &mn) < 0) {
+		problem(v, "%s: manifest node is missing from the index", what);
+		return 0;
+	}
+	check_object(v, rec.manifest, mn.size, what);
+	rc = cas_read_all(v->st->cas, rec.manifest, 64 << 20, &text, &len);
+	if (rc < 0 || (rc = manifest_load(text, len, &m)) < 0) {
+		problem(v, "%s: manifest: %s", what, store_errmsg());
+		goto out;
+	}
+	snprintf(lpath, sizeof(lpath), "artifacts/%s/manifest.json", what);
+	pthread_mutex_lock(&v->st->ledger_mu);
+	rc = ledger_read(v->st->lg, lpath, &ltext, &llen);
+	pthread_mutex_unlock(&v->st->ledger_mu);
+	if (rc == -ENOENT)
+		problem(v, "%s: in the index but not in the ledger", what);
+	else if (rc < 0)
+		problem(v, "%s: ledger: %s", what, store_errmsg());
+	else if (llen != len || memcmp(ltext, text, len) != 0)
+		problem(v, "%s: the ledger's manifest differs from the index's",
+		    what);
+	for (uint64_t k = 2; k <= 3; k++) {
+		struct node gn;
+
+		if (index_node_get(v->st->ix, v->txn, rec.ino + k, &gn) < 0)
+			problem(v, "%s: a generated file is missing", what);
+		else
+			check_object(v, gn.digest, gn.size, what);
+	}
+	if (index_lookup(v->st->ix, v->txn, rec.ino, "files", &files_ino) < 0) {
+		problem(v, "%s: files/ is missing from the index", what);
+		goto out;
+	}
+	{
+		/* fetched dependencies: their bytes must still match the pin */
+		json_t *pin;
+		size_t k;
+
+		json_array_foreach(json_object_get(m, "pins"), k, pin) {
+			uint8_t pd[DIGEST_LEN];
+			char pwhat[1200];
+
+			if (digest_parse(pd, mf_str(pin, "sha256")) < 0 ||
+			    !cas_has(v->st->cas, pd))
+				continue;
+			snprintf(pwhat, sizeof(pwhat), "%s: deps/%s", what,
+			    mf_str(pin, "name"));
+			if (cas_check(v->st->cas, pd, NULL) < 0)
+				problem(v, "%s: %s", pwhat, store_errmsg());
+		}
+	}
+	for (size_t i = 0; i < mf_count(m); i++) {
+		const char *p;
+		enum mf_type t;
+		uint32_t mode;
+		uint64_t size;
+		uint8_t d[DIGEST_LEN];
+		char fwhat[4800];
+
+		if (mf_entry(m, i, &p, &t, &mode, &size, d) < 0) {
+			problem(v, "%s: %s", what, store_errmsg());
+			continue;
+		}
+		snprintf(fwhat, sizeof(fwhat), "%s: files/%s", what, p);
+		if (t != MF_DIR)
+			check_object(v, d, size, fwhat);
+		check_index_entry(v, files_ino, what, p, t, mode, size, d);
+	}
+out:
+	json_decref(m);
+	free(text);
+	free(ltext);
+	return 0;
+}
+
+static int
+count_run(void *arg, const char *key, size_t keylen, const void *val,
+    size_t vallen)
+{
+	(void)key;
+	(void)keylen;
+	(void)val;
+	(void)vallen;
+	(*(uint64_t *)arg)++;
+	return 0;
+}
+
+static int
+verify_ledger_blob(void *arg, const char *path, const char *data,
+    size_t len)
+{
+	struct verify *v = arg;
+	char key[600];
+	const char *end;
+
+	(void)data;
+	(void)len;
+	if (strncmp(path, "runs/", 5) == 0)
+		v->ledger_runs++;
+	if (strncmp(path, "artifacts/", 10) != 0)
+		return 0;
+	end = strstr(path, "/manifest.json");
+	if (!end || end[14] != '\0')
+		return 0;
+	snprintf(key, sizeof(key), "%.*s", (int)(end - path - 10), path + 10);
+	if (!json_object_get(v->in_index, key))
+		problem(v, "%s: in the ledger but not in the index", key);
+	return 0;
+}
+
+int
+store_verify(struct store *st, store_report_fn report, void *arg,
+    unsigned *problems)
+{
+	struct verify v = { st, report, arg, 0, json_object(), json_object(),
+	    NULL, 0, 0 };
+	char lpath[4200], *fsck = NULL;
+	uint64_t pending = 0;
+	int rc;
+
+	rc = store_drain(st);
+	if (rc < 0)
+		problem(&v, "ledger: could not write queued changes: %s",
+		    store_errmsg());
+	if ((rc = index_begin(st->ix, 1, &v.txn)) < 0)
+		goto out;
+	if (index_queue_count(st->ix, v.txn, &pending) == 0 && pending)
+		problem(&v, "ledger: %llu changes are not yet in the ledger",
+		    (unsigned long long)pending);
+	rc = index_iter(st->ix, v.txn, TAB_ARTIFACT, verify_artifact, &v);
+	if (rc == 0)
+		rc = index_iter(st->ix, v.txn, TAB_RUNS, count_run,
+		    &v.index_runs);
+	index_abort(v.txn);
+	if (rc < 0)
+		goto out;
+	pthread_mutex_lock(&st->ledger_mu);
+	rc = ledger_walk(st->lg, verify_ledger_blob, &v);
+	pthread_mutex_unlock(&st->ledger_mu);
+	if (rc < 0)
+		problem(&v, "ledger: %s", store_errmsg());
+	else if (v.index_runs != v.ledger_runs)
+		problem(&v, "runs: the index has %llu, the ledger %llu",
+		    (unsigned long long)v.index_runs,
+		    (unsigned long long)v.ledger_runs);
+	snprintf(lpath, sizeof(lpath), "%s/ledger.git", st->path);
+	if (ledger_fsck(lpath, &fsck) < 0) {
+		char *save = NULL;
+
+		for (char *line = strtok_r(fsck ? fsck : (char *)"", "\n",
+		    &save); line; line = strtok_r(NULL, "\n", &save))
+			problem(&v, "git fsck: %s", line);
+		if (!fsck)
+			problem(&v, "git fsck: %s", store_errmsg());
+	}
+	rc = 0;
+out:
+	free(fsck);
+	json_decref(v.checked);
+	json_decref(v.in_index);
+	*problems = v.problems;
+	return rc;
+}
