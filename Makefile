@@ -41,7 +41,7 @@ STORE_SRC := $(wildcard store/*.c) $(wildcard hooks/*.c)
 FS_SRC    := $(wildcard fs/*.c)
 STORE_OBJ := $(STORE_SRC:%.c=$(BUILD)/%.o)
 FS_OBJ    := $(FS_SRC:%.c=$(BUILD)/%.o)
-RELCTL_OBJ := $(BUILD)/tools/relctl.o
+RELCTL_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/*.c))
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 

@@ -167,6 +167,33 @@ int inc_stat(struct inc_node *n, struct stat *st);
 int inc_use(struct fs *fs, struct inc_node *n);
 void inc_done(struct fs *fs, struct inc_node *n);
 
+/*
+ * The table of staged inodes (node.c), for incoming.c and seal.c: the
+ * inode number of n; n is name in dir now (dir NULL: no name); the node
+ * known for dir/name; dir/name removed (node_keep_open before, so n keeps
+ * its inode); a lookup in a held dir; the node of (dev, ino) (fs->mu
+ * held); is (dev, ino) open for writing (store_publish's busy).
+ */
+uint64_t node_ino(struct fs *fs, struct inc_node *n);
+void node_name(struct fs *fs, struct inc_node *n, struct inc_node *dir,
+    const char *name);
+struct inc_node *node_at(struct fs *fs, struct inc_node *dir,
+    const char *name, struct stat *st);
+void node_unnamed(struct fs *fs, struct inc_node *n, struct inc_node *dir,
+    const char *name);
+int node_keep_open(struct fs *fs, struct inc_node *n);
+int node_lookup(struct fs *fs, struct inc_node *dir, const char *name,
+    struct fuse_entry_param *e);
+struct inc_node *node_find(struct fs *fs, dev_t dev, ino_t ino);
+int node_busy(void *arg, dev_t dev, ino_t ino);
+
+/* "/proc/self/fd/<fd>" into buf (incoming.c). */
+void inc_proc_path(char *buf, size_t len, int fd);
+
+/* The seal of dir/name, dir held (seal.c; incoming.c holds it). */
+void seal_held(fuse_req_t req, struct inc_node *dir, const char *name,
+    uint64_t newparent, const char *newname);
+
 /* The entry (and one lookup) of a real directory outside incoming/. */
 int inc_entry_path(struct fs *fs, const char *path,
     struct fuse_entry_param *e);
@@ -216,6 +243,35 @@ int ctl_flush(fuse_req_t req, int fd);
 void ctl_release(struct fs *fs, int fd);
 int status_open(fuse_req_t req, uint64_t ino, const struct node *n,
     struct fuse_file_info *fi);
+
+/* A dependency of an artifact (deps.c): its stream, open, verified, closed. */
+struct store_stream *deps_stream_of(struct fs *fs, int fd);
+int deps_open(fuse_req_t req, uint64_t ino, struct node *n,
+    struct fuse_file_info *fi, int *local);
+int deps_verified(struct fs *fs, uint64_t ino, int fd, uint64_t *size);
+void deps_closed(struct fs *fs, uint64_t ino, int fd);
+
+/* Directory listings (dir.c), for relfs_ops. */
+void dir_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void dir_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+    struct fuse_file_info *fi);
+void dir_readplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+    struct fuse_file_info *fi);
+void dir_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void dir_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+    struct fuse_file_info *fi);
+
+/*
+ * ops.c for dir.c: the incoming node of ino (a sealed one routed to its
+ * index node), an index node's attributes and entry, a results/ entry.
+ */
+struct inc_node *ops_route(struct fs *fs, fuse_ino_t *ino);
+void ops_node_attr(struct fs *fs, uint64_t ino, const struct node *n,
+    struct stat *st);
+void ops_node_entry(struct fs *fs, uint64_t ino, const struct node *n,
+    struct fuse_entry_param *e);
+int ops_results_entry(struct fs *fs, const struct node *n,
+    struct fuse_entry_param *e);
 
 /* Add a DIRTY_ flag to fd, or (0) clear its flags. */
 void fs_mark_dirty(struct fs *fs, int fd, int dirty);

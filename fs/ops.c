@@ -14,13 +14,6 @@
 
 #define FS(req) ((struct fs *)fuse_req_userdata(req))
 
-static int	dep_open(fuse_req_t req, uint64_t ino, struct node *n,
-		    struct fuse_file_info *fi, int *fd);
-static void	node_attr(struct fs *fs, uint64_t ino, const struct node *n,
-		    struct stat *st);
-static void	node_entry(struct fs *fs, uint64_t ino, const struct node *n,
-		    struct fuse_entry_param *e);
-
 void
 fs_changed(struct fs *fs)
 {
@@ -100,8 +93,8 @@ refuse_rofs(fuse_req_t req, const char *what)
  * The incoming node for ino, following a sealed directory to the index
  * node it became (*ino is updated then and NULL returned).
  */
-static struct inc_node *
-route(struct fs *fs, fuse_ino_t *ino)
+struct inc_node *
+ops_route(struct fs *fs, fuse_ino_t *ino)
 {
 	struct inc_node *n = inc_node_of(fs, *ino);
 
@@ -112,8 +105,8 @@ route(struct fs *fs, fuse_ino_t *ino)
 	return n;
 }
 
-static void
-node_attr(struct fs *fs, uint64_t ino, const struct node *n, struct stat *st)
+void
+ops_node_attr(struct fs *fs, uint64_t ino, const struct node *n, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
@@ -191,21 +184,21 @@ attr_timeout(struct fs *fs, const struct node *n)
 	    n->kind != NODE_RUN) ? 0 : fs->timeout;
 }
 
-static void
-node_entry(struct fs *fs, uint64_t ino, const struct node *n,
+void
+ops_node_entry(struct fs *fs, uint64_t ino, const struct node *n,
     struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = ino;
-	node_attr(fs, ino, n, &e->attr);
+	ops_node_attr(fs, ino, n, &e->attr);
 	/* most names in the index are never removed: cache those */
 	e->entry_timeout = (n->flags & NODE_VOLATILE) ? 0 : fs->timeout;
 	e->attr_timeout = attr_timeout(fs, n);
 }
 
 /* results/ of an artifact is the real directory behind it. */
-static int
-results_entry(struct fs *fs, const struct node *n, struct fuse_entry_param *e)
+int
+ops_results_entry(struct fs *fs, const struct node *n, struct fuse_entry_param *e)
 {
 	char path[4096];
 	int rc = store_results_dir(fs->st, n->parent, path, sizeof(path));
@@ -262,7 +255,7 @@ static void
 op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = FS(req);
-	struct inc_node *dir = route(fs, &parent);
+	struct inc_node *dir = ops_route(fs, &parent);
 	struct fuse_entry_param e;
 	struct node n;
 	uint64_t ino;
@@ -274,9 +267,9 @@ op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	rc = store_node_lookup(fs->st, parent, name, &ino, &n);
 	if (rc == 0 && n.kind == NODE_RESULTS)
-		rc = results_entry(fs, &n, &e);
+		rc = ops_results_entry(fs, &n, &e);
 	else if (rc == 0)
-		node_entry(fs, ino, &n, &e);
+		ops_node_entry(fs, ino, &n, &e);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -312,7 +305,7 @@ static void
 op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = FS(req);
-	struct inc_node *in = route(fs, &ino);
+	struct inc_node *in = ops_route(fs, &ino);
 	struct stat st;
 	struct node n;
 	int rc;
@@ -327,7 +320,7 @@ op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	node_attr(fs, ino, &n, &st);
+	ops_node_attr(fs, ino, &n, &st);
 	fuse_reply_attr(req, &st, attr_timeout(fs, &n));
 }
 
@@ -336,7 +329,7 @@ op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
     struct fuse_file_info *fi)
 {
 	struct fs *fs = FS(req);
-	struct inc_node *in = route(fs, &ino);
+	struct inc_node *in = ops_route(fs, &ino);
 	struct node n;
 	struct stat st;
 
@@ -360,7 +353,7 @@ op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 		if (store_node_name(fs->st, n.parent, ino, name) == 0)
 			rc = store_ctl_writable(fs->st, n.parent, name, &who);
 		if (rc == 0) {
-			node_attr(fs, ino, &n, &st);
+			ops_node_attr(fs, ino, &n, &st);
 			fuse_reply_attr(req, &st, 0);
 			return;
 		}
@@ -376,7 +369,7 @@ static void
 op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct fs *fs = FS(req);
-	struct inc_node *in = route(fs, &ino);
+	struct inc_node *in = ops_route(fs, &ino);
 	struct node n;
 	char *target = NULL;
 	int rc;
@@ -398,7 +391,7 @@ op_readlink(fuse_req_t req, fuse_ino_t ino)
 static void
 op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	struct inc_node *dir = route(FS(req), &parent);
+	struct inc_node *dir = ops_route(FS(req), &parent);
 
 	struct fs *fs = FS(req);
 	struct store_user who;
@@ -422,7 +415,7 @@ op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 		fs_refuse(req, -rc, "mkdir");
 		return;
 	}
-	node_entry(fs, ino, &n, &e);
+	ops_node_entry(fs, ino, &n, &e);
 	fuse_reply_entry(req, &e);
 }
 
@@ -443,7 +436,7 @@ static void
 op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
     const char *name)
 {
-	struct inc_node *dir = route(FS(req), &parent);
+	struct inc_node *dir = ops_route(FS(req), &parent);
 
 	if (dir) {
 		if (!fs_deny(req, STORE_ROLE_CI, "symlink"))
@@ -456,7 +449,7 @@ static void
 op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = FS(req);
-	struct inc_node *dir = route(fs, &parent);
+	struct inc_node *dir = ops_route(fs, &parent);
 	struct store_user who;
 	int rc;
 
@@ -479,7 +472,7 @@ op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void
 op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct inc_node *dir = route(FS(req), &parent);
+	struct inc_node *dir = ops_route(FS(req), &parent);
 
 	if (dir) {
 		if (!fs_deny(req, STORE_ROLE_CI, "rmdir"))
@@ -493,8 +486,8 @@ op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
     fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
 	struct fs *fs = FS(req);
-	struct inc_node *src = route(fs, &parent);
-	struct inc_node *dst = route(fs, &newparent);
+	struct inc_node *src = ops_route(fs, &parent);
+	struct inc_node *dst = ops_route(fs, &newparent);
 
 	if (src && fs_deny(req, STORE_ROLE_CI, "rename"))
 		return;
@@ -520,8 +513,8 @@ op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
     const char *newname)
 {
 	struct fs *fs = FS(req);
-	struct inc_node *n = route(fs, &ino);
-	struct inc_node *dir = route(fs, &newparent);
+	struct inc_node *n = ops_route(fs, &ino);
+	struct inc_node *dir = ops_route(fs, &newparent);
 
 	/* hard links within the staging area (cp -a, rsync -H, tar) */
 	if (n && dir && n != &fs->root) {
@@ -538,7 +531,7 @@ static void
 op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = FS(req);
-	struct inc_node *in = route(fs, &ino);
+	struct inc_node *in = ops_route(fs, &ino);
 	struct node n;
 	int rc, fd;
 
@@ -566,7 +559,7 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	if (rc == 0 && n.kind == NODE_DEP) {
-		rc = dep_open(req, ino, &n, fi, &fd);
+		rc = deps_open(req, ino, &n, fi, &fd);
 		if (rc == 0)
 			return;		/* answered: read as it downloads */
 	} else if (rc == 0 && n.kind != NODE_FILE) {
@@ -589,166 +582,11 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
-/* The download fd follows, or NULL (as ctl_is for writes to the index). */
-static struct store_stream *
-stream_of(struct fs *fs, int fd)
-{
-	return fd >= 0 && (size_t)fd < fs->ndirty ? fs->stream[fd] : NULL;
-}
-
-/*
- * A dependency read around the page cache while it downloaded (its size
- * was not known): once verified, its bytes are stored into the kernel's
- * cache for the inode, so the next reader reads from memory.
- */
-#define DEP_CACHE_CHUNK (256 << 10)
-static void
-dep_cache(struct fs *fs, uint64_t ino, int fd, uint64_t size)
-{
-	/*
-	 * In pieces a pipe holds with their header (a pipe takes 1 MiB at
-	 * most), so that libfuse can splice them from the file instead of
-	 * reading them into memory first.
-	 */
-	for (uint64_t off = 0; off < size; off += DEP_CACHE_CHUNK) {
-		size_t len = size - off < DEP_CACHE_CHUNK ?
-		    (size_t)(size - off) : DEP_CACHE_CHUNK;
-		struct fuse_bufvec buf = FUSE_BUFVEC_INIT(len);
-
-		buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-		buf.buf[0].fd = fd;
-		buf.buf[0].pos = (off_t)off;
-		if (fuse_lowlevel_notify_store(fs->se, ino, (off_t)off, &buf,
-		    0) != 0)
-			break;	/* a cache, not a duty */
-	}
-}
-
-/* Record a fetched dependency's real size, now that it is known. */
-static void
-dep_sized(struct fs *fs, uint64_t ino, struct node *n, uint64_t size)
-{
-	if (n->size != size) {
-		store_dep_size(fs->st, ino, size);
-		n->size = size;
-		fs_changed(fs);
-	}
-}
-
-/*
- * deps/<name>: the first open starts the download (or joins the one in
- * flight) and answers once the first bytes are there, so an HTTP error is
- * open()'s EIO; reads then follow the download as it arrives (op_read),
- * the last bytes only once the SHA-256 matched.  0: answered; 1: the bytes
- * are local, opened in *local; <0: refused.
- */
-static int
-dep_open(fuse_req_t req, uint64_t ino, struct node *n,
-    struct fuse_file_info *fi, int *local)
-{
-	struct fs *fs = FS(req);
-	char name[NAME_MAX_BYTES + 1], url[4096];
-	struct store_stream *s = NULL;
-	struct stat sb;
-	uint64_t size;
-	int rc, fd, verified;
-
-	if ((rc = store_dep_url(fs->st, ino, n, name, url)) < 0)
-		return rc;
-	/* relctl fetch beside the mount may have changed its size */
-	fs_changed(fs);
-	rc = fs->offline ? 1 : store_dep_stream(fs->st, name, url, n->digest,
-	    n->size, &s);
-	if (rc < 0)
-		return rc;
-	if (rc == 0 && (size_t)store_stream_fd(s) >= fs->ndirty) {
-		/* no room to follow it: wait for the whole of it */
-		int state;
-
-		store_stream_close(s);
-		if ((rc = store_dep_fetch(fs->st, name, url, n->digest, NULL,
-		    NULL, &state)) < 0)
-			return rc;
-		rc = 1;
-	}
-	if (rc == 1) {
-		/* local (offline: only if fetched); record its real size */
-		if ((rc = store_node_open(fs->st, n, local)) < 0)
-			return fs->offline ? store_seterr(-EIO, "deps/%s: not "
-			    "fetched, and this mount is offline (relctl fetch "
-			    "gets it)", name) : rc;
-		if (fstat(*local, &sb) == 0)
-			dep_sized(fs, ino, n, (uint64_t)sb.st_size);
-		return 1;
-	}
-	fd = store_stream_fd(s);
-	fs->stream[fd] = s;
-	fi->fh = (uint64_t)fd;
-	verified = store_stream_verified(s, &size);
-	if (!verified)
-		size = store_stream_size(s);
-	if (size)
-		dep_sized(fs, ino, n, size);
-	/*
-	 * With its size known (Content-Length), a download is read through
-	 * the page cache: the reader's own reads fill it, and nothing is
-	 * copied again for the next reader.  The last bytes still wait for
-	 * the digest (op_read); what a failed download left in the cache goes
-	 * at its release, and every open of one still on its way starts from
-	 * an empty cache (keep_cache 0).  Without a size (a chunked reply) the
-	 * kernel would stop at 0 bytes: direct I/O then, and the bytes go to
-	 * the cache once verified (dep_cache).  Verified but not yet in the
-	 * content store (it waits for the disk), it is read like a local file.
-	 */
-	fi->direct_io = size || verified ? 0 : 1;
-	fs->dirty[fd] = fi->direct_io ? 0 : DEP_PAGED;
-	fi->keep_cache = verified;
-	fi->noflush = 1;	/* nothing to do at close(): see dep_closed */
-	fuse_reply_open(req, fi);
-	return 0;
-}
-
-/*
- * 1 when the dependency read through fd is verified: its real size is
- * recorded then (in *size).
- */
-static int
-dep_verified(struct fs *fs, uint64_t ino, int fd, uint64_t *size)
-{
-	struct node n;
-
-	if (!store_stream_verified(stream_of(fs, fd), size))
-		return 0;
-	if (store_node_get(fs->st, ino, &n) == 0)
-		dep_sized(fs, ino, &n, *size);
-	return 1;
-}
-
-/*
- * The release of a dependency read while it downloaded.  Verified: its size
- * is recorded, and bytes read around the page cache are handed to it, so
- * the next reader finds them there (at the release, which close() does not
- * wait for).  Not verified: what was read through the cache is dropped.
- */
-static void
-dep_closed(struct fs *fs, uint64_t ino, int fd)
-{
-	uint64_t size;
-
-	if (!dep_verified(fs, ino, fd, &size)) {
-		if (fs->dirty[fd] & DEP_PAGED)
-			fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
-		return;
-	}
-	if (!(fs->dirty[fd] & DEP_PAGED))
-		dep_cache(fs, ino, fd, size);
-}
-
 static void
 op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
     struct fuse_file_info *fi)
 {
-	struct inc_node *dir = route(FS(req), &parent);
+	struct inc_node *dir = ops_route(FS(req), &parent);
 
 	if (dir) {
 		if (!fs_deny(req, STORE_ROLE_CI, "create"))
@@ -765,11 +603,11 @@ op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fs *fs = FS(req);
 	int fd = (int)fi->fh;
 
-	if (stream_of(fs, fd)) {
+	if (deps_stream_of(fs, fd)) {
 		/* a dependency on its way: wait for these bytes */
 		size_t want = size;
 		uint64_t total;
-		int rc = store_stream_wait(stream_of(fs, fd), (uint64_t)off,
+		int rc = store_stream_wait(deps_stream_of(fs, fd), (uint64_t)off,
 		    size, &size);
 
 		if (rc < 0) {
@@ -784,7 +622,7 @@ op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 * size's invalidation would wait for.)
 		 */
 		if (size < want && !(fs->dirty[fd] & DEP_PAGED))
-			dep_verified(fs, ino, fd, &total);
+			deps_verified(fs, ino, fd, &total);
 		buf.buf[0].size = size;
 	}
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
@@ -854,10 +692,10 @@ op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs *fs = FS(req);
 	int fd = (int)fi->fh;
 
-	if (stream_of(fs, fd)) {
+	if (deps_stream_of(fs, fd)) {
 		struct store_stream *s = fs->stream[fd];
 
-		dep_closed(fs, ino, fd);
+		deps_closed(fs, ino, fd);
 		fs->stream[fd] = NULL;
 		fs->dirty[fd] = 0;
 		store_stream_close(s);	/* closes fd */
@@ -897,148 +735,6 @@ op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 }
 
 static void
-op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct fs *fs = FS(req);
-	struct inc_node *in = route(fs, &ino);
-	struct node n;
-	int rc;
-
-	if (fs->no_opendir) {
-		fuse_reply_err(req, ENOSYS);
-		return;
-	}
-	if (in) {
-		inc_opendir(req, in, fi);
-		return;
-	}
-	rc = store_node_get(fs->st, ino, &n);
-	if (rc == 0 && n.kind != NODE_DIR)
-		rc = -ENOTDIR;
-	if (rc < 0) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
-	fi->fh = 0;
-	if (!(n.flags & NODE_MUTABLE)) {
-		fi->cache_readdir = 1;
-		fi->keep_cache = 1;
-	}
-	fuse_reply_open(req, fi);
-}
-
-struct dirbuf {
-	struct fs *fs;
-	fuse_req_t req;
-	char *buf;
-	size_t size, used;
-	int plus;
-};
-
-static int
-add_entry(void *arg, const char *name, uint64_t ino, const struct node *n,
-    uint64_t next_off)
-{
-	struct dirbuf *d = arg;
-	size_t len;
-
-	if (d->plus) {
-		struct fuse_entry_param e;
-
-		if (n->kind == NODE_RESULTS) {
-			if (results_entry(d->fs, n, &e) < 0)
-				return 0;	/* leave it out of the listing */
-		} else {
-			node_entry(d->fs, ino, n, &e);
-		}
-		len = fuse_add_direntry_plus(d->req, d->buf + d->used,
-		    d->size - d->used, name, &e, (off_t)next_off);
-	} else {
-		struct stat st;
-
-		node_attr(d->fs, ino, n, &st);
-		len = fuse_add_direntry(d->req, d->buf + d->used,
-		    d->size - d->used, name, &st, (off_t)next_off);
-	}
-	if (len > d->size - d->used) {
-		if (d->plus && n->kind == NODE_RESULTS) {
-			struct fuse_entry_param e;
-
-			/* not sent: give back the lookup it counted */
-			if (results_entry(d->fs, n, &e) == 0) {
-				struct inc_node *in = inc_node_of(d->fs, e.ino);
-
-				inc_forget(d->fs, in, 2);
-			}
-		}
-		return 1;
-	}
-	d->used += len;
-	return 0;
-}
-
-static void
-do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-    struct fuse_file_info *fi, int plus)
-{
-	struct fs *fs = FS(req);
-	struct inc_node *in = route(fs, &ino);
-	struct dirbuf d = { fs, req, NULL, size, 0, plus };
-	int rc;
-
-	if (in) {
-		inc_readdir(req, in, size, off, fi, plus);
-		return;
-	}
-	d.buf = malloc(size);
-	if (!d.buf) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	rc = store_dir_list(fs->st, ino, (uint64_t)off, add_entry, &d);
-	if (rc < 0 && d.used == 0)
-		fuse_reply_err(req, -rc);
-	else
-		fuse_reply_buf(req, d.buf, d.used);
-	free(d.buf);
-}
-
-static void
-op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-    struct fuse_file_info *fi)
-{
-	do_readdir(req, ino, size, off, fi, 0);
-}
-
-static void
-op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-    struct fuse_file_info *fi)
-{
-	do_readdir(req, ino, size, off, fi, 1);
-}
-
-static void
-op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct inc_node *in = route(FS(req), &ino);
-
-	if (in)
-		inc_releasedir(req, fi);
-	else
-		fuse_reply_err(req, 0);
-}
-
-static void
-op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
-    struct fuse_file_info *fi)
-{
-	(void)ino;
-	(void)datasync;
-	(void)fi;
-	fuse_reply_err(req, -store_sync(FS(req)->st));
-}
-
-static void
 op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct fs *fs = FS(req);
@@ -1075,10 +771,10 @@ const struct fuse_lowlevel_ops relfs_ops = {
 	.flush = op_flush,
 	.release = op_release,
 	.fsync = op_fsync,
-	.opendir = op_opendir,
-	.readdir = op_readdir,
-	.readdirplus = op_readdirplus,
-	.releasedir = op_releasedir,
-	.fsyncdir = op_fsyncdir,
+	.opendir = dir_open,
+	.readdir = dir_read,
+	.readdirplus = dir_readplus,
+	.releasedir = dir_release,
+	.fsyncdir = dir_fsync,
 	.statfs = op_statfs,
 };

@@ -1,6 +1,9 @@
-/* ledger.c - see ledger.h. */
+/*
+ * ledger.c - the ledger: a bare git repository written with libgit2, a
+ * commit per change in batches (see ledger.h).
+ */
 #define _GNU_SOURCE
-#include "ledger.h"
+#include "ledger_impl.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -17,32 +20,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-/*
- * A tag of a batch: its object is written to disk with the references,
- * since a mempack dump keeps commits and what they reach, not tags.
- */
-struct pending_tag {
-	char *name;
-	char *message;
-	git_oid target;
-	git_signature *tagger;
-};
-
-struct ledger {
-	git_repository *repo;
-	char *path;
-	/* a batch: objects go to memory, written as one pack at its end */
-	git_repository *brepo;
-	git_odb_backend *mp;
-	git_oid tip;
-	int have_tip;
-	struct pending_tag *ptags;
-	size_t nptags;
-	git_oid *objs;		/* every object the batch wrote */
-	size_t nobjs, capobjs;
-	git_config *bcfg;	/* a batch's settings (batch_config) */
-};
 
 static int
 batch_keep(struct ledger *lg, const git_oid *oid)
@@ -86,7 +63,6 @@ batch_keep_trees(struct ledger *lg, git_tree *tree, const char *path)
 
 static pthread_once_t git_once = PTHREAD_ONCE_INIT;
 
-static int	git_fail(const char *what);
 static void	git_setup(void);
 static void	batch_free(struct ledger *lg);
 static int	head_commit(struct ledger *lg, git_commit **out);
@@ -118,8 +94,8 @@ git_setup(void)
 	    "");
 }
 
-static int
-git_fail(const char *what)
+int
+ledger_git_fail(const char *what)
 {
 	const git_error *e = git_error_last();
 
@@ -140,7 +116,7 @@ ledger_init(const char *path)
 	opts.initial_head = "main";
 	opts.description = "relfs ledger: every change of release state";
 	if (git_repository_init_ext(&repo, path, &opts) < 0)
-		return git_fail("could not create the repository");
+		return ledger_git_fail("could not create the repository");
 	git_repository_free(repo);
 	return 0;
 }
@@ -155,7 +131,7 @@ ledger_open(struct ledger **out, const char *path)
 	if (!lg)
 		return -ENOMEM;
 	if (git_repository_open_bare(&lg->repo, path) < 0) {
-		int rc = git_fail("could not open the repository");
+		int rc = ledger_git_fail("could not open the repository");
 
 		free(lg);
 		return rc;
@@ -191,9 +167,9 @@ head_commit(struct ledger *lg, git_commit **out)
 	if (rc == GIT_ENOTFOUND || rc == GIT_EUNBORNBRANCH)
 		return -ENOENT;
 	if (rc < 0)
-		return git_fail("could not resolve HEAD");
+		return ledger_git_fail("could not resolve HEAD");
 	if (git_commit_lookup(out, repo, &oid) < 0)
-		return git_fail("could not read HEAD's commit");
+		return ledger_git_fail("could not read HEAD's commit");
 	return 0;
 }
 
@@ -212,13 +188,13 @@ write_bulk(struct ledger *lg, git_repository *repo, git_odb_backend *bulk)
 	int rc = 0;
 
 	if (git_packbuilder_new(&pb, repo) < 0) {
-		rc = git_fail("could not build a pack");
+		rc = ledger_git_fail("could not build a pack");
 		goto out;
 	}
 	git_packbuilder_set_threads(pb, 1);
 	for (size_t i = 0; i < lg->nobjs; i++)
 		if (git_packbuilder_insert(pb, &lg->objs[i], NULL) < 0) {
-			rc = git_fail("could not build a pack");
+			rc = ledger_git_fail("could not build a pack");
 			goto out;
 		}
 	if (git_packbuilder_write_buf(&pack, pb) < 0 ||
@@ -226,7 +202,7 @@ write_bulk(struct ledger *lg, git_repository *repo, git_odb_backend *bulk)
 	    git_odb_write_pack(&wp, odb, NULL, NULL) < 0 ||
 	    wp->append(wp, pack.ptr, pack.size, &stats) < 0 ||
 	    wp->commit(wp, &stats) < 0)
-		rc = git_fail("could not write a pack");
+		rc = ledger_git_fail("could not write a pack");
 out:
 	if (wp)
 		wp->free(wp);
@@ -261,7 +237,7 @@ commit_in(struct ledger *lg, const struct ledger_change *changes,
 
 	if (lg->brepo && lg->have_tip)
 		rc = git_commit_lookup(&parent, repo, &lg->tip) < 0 ?
-		    git_fail("could not read the batch's last commit") : 0;
+		    ledger_git_fail("could not read the batch's last commit") : 0;
 	else
 		rc = head_commit(lg, &parent);
 	if (rc == -ENOENT) {
@@ -269,13 +245,13 @@ commit_in(struct ledger *lg, const struct ledger_change *changes,
 		if (git_treebuilder_new(&tb, repo, NULL) < 0 ||
 		    git_treebuilder_write(&tree_id, tb) < 0 ||
 		    git_tree_lookup(&base, repo, &tree_id) < 0) {
-			rc = git_fail("could not create the first tree");
+			rc = ledger_git_fail("could not create the first tree");
 			goto out;
 		}
 	} else if (rc < 0) {
 		goto out;
 	} else if (git_commit_tree(&base, parent) < 0) {
-		rc = git_fail("could not read HEAD's tree");
+		rc = ledger_git_fail("could not read HEAD's tree");
 		goto out;
 	}
 	ups = calloc(nchanges ? nchanges : 1, sizeof(*ups));
@@ -310,12 +286,12 @@ commit_in(struct ledger *lg, const struct ledger_change *changes,
 			    changes[i].len, GIT_OBJECT_BLOB) < 0 ||
 			    lg->mp->write(lg->mp, &oids[i], changes[i].data,
 			    changes[i].len, GIT_OBJECT_BLOB) < 0) {
-				rc = git_fail("could not write a blob");
+				rc = ledger_git_fail("could not write a blob");
 				goto out;
 			}
 		} else if (git_blob_create_from_buffer(&oids[i], repo,
 		    changes[i].data, changes[i].len) < 0) {
-			rc = git_fail("could not write a blob");
+			rc = ledger_git_fail("could not write a blob");
 			goto out;
 		}
 		ups[i].action = GIT_TREE_UPDATE_UPSERT;
@@ -334,13 +310,13 @@ commit_in(struct ledger *lg, const struct ledger_change *changes,
 	}
 	if (git_tree_create_updated(&tree_id, repo, base, nchanges,
 	    ups) < 0 || git_tree_lookup(&tree, repo, &tree_id) < 0) {
-		rc = git_fail("could not write the tree");
+		rc = ledger_git_fail("could not write the tree");
 		goto out;
 	}
 	snprintf(email, sizeof(email), "%s@relfs", who->name);
 	if (git_signature_new(&sig, who->name, email, (git_time_t)when, 0) <
 	    0) {
-		rc = git_fail("could not make a signature");
+		rc = ledger_git_fail("could not make a signature");
 		goto out;
 	}
 	if (asprintf(&msg, "%s\n\nRelfs-Seq: %llu\nRelfs-Uid: %u\n", message,
@@ -352,7 +328,7 @@ commit_in(struct ledger *lg, const struct ledger_change *changes,
 	if (git_commit_create(&commit_id, repo, lg->brepo ? NULL : "HEAD",
 	    sig, sig, NULL, msg, tree, parent ? 1 : 0,
 	    (const git_commit **)(parent ? &parent : NULL)) < 0) {
-		rc = git_fail("could not write the commit");
+		rc = ledger_git_fail("could not write the commit");
 		goto out;
 	}
 	if (lg->brepo) {
@@ -370,7 +346,7 @@ commit_in(struct ledger *lg, const struct ledger_change *changes,
 	}
 	if (ntags && git_object_lookup(&target, repo, &commit_id,
 	    GIT_OBJECT_COMMIT) < 0) {
-		rc = git_fail("could not find the new commit");
+		rc = ledger_git_fail("could not find the new commit");
 		goto out;
 	}
 	for (size_t i = 0; i < ntags; i++) {
@@ -379,7 +355,7 @@ commit_in(struct ledger *lg, const struct ledger_change *changes,
 		if (!lg->brepo) {
 			if (git_tag_create(&tag_id, repo, tags[i].name, target,
 			    sig, tags[i].message, 1) < 0) {
-				rc = git_fail("could not write a tag");
+				rc = ledger_git_fail("could not write a tag");
 				goto out;
 			}
 			continue;
@@ -395,7 +371,7 @@ commit_in(struct ledger *lg, const struct ledger_change *changes,
 		pt[lg->nptags].message = strdup(tags[i].message);
 		pt[lg->nptags].target = commit_id;
 		if (git_signature_dup(&pt[lg->nptags].tagger, sig) < 0) {
-			rc = git_fail("could not keep a tag");
+			rc = ledger_git_fail("could not keep a tag");
 			goto out;
 		}
 		lg->nptags++;
@@ -562,18 +538,18 @@ ledger_batch_begin(struct ledger *lg)
 	if (lg->brepo)
 		return 0;
 	if (git_odb_new(&odb) < 0 || git_mempack_new(&lg->mp) < 0) {
-		rc = git_fail("could not start a batch");
+		rc = ledger_git_fail("could not start a batch");
 	} else if (git_odb_add_backend(odb, lg->mp, 1000) < 0) {
 		lg->mp->free(lg->mp);
 		lg->mp = NULL;
-		rc = git_fail("could not start a batch");
+		rc = ledger_git_fail("could not start a batch");
 	} else if (view_new(lg, &view) < 0 ||
 	    git_odb_add_backend(odb, view, 1) < 0) {
 		if (view)
 			view->free(view);
-		rc = git_fail("could not start a batch");
+		rc = ledger_git_fail("could not start a batch");
 	} else if (git_repository_wrap_odb(&lg->brepo, odb) < 0) {
-		rc = git_fail("could not start a batch");
+		rc = ledger_git_fail("could not start a batch");
 	} else if (batch_config(lg)) {
 		/* without it, the pack only costs more */
 		git_repository_set_config(lg->brepo, lg->bcfg);
@@ -616,7 +592,7 @@ ledger_batch_end(struct ledger *lg)
 	}
 	if (git_reference_create(&ref, lg->repo, "refs/heads/main", &lg->tip,
 	    1, "relfs") < 0) {
-		rc = git_fail("could not move HEAD");
+		rc = ledger_git_fail("could not move HEAD");
 		goto out;
 	}
 	git_reference_free(ref);
@@ -629,7 +605,7 @@ ledger_batch_end(struct ledger *lg)
 		    git_tag_create(&tag_id, lg->repo, lg->ptags[i].name, target,
 		    lg->ptags[i].tagger, lg->ptags[i].message, 1) < 0) {
 			git_object_free(target);
-			rc = git_fail("could not write a tag");
+			rc = ledger_git_fail("could not write a tag");
 			goto out;
 		}
 		git_object_free(target);
@@ -658,180 +634,6 @@ ledger_commit(struct ledger *lg, const struct ledger_change *changes,
 		else
 			ledger_batch_abort(lg);
 	}
-	return rc;
-}
-
-/*
- * Packs: the ledger thread writes one per batch, so they pile up.  Once
- * there are more than max_packs, the small ones are merged into one, the
- * way `git repack --geometric=2` does it: the smallest packs up to the
- * first one that is at least twice all smaller ones together, so that each
- * object is rewritten a logarithmic number of times as the ledger grows.
- * Packs of 32 MiB and more are left alone (a bulk import writes those), so
- * a merge never rewrites more than that.  The merged pack is synced before
- * the old ones go: a crash leaves at most objects stored twice.
- */
-#define TIDY_MAX_PACK (32 << 20)	/* bigger packs are left as they are */
-
-struct pack_file {
-	char name[64];		/* "pack-<hex>" */
-	off_t size;
-};
-
-static int
-pack_size_cmp(const void *a, const void *b)
-{
-	const struct pack_file *x = a, *y = b;
-
-	return x->size < y->size ? -1 : x->size > y->size;
-}
-
-/* The objects an index (.idx version 2) lists, into the pack builder. */
-static int
-pack_insert_idx(git_packbuilder *pb, const char *path)
-{
-	unsigned char head[8 + 256 * 4], raw[20];
-	uint32_t n;
-	git_oid oid;
-	FILE *f = fopen(path, "r");
-	int rc = 0;
-
-	if (!f)
-		return store_seterr(-errno, "ledger: could not read '%s': %s",
-		    path, strerror(errno));
-	if (fread(head, 1, sizeof(head), f) != sizeof(head) ||
-	    memcmp(head, "\377tOc\0\0\0\2", 8) != 0) {
-		fclose(f);
-		return store_seterr(-EIO, "ledger: '%s' is not a version 2 "
-		    "pack index", path);
-	}
-	n = (uint32_t)head[8 + 255 * 4] << 24 | head[8 + 255 * 4 + 1] << 16 |
-	    head[8 + 255 * 4 + 2] << 8 | head[8 + 255 * 4 + 3];
-	for (uint32_t i = 0; rc == 0 && i < n; i++) {
-		if (fread(raw, 1, sizeof(raw), f) != sizeof(raw))
-			rc = store_seterr(-EIO, "ledger: '%s' is truncated",
-			    path);
-		else if (git_oid_fromraw(&oid, raw) < 0 ||
-		    git_packbuilder_insert(pb, &oid, NULL) < 0)
-			rc = git_fail("could not merge packs");
-	}
-	fclose(f);
-	return rc;
-}
-
-/* How many packs dir holds (names only: no stat). */
-static size_t
-count_packs(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	size_t n = 0;
-
-	while (d && (de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-
-		n += len > 5 && strcmp(de->d_name + len - 5, ".pack") == 0;
-	}
-	if (d)
-		closedir(d);
-	return n;
-}
-
-static off_t
-total_size(const struct pack_file *packs, size_t n)
-{
-	off_t sum = 0;
-
-	for (size_t i = 0; i < n; i++)
-		sum += packs[i].size;
-	return sum;
-}
-
-int
-ledger_tidy(struct ledger *lg, size_t max_packs, off_t max_bytes)
-{
-	char dir[4096], path[4400];
-	struct pack_file *packs = NULL;
-	size_t n = 0, cap = 0, k = 0;
-	git_packbuilder *pb = NULL;
-	git_odb *odb = NULL;
-	struct dirent *de;
-	struct stat sb;
-	DIR *d;
-	int rc = 0;
-
-	snprintf(dir, sizeof(dir), "%s/objects/pack", lg->path);
-	/* the common case, after every batch: nothing to do */
-	if (count_packs(dir) <= max_packs || !(d = opendir(dir)))
-		return 0;
-	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-
-		if (len < 6 || len >= sizeof(packs->name) + 5 ||
-		    strcmp(de->d_name + len - 5, ".pack") != 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (stat(path, &sb) < 0 || sb.st_size >= TIDY_MAX_PACK)
-			continue;
-		if (n == cap) {
-			struct pack_file *v = realloc(packs,
-			    (cap = cap ? cap * 2 : 64) * sizeof(*v));
-
-			if (!v) {
-				rc = -ENOMEM;
-				break;
-			}
-			packs = v;
-		}
-		snprintf(packs[n].name, sizeof(packs[n].name), "%.*s",
-		    (int)(len - 5), de->d_name);
-		packs[n++].size = sb.st_size;
-	}
-	closedir(d);
-	if (rc < 0 || n <= max_packs)
-		goto out;
-	qsort(packs, n, sizeof(*packs), pack_size_cmp);
-	for (off_t j = 1, sum = packs[0].size; j < (off_t)n;
-	    sum += packs[j++].size)
-		if (packs[j].size < 2 * sum)
-			k = (size_t)j + 1;
-	if (k < 2)
-		k = 2;
-	while (max_bytes && k > 2 && total_size(packs, k) > max_bytes)
-		k--;
-	if (git_packbuilder_new(&pb, lg->repo) < 0) {
-		rc = git_fail("could not merge packs");
-		goto out;
-	}
-	git_packbuilder_set_threads(pb, 1);
-	for (size_t i = 0; rc == 0 && i < k; i++) {
-		snprintf(path, sizeof(path), "%s/%s.idx", dir, packs[i].name);
-		rc = pack_insert_idx(pb, path);
-	}
-	if (rc < 0)
-		goto out;
-	if (git_packbuilder_write(pb, dir, 0, NULL, NULL) < 0) {
-		rc = git_fail("could not write the merged pack");
-		goto out;
-	}
-	if ((rc = ledger_sync(lg)) < 0)
-		goto out;
-	for (size_t i = 0; i < k; i++) {
-		/* an old pack of exactly these objects has the new one's name */
-		if (strcmp(packs[i].name + 5, git_packbuilder_name(pb)) == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s.pack", dir, packs[i].name);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/%s.idx", dir, packs[i].name);
-		unlink(path);
-	}
-	if (git_repository_odb(&odb, lg->repo) == 0)
-		git_odb_refresh(odb);
-	rc = (int)k;
-out:
-	git_packbuilder_free(pb);
-	git_odb_free(odb);
-	free(packs);
 	return rc;
 }
 
@@ -883,7 +685,7 @@ ledger_read(struct ledger *lg, const char *path, char **buf, size_t *len)
 	if (rc < 0)
 		return rc;
 	if (git_commit_tree(&tree, c) < 0) {
-		rc = git_fail("could not read HEAD's tree");
+		rc = ledger_git_fail("could not read HEAD's tree");
 		goto out;
 	}
 	rc = git_tree_entry_bypath(&ent, tree, path);
@@ -893,7 +695,7 @@ ledger_read(struct ledger *lg, const char *path, char **buf, size_t *len)
 	}
 	if (rc < 0 || git_blob_lookup(&blob, lg->repo,
 	    git_tree_entry_id(ent)) < 0) {
-		rc = git_fail(path);
+		rc = ledger_git_fail(path);
 		goto out;
 	}
 	*len = (size_t)git_blob_rawsize(blob);
@@ -932,7 +734,7 @@ walk_one(const char *root, const git_tree_entry *e, void *payload)
 		return 0;
 	snprintf(path, sizeof(path), "%s%s", root, git_tree_entry_name(e));
 	if (git_blob_lookup(&blob, w->lg->repo, git_tree_entry_id(e)) < 0) {
-		w->rc = git_fail(path);
+		w->rc = ledger_git_fail(path);
 		return -1;
 	}
 	rc = w->cb(w->arg, path, git_blob_rawcontent(blob),
@@ -959,11 +761,11 @@ ledger_walk(struct ledger *lg, ledger_walk_fn cb, void *arg)
 	if (rc < 0)
 		return rc;
 	if (git_commit_tree(&tree, c) < 0) {
-		rc = git_fail("could not read HEAD's tree");
+		rc = ledger_git_fail("could not read HEAD's tree");
 		goto out;
 	}
 	if (git_tree_walk(tree, GIT_TREEWALK_PRE, walk_one, &w) < 0)
-		rc = w.rc ? w.rc : git_fail("could not walk the tree");
+		rc = w.rc ? w.rc : ledger_git_fail("could not walk the tree");
 out:
 	git_tree_free(tree);
 	git_commit_free(c);
@@ -979,19 +781,19 @@ ledger_count(struct ledger *lg, uint64_t *count)
 
 	*count = 0;
 	if (git_revwalk_new(&walk, lg->repo) < 0)
-		return git_fail("could not walk the history");
+		return ledger_git_fail("could not walk the history");
 	rc = git_revwalk_push_head(walk);
 	if (rc == GIT_ENOTFOUND || rc == GIT_EUNBORNBRANCH) {
 		rc = 0;
 		goto out;
 	}
 	if (rc < 0) {
-		rc = git_fail("could not walk the history");
+		rc = ledger_git_fail("could not walk the history");
 		goto out;
 	}
 	while ((rc = git_revwalk_next(&oid, walk)) == 0)
 		(*count)++;
-	rc = rc == GIT_ITEROVER ? 0 : git_fail("could not walk the history");
+	rc = rc == GIT_ITEROVER ? 0 : ledger_git_fail("could not walk the history");
 out:
 	git_revwalk_free(walk);
 	return rc;

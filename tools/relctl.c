@@ -17,27 +17,14 @@
 #include <unistd.h>
 
 #include "deliver.h"
+#include "relctl.h"
 #include "store.h"
 
-static int	json_out;
-
-static int	cmd_approve(int argc, char **argv);
-static int	cmd_criteria(int argc, char **argv);
-static int	cmd_hold(int argc, char **argv);
+int relctl_json_out;	/* --json */
 static int	cmd_events(int argc, char **argv);
 static int	cmd_fetch(int argc, char **argv);
 static int	cmd_import(int argc, char **argv);
-static int	cmd_promote(int argc, char **argv);
-static int	cmd_release(int argc, char **argv);
-static int	cmd_scenario(int argc, char **argv);
-static int	cmd_restore(int argc, char **argv);
-static int	cmd_revoke(int argc, char **argv);
-static int	cmd_stage(int argc, char **argv);
-static int	cmd_status(int argc, char **argv);
-static int	cmd_waive(int argc, char **argv);
-static int	cmd_why(int argc, char **argv);
 static int	cmd_init(int argc, char **argv);
-static int	cmd_config(int argc, char **argv);
 static int	cmd_ledger(int argc, char **argv);
 static int	cmd_list(int argc, char **argv);
 static int	cmd_publish(int argc, char **argv);
@@ -48,7 +35,7 @@ static int	cmd_verify(int argc, char **argv);
 static const struct {
 	const char *name;
 	int (*fn)(int, char **);
-	const char *usage;
+	const char *relctl_usage;
 } cmds[] = {
 	{ "init", cmd_init, "init STORE" },
 	{ "publish", cmd_publish, "publish STORE DIR --project P --version V "
@@ -92,16 +79,16 @@ static const struct {
 	    "--none]   (where pins may point; none by default)" },
 };
 
-static void
-usage(FILE *f)
+void
+relctl_usage(FILE *f)
 {
-	fprintf(f, "usage: relctl [--json] COMMAND ...\n");
+	fprintf(f, "relctl_usage: relctl [--json] COMMAND ...\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(*cmds); i++)
-		fprintf(f, "  relctl %s\n", cmds[i].usage);
+		fprintf(f, "  relctl %s\n", cmds[i].relctl_usage);
 }
 
-static int
-fail(int rc)
+int
+relctl_fail(int rc)
 {
 	const char *msg = store_errmsg();
 
@@ -109,23 +96,23 @@ fail(int rc)
 	return 1;
 }
 
-static void
-me(struct store_user *u)
+void
+relctl_me(struct store_user *u)
 {
 	store_user_self(u);
 }
 
-static int
-open_store(const char *path, struct store **st)
+int
+relctl_open_store(const char *path, struct store **st)
 {
 	int rc = store_open(st, path);
 
 	/* a damaged index has its own exit code: scripts rebuild on 3 */
 	if (rc == -EUCLEAN) {
-		fail(rc);
+		relctl_fail(rc);
 		exit(3);
 	}
-	return rc < 0 ? fail(rc) : 0;
+	return rc < 0 ? relctl_fail(rc) : 0;
 }
 
 static int
@@ -135,14 +122,14 @@ cmd_init(int argc, char **argv)
 	int rc;
 
 	if (argc != 2) {
-		usage(stderr);
+		relctl_usage(stderr);
 		return 2;
 	}
-	me(&u);
+	relctl_me(&u);
 	rc = store_create(argv[1], &u);
 	if (rc < 0)
-		return fail(rc);
-	if (!json_out)
+		return relctl_fail(rc);
+	if (!relctl_json_out)
 		printf("created an empty relfs store in %s\n", argv[1]);
 	else
 		printf("{\"store\": \"%s\"}\n", argv[1]);
@@ -157,22 +144,22 @@ struct bar {
 static struct bar import_bar;
 
 static void
-progress(void *arg, uint64_t done, uint64_t total)
+progress(void *arg, uint64_t relctl_done, uint64_t total)
 {
 	struct bar *b = arg;
 	time_t now = time(NULL);
 	int width = 40, fill;
 
-	if (!b->on || (now == b->last && done < total))
+	if (!b->on || (now == b->last && relctl_done < total))
 		return;
 	b->last = now;
-	fill = total ? (int)(done * (uint64_t)width / total) : width;
+	fill = total ? (int)(relctl_done * (uint64_t)width / total) : width;
 	fprintf(stderr, "\r[%.*s%*s] %3d%% %llu/%llu MiB", fill,
 	    "########################################", width - fill, "",
-	    total ? (int)(done * 100 / total) : 100,
-	    (unsigned long long)(done >> 20),
+	    total ? (int)(relctl_done * 100 / total) : 100,
+	    (unsigned long long)(relctl_done >> 20),
 	    (unsigned long long)(total >> 20));
-	if (done >= total)
+	if (relctl_done >= total)
 		fputc('\n', stderr);
 }
 
@@ -208,24 +195,24 @@ cmd_publish(int argc, char **argv)
 		case 'g': bar.on = 1; break;
 		case 'q': bar.on = 0; break;
 		default:
-			usage(stderr);
+			relctl_usage(stderr);
 			return 2;
 		}
 	}
 	if (argc - optind != 2 || !o.project || !o.version) {
-		fprintf(stderr, "usage: relctl %s\n", cmds[1].usage);
+		fprintf(stderr, "relctl_usage: relctl %s\n", cmds[1].relctl_usage);
 		return 2;
 	}
 	o.progress = progress;
 	o.arg = &bar;
-	if (open_store(argv[optind], &st))
+	if (relctl_open_store(argv[optind], &st))
 		return 1;
-	me(&u);
+	relctl_me(&u);
 	rc = store_publish_dir(st, argv[optind + 1], &o, &u, id);
 	store_close(st);
 	if (rc < 0)
-		return fail(rc);
-	if (json_out)
+		return relctl_fail(rc);
+	if (relctl_json_out)
 		printf("{\"project\": \"%s\", \"version\": \"%s\", \"id\": "
 		    "\"%s\"}\n", o.project, o.version, id);
 	else
@@ -249,7 +236,7 @@ list_version(void *arg, const char *name, uint64_t ino, const struct node *n,
 	(void)ino;
 	(void)off;
 	time_iso(when, n->mtime);
-	if (json_out)
+	if (relctl_json_out)
 		json_array_append_new(l->out, json_pack("{s:s,s:s,s:s}",
 		    "project", l->project, "version", name, "created", when));
 	else
@@ -280,10 +267,10 @@ cmd_list(int argc, char **argv)
 	int rc;
 
 	if (argc < 2 || argc > 3) {
-		usage(stderr);
+		relctl_usage(stderr);
 		return 2;
 	}
-	if (open_store(argv[1], &st))
+	if (relctl_open_store(argv[1], &st))
 		return 1;
 	l.st = st;
 	if (argc == 3) {
@@ -299,9 +286,9 @@ cmd_list(int argc, char **argv)
 	store_close(st);
 	if (rc < 0) {
 		json_decref(l.out);
-		return fail(rc);
+		return relctl_fail(rc);
 	}
-	if (json_out)
+	if (relctl_json_out)
 		json_dumpf(l.out, stdout, JSON_INDENT(2)), putchar('\n');
 	json_decref(l.out);
 	return 0;
@@ -318,10 +305,10 @@ cmd_show(int argc, char **argv)
 	int rc, fd;
 
 	if (argc != 4) {
-		usage(stderr);
+		relctl_usage(stderr);
 		return 2;
 	}
-	if (open_store(argv[1], &st))
+	if (relctl_open_store(argv[1], &st))
 		return 1;
 	snprintf(path, sizeof(path), "artifacts/%s/%s/manifest.json", argv[2],
 	    argv[3]);
@@ -333,7 +320,7 @@ cmd_show(int argc, char **argv)
 		rc = store_node_open(st, &n, &fd);
 	store_close(st);
 	if (rc < 0)
-		return fail(rc);
+		return relctl_fail(rc);
 	while ((got = read(fd, buf, sizeof(buf))) > 0)
 		fwrite(buf, 1, (size_t)got, stdout);
 	close(fd);
@@ -347,15 +334,15 @@ print_refused(void *arg, size_t line, const char *why)
 
 	json_array_append_new(out, json_pack("{s:i,s:s}", "line",
 	    (json_int_t)line, "reason", why));
-	if (!json_out)
+	if (!relctl_json_out)
 		fprintf(stderr, "refused line %zu: %s\n", line, why);
 }
 
 static void
-import_progress(void *arg, uint64_t done, uint64_t total)
+import_progress(void *arg, uint64_t relctl_done, uint64_t total)
 {
 	(void)arg;
-	progress(&import_bar, done, total);
+	progress(&import_bar, relctl_done, total);
 }
 
 static int
@@ -382,23 +369,23 @@ cmd_import(int argc, char **argv)
 			npos = 3;
 	}
 	if (npos != 2) {
-		fprintf(stderr, "usage: relctl import STORE FILE.jsonl\n");
+		fprintf(stderr, "relctl_usage: relctl import STORE FILE.jsonl\n");
 		json_decref(refused);
 		return 2;
 	}
-	if (open_store(pos[0], &st)) {
+	if (relctl_open_store(pos[0], &st)) {
 		json_decref(refused);
 		return 1;
 	}
-	me(&u);
+	relctl_me(&u);
 	rc = store_import(st, pos[1], &u, print_refused, import_progress,
 	    refused, &n);
 	store_close(st);
 	if (rc < 0) {
 		json_decref(refused);
-		return fail(rc);
+		return relctl_fail(rc);
 	}
-	if (json_out) {
+	if (relctl_json_out) {
 		json_t *r = json_pack("{s:i,s:O}", "imported", (json_int_t)n,
 		    "refused", refused);
 
@@ -422,602 +409,24 @@ cmd_ledger(int argc, char **argv)
 	int rc, sync = argc == 3 && strcmp(argv[1], "--sync") == 0;
 
 	if (argc != 2 + sync) {
-		usage(stderr);
+		relctl_usage(stderr);
 		return 2;
 	}
-	if (open_store(argv[1 + sync], &st))
+	if (relctl_open_store(argv[1 + sync], &st))
 		return 1;
 	rc = sync ? store_drain(st) : 0;
 	if (rc == 0)
 		rc = store_ledger_state(st, &pending, &commits);
 	store_close(st);
 	if (rc < 0)
-		return fail(rc);
-	if (json_out)
+		return relctl_fail(rc);
+	if (relctl_json_out)
 		printf("{\"pending\": %llu, \"commits\": %llu}\n",
 		    (unsigned long long)pending, (unsigned long long)commits);
 	else
 		printf("ledger: %llu commits, %llu queued\n",
 		    (unsigned long long)commits, (unsigned long long)pending);
 	return 0;
-}
-
-/* The inode of artifacts/<p>/<v>, with a message when it is missing. */
-static int
-artifact_ino(struct store *st, const char *p, const char *v, uint64_t *ino)
-{
-	char path[600];
-	struct node n;
-	int rc;
-
-	snprintf(path, sizeof(path), "artifacts/%s/%s", p, v);
-	rc = store_resolve(st, path, ino, &n);
-	if (rc == -ENOENT)
-		store_seterr(rc, "artifact %s %s does not exist", p, v);
-	return rc;
-}
-
-static int
-read_arg_file(const char *path, char **buf, size_t *len)
-{
-	return read_small_file(path, 1 << 20, buf, len);
-}
-
-static int
-done(struct store *st, int rc, const char *what)
-{
-	store_close(st);
-	if (rc < 0)
-		return fail(rc);
-	if (what && !json_out)
-		printf("%s\n", what);
-	else if (what)
-		printf("{\"ok\": true}\n");
-	return 0;
-}
-
-static int
-cmd_stage(int argc, char **argv)
-{
-	struct store_user u;
-	struct store *st;
-	char *buf = NULL;
-	size_t len;
-	int rc;
-
-	if (argc < 3 || argc > 4) {
-		usage(stderr);
-		return 2;
-	}
-	if (argc == 4 && (rc = read_arg_file(argv[3], &buf, &len)) < 0)
-		return fail(rc);
-	if (open_store(argv[1], &st)) {
-		free(buf);
-		return 1;
-	}
-	me(&u);
-	rc = store_stage_create(st, argv[2], &u);
-	if (rc == 0 && buf)
-		rc = store_criteria_set(st, argv[2], buf, len, &u);
-	free(buf);
-	return done(st, rc, "stage created");
-}
-
-static int
-cmd_criteria(int argc, char **argv)
-{
-	struct store_user u;
-	struct store *st;
-	char *buf = NULL;
-	size_t len;
-	int rc;
-
-	if (argc != 4) {
-		usage(stderr);
-		return 2;
-	}
-	if ((rc = read_arg_file(argv[3], &buf, &len)) < 0)
-		return fail(rc);
-	if (open_store(argv[1], &st)) {
-		free(buf);
-		return 1;
-	}
-	me(&u);
-	rc = store_criteria_set(st, argv[2], buf, len, &u);
-	free(buf);
-	return done(st, rc, "criteria set: a new cycle starts");
-}
-
-static int
-cmd_status(int argc, char **argv)
-{
-	struct store *st;
-	uint64_t ino;
-	char *buf = NULL;
-	size_t len;
-	int rc;
-
-	if (argc != 4) {
-		usage(stderr);
-		return 2;
-	}
-	if (open_store(argv[1], &st))
-		return 1;
-	rc = artifact_ino(st, argv[2], argv[3], &ino);
-	if (rc == 0)
-		rc = store_status_text(st, ino, json_out, &buf, &len);
-	if (rc == 0)
-		fwrite(buf, 1, len, stdout);
-	free(buf);
-	return done(st, rc, NULL);
-}
-
-static int
-cmd_why(int argc, char **argv)
-{
-	json_t *s = NULL, *v, *u;
-	struct store *st;
-	uint64_t ino;
-	size_t i;
-	int rc;
-
-	if (argc != 5) {
-		usage(stderr);
-		return 2;
-	}
-	if (open_store(argv[1], &st))
-		return 1;
-	rc = artifact_ino(st, argv[2], argv[3], &ino);
-	if (rc == 0)
-		rc = store_status(st, ino, &s);
-	v = json_object_get(json_object_get(s, "stages"), argv[4]);
-	if (rc == 0 && !v)
-		rc = store_seterr(-ENOENT, "stage '%s' does not exist", argv[4]);
-	if (rc == 0 && json_out) {
-		json_dumpf(v, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-		putchar('\n');
-	} else if (rc == 0 && json_is_true(json_object_get(v, "promoted"))) {
-		printf("%s %s is promoted to %s (at %s)\n", argv[2], argv[3],
-		    argv[4], json_string_value(json_object_get(v, "at")));
-		json_array_foreach(json_object_get(v, "evidence"), i, u) {
-			char *e = json_dumps(u, JSON_COMPACT | JSON_SORT_KEYS);
-
-			printf("  evidence: %s\n", e ? e : "");
-			free(e);
-		}
-	} else if (rc == 0) {
-		printf("%s %s is not promoted to %s:\n", argv[2], argv[3],
-		    argv[4]);
-		json_array_foreach(json_object_get(v, "unmet"), i, u)
-			printf("  %s%s%s: %s\n", json_string_value(
-			    json_object_get(u, "type")),
-			    json_object_get(u, "testcase") ? " " : "",
-			    json_object_get(u, "testcase") ? json_string_value(
-			    json_object_get(u, "testcase")) : "",
-			    json_string_value(json_object_get(u, "detail")));
-	}
-	json_decref(s);
-	return done(st, rc, NULL);
-}
-
-static int
-cmd_approve(int argc, char **argv)
-{
-	const char *reason = argc > 5 ? argv[5] : "";
-	struct store_user u;
-	struct store *st;
-	uint64_t ino;
-	int rc;
-
-	if (argc < 5 || argc > 6) {
-		usage(stderr);
-		return 2;
-	}
-	if (open_store(argv[1], &st))
-		return 1;
-	me(&u);
-	rc = artifact_ino(st, argv[2], argv[3], &ino);
-	if (rc == 0)
-		rc = store_approve(st, ino, argv[4], reason, strlen(reason), &u);
-	return done(st, rc, "approved");
-}
-
-static int
-cmd_waive(int argc, char **argv)
-{
-	const char *expires = NULL, *scenario = NULL, *pos[5];
-	struct store_user u;
-	struct store *st;
-	json_t *w;
-	char *text;
-	uint64_t ino;
-	int rc, npos = 0;
-
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--expires") == 0 && i + 1 < argc)
-			expires = argv[++i];
-		else if (strcmp(argv[i], "--scenario") == 0 && i + 1 < argc)
-			scenario = argv[++i];
-		else if (npos < 5)
-			pos[npos++] = argv[i];
-		else
-			npos = 6;
-	}
-	if (npos != 5) {
-		usage(stderr);
-		return 2;
-	}
-	w = json_pack("{s:s}", "reason", pos[4]);
-	if (expires)
-		json_object_set_new(w, "expires", json_string(expires));
-	if (scenario)
-		json_object_set_new(w, "scenario", json_string(scenario));
-	text = json_dumps(w, JSON_COMPACT);
-	json_decref(w);
-	if (open_store(pos[0], &st)) {
-		free(text);
-		return 1;
-	}
-	me(&u);
-	rc = artifact_ino(st, pos[1], pos[2], &ino);
-	if (rc == 0)
-		rc = store_waive(st, ino, pos[3], text, strlen(text), &u);
-	free(text);
-	return done(st, rc, "waived");
-}
-
-/* The common shape: STORE and n words; open, act as the caller, report. */
-static int
-simple(int argc, char **argv, int nargs, const char *said,
-    int (*act)(struct store *, char **, const struct store_user *))
-{
-	struct store_user u;
-	struct store *st;
-
-	if (argc != nargs + 2) {
-		usage(stderr);
-		return 2;
-	}
-	if (open_store(argv[1], &st))
-		return 1;
-	me(&u);
-	return done(st, act(st, argv + 2, &u), said);
-}
-
-static int
-act_revoke(struct store *st, char **a, const struct store_user *u)
-{
-	return store_revoke(st, a[0], a[1], a[2], u);
-}
-
-static int
-act_restore(struct store *st, char **a, const struct store_user *u)
-{
-	return store_restore(st, a[0], a[1], a[2], u);
-}
-
-static int
-act_promote(struct store *st, char **a, const struct store_user *u)
-{
-	return store_promote(st, a[0], a[1], a[2], u);
-}
-
-static int
-act_hold(struct store *st, char **a, const struct store_user *u)
-{
-	return store_hold(st, a[0], a[1], strlen(a[1]), u);
-}
-
-static int
-act_release(struct store *st, char **a, const struct store_user *u)
-{
-	return store_release(st, a[0], u);
-}
-
-static int
-cmd_promote(int argc, char **argv)
-{
-	return simple(argc, argv, 3, "promoted", act_promote);
-}
-
-static int
-cmd_revoke(int argc, char **argv)
-{
-	return simple(argc, argv, 3, "revoked", act_revoke);
-}
-
-static int
-cmd_restore(int argc, char **argv)
-{
-	return simple(argc, argv, 3, "restored", act_restore);
-}
-
-static int
-cmd_hold(int argc, char **argv)
-{
-	return simple(argc, argv, 2, "held", act_hold);
-}
-
-/* The roles and who holds them, as text. */
-static void
-print_roles(json_t *config, const char *only)
-{
-	for (int r = 0; r < STORE_NROLES; r++) {
-		const char *name = store_role_name((enum store_role)r);
-		json_t *groups = json_object_get(json_object_get(config,
-		    "roles"), name), *g;
-		size_t i;
-
-		if (only && strcmp(only, name) != 0)
-			continue;
-		printf("%s:", name);
-		if (json_array_size(groups) == 0)
-			printf(" the store's owner");
-		json_array_foreach(groups, i, g)
-			printf("%s group %s (gid %lld)", i ? "," : "",
-			    json_string_value(json_object_get(g, "group")),
-			    (long long)json_integer_value(json_object_get(g,
-			    "gid")));
-		printf(", and root\n");
-	}
-}
-
-/*
- * relctl config STORE file-pins|pin-sources [DIR...|PREFIX...|--none]:
- * show or set where pins may point.
- */
-static int
-config_sources(int argc, char **argv)
-{
-	enum store_source kind = strcmp(argv[2], "file-pins") == 0 ?
-	    STORE_FILE_PINS : STORE_PIN_SOURCES;
-	const char *key = kind == STORE_FILE_PINS ? "file_pins" : "pin_sources";
-	struct store_user u;
-	struct store *st;
-	json_t *config = NULL, *v;
-	size_t i;
-	int rc = 0;
-
-	if (open_store(argv[1], &st))
-		return 1;
-	me(&u);
-	if (argc >= 4) {
-		int none = argc == 4 && strcmp(argv[3], "--none") == 0;
-
-		rc = store_config_sources(st, kind,
-		    (const char *const *)argv + 3, none ? 0 :
-		    (size_t)(argc - 3), &u);
-	}
-	if (rc == 0)
-		rc = store_config_get(st, &config);
-	if (rc == 0 && json_out) {
-		json_t *list = json_object_get(config, key);
-		char *text = list ? json_dumps(list, JSON_ENCODE_ANY) : NULL;
-
-		printf("%s\n", text ? text : "[]");
-		free(text);
-	} else if (rc == 0) {
-		printf("%s:", argv[2]);
-		json_array_foreach(json_object_get(config, key), i, v)
-			printf(" %s", json_string_value(v));
-		printf("%s\n", json_array_size(json_object_get(config, key)) ?
-		    "" : " none");
-	}
-	json_decref(config);
-	return done(st, rc, NULL);
-}
-
-static int
-cmd_config(int argc, char **argv)
-{
-	struct store_user u;
-	struct store *st;
-	json_t *config = NULL;
-	int rc = 0, role = -1;
-
-	if (argc < 2) {
-		usage(stderr);
-		return 2;
-	}
-	if (argc >= 3 && (strcmp(argv[2], "file-pins") == 0 ||
-	    strcmp(argv[2], "pin-sources") == 0))
-		return config_sources(argc, argv);
-	if (argc >= 3 && (role = store_role_parse(argv[2])) < 0)
-		return fail(role);
-	if (open_store(argv[1], &st))
-		return 1;
-	me(&u);
-	if (argc >= 4) {
-		int owner = argc == 4 && strcmp(argv[3], "--owner") == 0;
-
-		rc = store_config_set(st, (enum store_role)role,
-		    (const char *const *)argv + 3, owner ? 0 :
-		    (size_t)(argc - 3), &u);
-	}
-	if (rc == 0)
-		rc = store_config_get(st, &config);
-	if (rc == 0 && json_out) {
-		char *text = json_dumps(config, JSON_INDENT(2) |
-		    JSON_SORT_KEYS);
-
-		if (text)
-			printf("%s\n", text);
-		free(text);
-	} else if (rc == 0) {
-		print_roles(config, role >= 0 ? argv[2] : NULL);
-	}
-	json_decref(config);
-	return done(st, rc, NULL);
-}
-
-/* Print a status file of the tree: status, or status.json with --json. */
-static int
-print_dynamic(struct store *st, const char *dir)
-{
-	char path[1200], *buf = NULL;
-	struct node n;
-	uint64_t ino;
-	size_t len;
-	int rc;
-
-	snprintf(path, sizeof(path), "%s/status%s", dir,
-	    json_out ? ".json" : "");
-	rc = store_resolve(st, path, &ino, &n);
-	if (rc == 0)
-		rc = store_dynamic_text(st, ino, &n, &buf, &len);
-	if (rc == 0)
-		fwrite(buf, 1, len, stdout);
-	free(buf);
-	return rc;
-}
-
-/* Set a scenario's or a release's JSON from the file a[1]. */
-static int
-act_set_file(struct store *st, char **a, const struct store_user *u,
-    int (*set)(struct store *, const char *, const char *, size_t,
-    const struct store_user *))
-{
-	char *buf = NULL;
-	size_t len;
-	int rc = read_arg_file(a[1], &buf, &len);
-
-	if (rc == 0)
-		rc = set(st, a[0], buf, len, u);
-	free(buf);
-	return rc;
-}
-
-static int
-act_scenario_create(struct store *st, char **a, const struct store_user *u)
-{
-	return store_scenario_create(st, a[0], u);
-}
-
-static int
-act_scenario_set(struct store *st, char **a, const struct store_user *u)
-{
-	return act_set_file(st, a, u, store_scenario_set);
-}
-
-/*
- * scenario create STORE NAME | scenario set STORE NAME SCENARIO.json |
- * scenario status STORE NAME (the same as mkdir and writes in the mount).
- */
-static int
-cmd_scenario(int argc, char **argv)
-{
-	char dir[600];
-	struct store *st;
-	int rc;
-
-	if (argc >= 2 && strcmp(argv[1], "create") == 0)
-		return simple(argc - 1, argv + 1, 1, "scenario created",
-		    act_scenario_create);
-	if (argc >= 2 && strcmp(argv[1], "set") == 0)
-		return simple(argc - 1, argv + 1, 2, "scenario set",
-		    act_scenario_set);
-	if (argc != 4 || strcmp(argv[1], "status") != 0) {
-		usage(stderr);
-		return 2;
-	}
-	if (open_store(argv[2], &st))
-		return 1;
-	snprintf(dir, sizeof(dir), "scenarios/%s", argv[3]);
-	rc = print_dynamic(st, dir);
-	if (rc == -ENOENT)
-		store_seterr(rc, "scenario '%s' does not exist", argv[3]);
-	return done(st, rc, NULL);
-}
-
-static int
-act_release_create(struct store *st, char **a, const struct store_user *u)
-{
-	return store_release_create(st, a[0], u);
-}
-
-static int
-act_release_set(struct store *st, char **a, const struct store_user *u)
-{
-	return act_set_file(st, a, u, store_release_set);
-}
-
-/* a: release, scenario and an optional note (NULL when not given) */
-static int
-act_release_join(struct store *st, char **a, const struct store_user *u)
-{
-	const char *note = a[2] ? a[2] : "";
-
-	return store_participant_add(st, a[0], a[1], note, strlen(note), u);
-}
-
-static int
-act_release_leave(struct store *st, char **a, const struct store_user *u)
-{
-	return store_participant_withdraw(st, a[0], a[1], u);
-}
-
-static int
-act_release_freeze(struct store *st, char **a, const struct store_user *u)
-{
-	return store_release_freeze(st, a[0], u);
-}
-
-/*
- * release create|freeze|status STORE R | release set STORE R RELEASE.json |
- * release join STORE R SCENARIO [NOTE] | release leave STORE R SCENARIO.
- */
-static int
-cmd_release_sub(int argc, char **argv)
-{
-	static const struct {
-		const char *op;
-		int nargs, optional;	/* words after STORE */
-		const char *said;
-		int (*act)(struct store *, char **, const struct store_user *);
-	} subs[] = {
-		{ "create", 1, 0, "release created", act_release_create },
-		{ "set", 2, 0, "release set", act_release_set },
-		{ "join", 2, 1, "joined", act_release_join },
-		{ "leave", 2, 0, "left", act_release_leave },
-		{ "freeze", 1, 0, "frozen", act_release_freeze },
-	};
-	struct store *st;
-	char dir[600];
-	int rc;
-
-	for (size_t i = 0; i < sizeof(subs) / sizeof(*subs); i++) {
-		int n = argc - 3;
-
-		if (strcmp(argv[1], subs[i].op) != 0)
-			continue;
-		if (n > subs[i].nargs + subs[i].optional)
-			n = subs[i].nargs;	/* too many: simple() says how */
-		return simple(argc - 1, argv + 1, n < subs[i].nargs ?
-		    subs[i].nargs : n, subs[i].said, subs[i].act);
-	}
-	if (argc != 4) {
-		usage(stderr);
-		return 2;
-	}
-	if (open_store(argv[2], &st))
-		return 1;
-	snprintf(dir, sizeof(dir), "releases/%s", argv[3]);
-	rc = print_dynamic(st, dir);
-	if (rc == -ENOENT)
-		store_seterr(rc, "release '%s' does not exist", argv[3]);
-	return done(st, rc, NULL);
-}
-
-static int
-cmd_release(int argc, char **argv)
-{
-	static const char *const subs[] = { "freeze", "status", "create",
-	    "set", "join", "leave" };
-
-	for (size_t i = 0; argc >= 2 && i < sizeof(subs) / sizeof(*subs); i++)
-		if (strcmp(argv[1], subs[i]) == 0)
-			return cmd_release_sub(argc, argv);
-	return simple(argc, argv, 1, "released", act_release);
 }
 
 static int
@@ -1052,11 +461,11 @@ on_signal(int sig)
 static struct bar fetch_bar;
 
 static void
-fetch_progress(void *arg, uint64_t done, uint64_t total)
+fetch_progress(void *arg, uint64_t relctl_done, uint64_t total)
 {
 	(void)arg;
 	if (total)
-		progress(&fetch_bar, done, total);
+		progress(&fetch_bar, relctl_done, total);
 }
 
 static void
@@ -1067,7 +476,7 @@ fetch_report(void *arg, const char *artkey, const char *pin, int state,
 	    "fetched (resumed)", "failed" };
 	json_t *out = arg;
 
-	if (json_out)
+	if (relctl_json_out)
 		json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:s}",
 		    "artifact", artkey, "pin", pin, "state", words[state],
 		    "error", err ? err : ""));
@@ -1094,23 +503,23 @@ cmd_fetch(int argc, char **argv)
 			pos[npos++] = argv[i];
 	}
 	if (npos < 1) {
-		usage(stderr);
+		relctl_usage(stderr);
 		json_decref(out);
 		return 2;
 	}
-	if (open_store(pos[0], &st)) {
+	if (relctl_open_store(pos[0], &st)) {
 		json_decref(out);
 		return 1;
 	}
 	rc = store_fetch_all(st, pos[1], pos[2], fetch_report, fetch_progress,
 	    out);
 	store_close(st);
-	if (json_out) {
+	if (relctl_json_out) {
 		json_dumpf(out, stdout, JSON_INDENT(2));
 		putchar('\n');
 	}
 	json_decref(out);
-	return rc < 0 ? fail(rc) : 0;
+	return rc < 0 ? relctl_fail(rc) : 0;
 }
 
 static int
@@ -1125,7 +534,7 @@ cmd_events(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "--follow") == 0) {
 		uint64_t last = 0;
 
-		if (open_store(argv[2], &st))
+		if (relctl_open_store(argv[2], &st))
 			return 1;
 		/* from now on, one JSON object per line */
 		rc = store_events(st, 0, print_event_quiet, &last);
@@ -1138,31 +547,31 @@ cmd_events(int argc, char **argv)
 			usleep(200000);
 		}
 		store_close(st);
-		return rc < 0 ? fail(rc) : 0;
+		return rc < 0 ? relctl_fail(rc) : 0;
 	}
 	if (argc >= 3 && (strcmp(argv[1], "redeliver") == 0 ||
 	    strcmp(argv[1], "deliver") == 0)) {
-		if (open_store(argv[2], &st))
+		if (relctl_open_store(argv[2], &st))
 			return 1;
 		rc = strcmp(argv[1], "deliver") == 0 ? hooks_deliver(st, &sent) :
 		    hooks_redeliver(st, argc > 3 ? argv[3] : NULL, &sent);
 		store_close(st);
 		if (rc < 0)
-			return fail(rc);
+			return relctl_fail(rc);
 		printf("%d delivered\n", sent);
 		return 0;
 	}
 	if (argc != 2) {
-		usage(stderr);
+		relctl_usage(stderr);
 		return 2;
 	}
-	if (open_store(argv[1], &st))
+	if (relctl_open_store(argv[1], &st))
 		return 1;
 	rc = hooks_status(st, &s);
 	store_close(st);
 	if (rc < 0)
-		return fail(rc);
-	if (json_out) {
+		return relctl_fail(rc);
+	if (relctl_json_out) {
 		json_dumpf(s, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 		putchar('\n');
 	} else {
@@ -1192,7 +601,7 @@ print_problem(void *arg, const char *p)
 {
 	json_t *out = arg;
 
-	if (json_out)
+	if (relctl_json_out)
 		json_array_append_new(out, json_string(p));
 	else
 		printf("problem: %s\n", p);
@@ -1207,10 +616,10 @@ cmd_verify(int argc, char **argv)
 	int rc;
 
 	if (argc != 2) {
-		usage(stderr);
+		relctl_usage(stderr);
 		return 2;
 	}
-	if (open_store(argv[1], &st)) {
+	if (relctl_open_store(argv[1], &st)) {
 		json_decref(out);
 		return 1;
 	}
@@ -1218,9 +627,9 @@ cmd_verify(int argc, char **argv)
 	store_close(st);
 	if (rc < 0) {
 		json_decref(out);
-		return fail(rc);
+		return relctl_fail(rc);
 	}
-	if (json_out) {
+	if (relctl_json_out) {
 		json_t *r = json_pack("{s:b,s:o}", "ok", problems == 0,
 		    "problems", out);
 
@@ -1245,13 +654,13 @@ cmd_rebuild(int argc, char **argv)
 	int rc;
 
 	if (argc != 2) {
-		usage(stderr);
+		relctl_usage(stderr);
 		return 2;
 	}
 	rc = store_rebuild(argv[1], &n);
 	if (rc < 0)
-		return fail(rc);
-	if (json_out)
+		return relctl_fail(rc);
+	if (relctl_json_out)
 		printf("{\"artifacts\": %llu}\n", (unsigned long long)n);
 	else
 		printf("rebuilt the index of %s: %llu artifacts\n", argv[1],
@@ -1267,18 +676,18 @@ main(int argc, char **argv)
 	/* a hook that goes away mid-write is EPIPE, never a signal */
 	signal(SIGPIPE, SIG_IGN);
 	if (i < argc && strcmp(argv[i], "--json") == 0) {
-		json_out = 1;
+		relctl_json_out = 1;
 		i++;
 	}
 	if (i >= argc || strcmp(argv[i], "--help") == 0 ||
 	    strcmp(argv[i], "-h") == 0) {
-		usage(i >= argc ? stderr : stdout);
+		relctl_usage(i >= argc ? stderr : stdout);
 		return i >= argc ? 2 : 0;
 	}
 	for (size_t c = 0; c < sizeof(cmds) / sizeof(*cmds); c++)
 		if (strcmp(argv[i], cmds[c].name) == 0)
 			return cmds[c].fn(argc - i, argv + i);
 	fprintf(stderr, "relctl: unknown command '%s'\n", argv[i]);
-	usage(stderr);
+	relctl_usage(stderr);
 	return 2;
 }

@@ -1,0 +1,36 @@
+/*
+ * relctl.h - what relctl.c (main, the store's life, publish, events,
+ * fetch) and relctl_model.c (the release model's commands) share.
+ */
+#ifndef RELFS_RELCTL_H
+#define RELFS_RELCTL_H
+
+#include <stdio.h>
+
+#include "store.h"
+
+extern int relctl_json_out;
+
+/* relctl.c: usage, the error of a failed call, the caller, a store. */
+void relctl_usage(FILE *f);
+int relctl_fail(int rc);
+void relctl_me(struct store_user *u);
+int relctl_open_store(const char *path, struct store **st);
+
+/* The release model's commands (relctl_model.c). */
+int relctl_done(struct store *st, int rc, const char *what);
+int cmd_stage(int argc, char **argv);
+int cmd_criteria(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_why(int argc, char **argv);
+int cmd_approve(int argc, char **argv);
+int cmd_waive(int argc, char **argv);
+int cmd_promote(int argc, char **argv);
+int cmd_revoke(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int cmd_hold(int argc, char **argv);
+int cmd_config(int argc, char **argv);
+int cmd_scenario(int argc, char **argv);
+int cmd_release(int argc, char **argv);
+
+#endif
