@@ -75,9 +75,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/librelstore.a
 	$(CC) $(CFLAGS) -MMD -MP -MF $(BUILD)/dep/$*.d -MT $@ $(LDFLAGS) -o $@ $< \
 	    $(BUILD)/librelstore.a $(LDLIBS) -lcmocka
 
-# every symbol the library exports carries its module's prefix
-symbols: $(BUILD)/librelstore.a
+# every symbol the library exports carries its module's prefix, and no
+# two modules call each other (scripts/check-cycles)
+symbols: all
 	@scripts/check-symbols $(BUILD)/librelstore.a
+	@scripts/check-cycles $(BUILD)
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done

@@ -18,7 +18,7 @@ void
 dir_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = FS(req);
-	struct inc_node *in = ops_route(fs, &ino);
+	struct inc_node *in = attr_route(fs, &ino);
 	struct node n;
 	int rc;
 
@@ -64,17 +64,17 @@ add_entry(void *arg, const char *name, uint64_t ino, const struct node *n,
 		struct fuse_entry_param e;
 
 		if (n->kind == NODE_RESULTS) {
-			if (ops_results_entry(d->fs, n, &e) < 0)
+			if (attr_results_entry(d->fs, n, &e) < 0)
 				return 0;	/* leave it out of the listing */
 		} else {
-			ops_node_entry(d->fs, ino, n, &e);
+			attr_entry(d->fs, ino, n, &e);
 		}
 		len = fuse_add_direntry_plus(d->req, d->buf + d->used,
 		    d->size - d->used, name, &e, (off_t)next_off);
 	} else {
 		struct stat st;
 
-		ops_node_attr(d->fs, ino, n, &st);
+		attr_node(d->fs, ino, n, &st);
 		len = fuse_add_direntry(d->req, d->buf + d->used,
 		    d->size - d->used, name, &st, (off_t)next_off);
 	}
@@ -83,7 +83,7 @@ add_entry(void *arg, const char *name, uint64_t ino, const struct node *n,
 			struct fuse_entry_param e;
 
 			/* not sent: give back the lookup it counted */
-			if (ops_results_entry(d->fs, n, &e) == 0) {
+			if (attr_results_entry(d->fs, n, &e) == 0) {
 				struct inc_node *in = inc_node_of(d->fs, e.ino);
 
 				inc_forget(d->fs, in, 2);
@@ -100,7 +100,7 @@ do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     struct fuse_file_info *fi, int plus)
 {
 	struct fs *fs = FS(req);
-	struct inc_node *in = ops_route(fs, &ino);
+	struct inc_node *in = attr_route(fs, &ino);
 	struct dirbuf d = { fs, req, NULL, size, 0, plus };
 	int rc;
 
@@ -138,7 +138,7 @@ dir_readplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void
 dir_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct inc_node *in = ops_route(FS(req), &ino);
+	struct inc_node *in = attr_route(FS(req), &ino);
 
 	if (in)
 		inc_releasedir(req, fi);

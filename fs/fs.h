@@ -134,7 +134,7 @@ void inc_lookup(fuse_req_t req, struct inc_node *dir, const char *name);
 void inc_forget(struct fs *fs, struct inc_node *n, uint64_t count);
 void inc_getattr(fuse_req_t req, struct inc_node *n);
 /* An artifact's results/ shows the ci role's owner, group and modes. */
-void inc_role_attr(struct fs *fs, const struct inc_node *n, struct stat *st);
+void node_role_attr(struct fs *fs, const struct inc_node *n, struct stat *st);
 void inc_setattr(fuse_req_t req, struct inc_node *n, struct stat *attr,
     int valid, struct fuse_file_info *fi);
 void inc_mkdir(fuse_req_t req, struct inc_node *dir, const char *name,
@@ -188,7 +188,7 @@ struct inc_node *node_find(struct fs *fs, dev_t dev, ino_t ino);
 int node_busy(void *arg, dev_t dev, ino_t ino);
 
 /* "/proc/self/fd/<fd>" into buf (incoming.c). */
-void inc_proc_path(char *buf, size_t len, int fd);
+void node_proc_path(char *buf, size_t len, int fd);
 
 /* The seal of dir/name, dir held (seal.c; incoming.c holds it). */
 void seal_held(fuse_req_t req, struct inc_node *dir, const char *name,
@@ -203,7 +203,7 @@ void inc_link(fuse_req_t req, struct inc_node *n, struct inc_node *dir,
 /* A descriptor opened for writing is released: count it off. */
 void inc_writer_release(struct fs *fs, int fd);
 /* Give the backing node fd to the caller of req, with mode (safe.h). */
-int inc_give(fuse_req_t req, int fd, mode_t mode);
+int node_give(fuse_req_t req, int fd, mode_t mode);
 /* Hold one more lookup of n (given back with inc_forget). */
 void inc_hold(struct fs *fs, struct inc_node *n);
 /* The entry (one lookup counted) of an open descriptor's inode. */
@@ -262,15 +262,17 @@ void dir_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
     struct fuse_file_info *fi);
 
 /*
- * ops.c for dir.c: the incoming node of ino (a sealed one routed to its
- * index node), an index node's attributes and entry, a results/ entry.
+ * attr.c, for ops.c and dir.c: the incoming node of ino (a sealed one
+ * routed to its index node), an index node's attributes, timeout and
+ * entry, a results/ entry.
  */
-struct inc_node *ops_route(struct fs *fs, fuse_ino_t *ino);
-void ops_node_attr(struct fs *fs, uint64_t ino, const struct node *n,
+double attr_timeout(struct fs *fs, const struct node *n);
+struct inc_node *attr_route(struct fs *fs, fuse_ino_t *ino);
+void attr_node(struct fs *fs, uint64_t ino, const struct node *n,
     struct stat *st);
-void ops_node_entry(struct fs *fs, uint64_t ino, const struct node *n,
+void attr_entry(struct fs *fs, uint64_t ino, const struct node *n,
     struct fuse_entry_param *e);
-int ops_results_entry(struct fs *fs, const struct node *n,
+int attr_results_entry(struct fs *fs, const struct node *n,
     struct fuse_entry_param *e);
 
 /* Add a DIRTY_ flag to fd, or (0) clear its flags. */

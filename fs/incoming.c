@@ -93,27 +93,6 @@ inc_lookup(fuse_req_t req, struct inc_node *dir, const char *name)
 	}
 }
 
-void
-inc_role_attr(struct fs *fs, const struct inc_node *n, struct stat *st)
-{
-	struct store_access a;
-
-	if (n->res_art) {
-		/* a recorded result: its writer's, and every CI writer's */
-		store_role_access(fs->st, STORE_ROLE_CI, &a);
-		st->st_gid = a.gid;
-		st->st_mode = (st->st_mode & ~(mode_t)0777) | 0444 |
-		    (a.wbits & 0666);
-		return;
-	}
-	if (!n->ci_root)
-		return;
-	store_role_access(fs->st, STORE_ROLE_CI, &a);
-	st->st_uid = a.uid;
-	st->st_gid = a.gid;
-	st->st_mode = (st->st_mode & ~(mode_t)0777) | 0555 | a.wbits;
-}
-
 static void
 getattr_held(fuse_req_t req, struct inc_node *n)
 {
@@ -125,7 +104,7 @@ getattr_held(fuse_req_t req, struct inc_node *n)
 		return;
 	}
 	st.st_ino = node_ino(FS(req), n);
-	inc_role_attr(FS(req), n, &st);
+	node_role_attr(FS(req), n, &st);
 	fuse_reply_attr(req, &st, n->stable ? FS(req)->timeout : 0);
 }
 
@@ -138,12 +117,6 @@ inc_getattr(fuse_req_t req, struct inc_node *n)
 		getattr_held(req, n);
 		let_go(fs, n, NULL);
 	}
-}
-
-void
-inc_proc_path(char *buf, size_t len, int fd)
-{
-	snprintf(buf, len, "/proc/self/fd/%d", fd);
 }
 
 /* POSIX access of the caller to a node (want: R_OK, W_OK, X_OK bits). */
@@ -163,16 +136,6 @@ may(fuse_req_t req, const struct stat *st, int want)
 	else
 		bits = st->st_mode & 7;
 	return ((int)bits & want) == want ? 0 : -EACCES;
-}
-
-/* Give a new backing node to the person who made it, with their mode. */
-int
-inc_give(fuse_req_t req, int fd, mode_t mode)
-{
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct safe_attr a = { ctx->uid, ctx->gid, mode & 0777 };
-
-	return safe_attr_set(fd, &a);
 }
 
 /* The flags a backing file is opened with: the kernel's, made safe. */
@@ -220,7 +183,7 @@ setattr_held(fuse_req_t req, struct inc_node *n, struct stat *attr, int valid,
 	/* its bytes are a run's: the rest (mode, times) may change */
 	if ((valid & FUSE_SET_ATTR_SIZE) && recorded(req, n, "truncate"))
 		return;
-	inc_proc_path(path, sizeof(path), n->fd);
+	node_proc_path(path, sizeof(path), n->fd);
 	if ((rc = inc_stat(n, &cur)) < 0) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -328,7 +291,7 @@ reply_new(fuse_req_t req, struct inc_node *dir, const char *name, mode_t mode)
 	if (rc == 0 && mode != (mode_t)-1) {
 		n = inc_node_of(FS(req), e.ino);
 		if ((rc = inc_use(FS(req), n)) >= 0) {
-			rc = inc_give(req, n->fd, mode);
+			rc = node_give(req, n->fd, mode);
 			if (rc == 0) {
 				rc = inc_stat(n, &e.attr);
 				e.attr.st_ino = e.ino;
@@ -417,7 +380,7 @@ link_held(fuse_req_t req, struct inc_node *n, struct inc_node *dir,
 		return;
 	}
 	/* the inode itself (O_PATH): no name of it is looked up again */
-	inc_proc_path(proc, sizeof(proc), n->fd);
+	node_proc_path(proc, sizeof(proc), n->fd);
 	if (linkat(AT_FDCWD, proc, dir->fd, name, AT_SYMLINK_FOLLOW) < 0) {
 		fuse_reply_err(req, errno);
 		return;
@@ -606,7 +569,7 @@ create_held(fuse_req_t req, struct inc_node *dir, const char *name,
 		return;
 	}
 	if (made)
-		rc = inc_give(req, fd, mode);
+		rc = node_give(req, fd, mode);
 	else {
 		safe_attr_apply(fd, &st);
 		rc = may(req, &st, (fi->flags & O_ACCMODE) == O_RDONLY ? R_OK :

@@ -68,26 +68,6 @@ usage(const char *prog)
 	fuse_lowlevel_help();
 }
 
-void
-fs_inval(struct fs *fs, uint64_t parent, const char *name, uint64_t ino)
-{
-	struct inval *q = calloc(1, sizeof(*q));
-
-	if (!q)
-		return;
-	q->parent = parent;
-	q->name = name ? strdup(name) : NULL;
-	q->ino = ino;
-	pthread_mutex_lock(&fs->qmu);
-	if (fs->qtail)
-		fs->qtail->next = q;
-	else
-		fs->qhead = q;
-	fs->qtail = q;
-	pthread_cond_signal(&fs->qcond);
-	pthread_mutex_unlock(&fs->qmu);
-}
-
 /*
  * Invalidations run here, never inside the request that caused them: the
  * kernel may hold the directory lock of that request until it is answered.

@@ -417,7 +417,7 @@ fill_entry(struct fs *fs, struct inc_node *n, const struct stat *st,
 	e->ino = node_ino(fs, n);
 	e->attr = *st;
 	e->attr.st_ino = e->ino;
-	inc_role_attr(fs, n, &e->attr);
+	node_role_attr(fs, n, &e->attr);
 	/* the staging area changes: the kernel asks every time */
 	e->attr_timeout = 0;
 	e->entry_timeout = 0;
@@ -450,41 +450,18 @@ inc_entry_path(struct fs *fs, const char *path, struct fuse_entry_param *e)
 	return rc;
 }
 
-/* The entry of an open descriptor's inode (a spool without a name). */
-int
-inc_entry_of_fd(struct fs *fs, int fd, struct fuse_entry_param *e)
-{
-	char proc[64];
-	struct inc_node *n;
-	struct stat st;
-	int pfd;
-
-	memset(e, 0, sizeof(*e));
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	pfd = open(proc, O_PATH | O_CLOEXEC);
-	if (pfd < 0)
-		return -errno;
-	if (fstat(pfd, &st) < 0) {
-		close(pfd);
-		return -errno;
-	}
-	safe_attr_apply(pfd, &st);
-	if (!(n = node_add(fs, pfd, &st, NULL, NULL)))
-		return -ENOMEM;
-	fill_entry(fs, n, &st, e);
-	return 0;
-}
-
+/*
+ * The entry of pfd (an O_PATH descriptor, taken over), name in dir (dir
+ * NULL: no name), one lookup counted.
+ */
 static int
-lookup_at(struct fs *fs, struct inc_node *dir, int dirfd, const char *name,
+entry_of(struct fs *fs, int pfd, struct inc_node *dir, const char *name,
     struct fuse_entry_param *e)
 {
 	struct inc_node *n;
 	struct stat st;
-	int pfd;
 
 	memset(e, 0, sizeof(*e));
-	pfd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (pfd < 0)
 		return -errno;
 	if (fstat(pfd, &st) < 0) {
@@ -501,6 +478,24 @@ lookup_at(struct fs *fs, struct inc_node *dir, int dirfd, const char *name,
 	}
 	fill_entry(fs, n, &st, e);
 	return 0;
+}
+
+/* The entry of an open descriptor's inode (a spool without a name). */
+int
+inc_entry_of_fd(struct fs *fs, int fd, struct fuse_entry_param *e)
+{
+	char proc[64];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	return entry_of(fs, open(proc, O_PATH | O_CLOEXEC), NULL, NULL, e);
+}
+
+static int
+lookup_at(struct fs *fs, struct inc_node *dir, int dirfd, const char *name,
+    struct fuse_entry_param *e)
+{
+	return entry_of(fs, openat(dirfd, name, O_PATH | O_NOFOLLOW |
+	    O_CLOEXEC), dir, name, e);
 }
 
 void
@@ -548,4 +543,41 @@ node_busy(void *arg, dev_t dev, ino_t ino)
 	b = (n = node_find(fs, dev, ino)) && n->writers > 0;
 	pthread_mutex_unlock(&fs->mu);
 	return b;
+}
+
+void
+node_role_attr(struct fs *fs, const struct inc_node *n, struct stat *st)
+{
+	struct store_access a;
+
+	if (n->res_art) {
+		/* a recorded result: its writer's, and every CI writer's */
+		store_role_access(fs->st, STORE_ROLE_CI, &a);
+		st->st_gid = a.gid;
+		st->st_mode = (st->st_mode & ~(mode_t)0777) | 0444 |
+		    (a.wbits & 0666);
+		return;
+	}
+	if (!n->ci_root)
+		return;
+	store_role_access(fs->st, STORE_ROLE_CI, &a);
+	st->st_uid = a.uid;
+	st->st_gid = a.gid;
+	st->st_mode = (st->st_mode & ~(mode_t)0777) | 0555 | a.wbits;
+}
+
+void
+node_proc_path(char *buf, size_t len, int fd)
+{
+	snprintf(buf, len, "/proc/self/fd/%d", fd);
+}
+
+/* Give a new backing node to the person who made it, with their mode. */
+int
+node_give(fuse_req_t req, int fd, mode_t mode)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct safe_attr a = { ctx->uid, ctx->gid, mode & 0777 };
+
+	return safe_attr_set(fd, &a);
 }

@@ -14,211 +14,12 @@
 
 #define FS(req) ((struct fs *)fuse_req_userdata(req))
 
-void
-fs_changed(struct fs *fs)
-{
-	uint64_t *inos = NULL;
-	size_t n = 0;
-
-	pthread_mutex_lock(&fs->chg_mu);
-	if (store_changes(fs->st, &fs->chg_since, &inos, &n) < 0)
-		n = 0;
-	pthread_mutex_unlock(&fs->chg_mu);
-	/*
-	 * Inode invalidations only: they take no directory lock, so they are
-	 * safe from inside a request (entry invalidations are not).
-	 */
-	for (size_t i = 0; i < n; i++)
-		fuse_lowlevel_notify_inval_inode(fs->se, inos[i], 0, 0);
-	free(inos);
-}
-
-void
-fs_refuse(fuse_req_t req, int err, const char *what)
-{
-	struct fs *fs = FS(req);
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	const char *msg = store_errmsg();
-
-	store_log(fs->st, "refused %s for uid %u: %s", what,
-	    (unsigned)ctx->uid, *msg ? msg : strerror(err));
-	if (fs->debug)
-		fprintf(stderr, "relfs: refused %s: %s\n", what,
-		    *msg ? msg : strerror(err));
-	fuse_reply_err(req, err);
-}
-
-void
-fs_who(fuse_req_t req, struct store_user *who)
-{
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	int n;
-
-	store_user_from_uid(who, ctx->uid, ctx->gid);
-	if (ctx->uid == 0)
-		return;		/* root holds every role: no need to ask */
-	/* the caller's groups, as the kernel has them (from /proc) */
-	n = fuse_req_getgroups(req, STORE_USER_GROUPS, who->groups);
-	who->ngroups = n < 0 ? 0 : n > STORE_USER_GROUPS ? STORE_USER_GROUPS :
-	    n;
-}
-
-int
-fs_deny(fuse_req_t req, enum store_role role, const char *what)
-{
-	struct store_user who;
-	char full[256];
-
-	fs_who(req, &who);
-	if (role == STORE_ROLE_CI)
-		snprintf(full, sizeof(full), "%s under incoming/ or results/",
-		    what);
-	else
-		snprintf(full, sizeof(full), "%s", what);
-	if (store_may(FS(req)->st, &who, role, full) == 0)
-		return 0;
-	fs_refuse(req, EACCES, what);
-	return 1;
-}
-
 static void
 refuse_rofs(fuse_req_t req, const char *what)
 {
 	store_seterr(-EROFS, "%s: artifacts are immutable; write new artifacts "
 	    "under incoming/", what);
 	fs_refuse(req, EROFS, what);
-}
-
-/*
- * The incoming node for ino, following a sealed directory to the index
- * node it became (*ino is updated then and NULL returned).
- */
-struct inc_node *
-ops_route(struct fs *fs, fuse_ino_t *ino)
-{
-	struct inc_node *n = inc_node_of(fs, *ino);
-
-	if (n && n->sealed_as) {
-		*ino = n->sealed_as;
-		return NULL;
-	}
-	return n;
-}
-
-void
-ops_node_attr(struct fs *fs, uint64_t ino, const struct node *n, struct stat *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->st_ino = ino;
-	st->st_nlink = n->nlink;
-	st->st_size = (off_t)n->size;
-	st->st_blksize = 4096;
-	st->st_blocks = (blkcnt_t)((n->size + 511) / 512);
-	st->st_mtim.tv_sec = st->st_ctim.tv_sec = st->st_atim.tv_sec =
-	    n->mtime;
-	/*
-	 * The kernel keeps directory listings and drops one when the
-	 * directory's mtime moves: every change of a mutable directory moves
-	 * it, even within one second.
-	 */
-	st->st_mtim.tv_nsec = st->st_ctim.tv_nsec = n->change;
-	/*
-	 * A status is made when it is read: its size is the size of what a
-	 * read now would return (rsync, tar, mmap and web servers trust it).
-	 */
-	if (store_node_is_dynamic(n) && n->size == 0) {
-		char *buf = NULL;
-		size_t len = 0;
-
-		if (store_dynamic_text(fs->st, ino, n, &buf, &len) == 0) {
-			st->st_size = (off_t)len;
-			st->st_blocks = (blkcnt_t)((len + 511) / 512);
-		}
-		free(buf);
-	}
-	switch (n->kind) {
-	case NODE_DIR:
-		st->st_mode = S_IFDIR | n->mode;
-		break;
-	case NODE_SYMLINK:
-		st->st_mode = S_IFLNK | 0777;
-		break;
-	case NODE_RESULTS:
-		st->st_mode = S_IFDIR | 0555;
-		break;
-	case NODE_INCOMING:
-		if (inc_stat(&fs->root, st) == 0)
-			st->st_ino = ino;
-		st->st_mode = S_IFDIR | 0555;
-		break;
-	default:
-		st->st_mode = S_IFREG | n->mode;
-		break;
-	}
-	/*
-	 * Who may write where, as the roles have it: the store's owner, and
-	 * the group of the role that writes here (with write bits when the
-	 * role is mapped to a group; the owner alone otherwise).
-	 */
-	{
-		struct store_access a;
-
-		store_node_access(fs->st, ino, n, &a);
-		st->st_uid = a.uid;
-		st->st_gid = a.gid;
-		if (a.wbits)
-			st->st_mode = (st->st_mode & ~(mode_t)0777) |
-			    (S_ISDIR(st->st_mode) ? 0555 : 0444) | a.wbits;
-	}
-}
-
-/*
- * How long the kernel may keep a node's attributes: what changes is
- * invalidated when it does (fs_changed); a status, whose size moves with
- * every input, is asked for every time.
- */
-static double
-attr_timeout(struct fs *fs, const struct node *n)
-{
-	return (n->flags & NODE_LIVE) || (store_node_is_dynamic(n) &&
-	    n->kind != NODE_RUN) ? 0 : fs->timeout;
-}
-
-void
-ops_node_entry(struct fs *fs, uint64_t ino, const struct node *n,
-    struct fuse_entry_param *e)
-{
-	memset(e, 0, sizeof(*e));
-	e->ino = ino;
-	ops_node_attr(fs, ino, n, &e->attr);
-	/* most names in the index are never removed: cache those */
-	e->entry_timeout = (n->flags & NODE_VOLATILE) ? 0 : fs->timeout;
-	e->attr_timeout = attr_timeout(fs, n);
-}
-
-/* results/ of an artifact is the real directory behind it. */
-int
-ops_results_entry(struct fs *fs, const struct node *n, struct fuse_entry_param *e)
-{
-	char path[4096];
-	int rc = store_results_dir(fs->st, n->parent, path, sizeof(path));
-
-	if (rc == 0)
-		rc = inc_entry_path(fs, path, e);
-	if (rc == 0) {
-		struct inc_node *in = inc_node_of(fs, e->ino);
-
-		in->ci_root = 1;
-		in->art = n->parent;
-		inc_role_attr(fs, in, &e->attr);
-	}
-	/*
-	 * Only the mount changes it, and the kernel notices its own changes:
-	 * the directory itself can be cached like the artifact around it.
-	 */
-	if (rc == 0)
-		e->entry_timeout = e->attr_timeout = fs->timeout;
-	return rc;
 }
 
 static void
@@ -255,7 +56,7 @@ static void
 op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = FS(req);
-	struct inc_node *dir = ops_route(fs, &parent);
+	struct inc_node *dir = attr_route(fs, &parent);
 	struct fuse_entry_param e;
 	struct node n;
 	uint64_t ino;
@@ -267,9 +68,9 @@ op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	rc = store_node_lookup(fs->st, parent, name, &ino, &n);
 	if (rc == 0 && n.kind == NODE_RESULTS)
-		rc = ops_results_entry(fs, &n, &e);
+		rc = attr_results_entry(fs, &n, &e);
 	else if (rc == 0)
-		ops_node_entry(fs, ino, &n, &e);
+		attr_entry(fs, ino, &n, &e);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -305,7 +106,7 @@ static void
 op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = FS(req);
-	struct inc_node *in = ops_route(fs, &ino);
+	struct inc_node *in = attr_route(fs, &ino);
 	struct stat st;
 	struct node n;
 	int rc;
@@ -320,7 +121,7 @@ op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	ops_node_attr(fs, ino, &n, &st);
+	attr_node(fs, ino, &n, &st);
 	fuse_reply_attr(req, &st, attr_timeout(fs, &n));
 }
 
@@ -329,7 +130,7 @@ op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
     struct fuse_file_info *fi)
 {
 	struct fs *fs = FS(req);
-	struct inc_node *in = ops_route(fs, &ino);
+	struct inc_node *in = attr_route(fs, &ino);
 	struct node n;
 	struct stat st;
 
@@ -353,7 +154,7 @@ op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 		if (store_node_name(fs->st, n.parent, ino, name) == 0)
 			rc = store_ctl_writable(fs->st, n.parent, name, &who);
 		if (rc == 0) {
-			ops_node_attr(fs, ino, &n, &st);
+			attr_node(fs, ino, &n, &st);
 			fuse_reply_attr(req, &st, 0);
 			return;
 		}
@@ -369,7 +170,7 @@ static void
 op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct fs *fs = FS(req);
-	struct inc_node *in = ops_route(fs, &ino);
+	struct inc_node *in = attr_route(fs, &ino);
 	struct node n;
 	char *target = NULL;
 	int rc;
@@ -391,7 +192,7 @@ op_readlink(fuse_req_t req, fuse_ino_t ino)
 static void
 op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	struct inc_node *dir = ops_route(FS(req), &parent);
+	struct inc_node *dir = attr_route(FS(req), &parent);
 
 	struct fs *fs = FS(req);
 	struct store_user who;
@@ -415,7 +216,7 @@ op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 		fs_refuse(req, -rc, "mkdir");
 		return;
 	}
-	ops_node_entry(fs, ino, &n, &e);
+	attr_entry(fs, ino, &n, &e);
 	fuse_reply_entry(req, &e);
 }
 
@@ -436,7 +237,7 @@ static void
 op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
     const char *name)
 {
-	struct inc_node *dir = ops_route(FS(req), &parent);
+	struct inc_node *dir = attr_route(FS(req), &parent);
 
 	if (dir) {
 		if (!fs_deny(req, STORE_ROLE_CI, "symlink"))
@@ -449,7 +250,7 @@ static void
 op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = FS(req);
-	struct inc_node *dir = ops_route(fs, &parent);
+	struct inc_node *dir = attr_route(fs, &parent);
 	struct store_user who;
 	int rc;
 
@@ -472,7 +273,7 @@ op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void
 op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct inc_node *dir = ops_route(FS(req), &parent);
+	struct inc_node *dir = attr_route(FS(req), &parent);
 
 	if (dir) {
 		if (!fs_deny(req, STORE_ROLE_CI, "rmdir"))
@@ -486,8 +287,8 @@ op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
     fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
 	struct fs *fs = FS(req);
-	struct inc_node *src = ops_route(fs, &parent);
-	struct inc_node *dst = ops_route(fs, &newparent);
+	struct inc_node *src = attr_route(fs, &parent);
+	struct inc_node *dst = attr_route(fs, &newparent);
 
 	if (src && fs_deny(req, STORE_ROLE_CI, "rename"))
 		return;
@@ -513,8 +314,8 @@ op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
     const char *newname)
 {
 	struct fs *fs = FS(req);
-	struct inc_node *n = ops_route(fs, &ino);
-	struct inc_node *dir = ops_route(fs, &newparent);
+	struct inc_node *n = attr_route(fs, &ino);
+	struct inc_node *dir = attr_route(fs, &newparent);
 
 	/* hard links within the staging area (cp -a, rsync -H, tar) */
 	if (n && dir && n != &fs->root) {
@@ -531,7 +332,7 @@ static void
 op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = FS(req);
-	struct inc_node *in = ops_route(fs, &ino);
+	struct inc_node *in = attr_route(fs, &ino);
 	struct node n;
 	int rc, fd;
 
@@ -586,7 +387,7 @@ static void
 op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
     struct fuse_file_info *fi)
 {
-	struct inc_node *dir = ops_route(FS(req), &parent);
+	struct inc_node *dir = attr_route(FS(req), &parent);
 
 	if (dir) {
 		if (!fs_deny(req, STORE_ROLE_CI, "create"))
@@ -607,8 +408,8 @@ op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		/* a dependency on its way: wait for these bytes */
 		size_t want = size;
 		uint64_t total;
-		int rc = store_stream_wait(deps_stream_of(fs, fd), (uint64_t)off,
-		    size, &size);
+		int rc = store_stream_wait(deps_stream_of(fs, fd),
+		    (uint64_t)off, size, &size);
 
 		if (rc < 0) {
 			fs_refuse(req, -rc, "read");
@@ -649,13 +450,6 @@ op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	}
 	fs_mark_dirty(FS(req), (int)fi->fh, DIRTY_WRITTEN);
 	fuse_reply_write(req, (size_t)n);
-}
-
-void
-fs_mark_dirty(struct fs *fs, int fd, int dirty)
-{
-	if (fd >= 0 && (size_t)fd < fs->ndirty)
-		fs->dirty[fd] = dirty ? fs->dirty[fd] | (uint8_t)dirty : 0;
 }
 
 /*

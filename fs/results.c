@@ -57,7 +57,7 @@ unnamed(fuse_req_t req, struct inc_node *dir, const char *name, mode_t mode,
 	if (fd < 0)
 		return store_seterr(rc, "could not make a spool for "
 		    "results/%s: %s", name, strerror(-rc));
-	if ((rc = inc_give(req, fd, mode)) < 0) {
+	if ((rc = node_give(req, fd, mode)) < 0) {
 		close(fd);
 		return rc;
 	}

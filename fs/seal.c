@@ -30,7 +30,7 @@ rel_path(struct fs *fs, struct inc_node *n, char *out, size_t len)
 	size_t blen = strlen(base);
 	ssize_t got;
 
-	inc_proc_path(proc, sizeof(proc), n->fd);
+	node_proc_path(proc, sizeof(proc), n->fd);
 	got = readlink(proc, real, sizeof(real) - 1);
 	if (got < 0)
 		return -errno;

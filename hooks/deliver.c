@@ -228,8 +228,9 @@ hook_env(json_t *ev)
 		return NULL;
 	for (i = 0, n = 0; environ[i]; i++) {
 		for (k = 0; k < nk; k++)
-			if (strncmp(environ[i], keys[k][0], strlen(keys[k][0])) ==
-			    0 && environ[i][strlen(keys[k][0])] == '=')
+			if (strncmp(environ[i], keys[k][0],
+			    strlen(keys[k][0])) == 0 &&
+			    environ[i][strlen(keys[k][0])] == '=')
 				break;
 		if (k == nk)
 			env[n++] = environ[i];
@@ -274,7 +275,8 @@ run_hook(const struct target *t, const char *json, json_t *ev, char *err,
 	time_t start = time(NULL);
 
 	if (!(env = hook_env(ev))) {
-		snprintf(err, errlen, "out of memory for the hook's environment");
+		snprintf(err, errlen, "out of memory for the hook's "
+		    "environment");
 		return -ENOMEM;
 	}
 	if (pipe2(pfd, O_CLOEXEC) < 0) {

@@ -443,6 +443,31 @@ store_pin_open(struct store *st, const char *url, int *fd)
 	return rc;
 }
 
+int
+access_name_ok(uint8_t role, const char *name)
+{
+	size_t len = strlen(name);
+
+	switch (role) {
+	case ROLE_STAGE:
+		return strcmp(name, "criteria.json") == 0 ||
+		    strcmp(name, "hold") == 0;
+	case ROLE_APPROVALS:
+	case ROLE_WAIVERS:
+	case ROLE_PARTICIPANTS:
+		return 1;	/* any valid name */
+	case ROLE_PROJECT_CRITERIA:
+	case ROLE_SCENARIO_CRITERIA:
+		return len > 5 && strcmp(name + len - 5, ".json") == 0;
+	case ROLE_SCENARIO:
+		return strcmp(name, "scenario.json") == 0;
+	case ROLE_RELEASE:
+		return strcmp(name, "release.json") == 0;
+	default:
+		return 0;
+	}
+}
+
 /* -- what ls -l shows ----------------------------------------------- */
 
 /*
@@ -488,7 +513,7 @@ store_node_access(struct store *st, uint64_t ino, const struct node *n,
 	else if (n->kind == NODE_FILE && (n->flags & NODE_MUTABLE) &&
 	    store_node_get(st, n->parent, &dir) == 0 &&
 	    store_node_name(st, n->parent, ino, name) == 0 &&
-	    route_name_ok(dir.role, name))
+	    access_name_ok(dir.role, name))
 		role = role_of_dir(n->parent, &dir);
 	if (role >= 0) {
 		store_role_access(st, (enum store_role)role, a);

@@ -101,7 +101,8 @@ store_approve(struct store *st, uint64_t art, const char *stage,
 	txn_add_data(files, lpath, text, tlen);
 	snprintf(lpath, sizeof(lpath), "approve %s for %s", artkey, stage);
 	if ((rc = outbox_queue(st, c.txn, who, c.now, lpath, files)) < 0 ||
-	    (rc = stage_event(&c, "approval.added", stage, artkey, NULL)) < 0)
+	    (rc = txn_stage_event(&c, "approval.added", stage, artkey,
+	    NULL)) < 0)
 		goto out;
 	rc = promote_eval_stage(&c, art, artkey, stage, NULL);
 out:

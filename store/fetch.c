@@ -459,6 +459,7 @@ store_dep_fetch(struct store *st, const char *name, const char *url,
 	if ((rc = store_pin_allowed(st, url)) < 0)
 		return store_prefixerr(-EIO, "%s", name);
 	pthread_mutex_lock(&flight_mu);
+	st->on_close = fetch_deps_settle;
 	f = flight_join(st, digest, &fresh);
 	if (!f) {
 		pthread_mutex_unlock(&flight_mu);
@@ -550,6 +551,7 @@ store_dep_stream(struct store *st, const char *name, const char *url,
 		return -ENOMEM;
 	s->fd = -1;
 	pthread_mutex_lock(&flight_mu);
+	st->on_close = fetch_deps_settle;
 	f = flight_join(st, digest, &fresh);
 	if (f && fresh) {
 		pthread_t t;

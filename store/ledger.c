@@ -237,7 +237,8 @@ commit_in(struct ledger *lg, const struct ledger_change *changes,
 
 	if (lg->brepo && lg->have_tip)
 		rc = git_commit_lookup(&parent, repo, &lg->tip) < 0 ?
-		    ledger_git_fail("could not read the batch's last commit") : 0;
+		    ledger_git_fail("could not read the batch's last "
+		    "commit") : 0;
 	else
 		rc = head_commit(lg, &parent);
 	if (rc == -ENOENT) {
@@ -793,7 +794,8 @@ ledger_count(struct ledger *lg, uint64_t *count)
 	}
 	while ((rc = git_revwalk_next(&oid, walk)) == 0)
 		(*count)++;
-	rc = rc == GIT_ITEROVER ? 0 : ledger_git_fail("could not walk the history");
+	rc = rc == GIT_ITEROVER ? 0 :
+	    ledger_git_fail("could not walk the history");
 out:
 	git_revwalk_free(walk);
 	return rc;

@@ -223,7 +223,7 @@ promote_decide(struct ctx *c, uint64_t art, const char *artkey,
 	in.layers[1] = json_object_get(pcrit, "criteria");
 	promote_artifact_scenario(c, artkey, scenario, sizeof(scenario));
 	in.scenario = scenario;
-	scrit = scenario_criteria(c, in.scenario, stage);
+	scrit = members_criteria(c, in.scenario, stage);
 	in.layers[2] = scrit;
 	memcpy(key, &be, 8);
 	if ((rc = index_scan(c->st->ix, c->txn, TAB_RUNS, key, 8,
@@ -246,8 +246,8 @@ promote_decide(struct ctx *c, uint64_t art, const char *artkey,
 	in.hold = json_string_value(json_object_get(srec, "hold"));
 	self = txn_promo_rec(c, stage, artkey);
 	in.revoked = self && json_object_get(self, "revoked") != NULL;
-	if (stage_after_of(srec)) {
-		prev = txn_promo_rec(c, stage_after_of(srec), artkey);
+	if (txn_stage_after(srec)) {
+		prev = txn_promo_rec(c, txn_stage_after(srec), artkey);
 		in.after_promoted = prev && !json_object_get(prev, "revoked");
 		in.after_at = time_parse_iso(json_string_value(
 		    json_object_get(prev, "at")));
@@ -328,20 +328,8 @@ due_one(void *arg, const char *key, size_t keylen, const void *val,
 	return 0;
 }
 
-static int	wake_stages(struct store *st, int64_t *next);
-
 int
-store_wake(struct store *st, int64_t *next)
-{
-	int rc = release_freeze_due(st);
-
-	if (rc < 0)
-		store_log(st, "freeze: %s", store_errmsg());
-	return wake_stages(st, next);
-}
-
-static int
-wake_stages(struct store *st, int64_t *next)
+promote_wake(struct store *st, int64_t *next)
 {
 	struct store_user who;
 	struct due d = { time(NULL), 0, NULL, NULL, 0 };
@@ -477,14 +465,14 @@ promote(struct ctx *c, const char *artkey, const char *stage, json_t *srec,
 	    artkey),
 	    rec)) < 0)
 		goto out;
-	if ((rc = stage_dir(c, stage, &sdir)) < 0 ||
+	if ((rc = txn_stage_dir(c, stage, &sdir)) < 0 ||
 	    (rc = txn_ensure_dir(c, sdir, project, ROLE_STAGE_PROJECT, 0755,
 	    &pdir)) < 0)
 		goto out;
 	snprintf(target, sizeof(target), "../../../artifacts/%s", artkey);
 	if ((rc = txn_put_link(c, pdir, version, target)) < 0 ||
 	    (rc = promote_update_latest(c, stage, project, pdir)) < 0 ||
-	    (rc = scenario_link_update(c, json_string_value(json_object_get(rec,
+	    (rc = members_link_update(c, json_string_value(json_object_get(rec,
 	    "scenario")), stage, project)) < 0)
 		goto out;
 	text = txn_json_text(rec, &len);
@@ -565,17 +553,17 @@ promote_eval_stage(struct ctx *c, uint64_t art, const char *artkey,
 			struct stage_list l = { NULL, 0 };
 
 			c->depth++;
-			rc = stage_names(c->st, c->txn, &l);
+			rc = txn_stage_names(c->st, c->txn, &l);
 			for (size_t i = 0; rc == 0 && i < l.n; i++) {
 				json_t *t = txn_stage_rec(c, l.names[i]);
-				const char *a = stage_after_of(t);
+				const char *a = txn_stage_after(t);
 
 				if (a && strcmp(a, stage) == 0)
 					rc = promote_eval_stage(c, art, artkey,
 					    l.names[i], NULL);
 				json_decref(t);
 			}
-			stage_list_free(&l);
+			txn_stage_list_free(&l);
 			c->depth--;
 		}
 	}
@@ -593,11 +581,11 @@ int
 promote_eval_artifact(struct ctx *c, uint64_t art, const char *artkey)
 {
 	struct stage_list l = { NULL, 0 };
-	int rc = stage_names(c->st, c->txn, &l);
+	int rc = txn_stage_names(c->st, c->txn, &l);
 
 	for (size_t i = 0; rc == 0 && i < l.n; i++)
 		rc = promote_eval_stage(c, art, artkey, l.names[i], NULL);
-	stage_list_free(&l);
+	txn_stage_list_free(&l);
 	return rc;
 }
 
@@ -697,7 +685,7 @@ set_revoked(struct store *st, const char *stage, const char *project,
 		txn_who_json(rec, "restored", who, c.now);
 	}
 	if ((rc = txn_put_json(&c, TAB_PROMO, key, txn_promo_key(key, stage,
-	    artkey), rec)) < 0 || (rc = stage_dir(&c, stage, &sdir)) < 0 ||
+	    artkey), rec)) < 0 || (rc = txn_stage_dir(&c, stage, &sdir)) < 0 ||
 	    (rc = index_lookup(st->ix, c.txn, sdir, project, &pdir)) < 0)
 		goto out;
 	if (revoke) {
@@ -714,7 +702,7 @@ set_revoked(struct store *st, const char *stage, const char *project,
 	}
 	if (rc < 0 || (rc = promote_update_latest(&c, stage, project,
 	    pdir)) < 0 ||
-	    (rc = scenario_link_update(&c, json_string_value(json_object_get(
+	    (rc = members_link_update(&c, json_string_value(json_object_get(
 	    rec, "scenario")), stage, project)) < 0)
 		goto out;
 	text = txn_json_text(rec, &len);
@@ -723,7 +711,7 @@ set_revoked(struct store *st, const char *stage, const char *project,
 	snprintf(lpath, sizeof(lpath), "%s %s %s %s", revoke ? "revoke" :
 	    "restore", project, version, stage);
 	if ((rc = outbox_queue(st, c.txn, who, c.now, lpath, files)) < 0 ||
-	    (rc = stage_event(&c, revoke ? "revoked" : "restored", stage,
+	    (rc = txn_stage_event(&c, revoke ? "revoked" : "restored", stage,
 	    artkey, NULL)) < 0)
 		goto out;
 	/* restored: it may be promoted again at once */

@@ -444,7 +444,7 @@ publish_insert_artifact(struct store *st, MDB_txn *txn, json_t *m,
 	if (rc == 0)
 		rc = fetch_deps_nodes(st, txn, base, m, created);
 	if (rc == 0)
-		rc = scenario_note_artifact(st, txn, mf_str(m, "scenario"),
+		rc = members_note(st, txn, mf_str(m, "scenario"),
 		    key);
 	if (rc == 0) {
 		/* the artifact's own listing gained five directories */

@@ -89,7 +89,7 @@ rebuild_one(struct ctx *c, int pass, const char *path, const char *text,
 		    &dir);
 	} else if (pass == 2 && strcmp(part[0], "stages") == 0 && n >= 3 &&
 	    strcmp(part[2], "stage.json") != 0) {
-		if ((rc = stage_dir(c, part[1], &sdir)) < 0)
+		if ((rc = txn_stage_dir(c, part[1], &sdir)) < 0)
 			goto bad;
 		if (n == 3 && strcmp(part[2], "criteria.json") == 0)
 			rc = txn_put_text(c, sdir, "criteria.json", text, len,
@@ -168,7 +168,7 @@ rebuild_one(struct ctx *c, int pass, const char *path, const char *text,
 		snprintf(name, sizeof(name), "%.*s", (int)strlen(part[3]) - 5,
 		    part[3]);
 		if (art_ino(c, part[2], name, &art, artkey) < 0 ||
-		    stage_dir(c, part[1], &sdir) < 0)
+		    txn_stage_dir(c, part[1], &sdir) < 0)
 			goto bad;
 		if ((rc = txn_put_json(c, TAB_PROMO, key,
 		    txn_promo_key(key, part[1], artkey), j)) < 0 ||
@@ -184,7 +184,7 @@ rebuild_one(struct ctx *c, int pass, const char *path, const char *text,
 		if (rc == 0)
 			rc = promote_update_latest(c, part[1], part[2], dir);
 		if (rc == 0)
-			rc = scenario_link_update(c, json_string_value(
+			rc = members_link_update(c, json_string_value(
 			    json_object_get(j, "scenario")), part[1], part[2]);
 	}
 	goto out;
@@ -244,7 +244,7 @@ rebuild_release_one(struct ctx *c, int pass, char **part, int n,
 			rc = entity_nodes(c, e, part[1]);
 	} else if (pass == 2 && n == 3 && strcmp(part[0], "scenarios") == 0 &&
 	    strcmp(part[2], "scenario.json") == 0) {
-		if ((rc = scenario_dir(c, part[1], &dir)) < 0)
+		if ((rc = members_dir(c, part[1], &dir)) < 0)
 			goto bad;
 		rc = txn_put_text(c, dir, "scenario.json", text, len, 0);
 	} else if (pass == 2 && n == 4 && strcmp(part[0], "scenarios") == 0 &&
@@ -252,7 +252,7 @@ rebuild_release_one(struct ctx *c, int pass, char **part, int n,
 		json_t *rec;
 		char stage[300];
 
-		if (!j || scenario_dir(c, part[1], &dir) < 0 ||
+		if (!j || members_dir(c, part[1], &dir) < 0 ||
 		    index_lookup(c->st->ix, c->txn, dir, "criteria", &sub) < 0)
 			goto bad;
 		snprintf(stage, sizeof(stage), "%.*s", (int)strlen(part[3]) - 5,

@@ -715,3 +715,19 @@ release_frozen(struct store *st, const char *release)
 	json_decref(rec);
 	return rc;
 }
+
+/* -- what time does ------------------------------------------------- */
+
+/*
+ * Releases whose target time came are frozen, then stages whose soaks or
+ * waivers ended promote (the freeze first: it records what stood before).
+ */
+int
+store_wake(struct store *st, int64_t *next)
+{
+	int rc = release_freeze_due(st);
+
+	if (rc < 0)
+		store_log(st, "freeze: %s", store_errmsg());
+	return promote_wake(st, next);
+}

@@ -126,86 +126,6 @@ result_parse(const char *filename, const char *buf, size_t len,
 	return 0;
 }
 
-/* -- runs in the index ---------------------------------------------- */
-
-/*
- * A run as the index keeps it: what evaluation needs, readable without
- * parsing JSON (it runs for every run of an artifact at every change),
- * then the whole record as JSON.
- *   "R2", pass (1), time (8), 4 x length (2), pod, installer, scenario,
- *   platform (each followed by a NUL, so they can be used in place), JSON
- */
-#define RUN_MAGIC "R2"
-
-int
-run_pack(json_t *run, const char *json, char **out, size_t *len)
-{
-	static const char *keys[] = { "pod", "installer", "scenario",
-	    "platform" };
-	const char *v[4];
-	size_t l[4], jl = strlen(json), total = 2 + 1 + 8 + 8 + 4 + jl, o;
-	int64_t t = time_parse_iso(json_string_value(json_object_get(run,
-	    "recorded")));
-	uint8_t pass = strcmp(json_string_value(json_object_get(run,
-	    "outcome")) ? json_string_value(json_object_get(run, "outcome")) :
-	    "", "PASS") == 0;
-	char *b;
-
-	for (int i = 0; i < 4; i++) {
-		v[i] = json_string_value(json_object_get(run, keys[i]));
-		l[i] = v[i] ? strlen(v[i]) : 0;
-		if (l[i] > 65535)
-			l[i] = 65535;
-		total += l[i];
-	}
-	b = malloc(total);
-	if (!b)
-		return -ENOMEM;
-	memcpy(b, RUN_MAGIC, 2);
-	b[2] = (char)pass;
-	memcpy(b + 3, &t, 8);
-	o = 11;
-	for (int i = 0; i < 4; i++) {
-		uint16_t x = (uint16_t)l[i];
-
-		memcpy(b + o, &x, 2);
-		o += 2;
-	}
-	for (int i = 0; i < 4; i++) {
-		memcpy(b + o, v[i] ? v[i] : "", l[i]);
-		o += l[i];
-		b[o++] = '\0';
-	}
-	memcpy(b + o, json, jl);
-	*out = b;
-	*len = total;
-	return 0;
-}
-
-int
-run_unpack(const char *b, size_t len, struct run_summary *s)
-{
-	size_t o = 19;
-	uint16_t l[4];
-
-	if (len < 19 || memcmp(b, RUN_MAGIC, 2) != 0)
-		return -EIO;
-	s->pass = b[2] != 0;
-	memcpy(&s->time, b + 3, 8);
-	for (int i = 0; i < 4; i++)
-		memcpy(&l[i], b + 11 + 2 * i, 2);
-	for (int i = 0; i < 4; i++) {
-		if (o + l[i] + 1 > len || b[o + l[i]] != '\0')
-			return -EIO;
-		s->str[i] = b + o;
-		s->len[i] = l[i];
-		o += l[i] + 1;
-	}
-	s->json = b + o;
-	s->jsonlen = len - o;
-	return 0;
-}
-
 static size_t
 run_prefix(char *buf, uint64_t art, const char *tc)
 {
@@ -384,27 +304,6 @@ run_event(struct store *st, MDB_txn *txn, const char *artkey, json_t *run,
 
 	json_decref(ev);
 	return rc;
-}
-
-int
-store_artifact_key(struct store *st, uint64_t art, char *out)
-{
-	MDB_txn *txn;
-	char *val;
-	size_t len;
-	int rc;
-
-	if ((rc = index_begin(st->ix, 1, &txn)) < 0)
-		return rc;
-	rc = index_get_raw(st->ix, txn, TAB_ARTINO, &art, sizeof(art), &val,
-	    &len);
-	index_abort(txn);
-	if (rc < 0)
-		return rc == -ENOENT ? store_seterr(-ENOENT, "no artifact has "
-		    "inode %llu", (unsigned long long)art) : rc;
-	snprintf(out, 512, "%s", val);
-	free(val);
-	return 0;
 }
 
 int

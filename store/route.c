@@ -80,31 +80,6 @@ out:
 	return rc;
 }
 
-int
-route_name_ok(uint8_t role, const char *name)
-{
-	size_t len = strlen(name);
-
-	switch (role) {
-	case ROLE_STAGE:
-		return strcmp(name, "criteria.json") == 0 ||
-		    strcmp(name, "hold") == 0;
-	case ROLE_APPROVALS:
-	case ROLE_WAIVERS:
-	case ROLE_PARTICIPANTS:
-		return 1;	/* any valid name */
-	case ROLE_PROJECT_CRITERIA:
-	case ROLE_SCENARIO_CRITERIA:
-		return len > 5 && strcmp(name + len - 5, ".json") == 0;
-	case ROLE_SCENARIO:
-		return strcmp(name, "scenario.json") == 0;
-	case ROLE_RELEASE:
-		return strcmp(name, "release.json") == 0;
-	default:
-		return 0;
-	}
-}
-
 /* The role that writing name in a directory of this kind needs. */
 static enum store_role
 ctl_role(uint8_t role)
@@ -129,7 +104,7 @@ store_ctl_writable(struct store *st, uint64_t dir, const char *name,
 	if ((t.role == ROLE_RELEASE || t.role == ROLE_PARTICIPANTS) &&
 	    (rc = release_frozen(st, t.stage)) < 0)
 		return rc;
-	if (!route_name_ok(t.role, name))
+	if (!access_name_ok(t.role, name))
 		return store_seterr(-EROFS, "'%s' cannot be written here",
 		    name);
 	snprintf(what, sizeof(what), "writing '%s'", name);

@@ -36,80 +36,6 @@ save_stage(struct ctx *c, const char *stage, json_t *rec, json_t *files)
 	return 0;
 }
 
-/* -- every stage, and its "after" ----------------------------------- */
-
-
-
-static int
-collect_stage(void *arg, const char *key, size_t keylen, const void *val,
-    size_t vallen)
-{
-	struct stage_list *l = arg;
-	char **v;
-
-	(void)val;
-	(void)vallen;
-	if (keylen < 3 || key[0] != 's' || key[1] != ':')
-		return 0;
-	v = realloc(l->names, (l->n + 1) * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	l->names = v;
-	l->names[l->n] = strndup(key + 2, keylen - 2);
-	if (!l->names[l->n])
-		return -ENOMEM;
-	l->n++;
-	return 0;
-}
-
-/*
- * The names of all stages.  Only the "s:" keys: the table also holds
- * scenario members, wake-ups and criteria, many more than the stages.
- */
-int
-stage_names(struct store *st, MDB_txn *txn, struct stage_list *l)
-{
-	return index_scan(st->ix, txn, TAB_STAGE, "s:", 2, collect_stage, l);
-}
-
-void
-stage_list_free(struct stage_list *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->names[i]);
-	free(l->names);
-}
-
-const char *
-stage_after_of(json_t *srec)
-{
-	return json_string_value(json_object_get(json_object_get(srec,
-	    "criteria"), "after"));
-}
-
-int
-stage_dir(struct ctx *c, const char *stage, uint64_t *ino)
-{
-	return index_lookup(c->st->ix, c->txn, INO_STAGES, stage, ino);
-}
-
-/* -- stages and criteria -------------------------------------------- */
-
-/* An event about a stage (and an artifact, when artkey is set). */
-int
-stage_event(struct ctx *c, const char *type, const char *stage,
-    const char *artkey, json_t *extra)
-{
-	json_t *f = extra ? json_incref(extra) : json_object();
-	int rc;
-
-	json_object_set_new(f, "stage", json_string(stage));
-	rc = artkey ? event_artifact(c->st, c->txn, type, c->who, c->now,
-	    artkey, f) : event_emit(c->st, c->txn, type, c->who, c->now, f);
-	json_decref(f);
-	return rc;
-}
-
 static int
 check_name_in(const char *name, const char *what)
 {
@@ -153,7 +79,7 @@ store_stage_create(struct store *st, const char *stage,
 	txn_add_data(files, lpath, text, len);
 	snprintf(lpath, sizeof(lpath), "create stage %s", stage);
 	if ((rc = outbox_queue(st, c.txn, who, c.now, lpath, files)) == 0)
-		rc = stage_event(&c, "stage.created", stage, NULL, NULL);
+		rc = txn_stage_event(&c, "stage.created", stage, NULL, NULL);
 out:
 	free(text);
 	json_decref(rec);
@@ -176,7 +102,7 @@ after_cycle(struct ctx *c, const char *stage, const char *after)
 		if (strcmp(cur, stage) == 0)
 			return 1;
 		r = txn_stage_rec(c, cur);
-		next = stage_after_of(r);
+		next = txn_stage_after(r);
 		if (!next) {
 			json_decref(r);
 			return 0;
@@ -269,7 +195,7 @@ store_criteria_set(struct store *st, const char *stage, const char *text,
 	}
 	if ((rc = parse_criteria(&c, stage, text, len, &crit)) < 0)
 		goto out;
-	if ((rc = stage_dir(&c, stage, &sdir)) < 0 ||
+	if ((rc = txn_stage_dir(&c, stage, &sdir)) < 0 ||
 	    (rc = index_lookup(st->ix, c.txn, sdir, "criteria.history",
 	    &hdir)) < 0)
 		goto out;
@@ -314,7 +240,7 @@ store_criteria_set(struct store *st, const char *stage, const char *text,
 		json_t *ev = json_pack("{s:s,s:I}", "criteria", hex, "cycle",
 		    cycle + 1);
 
-		rc = stage_event(&c, "criteria.changed", stage, NULL, ev);
+		rc = txn_stage_event(&c, "criteria.changed", stage, NULL, ev);
 		json_decref(ev);
 		if (rc < 0)
 			goto out;
@@ -471,7 +397,7 @@ store_hold(struct store *st, const char *stage, const char *reason,
 	    "held"));
 	(void)key;
 	if ((rc = save_stage(&c, stage, rec, files)) < 0 ||
-	    (rc = stage_dir(&c, stage, &sdir)) < 0 ||
+	    (rc = txn_stage_dir(&c, stage, &sdir)) < 0 ||
 	    (rc = txn_put_text(&c, sdir, "hold", reason, len,
 	    NODE_VOLATILE)) < 0)
 		goto out;
@@ -484,7 +410,7 @@ store_hold(struct store *st, const char *stage, const char *reason,
 		json_t *ev = json_pack("{s:O}", "reason", json_object_get(rec,
 		    "hold"));
 
-		rc = stage_event(&c, "stage.held", stage, NULL, ev);
+		rc = txn_stage_event(&c, "stage.held", stage, NULL, ev);
 		json_decref(ev);
 	}
 out:
@@ -522,7 +448,7 @@ store_release(struct store *st, const char *stage,
 	json_object_del(rec, "hold");
 	(void)key;
 	if ((rc = save_stage(&c, stage, rec, files)) < 0 ||
-	    (rc = stage_dir(&c, stage, &sdir)) < 0 ||
+	    (rc = txn_stage_dir(&c, stage, &sdir)) < 0 ||
 	    (rc = index_unlink(st->ix, c.txn, sdir, "hold")) < 0 ||
 	    (rc = txn_touch_dir(&c, sdir, 0)) < 0)
 		goto out;
@@ -530,7 +456,7 @@ store_release(struct store *st, const char *stage,
 	txn_add_removal(files, lpath);
 	snprintf(lpath, sizeof(lpath), "release %s", stage);
 	if ((rc = outbox_queue(st, c.txn, who, c.now, lpath, files)) < 0 ||
-	    (rc = stage_event(&c, "stage.released", stage, NULL, NULL)) < 0)
+	    (rc = txn_stage_event(&c, "stage.released", stage, NULL, NULL)) < 0)
 		goto out;
 	rc = promote_eval_all(&c, stage);
 out:

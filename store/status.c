@@ -29,7 +29,7 @@ store_status(struct store *st, uint64_t art, json_t **out)
 		goto fail;
 	if ((rc = index_begin(st->ix, 1, &c.txn)) < 0)
 		goto fail;
-	rc = stage_names(st, c.txn, &l);
+	rc = txn_stage_names(st, c.txn, &l);
 	for (size_t i = 0; rc == 0 && i < l.n; i++) {
 		json_t *p = txn_promo_rec(&c, l.names[i], artkey), *srec,
 		    *d = NULL;
@@ -54,7 +54,7 @@ store_status(struct store *st, uint64_t art, json_t **out)
 		json_decref(p);
 	}
 	index_abort(c.txn);
-	stage_list_free(&l);
+	txn_stage_list_free(&l);
 	if (rc < 0)
 		goto fail;
 	*out = json_pack("{s:s,s:o}", "artifact", artkey, "stages", stages);

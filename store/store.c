@@ -75,17 +75,6 @@ store_take_use_lock(struct store *st, int alone)
 	    "(relctl rebuild): try again when it ends", st->path);
 }
 
-/* A descriptor of STORE/relfs.log to append to, or -1. */
-static int
-log_open(struct store *st)
-{
-	char p[4096];
-
-	snprintf(p, sizeof(p), "%s/relfs.log", st->path);
-	return open(p, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
-}
-
 int
 store_open_parts(struct store *st, int create)
 {
@@ -180,7 +169,9 @@ store_close(struct store *st)
 {
 	if (!st)
 		return;
-	fetch_deps_settle(st);
+	/* downloads in flight stop (the fetcher set this when it started) */
+	if (st->on_close)
+		st->on_close(st);
 	if (st->async) {
 		/* what is queued is written before the store closes */
 		pthread_mutex_lock(&st->work_mu);
@@ -225,54 +216,6 @@ store_prefetch(struct store *st)
 	if (fstat(fd, &sb) == 0 && sb.st_size <= (1LL << 30))
 		posix_fadvise(fd, 0, sb.st_size, POSIX_FADV_WILLNEED);
 	close(fd);
-}
-
-void
-store_log_reopen(struct store *st)
-{
-	int fd = log_open(st);
-
-	if (fd < 0)
-		return;		/* keep writing to the old one */
-	/* one descriptor number throughout: writers never see it closed */
-	if (st->logfd >= 0) {
-		dup3(fd, st->logfd, O_CLOEXEC);
-		close(fd);
-	} else {
-		st->logfd = fd;
-	}
-}
-
-const char *
-store_path(struct store *st)
-{
-	return st->path;
-}
-
-const char *
-store_incoming_dir(struct store *st)
-{
-	return st->incoming;
-}
-
-void
-store_log(struct store *st, const char *fmt, ...)
-{
-	char line[2048], when[32];
-	va_list ap;
-	int n;
-
-	if (st->logfd < 0)
-		return;
-	time_iso(when, time(NULL));
-	n = snprintf(line, sizeof(line), "%s ", when);
-	va_start(ap, fmt);
-	n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-	va_end(ap);
-	if (n > (int)sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
-	line[n++] = '\n';
-	(void)write_all(st->logfd, line, (size_t)n);
 }
 
 /* The fixed top of the tree. */

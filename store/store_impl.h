@@ -36,6 +36,8 @@ struct store {
 	pthread_cond_t runs_cond;
 	struct run_add *runs_pending;
 	int runs_busy;
+	/* called first by store_close: what a module above left running */
+	void (*on_close)(struct store *st);
 };
 
 /* What the index keeps per artifact (TAB_ARTIFACT, key "p/v"). */
@@ -120,7 +122,7 @@ int event_artifact(struct store *st, MDB_txn *txn, const char *type,
     json_t *extra);
 
 /* Note that an artifact belongs to a scenario (publish, rebuild). */
-int scenario_note_artifact(struct store *st, MDB_txn *txn,
+int members_note(struct store *st, MDB_txn *txn,
     const char *scenario, const char *artkey);
 
 /* Evaluate every stage for an artifact inside the caller's transaction. */
@@ -132,14 +134,17 @@ int promote_eval_in(struct store *st, MDB_txn *txn, uint64_t art,
 int rebuild_stages(struct store *st, MDB_txn *txn, char **paths,
     char **texts, size_t *lens, size_t n);
 
-/* Is name writable in a directory of this role (stage.c)? */
-int route_name_ok(uint8_t role, const char *name);
+/* Is name writable in a directory of this role (access.c)? */
+int access_name_ok(uint8_t role, const char *name);
 
 /* config.json from the ledger into the index (access.c). */
 int access_rebuild(struct store *st, MDB_txn *txn, const char *text,
     size_t len);
 
 /* -- shared by the store's own modules ------------------------------ */
+
+/* STORE/relfs.log opened for appending (log.c): its descriptor, or -1. */
+int log_open(struct store *st);
 
 /* The generated files of an artifact, stored before its transaction. */
 struct art_blobs {

@@ -261,3 +261,24 @@ store_resolve(struct store *st, const char *path, uint64_t *ino,
 		store_seterr(rc, "'%s' does not exist", path);
 	return rc;
 }
+
+int
+store_artifact_key(struct store *st, uint64_t art, char *out)
+{
+	MDB_txn *txn;
+	char *val;
+	size_t len;
+	int rc;
+
+	if ((rc = index_begin(st->ix, 1, &txn)) < 0)
+		return rc;
+	rc = index_get_raw(st->ix, txn, TAB_ARTINO, &art, sizeof(art), &val,
+	    &len);
+	index_abort(txn);
+	if (rc < 0)
+		return rc == -ENOENT ? store_seterr(-ENOENT, "no artifact has "
+		    "inode %llu", (unsigned long long)art) : rc;
+	snprintf(out, 512, "%s", val);
+	free(val);
+	return 0;
+}

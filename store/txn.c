@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "formats.h"
-#include "stage_impl.h"
+#include "txn.h"
 
 void
 txn_bump(struct node *n, int64_t now)
@@ -261,4 +261,76 @@ txn_trimmed(const char *buf, size_t len)
 		len--;
 	}
 	return strndup(buf, len);
+}
+
+/* -- every stage, and its "after" ----------------------------------- */
+
+static int
+collect_stage(void *arg, const char *key, size_t keylen, const void *val,
+    size_t vallen)
+{
+	struct stage_list *l = arg;
+	char **v;
+
+	(void)val;
+	(void)vallen;
+	if (keylen < 3 || key[0] != 's' || key[1] != ':')
+		return 0;
+	v = realloc(l->names, (l->n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	l->names = v;
+	l->names[l->n] = strndup(key + 2, keylen - 2);
+	if (!l->names[l->n])
+		return -ENOMEM;
+	l->n++;
+	return 0;
+}
+
+/*
+ * The names of all stages.  Only the "s:" keys: the table also holds
+ * scenario members, wake-ups and criteria, many more than the stages.
+ */
+int
+txn_stage_names(struct store *st, MDB_txn *txn, struct stage_list *l)
+{
+	return index_scan(st->ix, txn, TAB_STAGE, "s:", 2, collect_stage, l);
+}
+
+void
+txn_stage_list_free(struct stage_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->names[i]);
+	free(l->names);
+}
+
+const char *
+txn_stage_after(json_t *srec)
+{
+	return json_string_value(json_object_get(json_object_get(srec,
+	    "criteria"), "after"));
+}
+
+int
+txn_stage_dir(struct ctx *c, const char *stage, uint64_t *ino)
+{
+	return index_lookup(c->st->ix, c->txn, INO_STAGES, stage, ino);
+}
+
+/* -- stages and criteria -------------------------------------------- */
+
+/* An event about a stage (and an artifact, when artkey is set). */
+int
+txn_stage_event(struct ctx *c, const char *type, const char *stage,
+    const char *artkey, json_t *extra)
+{
+	json_t *f = extra ? json_incref(extra) : json_object();
+	int rc;
+
+	json_object_set_new(f, "stage", json_string(stage));
+	rc = artkey ? event_artifact(c->st, c->txn, type, c->who, c->now,
+	    artkey, f) : event_emit(c->st, c->txn, type, c->who, c->now, f);
+	json_decref(f);
+	return rc;
 }

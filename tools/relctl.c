@@ -20,7 +20,6 @@
 #include "relctl.h"
 #include "store.h"
 
-int relctl_json_out;	/* --json */
 static int	cmd_events(int argc, char **argv);
 static int	cmd_fetch(int argc, char **argv);
 static int	cmd_import(int argc, char **argv);
@@ -35,7 +34,7 @@ static int	cmd_verify(int argc, char **argv);
 static const struct {
 	const char *name;
 	int (*fn)(int, char **);
-	const char *relctl_usage;
+	const char *usage;
 } cmds[] = {
 	{ "init", cmd_init, "init STORE" },
 	{ "publish", cmd_publish, "publish STORE DIR --project P --version V "
@@ -79,40 +78,12 @@ static const struct {
 	    "--none]   (where pins may point; none by default)" },
 };
 
-void
+static void
 relctl_usage(FILE *f)
 {
-	fprintf(f, "relctl_usage: relctl [--json] COMMAND ...\n");
+	fprintf(f, "usage: relctl [--json] COMMAND ...\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(*cmds); i++)
-		fprintf(f, "  relctl %s\n", cmds[i].relctl_usage);
-}
-
-int
-relctl_fail(int rc)
-{
-	const char *msg = store_errmsg();
-
-	fprintf(stderr, "relctl: %s\n", *msg ? msg : strerror(-rc));
-	return 1;
-}
-
-void
-relctl_me(struct store_user *u)
-{
-	store_user_self(u);
-}
-
-int
-relctl_open_store(const char *path, struct store **st)
-{
-	int rc = store_open(st, path);
-
-	/* a damaged index has its own exit code: scripts rebuild on 3 */
-	if (rc == -EUCLEAN) {
-		relctl_fail(rc);
-		exit(3);
-	}
-	return rc < 0 ? relctl_fail(rc) : 0;
+		fprintf(f, "  relctl %s\n", cmds[i].usage);
 }
 
 static int
@@ -200,7 +171,7 @@ cmd_publish(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 2 || !o.project || !o.version) {
-		fprintf(stderr, "relctl_usage: relctl %s\n", cmds[1].relctl_usage);
+		fprintf(stderr, "usage: relctl %s\n", cmds[1].usage);
 		return 2;
 	}
 	o.progress = progress;
@@ -369,7 +340,7 @@ cmd_import(int argc, char **argv)
 			npos = 3;
 	}
 	if (npos != 2) {
-		fprintf(stderr, "relctl_usage: relctl import STORE FILE.jsonl\n");
+		fprintf(stderr, "usage: relctl import STORE FILE.jsonl\n");
 		json_decref(refused);
 		return 2;
 	}
@@ -684,9 +655,18 @@ main(int argc, char **argv)
 		relctl_usage(i >= argc ? stderr : stdout);
 		return i >= argc ? 2 : 0;
 	}
-	for (size_t c = 0; c < sizeof(cmds) / sizeof(*cmds); c++)
-		if (strcmp(argv[i], cmds[c].name) == 0)
-			return cmds[c].fn(argc - i, argv + i);
+	for (size_t c = 0; c < sizeof(cmds) / sizeof(*cmds); c++) {
+		if (strcmp(argv[i], cmds[c].name) == 0) {
+			int rc = cmds[c].fn(argc - i, argv + i);
+
+			/* a command used wrongly: the list of commands */
+			if (rc == RELCTL_USAGE) {
+				relctl_usage(stderr);
+				rc = 2;
+			}
+			return rc;
+		}
+	}
 	fprintf(stderr, "relctl: unknown command '%s'\n", argv[i]);
 	relctl_usage(stderr);
 	return 2;

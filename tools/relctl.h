@@ -11,8 +11,10 @@
 
 extern int relctl_json_out;
 
-/* relctl.c: usage, the error of a failed call, the caller, a store. */
-void relctl_usage(FILE *f);
+/* What a command returns when used wrongly: main prints the usage, exit 2. */
+#define RELCTL_USAGE (-2)
+
+/* relctl_common.c: the error of a failed call, the caller, a store. */
 int relctl_fail(int rc);
 void relctl_me(struct store_user *u);
 int relctl_open_store(const char *path, struct store **st);

@@ -62,8 +62,7 @@ cmd_stage(int argc, char **argv)
 	int rc;
 
 	if (argc < 3 || argc > 4) {
-		relctl_usage(stderr);
-		return 2;
+		return RELCTL_USAGE;
 	}
 	if (argc == 4 && (rc = read_arg_file(argv[3], &buf, &len)) < 0)
 		return relctl_fail(rc);
@@ -89,8 +88,7 @@ cmd_criteria(int argc, char **argv)
 	int rc;
 
 	if (argc != 4) {
-		relctl_usage(stderr);
-		return 2;
+		return RELCTL_USAGE;
 	}
 	if ((rc = read_arg_file(argv[3], &buf, &len)) < 0)
 		return relctl_fail(rc);
@@ -114,8 +112,7 @@ cmd_status(int argc, char **argv)
 	int rc;
 
 	if (argc != 4) {
-		relctl_usage(stderr);
-		return 2;
+		return RELCTL_USAGE;
 	}
 	if (relctl_open_store(argv[1], &st))
 		return 1;
@@ -138,8 +135,7 @@ cmd_why(int argc, char **argv)
 	int rc;
 
 	if (argc != 5) {
-		relctl_usage(stderr);
-		return 2;
+		return RELCTL_USAGE;
 	}
 	if (relctl_open_store(argv[1], &st))
 		return 1;
@@ -186,8 +182,7 @@ cmd_approve(int argc, char **argv)
 	int rc;
 
 	if (argc < 5 || argc > 6) {
-		relctl_usage(stderr);
-		return 2;
+		return RELCTL_USAGE;
 	}
 	if (relctl_open_store(argv[1], &st))
 		return 1;
@@ -220,8 +215,7 @@ cmd_waive(int argc, char **argv)
 			npos = 6;
 	}
 	if (npos != 5) {
-		relctl_usage(stderr);
-		return 2;
+		return RELCTL_USAGE;
 	}
 	w = json_pack("{s:s}", "reason", pos[4]);
 	if (expires)
@@ -251,8 +245,7 @@ simple(int argc, char **argv, int nargs, const char *said,
 	struct store *st;
 
 	if (argc != nargs + 2) {
-		relctl_usage(stderr);
-		return 2;
+		return RELCTL_USAGE;
 	}
 	if (relctl_open_store(argv[1], &st))
 		return 1;
@@ -392,8 +385,7 @@ cmd_config(int argc, char **argv)
 	int rc = 0, role = -1;
 
 	if (argc < 2) {
-		relctl_usage(stderr);
-		return 2;
+		return RELCTL_USAGE;
 	}
 	if (argc >= 3 && (strcmp(argv[2], "file-pins") == 0 ||
 	    strcmp(argv[2], "pin-sources") == 0))
@@ -493,8 +485,7 @@ cmd_scenario(int argc, char **argv)
 		return simple(argc - 1, argv + 1, 2, "scenario set",
 		    act_scenario_set);
 	if (argc != 4 || strcmp(argv[1], "status") != 0) {
-		relctl_usage(stderr);
-		return 2;
+		return RELCTL_USAGE;
 	}
 	if (relctl_open_store(argv[2], &st))
 		return 1;
@@ -572,8 +563,7 @@ cmd_release_sub(int argc, char **argv)
 		    subs[i].nargs : n, subs[i].said, subs[i].act);
 	}
 	if (argc != 4) {
-		relctl_usage(stderr);
-		return 2;
+		return RELCTL_USAGE;
 	}
 	if (relctl_open_store(argv[2], &st))
 		return 1;

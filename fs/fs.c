@@ -1,0 +1,109 @@
+/*
+ * fs.c - what every part of the FUSE side uses: the caller of a request,
+ * refusals and their log line, the invalidations the kernel is sent after
+ * a change, and the dirty marks of descriptors.
+ */
+#define _GNU_SOURCE
+#include "fs.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define FS(req) ((struct fs *)fuse_req_userdata(req))
+
+void
+fs_changed(struct fs *fs)
+{
+	uint64_t *inos = NULL;
+	size_t n = 0;
+
+	pthread_mutex_lock(&fs->chg_mu);
+	if (store_changes(fs->st, &fs->chg_since, &inos, &n) < 0)
+		n = 0;
+	pthread_mutex_unlock(&fs->chg_mu);
+	/*
+	 * Inode invalidations only: they take no directory lock, so they are
+	 * safe from inside a request (entry invalidations are not).
+	 */
+	for (size_t i = 0; i < n; i++)
+		fuse_lowlevel_notify_inval_inode(fs->se, inos[i], 0, 0);
+	free(inos);
+}
+
+void
+fs_refuse(fuse_req_t req, int err, const char *what)
+{
+	struct fs *fs = FS(req);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	const char *msg = store_errmsg();
+
+	store_log(fs->st, "refused %s for uid %u: %s", what,
+	    (unsigned)ctx->uid, *msg ? msg : strerror(err));
+	if (fs->debug)
+		fprintf(stderr, "relfs: refused %s: %s\n", what,
+		    *msg ? msg : strerror(err));
+	fuse_reply_err(req, err);
+}
+
+void
+fs_who(fuse_req_t req, struct store_user *who)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	int n;
+
+	store_user_from_uid(who, ctx->uid, ctx->gid);
+	if (ctx->uid == 0)
+		return;		/* root holds every role: no need to ask */
+	/* the caller's groups, as the kernel has them (from /proc) */
+	n = fuse_req_getgroups(req, STORE_USER_GROUPS, who->groups);
+	who->ngroups = n < 0 ? 0 : n > STORE_USER_GROUPS ? STORE_USER_GROUPS :
+	    n;
+}
+
+int
+fs_deny(fuse_req_t req, enum store_role role, const char *what)
+{
+	struct store_user who;
+	char full[256];
+
+	fs_who(req, &who);
+	if (role == STORE_ROLE_CI)
+		snprintf(full, sizeof(full), "%s under incoming/ or results/",
+		    what);
+	else
+		snprintf(full, sizeof(full), "%s", what);
+	if (store_may(FS(req)->st, &who, role, full) == 0)
+		return 0;
+	fs_refuse(req, EACCES, what);
+	return 1;
+}
+
+void
+fs_mark_dirty(struct fs *fs, int fd, int dirty)
+{
+	if (fd >= 0 && (size_t)fd < fs->ndirty)
+		fs->dirty[fd] = dirty ? fs->dirty[fd] | (uint8_t)dirty : 0;
+}
+
+void
+fs_inval(struct fs *fs, uint64_t parent, const char *name, uint64_t ino)
+{
+	struct inval *q = calloc(1, sizeof(*q));
+
+	if (!q)
+		return;
+	q->parent = parent;
+	q->name = name ? strdup(name) : NULL;
+	q->ino = ino;
+	pthread_mutex_lock(&fs->qmu);
+	if (fs->qtail)
+		fs->qtail->next = q;
+	else
+		fs->qhead = q;
+	fs->qtail = q;
+	pthread_cond_signal(&fs->qcond);
+	pthread_mutex_unlock(&fs->qmu);
+}
