@@ -278,7 +278,8 @@ int attr_results_entry(struct fs *fs, const struct node *n,
 /* Add a DIRTY_ flag to fd, or (0) clear its flags. */
 void fs_mark_dirty(struct fs *fs, int fd, int dirty);
 
-void inc_init(struct fs *fs);
+/* The staging area's table, its root and STORE/tmp opened (or why not). */
+int inc_init(struct fs *fs);
 void inc_destroy(struct fs *fs);
 
 #endif

@@ -147,15 +147,11 @@ backing_flags(int flags)
 	    O_CREAT | O_EXCL);
 }
 
-/* A recorded result (never changed): refuse changing it with EROFS. */
+/* Answer req with the store's refusal of op in results/ (logged): 1. */
 static int
-recorded(fuse_req_t req, struct inc_node *n, const char *what)
+result_refused(fuse_req_t req, enum store_result_op op, const char *what)
 {
-	if (!n->res_art)
-		return 0;
-	store_seterr(-EROFS, "%s: a recorded result is never changed; write "
-	    "it again to add a run", what);
-	fs_refuse(req, EROFS, what);
+	fs_refuse(req, -store_result_refuse(op), what);
 	return 1;
 }
 
@@ -181,7 +177,8 @@ setattr_held(fuse_req_t req, struct inc_node *n, struct stat *attr, int valid,
 		return;
 	}
 	/* its bytes are a run's: the rest (mode, times) may change */
-	if ((valid & FUSE_SET_ATTR_SIZE) && recorded(req, n, "truncate"))
+	if ((valid & FUSE_SET_ATTR_SIZE) && n->res_art &&
+	    result_refused(req, STORE_RESULT_CHANGE, "truncate"))
 		return;
 	node_proc_path(path, sizeof(path), n->fd);
 	if ((rc = inc_stat(n, &cur)) < 0) {
@@ -267,18 +264,6 @@ check_name(fuse_req_t req, const char *name, const char *what)
 	return rc;
 }
 
-/* Refuse what results/ never holds (directories, links, devices). */
-static int
-results_refuse(fuse_req_t req, struct inc_node *dir, const char *what,
-    const char *kind)
-{
-	if (!dir->art)
-		return 0;
-	store_seterr(-EINVAL, "%s: results/ holds result files, not %s", what,
-	    kind);
-	fs_refuse(req, EINVAL, what);
-	return 1;
-}
 
 /* Reply with the entry of dir/name, made by this request (or say why). */
 static void
@@ -315,7 +300,7 @@ mkdir_held(fuse_req_t req, struct inc_node *dir, const char *name,
     mode_t mode)
 {
 	if (check_name(req, name, "mkdir") < 0 ||
-	    results_refuse(req, dir, "mkdir", "directories"))
+	    (dir->art && result_refused(req, STORE_RESULT_MKDIR, "mkdir")))
 		return;
 	if (mkdirat(dir->fd, name, SAFE_DIR_MODE) < 0) {
 		fuse_reply_err(req, errno);
@@ -341,7 +326,8 @@ symlink_held(fuse_req_t req, const char *link, struct inc_node *dir,
     const char *name)
 {
 	if (check_name(req, name, "symlink") < 0 ||
-	    results_refuse(req, dir, "symlink", "symbolic links"))
+	    (dir->art && result_refused(req, STORE_RESULT_SYMLINK,
+	    "symlink")))
 		return;
 	if (symlinkat(link, dir->fd, name) < 0) {
 		fuse_reply_err(req, errno);
@@ -371,14 +357,9 @@ link_held(fuse_req_t req, struct inc_node *n, struct inc_node *dir,
 	int rc;
 
 	if (check_name(req, name, "link") < 0 ||
-	    results_refuse(req, dir, "link", "hard links"))
+	    (dir->art && result_refused(req, STORE_RESULT_HARDLINK, "link")) ||
+	    (n->res_art && result_refused(req, STORE_RESULT_LINK, "link")))
 		return;
-	if (n->res_art) {
-		store_seterr(-EINVAL, "link: a recorded result cannot be "
-		    "linked; copy it");
-		fs_refuse(req, EINVAL, "link");
-		return;
-	}
 	/* the inode itself (O_PATH): no name of it is looked up again */
 	node_proc_path(proc, sizeof(proc), n->fd);
 	if (linkat(AT_FDCWD, proc, dir->fd, name, AT_SYMLINK_FOLLOW) < 0) {
@@ -411,12 +392,9 @@ unlink_held(fuse_req_t req, struct inc_node *dir, const char *name, int isdir)
 	struct stat st;
 	int rc;
 
-	if (dir->art && name[0] != '.') {
-		store_seterr(-EROFS, "unlink: a recorded result is never "
-		    "removed");
-		fs_refuse(req, EROFS, "unlink");
+	if (dir->art && store_result_named(name) &&
+	    result_refused(req, STORE_RESULT_REMOVE, "unlink"))
 		return;
-	}
 	/* a node of that name keeps its inode open: it has no name after */
 	if ((n = node_at(FS(req), dir, name, &st)))
 		(void)node_keep_open(FS(req), n);
@@ -452,14 +430,11 @@ rename_held(fuse_req_t req, struct inc_node *dir, const char *name,
 
 	if (check_name(req, newname, "rename") < 0)
 		return;
-	if ((dir->art && name[0] != '.') || (newdir->art &&
-	    newname[0] != '.' && (flags & RENAME_EXCHANGE))) {
-		store_seterr(-EROFS, "rename: a recorded result is never "
-		    "changed or removed");
-		fs_refuse(req, EROFS, "rename");
+	if (((dir->art && store_result_named(name)) || (newdir->art &&
+	    store_result_named(newname) && (flags & RENAME_EXCHANGE))) &&
+	    result_refused(req, STORE_RESULT_MOVE, "rename"))
 		return;
-	}
-	if (newdir->art && newname[0] != '.') {
+	if (newdir->art && store_result_named(newname)) {
 		/* rsync's dot-file, or a file moved in: now it is a run */
 		if ((moved = node_at(fs, dir, name, &st)))
 			(void)node_keep_open(fs, moved);
@@ -546,7 +521,7 @@ create_held(fuse_req_t req, struct inc_node *dir, const char *name,
 
 	if (check_name(req, name, "create") < 0)
 		return;
-	if (dir->art && name[0] != '.') {
+	if (dir->art && store_result_named(name)) {
 		/* results/<name>: a spool of this writer's own */
 		results_create(req, dir, name, mode, fi);
 		return;

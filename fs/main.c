@@ -235,7 +235,7 @@ main(int argc, char **argv)
 	struct fs fs;
 	struct store *probe;
 	struct rlimit lim;
-	int rc, ret = 1;
+	int rc, ret = 1, started = 0;
 
 	memset(&fs, 0, sizeof(fs));
 	/* a hook or a peer that goes away mid-write is EPIPE, never a signal */
@@ -339,14 +339,25 @@ main(int argc, char **argv)
 		fprintf(stderr, "relfs: out of memory\n");
 		goto out_store;
 	}
-	inc_init(&fs);
-	pthread_create(&fs.qthread, NULL, inval_thread, &fs);
+	fs.root.fd = fs.tmpfd = -1;
+	if ((rc = inc_init(&fs)) < 0) {
+		fprintf(stderr, "relfs: %s\n", store_errmsg());
+		goto out_inc;
+	}
 	pthread_cond_init(&fs.wcond, NULL);
+	pthread_cond_init(&fs.dcond, NULL);
 	pthread_mutex_init(&fs.chg_mu, NULL);
 	fs_changed(&fs);	/* learn where the change log stands */
-	pthread_create(&fs.wthread, NULL, wake_thread, &fs);
-	pthread_cond_init(&fs.dcond, NULL);
-	pthread_create(&fs.dthread, NULL, delivery_thread, &fs);
+	if ((rc = pthread_create(&fs.qthread, NULL, inval_thread, &fs)) != 0 ||
+	    (started++, rc = pthread_create(&fs.wthread, NULL, wake_thread,
+	    &fs)) != 0 || (started++, rc = pthread_create(&fs.dthread, NULL,
+	    delivery_thread, &fs)) != 0) {
+		fprintf(stderr, "relfs: could not start a thread: %s\n",
+		    strerror(rc));
+		ret = 1;
+		goto out_threads;
+	}
+	started++;
 	if (opts.singlethread) {
 		ret = fuse_session_loop(fs.se);
 	} else {
@@ -358,15 +369,20 @@ main(int argc, char **argv)
 		ret = fuse_session_loop_mt(fs.se, loop);
 		fuse_loop_cfg_destroy(loop);
 	}
+out_threads:
 	pthread_mutex_lock(&fs.qmu);
 	fs.qstop = 1;
 	pthread_cond_signal(&fs.qcond);
 	pthread_cond_signal(&fs.wcond);
 	pthread_cond_signal(&fs.dcond);
 	pthread_mutex_unlock(&fs.qmu);
-	pthread_join(fs.qthread, NULL);
-	pthread_join(fs.wthread, NULL);
-	pthread_join(fs.dthread, NULL);
+	if (started > 0)
+		pthread_join(fs.qthread, NULL);
+	if (started > 1)
+		pthread_join(fs.wthread, NULL);
+	if (started > 2)
+		pthread_join(fs.dthread, NULL);
+out_inc:
 	inc_destroy(&fs);
 	/* dependencies still open when the mount went (no release came) */
 	for (size_t fd = 0; fd < fs.ndirty; fd++)

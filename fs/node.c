@@ -29,16 +29,25 @@ hash_of(size_t tabsize, dev_t dev, ino_t ino)
 	return (size_t)((ino * 0x9e3779b97f4a7c15ULL) ^ dev) % tabsize;
 }
 
-void
+int
 inc_init(struct fs *fs)
 {
 	struct rlimit rl;
 	const char *budget = getenv("RELFS_NODE_FDS");
+	char p[4096];
 
 	pthread_mutex_init(&fs->mu, NULL);
 	fs->tabsize = 4096;
-	fs->tab = calloc(fs->tabsize, sizeof(*fs->tab));
+	if (!(fs->tab = calloc(fs->tabsize, sizeof(*fs->tab))))
+		return store_seterr(-ENOMEM, "out of memory for the staging "
+		    "area's table");
 	fs->root.fd = open(store_incoming_dir(fs->st), O_PATH | O_CLOEXEC);
+	snprintf(p, sizeof(p), "%s/tmp", store_path(fs->st));
+	fs->tmpfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fs->root.fd < 0 || fs->tmpfd < 0)
+		return store_seterr(-errno, "could not open %s: %s",
+		    fs->root.fd < 0 ? store_incoming_dir(fs->st) : p,
+		    strerror(errno));
 	fs->root.nlookup = 2;
 	/*
 	 * Half the descriptors for nodes: the rest is for open files, the
@@ -49,12 +58,7 @@ inc_init(struct fs *fs)
 		fs->fd_budget = (size_t)(rl.rlim_cur / 2);
 	if (budget && strtoul(budget, NULL, 10) >= 16)
 		fs->fd_budget = strtoul(budget, NULL, 10);
-	{
-		char p[4096];
-
-		snprintf(p, sizeof(p), "%s/tmp", store_path(fs->st));
-		fs->tmpfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	}
+	return 0;
 }
 
 static void
@@ -471,7 +475,7 @@ entry_of(struct fs *fs, int pfd, struct inc_node *dir, const char *name,
 	safe_attr_apply(pfd, &st);
 	if (!(n = node_add(fs, pfd, &st, dir, name)))
 		return -ENOMEM;
-	if (dir && dir->art && name[0] != '.') {
+	if (dir && dir->art && store_result_named(name)) {
 		pthread_mutex_lock(&fs->mu);
 		result_name(n, dir, name);
 		pthread_mutex_unlock(&fs->mu);

@@ -168,12 +168,6 @@ index_close(struct index *ix)
 	free(ix);
 }
 
-MDB_env *
-index_env(struct index *ix)
-{
-	return ix->env;
-}
-
 int
 index_begin(struct index *ix, int rdonly, MDB_txn **txn)
 {

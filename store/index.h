@@ -213,7 +213,5 @@ int index_changes(struct index *ix, MDB_txn *txn, uint64_t *since,
 /* Forget changes older than keep seconds. */
 int index_changes_prune(struct index *ix, MDB_txn *txn, int64_t keep);
 
-/* The LMDB environment, for tools that need it (rebuild). */
-MDB_env *index_env(struct index *ix);
 
 #endif

@@ -128,10 +128,6 @@ promote_gather_free(struct gather *g)
 	free(g->waivers);
 }
 
-struct golden_ctx {
-	struct ctx *c;
-};
-
 static int
 golden(void *arg, const char *platform, const char *stage)
 {
@@ -621,21 +617,6 @@ promote_eval_all(struct ctx *c, const char *stage)
 	/* the scan reads artifacts while promotions write other tables */
 	rc = index_iter(c->st->ix, c->txn, TAB_ARTIFACT, eval_one_of_all, &e);
 	return rc < 0 ? rc : e.rc;
-}
-
-int
-store_evaluate_artifact(struct store *st, uint64_t art,
-    const struct store_user *who)
-{
-	struct ctx c;
-	char artkey[512];
-	int rc;
-
-	if ((rc = store_artifact_key(st, art, artkey)) < 0)
-		return rc;
-	if ((rc = txn_begin(&c, st, who)) < 0)
-		return rc;
-	return txn_finish(&c, promote_eval_artifact(&c, art, artkey));
 }
 
 /* Used by results.c in the transaction that records a run. */

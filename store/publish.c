@@ -720,6 +720,9 @@ store_publish_at(struct store *st, int dirfd, const struct store_publish *o,
 		goto out;
 	if (id)
 		snprintf(id, DIGEST_HEX_LEN + 1, "%s", mf_str(m, "id"));
+	/* every publish is logged, through the mount or by relctl */
+	store_log(st, "published %s %s by %s", o->project, o->version,
+	    who ? who->name : "root");
 	/* the artifact is in; a failing ledger write is replayed later */
 	outbox_kick(st);
 	rc = 0;

@@ -671,3 +671,38 @@ out:
 	index_abort(txn);
 	return rc;
 }
+
+int
+store_result_named(const char *name)
+{
+	return name[0] != '.';
+}
+
+int
+store_result_refuse(enum store_result_op op)
+{
+	switch (op) {
+	case STORE_RESULT_CHANGE:
+		return store_seterr(-EROFS, "truncate: a recorded result is "
+		    "never changed; write it again to add a run");
+	case STORE_RESULT_REMOVE:
+		return store_seterr(-EROFS, "unlink: a recorded result is never "
+		    "removed");
+	case STORE_RESULT_MOVE:
+		return store_seterr(-EROFS, "rename: a recorded result is never "
+		    "changed or removed");
+	case STORE_RESULT_LINK:
+		return store_seterr(-EINVAL, "link: a recorded result cannot be "
+		    "linked; copy it");
+	case STORE_RESULT_MKDIR:
+		return store_seterr(-EINVAL, "mkdir: results/ holds result "
+		    "files, not directories");
+	case STORE_RESULT_SYMLINK:
+		return store_seterr(-EINVAL, "symlink: results/ holds result "
+		    "files, not symbolic links");
+	case STORE_RESULT_HARDLINK:
+		return store_seterr(-EINVAL, "link: results/ holds result "
+		    "files, not hard links");
+	}
+	return store_seterr(-EINVAL, "results/: not allowed");
+}

@@ -98,8 +98,6 @@ store_seal(struct store *st, int projfd, const char *name,
 	close(vfd);
 	if (rc < 0)
 		goto out;
-	store_log(st, "published %s %s by %s", o->project, o->version,
-	    who->name);
 	moved = 0;	/* sealed: the staging copy goes with the seal dir */
 out:
 	if (moved && renameat2(pfd, name, projfd, name, RENAME_NOREPLACE) < 0) {
@@ -208,4 +206,57 @@ store_seal_recover(struct store *st)
 	if (d)
 		closedir(d);
 	close(tfd);
+}
+
+int
+store_seal_rename(struct store *st, int projfd, const char *projpath,
+    const char *name, uint64_t newparent, const char *newname,
+    int (*busy)(void *, dev_t, ino_t), void *busy_arg,
+    const struct store_user *who, uint64_t *moved_to, const char **what)
+{
+	struct store_publish o = { 0 };
+	char vpath[PATH_MAX * 2];
+	struct node pn, an;
+	struct stat sb;
+	uint64_t pino, ino;
+	int rc;
+
+	*moved_to = 0;
+	*what = "rename";
+	if (projpath[0] == '\0' || strchr(projpath, '/'))
+		return store_seterr(-EINVAL, "rename: only a version directory "
+		    "incoming/<project>/<version> can be moved into artifacts/"
+		    "<project>/");
+	if (newparent == INO_ARTIFACTS) {
+		if (strcmp(newname, projpath) != 0)
+			return store_seterr(-EINVAL, "rename: incoming/%s/%s "
+			    "belongs to project '%s', not '%s'", projpath, name,
+			    projpath, newname);
+		o.version = name;
+	} else {
+		/* only artifacts/<project>/ of the same project takes it */
+		rc = store_node_get(st, newparent, &pn);
+		if (rc < 0 || pn.parent != INO_ARTIFACTS ||
+		    store_node_lookup(st, INO_ARTIFACTS, projpath, &pino,
+		    &an) < 0 || pino != newparent)
+			return store_seterr(rc == 0 && pn.parent ==
+			    INO_ARTIFACTS ? -EINVAL : -EROFS, "rename: "
+			    "incoming/%s/%s can only be moved to artifacts/%s/",
+			    projpath, name, projpath);
+		o.version = newname;
+	}
+	o.project = projpath;
+	o.busy = busy;
+	o.busy_arg = busy_arg;
+	if (fstatat(projfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISDIR(sb.st_mode))
+		return store_seterr(-ENOTDIR, "rename: incoming/%s/%s is not a "
+		    "directory", projpath, name);
+	*what = "publish";
+	if ((rc = store_seal(st, projfd, name, &o, who)) < 0)
+		return rc;
+	snprintf(vpath, sizeof(vpath), "artifacts/%s/%s", projpath, o.version);
+	if (store_resolve(st, vpath, &ino, &an) == 0)
+		*moved_to = newparent == INO_ARTIFACTS ? an.parent : ino;
+	return 0;
 }

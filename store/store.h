@@ -109,6 +109,24 @@ int store_seal(struct store *st, int projfd, const char *name,
     const struct store_publish *opts, const struct store_user *who);
 
 /*
+ * A rename of incoming/<projpath>/<name> onto (newparent, newname) through
+ * the mount:
+ *   onto (artifacts, <project>)       -> seals it as version <name>
+ *   onto (artifacts/<project>, <v>)   -> seals it as version <v>
+ * Anything else is refused: EINVAL (not a version directory, another
+ * project's name, not into its own project), EROFS (not into artifacts/),
+ * ENOTDIR (not a directory), each with a message.  projfd is any
+ * descriptor of STORE/incoming/<projpath>; busy and busy_arg as in
+ * struct store_publish.  *moved_to: the index node the kernel's dentry now
+ * names (the version, or the project when it was made by this seal);
+ * *what: "rename" when the rename was refused, "publish" when the seal was.
+ */
+int store_seal_rename(struct store *st, int projfd, const char *projpath,
+    const char *name, uint64_t newparent, const char *newname,
+    int (*busy)(void *, dev_t, ino_t), void *busy_arg,
+    const struct store_user *who, uint64_t *moved_to, const char **what);
+
+/*
  * What a daemon killed during a seal left in STORE/tmp: a staged directory
  * whose artifact is in the index is removed, any other goes back to
  * incoming/ (or stays, logged, when its name was taken meanwhile).
@@ -147,6 +165,25 @@ int store_node_readlink(struct store *st, const struct node *n,
 int store_ledger_async(struct store *st);
 
 /* -- results -------------------------------------------------------- */
+
+/*
+ * The rules of an artifact's results/ (one writer, one run), for the
+ * mount.  A name there is a result (written, it records a run) unless it
+ * is a dot-file (scratch: rsync's temporary, renamed onto a result name
+ * later).  store_result_refuse sets the errno and message of what results/
+ * never allows:
+ */
+enum store_result_op {
+	STORE_RESULT_CHANGE,	/* truncate a recorded result: EROFS */
+	STORE_RESULT_REMOVE,	/* unlink one: EROFS */
+	STORE_RESULT_MOVE,	/* rename one away, or exchange it: EROFS */
+	STORE_RESULT_LINK,	/* hard-link a recorded result: EINVAL */
+	STORE_RESULT_MKDIR,	/* make a directory in results/: EINVAL */
+	STORE_RESULT_SYMLINK,	/* a symbolic link in results/: EINVAL */
+	STORE_RESULT_HARDLINK,	/* a hard link into results/: EINVAL */
+};
+int store_result_named(const char *name);
+int store_result_refuse(enum store_result_op op);
 
 /*
  * Record one run of the artifact with inode art from the file name and
@@ -227,10 +264,6 @@ int store_restore(struct store *st, const char *stage, const char *project,
  * waivers expiring); *next gets the next such time (0: none known).
  */
 int store_wake(struct store *st, int64_t *next);
-
-/* Re-evaluate every stage for one artifact (relctl, soak wake-ups). */
-int store_evaluate_artifact(struct store *st, uint64_t art,
-    const struct store_user *who);
 
 /*
  * {"artifact", "stages": {"<s>": {"promoted": true, at, cycle, criteria,

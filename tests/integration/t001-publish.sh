@@ -20,6 +20,8 @@ check "relctl init creates a store" "$RELCTL" init "$STORE"
 allow_pins
 check_eq "the ledger starts with one commit (and two of allow_pins)" 3 "$(ledger_commits)"
 check "relctl publish" "$RELCTL" publish "$STORE" "$SRC" --project fuel --version 9.0.1
+check_eq "a publish by relctl is logged like one through the mount" \
+	"published fuel 9.0.1 by $(id -un)" "$(tail -1 "$STORE/relfs.log" | cut -d' ' -f2-)"
 check_eq "publish is one ledger commit" 4 "$(ledger_commits)"
 check_eq "the commit's author is the user" "$(id -un)" \
 	"$(git --git-dir="$STORE/ledger.git" log -1 --format=%an)"
