@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #define FS(req) ((struct fs *)fuse_req_userdata(req))
-#define CTL_MAX (1 << 20)
 
 struct ctl {
 	uint64_t dir;
@@ -117,35 +116,14 @@ int
 ctl_flush(fuse_req_t req, int fd)
 {
 	struct fs *fs = FS(req);
-	const struct fuse_ctx *cx = fuse_req_ctx(req);
 	struct ctl *c = fs->ctl[fd];
 	struct store_user who;
-	char *buf;
-	ssize_t got;
 	int rc;
 
-	buf = malloc(CTL_MAX + 1);
-	if (!buf)
-		return -ENOMEM;
-	got = pread(fd, buf, CTL_MAX + 1, 0);
-	if (got < 0) {
-		rc = -errno;
-	} else if (got > CTL_MAX) {
-		rc = store_seterr(-EINVAL, "'%s' is larger than %d bytes",
-		    c->name, CTL_MAX);
-	} else {
-		fs_who(req, &who);
-		rc = store_ctl_write(fs->st, c->dir, c->name, buf, (size_t)got,
-		    &who);
-	}
-	free(buf);
-	if (rc < 0) {
-		store_prefixerr(rc, "%s", c->name);
-		store_log(fs->st, "refused %s for uid %u: %s", c->name,
-		    (unsigned)cx->uid, store_errmsg());
-		if (fs->debug)
-			fprintf(stderr, "relfs: refused %s\n", store_errmsg());
-	}
+	fs_who(req, &who);
+	rc = store_ctl_close(fs->st, c->dir, c->name, fd, &who);
+	if (rc < 0)
+		fs_refusal(req, -rc, c->name);
 	/* the names of this directory changed under the kernel's feet */
 	fs_inval(fs, 0, NULL, c->dir);
 	return rc;

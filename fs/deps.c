@@ -72,36 +72,19 @@ deps_open(fuse_req_t req, uint64_t ino, struct node *n,
     struct fuse_file_info *fi, int *local)
 {
 	struct fs *fs = FS(req);
-	char name[NAME_MAX_BYTES + 1], url[4096];
 	struct store_stream *s = NULL;
 	struct stat sb;
 	uint64_t size;
 	int rc, fd, verified;
 
-	if ((rc = store_dep_url(fs->st, ino, n, name, url)) < 0)
-		return rc;
 	/* relctl fetch beside the mount may have changed its size */
 	fs_changed(fs);
-	rc = fs->offline ? 1 : store_dep_stream(fs->st, name, url, n->digest,
-	    n->size, &s);
+	rc = store_dep_open(fs->st, ino, n, fs->offline, (int)fs->ndirty, &s,
+	    local);
 	if (rc < 0)
 		return rc;
-	if (rc == 0 && (size_t)store_stream_fd(s) >= fs->ndirty) {
-		/* no room to follow it: wait for the whole of it */
-		int state;
-
-		store_stream_close(s);
-		if ((rc = store_dep_fetch(fs->st, name, url, n->digest, NULL,
-		    NULL, &state)) < 0)
-			return rc;
-		rc = 1;
-	}
 	if (rc == 1) {
-		/* local (offline: only if fetched); record its real size */
-		if ((rc = store_node_open(fs->st, n, local)) < 0)
-			return fs->offline ? store_seterr(-EIO, "deps/%s: not "
-			    "fetched, and this mount is offline (relctl fetch "
-			    "gets it)", name) : rc;
+		/* local: record its real size */
 		if (fstat(*local, &sb) == 0)
 			deps_sized(fs, ino, n, (uint64_t)sb.st_size);
 		return 1;

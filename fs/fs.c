@@ -34,7 +34,7 @@ fs_changed(struct fs *fs)
 }
 
 void
-fs_refuse(fuse_req_t req, int err, const char *what)
+fs_refusal(fuse_req_t req, int err, const char *what)
 {
 	struct fs *fs = FS(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
@@ -45,6 +45,12 @@ fs_refuse(fuse_req_t req, int err, const char *what)
 	if (fs->debug)
 		fprintf(stderr, "relfs: refused %s: %s\n", what,
 		    *msg ? msg : strerror(err));
+}
+
+void
+fs_refuse(fuse_req_t req, int err, const char *what)
+{
+	fs_refusal(req, err, what);
 	fuse_reply_err(req, err);
 }
 

@@ -113,6 +113,9 @@ extern const struct fuse_lowlevel_ops relfs_ops;
  */
 void fs_changed(struct fs *fs);
 
+/* Log the refusal of what for req's caller (the store's message, or err). */
+void fs_refusal(fuse_req_t req, int err, const char *what);
+
 /* Reply err to req, and log msg (the store's message) when it is a refusal. */
 void fs_refuse(fuse_req_t req, int err, const char *what);
 

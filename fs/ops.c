@@ -17,9 +17,7 @@
 static void
 refuse_rofs(fuse_req_t req, const char *what)
 {
-	store_seterr(-EROFS, "%s: artifacts are immutable; write new artifacts "
-	    "under incoming/", what);
-	fs_refuse(req, EROFS, what);
+	fs_refuse(req, -store_refuse_immutable(what), what);
 }
 
 static void
@@ -228,9 +226,7 @@ op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	(void)name;
 	(void)mode;
 	(void)rdev;
-	store_seterr(-EPERM, "mknod: devices, FIFOs and sockets cannot be part "
-	    "of an artifact");
-	fs_refuse(req, EPERM, "mknod");
+	fs_refuse(req, -store_refuse_special(), "mknod");
 }
 
 static void

@@ -195,55 +195,21 @@ place(struct fs *fs, struct inc_node *dir, const char *name, int fd)
 		inc_mark_result(fs, st.st_dev, st.st_ino, dir, name);
 }
 
-/* Record bytes as a run of dir's artifact under name; 0 or an errno. */
-static int
-record(fuse_req_t req, uint64_t art, const char *name, const char *buf,
-    size_t len)
-{
-	struct fs *fs = FS(req);
-	struct store_user who;
-	uint64_t no;
-
-	fs_who(req, &who);
-	return store_result_add(fs->st, art, name, buf, len, &who, &no);
-}
-
-/* Log a refused result and give the errno close() or rename() answers. */
-static int
-refused(fuse_req_t req, uint64_t art, const char *name, int rc)
-{
-	struct fs *fs = FS(req);
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	char key[2 * NAME_MAX_BYTES + 2] = "?";
-
-	/* over the size limit is bad content too */
-	if (rc == -EFBIG)
-		rc = -EINVAL;
-	(void)store_artifact_key(fs->st, art, key);
-	store_prefixerr(rc, "artifacts/%s/results/%s", key, name);
-	store_log(fs->st, "refused result for uid %u: %s",
-	    (unsigned)ctx->uid, store_errmsg());
-	if (fs->debug)
-		fprintf(stderr, "relfs: refused result: %s\n", store_errmsg());
-	return rc;
-}
-
 int
 results_close(fuse_req_t req, int fd)
 {
 	struct fs *fs = FS(req);
 	struct spool *sp = fs->spool[fd];
-	char *buf = NULL;
-	size_t len;
+	struct store_user who;
 	int rc;
 
-	/* one byte more than the limit: the store says it is too large */
-	rc = safe_read_fd(fd, RESULT_MAX + 1, sp->name, &buf, &len);
-	if (rc == 0)
-		rc = record(req, sp->art, sp->name, buf, len);
-	free(buf);
-	if (rc < 0)
-		return refused(req, sp->art, sp->name, rc);
+	fs_who(req, &who);
+	rc = store_result_close(fs->st, sp->art, sp->name, fd, &who, NULL,
+	    NULL);
+	if (rc < 0) {
+		fs_refusal(req, -rc, "result");
+		return rc;
+	}
 	place(fs, sp->dir, sp->name, fd);
 	return 0;
 }
@@ -266,6 +232,7 @@ results_rename_in(fuse_req_t req, struct inc_node *dir, const char *name,
     struct inc_node *newdir, const char *newname, unsigned int flags)
 {
 	struct fs *fs = FS(req);
+	struct store_user who;
 	struct stat st;
 	char *buf = NULL;
 	size_t len;
@@ -274,13 +241,12 @@ results_rename_in(fuse_req_t req, struct inc_node *dir, const char *name,
 	if ((flags & RENAME_NOREPLACE) &&
 	    fstatat(newdir->fd, newname, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return -EEXIST;
-	/* the bytes of the file itself: a link or a FIFO is refused */
-	rc = safe_read(dir->fd, name, RESULT_MAX + 1, name, &buf, &len);
-	if (rc == 0)
-		rc = record(req, newdir->art, newname, buf, len);
+	fs_who(req, &who);
+	rc = store_result_take(fs->st, newdir->art, newname, dir->fd, name,
+	    &who, &buf, &len);
 	if (rc < 0) {
-		free(buf);
-		return refused(req, newdir->art, newname, rc);
+		fs_refusal(req, -rc, "result");
+		return rc;
 	}
 	/* what shows under the name is exactly what was recorded */
 	if (unnamed(req, newdir, newname, 0644, &fd) == 0 &&

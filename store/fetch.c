@@ -824,3 +824,33 @@ out:
 	json_decref(f.keys);
 	return rc;
 }
+
+int
+store_dep_open(struct store *st, uint64_t ino, const struct node *n,
+    int offline, int max_fd, struct store_stream **stream, int *local)
+{
+	char name[NAME_MAX_BYTES + 1], url[4096];
+	int rc, state;
+
+	*stream = NULL;
+	*local = -1;
+	if ((rc = store_dep_url(st, ino, n, name, url)) < 0)
+		return rc;
+	rc = offline ? 1 : store_dep_stream(st, name, url, n->digest, n->size,
+	    stream);
+	if (rc < 0)
+		return rc;
+	if (rc == 0 && store_stream_fd(*stream) >= max_fd) {
+		/* no room to follow it: wait for the whole of it */
+		store_stream_close(*stream);
+		*stream = NULL;
+		if ((rc = store_dep_fetch(st, name, url, n->digest, NULL, NULL,
+		    &state)) < 0)
+			return rc;
+		rc = 1;
+	}
+	if (rc == 1 && (rc = store_node_open(st, n, local)) < 0)
+		return offline ? store_seterr(-EIO, "deps/%s: not fetched, and "
+		    "this mount is offline (relctl fetch gets it)", name) : rc;
+	return *stream ? 0 : 1;
+}

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "safe.h"
 #include "store_impl.h"
 
 static const char *copied[][2] = {
@@ -705,4 +706,63 @@ store_result_refuse(enum store_result_op op)
 		    "files, not hard links");
 	}
 	return store_seterr(-EINVAL, "results/: not allowed");
+}
+
+/* A refused result: bad content is EINVAL, and the message names it. */
+static int
+result_refused(struct store *st, uint64_t art, const char *name, int rc)
+{
+	char key[2 * NAME_MAX_BYTES + 2] = "?";
+
+	if (rc == -EFBIG)
+		rc = -EINVAL;
+	(void)store_artifact_key(st, art, key);
+	return store_prefixerr(rc, "artifacts/%s/results/%s", key, name);
+}
+
+/* Record buf (read by the caller) or say why not; keeps buf when asked. */
+static int
+result_record(struct store *st, uint64_t art, const char *name, int rc,
+    char *buf, size_t len, const struct store_user *who, char **bytes,
+    size_t *blen)
+{
+	uint64_t no;
+
+	if (rc == 0)
+		rc = store_result_add(st, art, name, buf, len, who, &no);
+	if (rc < 0) {
+		free(buf);
+		return result_refused(st, art, name, rc);
+	}
+	if (bytes) {
+		*bytes = buf;
+		*blen = len;
+	} else {
+		free(buf);
+	}
+	return 0;
+}
+
+int
+store_result_close(struct store *st, uint64_t art, const char *name,
+    int fd, const struct store_user *who, char **bytes, size_t *len)
+{
+	char *buf = NULL;
+	size_t n = 0;
+	/* one byte more than the limit: store_result_add says it is too big */
+	int rc = safe_read_fd(fd, RESULT_MAX + 1, name, &buf, &n);
+
+	return result_record(st, art, name, rc, buf, n, who, bytes, len);
+}
+
+int
+store_result_take(struct store *st, uint64_t art, const char *name,
+    int dirfd, const char *from, const struct store_user *who,
+    char **bytes, size_t *len)
+{
+	char *buf = NULL;
+	size_t n = 0;
+	int rc = safe_read(dirfd, from, RESULT_MAX + 1, from, &buf, &n);
+
+	return result_record(st, art, name, rc, buf, n, who, bytes, len);
 }

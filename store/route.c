@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "formats.h"
+#include "safe.h"
 #include "stage_impl.h"
 
 struct target {
@@ -208,4 +209,23 @@ store_ctl_mkdir(struct store *st, uint64_t dir, const char *name,
 		return store_release_create(st, name, who);
 	return store_seterr(-EROFS, "mkdir '%s': only stages/<stage>, "
 	    "scenarios/<scenario> and releases/<release> can be made", name);
+}
+
+#define CTL_MAX (1 << 20)	/* bytes of a file written into the index */
+
+int
+store_ctl_close(struct store *st, uint64_t dir, const char *name, int fd,
+    const struct store_user *who)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int rc = safe_read_fd(fd, CTL_MAX + 1, name, &buf, &len);
+
+	if (rc == 0 && len > CTL_MAX)
+		rc = store_seterr(-EINVAL, "'%s' is larger than %d bytes", name,
+		    CTL_MAX);
+	else if (rc == 0)
+		rc = store_ctl_write(st, dir, name, buf, len, who);
+	free(buf);
+	return rc < 0 ? store_prefixerr(rc, "%s", name) : 0;
 }

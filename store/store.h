@@ -133,6 +133,14 @@ int store_seal_rename(struct store *st, int projfd, const char *projpath,
  */
 void store_seal_recover(struct store *st);
 
+/*
+ * The refusals of the tree itself, for the mount: what changes an artifact
+ * (or any node of the index that only the store writes) is -EROFS, and a
+ * device, FIFO or socket anywhere is -EPERM; each with its message.
+ */
+int store_refuse_immutable(const char *what);
+int store_refuse_special(void);
+
 /* Nodes of the tree, for the mount. */
 int store_node_get(struct store *st, uint64_t ino, struct node *out);
 int store_node_lookup(struct store *st, uint64_t dir, const char *name,
@@ -184,6 +192,24 @@ enum store_result_op {
 };
 int store_result_named(const char *name);
 int store_result_refuse(enum store_result_op op);
+
+/*
+ * close() of a result: record the bytes of fd (its whole content, at most
+ * RESULT_MAX) as a run of art named name, by who.  Refused content is
+ * -EINVAL (too large included) with "artifacts/<p>/<v>/results/<name>: "
+ * before the reason, or the store's errno.  *bytes (when not NULL, the
+ * caller frees it) gets what was recorded.
+ */
+int store_result_close(struct store *st, uint64_t art, const char *name,
+    int fd, const struct store_user *who, char **bytes, size_t *len);
+
+/*
+ * A staged file dirfd/from renamed onto a result name: the same, read
+ * through a descriptor (a link or a FIFO is refused), never blocking.
+ */
+int store_result_take(struct store *st, uint64_t art, const char *name,
+    int dirfd, const char *from, const struct store_user *who,
+    char **bytes, size_t *len);
 
 /*
  * Record one run of the artifact with inode art from the file name and
@@ -327,6 +353,17 @@ void store_stream_close(struct store_stream *s);
 int store_dep_url(struct store *st, uint64_t ino, const struct node *n,
     char *name, char *url);
 
+/*
+ * open() of deps/<name> (node n at ino): 1 and *local (a descriptor of the
+ * fetched file) when its bytes are local; 0 and *stream when a download
+ * (begun now, or in flight) is followed; <0 refused.  offline: nothing is
+ * fetched (not fetched yet is -EIO, saying how to get it).  A stream whose
+ * descriptor would be max_fd or more is not followed: the whole file is
+ * fetched first, then opened.
+ */
+int store_dep_open(struct store *st, uint64_t ino, const struct node *n,
+    int offline, int max_fd, struct store_stream **stream, int *local);
+
 /* Record a fetched dependency's real size on its node. */
 int store_dep_size(struct store *st, uint64_t ino, uint64_t size);
 
@@ -385,6 +422,14 @@ int store_ctl_writable(struct store *st, uint64_t dir, const char *name,
     const struct store_user *who);
 int store_ctl_write(struct store *st, uint64_t dir, const char *name,
     const char *buf, size_t len, const struct store_user *who);
+
+/*
+ * close() of a file written into the index: the bytes of fd (its whole
+ * content, at most 1 MiB: larger is -EINVAL) go to store_ctl_write; a
+ * refusal's message starts with the file's name.
+ */
+int store_ctl_close(struct store *st, uint64_t dir, const char *name, int fd,
+    const struct store_user *who);
 int store_ctl_remove(struct store *st, uint64_t dir, const char *name,
     const struct store_user *who);
 int store_ctl_mkdir(struct store *st, uint64_t dir, const char *name,

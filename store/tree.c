@@ -282,3 +282,17 @@ store_artifact_key(struct store *st, uint64_t art, char *out)
 	free(val);
 	return 0;
 }
+
+int
+store_refuse_immutable(const char *what)
+{
+	return store_seterr(-EROFS, "%s: artifacts are immutable; write new "
+	    "artifacts under incoming/", what);
+}
+
+int
+store_refuse_special(void)
+{
+	return store_seterr(-EPERM, "mknod: devices, FIFOs and sockets cannot "
+	    "be part of an artifact");
+}
