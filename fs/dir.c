@@ -22,6 +22,7 @@ dir_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct node n;
 	int rc;
 
+	store_clearerr();
 	if (fs->no_opendir) {
 		fuse_reply_err(req, ENOSYS);
 		return;
@@ -125,6 +126,7 @@ void
 dir_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     struct fuse_file_info *fi)
 {
+	store_clearerr();
 	do_readdir(req, ino, size, off, fi, 0);
 }
 
@@ -132,6 +134,7 @@ void
 dir_readplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     struct fuse_file_info *fi)
 {
+	store_clearerr();
 	do_readdir(req, ino, size, off, fi, 1);
 }
 
@@ -140,6 +143,7 @@ dir_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct inc_node *in = attr_route(FS(req), &ino);
 
+	store_clearerr();
 	if (in)
 		inc_releasedir(req, fi);
 	else
@@ -150,6 +154,7 @@ void
 dir_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
     struct fuse_file_info *fi)
 {
+	store_clearerr();
 	(void)ino;
 	(void)datasync;
 	(void)fi;

@@ -177,6 +177,8 @@ wake_thread(void *arg)
 			reopen_log = 0;
 			store_log_reopen(fs->st);
 		}
+		/* the reason logged is this round's, never an older one */
+		store_clearerr();
 		if (store_wake(fs->st, &next) < 0)
 			store_log(fs->st, "wake: %s", store_errmsg());
 		/* what relctl changed beside the mount */

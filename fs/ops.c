@@ -60,6 +60,7 @@ op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	uint64_t ino;
 	int rc;
 
+	store_clearerr();
 	if (dir) {
 		inc_lookup(req, dir, name);
 		return;
@@ -109,6 +110,7 @@ op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct node n;
 	int rc;
 
+	store_clearerr();
 	(void)fi;
 	if (in && ino != INO_INCOMING) {
 		inc_getattr(req, in);
@@ -132,6 +134,7 @@ op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 	struct node n;
 	struct stat st;
 
+	store_clearerr();
 	if (in) {
 		if (!fs_deny(req, STORE_ROLE_CI, "setattr"))
 			inc_setattr(req, in, attr, valid, fi);
@@ -173,6 +176,7 @@ op_readlink(fuse_req_t req, fuse_ino_t ino)
 	char *target = NULL;
 	int rc;
 
+	store_clearerr();
 	if (in) {
 		inc_readlink(req, in);
 		return;
@@ -192,6 +196,7 @@ op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	struct inc_node *dir = attr_route(FS(req), &parent);
 
+	store_clearerr();
 	struct fs *fs = FS(req);
 	struct store_user who;
 	struct fuse_entry_param e;
@@ -222,6 +227,7 @@ static void
 op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
     dev_t rdev)
 {
+	store_clearerr();
 	(void)parent;
 	(void)name;
 	(void)mode;
@@ -235,6 +241,7 @@ op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 {
 	struct inc_node *dir = attr_route(FS(req), &parent);
 
+	store_clearerr();
 	if (dir) {
 		if (!fs_deny(req, STORE_ROLE_CI, "symlink"))
 			inc_symlink(req, link, dir, name);
@@ -250,6 +257,7 @@ op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct store_user who;
 	int rc;
 
+	store_clearerr();
 	if (dir) {
 		if (!fs_deny(req, STORE_ROLE_CI, "unlink"))
 			inc_unlink(req, dir, name, 0);
@@ -271,6 +279,7 @@ op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct inc_node *dir = attr_route(FS(req), &parent);
 
+	store_clearerr();
 	if (dir) {
 		if (!fs_deny(req, STORE_ROLE_CI, "rmdir"))
 			inc_unlink(req, dir, name, 1);
@@ -286,6 +295,7 @@ op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct inc_node *src = attr_route(fs, &parent);
 	struct inc_node *dst = attr_route(fs, &newparent);
 
+	store_clearerr();
 	if (src && fs_deny(req, STORE_ROLE_CI, "rename"))
 		return;
 	if (src && dst) {
@@ -313,6 +323,7 @@ op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	struct inc_node *n = attr_route(fs, &ino);
 	struct inc_node *dir = attr_route(fs, &newparent);
 
+	store_clearerr();
 	/* hard links within the staging area (cp -a, rsync -H, tar) */
 	if (n && dir && n != &fs->root) {
 		if (!fs_deny(req, STORE_ROLE_CI, "link"))
@@ -332,6 +343,7 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct node n;
 	int rc, fd;
 
+	store_clearerr();
 	if (in) {
 		if (((fi->flags & O_ACCMODE) == O_RDONLY &&
 		    !(fi->flags & O_TRUNC)) ||
@@ -385,6 +397,7 @@ op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 {
 	struct inc_node *dir = attr_route(FS(req), &parent);
 
+	store_clearerr();
 	if (dir) {
 		if (!fs_deny(req, STORE_ROLE_CI, "create"))
 			inc_create(req, dir, name, mode, fi);
@@ -400,6 +413,7 @@ op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fs *fs = FS(req);
 	int fd = (int)fi->fh;
 
+	store_clearerr();
 	if (deps_stream_of(fs, fd)) {
 		/* a dependency on its way: wait for these bytes */
 		size_t want = size;
@@ -435,6 +449,7 @@ op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
 	ssize_t n;
 
+	store_clearerr();
 	(void)ino;
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = (int)fi->fh;
@@ -458,6 +473,7 @@ op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs *fs = FS(req);
 	int fd = (int)fi->fh, rc = 0;
 
+	store_clearerr();
 	(void)ino;
 	/*
 	 * Only once something was written: a shell's `>` closes a duplicate
@@ -482,6 +498,7 @@ op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs *fs = FS(req);
 	int fd = (int)fi->fh;
 
+	store_clearerr();
 	if (deps_stream_of(fs, fd)) {
 		struct store_stream *s = fs->stream[fd];
 
@@ -514,6 +531,7 @@ op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 {
 	int rc;
 
+	store_clearerr();
 	(void)ino;
 	rc = datasync ? fdatasync((int)fi->fh) : fsync((int)fi->fh);
 	if (rc < 0)
@@ -530,6 +548,7 @@ op_statfs(fuse_req_t req, fuse_ino_t ino)
 	struct fs *fs = FS(req);
 	struct statvfs sv;
 
+	store_clearerr();
 	(void)ino;
 	if (statvfs(store_path(fs->st), &sv) < 0) {
 		fuse_reply_err(req, errno);

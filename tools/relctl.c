@@ -657,7 +657,10 @@ main(int argc, char **argv)
 	}
 	for (size_t c = 0; c < sizeof(cmds) / sizeof(*cmds); c++) {
 		if (strcmp(argv[i], cmds[c].name) == 0) {
-			int rc = cmds[c].fn(argc - i, argv + i);
+			int rc;
+
+			store_clearerr();
+			rc = cmds[c].fn(argc - i, argv + i);
 
 			/* a command used wrongly: the list of commands */
 			if (rc == RELCTL_USAGE) {
