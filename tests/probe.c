@@ -19,6 +19,8 @@
  *   probe exchange A B | noreplace A B   renameat2 with RENAME_EXCHANGE or
  *                           RENAME_NOREPLACE
  *   probe chdir PATH | stat PATH
+ *   probe copy SRC DST      write SRC's bytes to DST (O_CREAT|O_TRUNC),
+ *                           then close: close()'s errno is the answer
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -112,6 +114,23 @@ run(int argc, char **argv)
 	    argc == 4)
 		return renameat2(AT_FDCWD, p, AT_FDCWD, argv[3], op[0] == 'e' ?
 		    RENAME_EXCHANGE : RENAME_NOREPLACE);
+	if (strcmp(op, "copy") == 0 && argc == 4) {
+		int in = open(p, O_RDONLY);
+		ssize_t n;
+
+		if (in < 0)
+			return -1;
+		fd = open(argv[3], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0) {
+			close(in);
+			return -1;
+		}
+		while ((n = read(in, buf, sizeof(buf))) > 0)
+			if (write(fd, buf, (size_t)n) != n)
+				break;
+		close(in);
+		return close(fd);
+	}
 	if (strcmp(op, "chdir") == 0)
 		return chdir(p);
 	if (strcmp(op, "stat") == 0) {

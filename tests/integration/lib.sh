@@ -46,6 +46,17 @@ check_fails() {
 	else ok "$desc"; fi
 }
 
+# check_refused DESC MESSAGE CMD...: CMD fails, and says MESSAGE (the
+# whole first line of what it printed)
+check_refused() {
+	local desc=$1 want=$2; shift 2
+	if "$@" >"$T/out" 2>&1; then
+		not_ok "$desc (it succeeded)"; sed 's/^/#   /' "$T/out" | head -20
+	else
+		check_eq "$desc" "$want" "$(head -1 "$T/out")"
+	fi
+}
+
 # check_eq DESC EXPECTED ACTUAL
 check_eq() {
 	if [ "$2" = "$3" ]; then ok "$1"; else

@@ -34,7 +34,8 @@ check_eq "refusal logged with a reason" 1 \
 	"$(grep -c 'refused open for writing.*artifacts are immutable' "$STORE/relfs.log" | cut -c1 | sed 's/[1-9]/1/')"
 
 # a version that exists: EEXIST, both ways
-check_fails "relctl publish of an existing version" \
+check_refused "relctl publish of an existing version" \
+	"relctl: artifact fuel 1 already exists: an artifact never changes; publish a new version" \
 	"$RELCTL" publish "$STORE" "$SRC" --project fuel --version 1
 check_eq "relctl says why" "relctl: artifact fuel 1 already exists: an artifact never changes; publish a new version" \
 	"$("$RELCTL" publish "$STORE" "$SRC" --project fuel --version 1 2>&1)"
@@ -46,9 +47,12 @@ check_eq "the artifact is unchanged" one "$(cat "$A/files/d/f")"
 rm -rf "$MNT/incoming/fuel/1"
 
 # bad names
-check_fails "project '..' refused" "$RELCTL" publish "$STORE" "$SRC" --project .. --version 1
-check_fails "version with a slash refused" "$RELCTL" publish "$STORE" "$SRC" --project p --version a/b
-check_fails "control character refused" "$RELCTL" publish "$STORE" "$SRC" --project "$(printf 'a\tb')" --version 1
+check_refused "project '..' refused" \
+	"relctl: invalid project name '..'" "$RELCTL" publish "$STORE" "$SRC" --project .. --version 1
+check_refused "version with a slash refused" \
+	"relctl: invalid version name 'a/b': contains '/'" "$RELCTL" publish "$STORE" "$SRC" --project p --version a/b
+check_refused "control character refused" \
+	"relctl: invalid project name: contains a control character" "$RELCTL" publish "$STORE" "$SRC" --project "$(printf 'a\tb')" --version 1
 long=$(printf 'v%.0s' $(seq 256))
 check_eq "256-byte version: ENAMETOOLONG message" \
 	"relctl: invalid version name: longer than 255 bytes" \
@@ -73,24 +77,29 @@ check_eq "a link out of the artifact is refused" "relctl: symbolic link 'escape'
 	"$("$RELCTL" publish "$STORE" "$BAD" --project p --version 1 2>&1)"
 rm "$BAD/escape"
 ln -s /etc/passwd "$BAD/abs"
-check_fails "an absolute link is refused" "$RELCTL" publish "$STORE" "$BAD" --project p --version 1
+check_refused "an absolute link is refused" \
+	"relctl: symbolic link 'abs' points outside the artifact ('/etc/passwd')" "$RELCTL" publish "$STORE" "$BAD" --project p --version 1
 rm "$BAD/abs"
 printf 'only\ttwo\n' >"$BAD/pins"
 check_eq "a bad pins line is refused" "relctl: $BAD/pins: pins line 1: expected name, version, sha256, url and an optional size, separated by tabs" \
 	"$("$RELCTL" publish "$STORE" "$BAD" --project p --version 1 2>&1)"
 printf 'img\t1\tnothex\thttp://x/y\n' >"$BAD/pins"
-check_fails "a bad pin digest is refused" "$RELCTL" publish "$STORE" "$BAD" --project p --version 1
+check_refused "a bad pin digest is refused" \
+	"relctl: $T/bad/pins: pin 'img': sha256 must be 64 hex digits" "$RELCTL" publish "$STORE" "$BAD" --project p --version 1
 printf 'img\t1\t%s\tftp://x/y\n' "$(printf x | sha256sum | cut -c1-64)" >"$BAD/pins"
-check_fails "a pin url scheme other than http/https/file is refused" "$RELCTL" publish "$STORE" "$BAD" --project p --version 1
+check_refused "a pin url scheme other than http/https/file is refused" \
+	"relctl: $T/bad/pins: pin 'img': url must start with http://, https:// or file://" "$RELCTL" publish "$STORE" "$BAD" --project p --version 1
 rm "$BAD/pins"
 echo '{"scenario": 1}' >"$BAD/artifact.json"
-check_fails "artifact.json with a bad value is refused" "$RELCTL" publish "$STORE" "$BAD" --project p --version 1
+check_refused "artifact.json with a bad value is refused" \
+	"relctl: artifact.json: 'scenario' must be a string" "$RELCTL" publish "$STORE" "$BAD" --project p --version 1
 echo '{"colour": "red"}' >"$BAD/artifact.json"
 check_eq "artifact.json with an unknown key is refused" \
 	"relctl: artifact.json: unknown key 'colour' (known: scenario, installer, description, pins)" \
 	"$("$RELCTL" publish "$STORE" "$BAD" --project p --version 1 2>&1)"
 echo '{not json' >"$BAD/artifact.json"
-check_fails "artifact.json that is not JSON is refused" "$RELCTL" publish "$STORE" "$BAD" --project p --version 1
+check_refused "artifact.json that is not JSON is refused" \
+	"relctl: artifact.json: not a JSON object (line 1: string or '}' expected near 'not')" "$RELCTL" publish "$STORE" "$BAD" --project p --version 1
 # the same bad input through the mount: EINVAL at mv, staging kept
 mkdir -p "$MNT/incoming/p/1"
 echo '{"colour": "red"}' >"$MNT/incoming/p/1/artifact.json"

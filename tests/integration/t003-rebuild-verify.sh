@@ -62,7 +62,8 @@ echo b >"$f"
 check "verify clean again once repaired" "$RELCTL" verify "$STORE"
 rm "$f"
 check "verify names a missing content file" grep -q "object '$f' is missing" <("$RELCTL" verify "$STORE")
-check_fails "rebuild refuses a store with missing content" "$RELCTL" rebuild "$STORE"
+check_refused "rebuild refuses a store with missing content" \
+	"relctl: apex 1.0: content of 'y/b' (0263829989b6fd954f72baaf2fc64bc2e2f01d692d4de72986ea808f6e99813f) is missing from the content store (the old index is kept)" "$RELCTL" rebuild "$STORE"
 echo b >"$f"
 
 blob=$(git --git-dir="$STORE/ledger.git" rev-parse HEAD:artifacts/apex/1.0/manifest.json)
@@ -80,6 +81,9 @@ check_fails "verify finds a missing ledger object" "$RELCTL" verify "$STORE"
 check "verify reports it through git fsck" grep -q "git fsck: " <("$RELCTL" verify "$STORE")
 check "verify names the artifact whose ledger entry is gone" grep -q "apex/1.0: ledger:" <("$RELCTL" verify "$STORE")
 check_fails "rebuild refuses a damaged ledger" "$RELCTL" rebuild "$STORE"
+check_eq "and says that an object is missing" \
+	"relctl: ledger: could not walk the tree: object not found - no match for id (ID) (the old index is kept)" \
+	"$(head -1 "$T/out" | sed 's/id ([0-9a-f]*)/id (ID)/')"
 mkdir -p "$(dirname "$lf")"
 mv "$T/saved-object" "$lf"
 [ -f "$T/saved-idx" ] && mv "$T/saved-idx" "${lf%.pack}.idx"

@@ -30,7 +30,7 @@ check "mkdir scenarios/os-odl-sfc-noha" mkdir "$M/scenarios/os-odl-sfc-noha"
 check "scenario.json" sh -c "echo '{\"installer\": \"fuel\", \"projects\": [\"fuel\", \"functest\"], \"description\": \"no SDN, HA\"}' >'$M/scenarios/os-nosdn-nofeature-ha/scenario.json'"
 check "scenario.json of the second" sh -c "echo '{\"installers\": [\"apex\"], \"projects\": [\"apex\", \"functest\"]}' >'$M/scenarios/os-odl-sfc-noha/scenario.json'"
 echo '{"installer": "fuel"}' >"$T/noproj.json"
-check_fails "a scenario without projects is refused" cp "$T/noproj.json" "$M/scenarios/os-odl-sfc-noha/scenario.json"
+check_errno "a scenario without projects is refused at close" EINVAL copy "$T/noproj.json" "$M/scenarios/os-odl-sfc-noha/scenario.json"
 check "the reason is logged" grep -q "must list its projects" "$STORE/relfs.log"
 check "scenario criteria" sh -c "echo '{\"require\": [{\"testcase\": \"vping_ssh\"}]}' >'$M/scenarios/os-nosdn-nofeature-ha/criteria/daily.json'"
 
@@ -60,11 +60,11 @@ check "scenario status for people" grep -q "tempest: 3" "$M/scenarios/os-odl-sfc
 check "mkdir releases/2027.1" mkdir "$M/releases/2027.1"
 R=$M/releases/2027.1
 echo '{"target": "2027-05-01T00:00:00Z"}' >"$T/nostage.json"
-check_fails "a release without stage is refused" cp "$T/nostage.json" "$R/release.json"
+check_errno "a release without stage is refused at close" EINVAL copy "$T/nostage.json" "$R/release.json"
 echo '{"stage": "nope"}' >"$T/badstage.json"
-check_fails "a release with an unknown stage is refused" cp "$T/badstage.json" "$R/release.json"
+check_errno "a release with an unknown stage is refused at close" EINVAL copy "$T/badstage.json" "$R/release.json"
 echo '{"stage": "daily", "target": "soon"}' >"$T/badtarget.json"
-check_fails "a target that is not a time is refused" cp "$T/badtarget.json" "$R/release.json"
+check_errno "a target that is not a time is refused at close" EINVAL copy "$T/badtarget.json" "$R/release.json"
 check "release.json" sh -c "echo '{\"target\": \"2099-01-01T00:00:00Z\", \"stage\": \"daily\", \"require\": [{\"testcase\": \"healthcheck\"}]}' >'$R/release.json'"
 check_errno "an unknown scenario cannot take part" EINVAL write "$R/participants/os-nope"
 check "a scenario commits" sh -c "echo 'owner: fuel team' >'$R/participants/os-nosdn-nofeature-ha'"
@@ -116,16 +116,19 @@ echo '{"stage": "daily"}' >"$T/rel.json"
 check "relctl scenario create" "$RELCTL" scenario create "$STORE" os-cli
 check "relctl scenario set" "$RELCTL" scenario set "$STORE" os-cli "$T/sc.json"
 check_eq "the mount shows the scenario" "fuel" "$(jq -r '.projects[0]' "$M/scenarios/os-cli/scenario.json")"
-check_fails "relctl scenario set refuses a bad scenario.json" "$RELCTL" scenario set "$STORE" os-cli "$T/nostage.json"
+check_refused "relctl scenario set refuses a bad scenario.json" \
+	"relctl: scenario.json: unknown key 'target' (known: installer, installers, projects, components, description)" "$RELCTL" scenario set "$STORE" os-cli "$T/nostage.json"
 check_eq "and keeps the old one" "fuel" "$(jq -r '.projects[0]' "$M/scenarios/os-cli/scenario.json")"
 check "relctl release create" "$RELCTL" release create "$STORE" cli
 check "relctl release set" "$RELCTL" release set "$STORE" cli "$T/rel.json"
 check "relctl release join" "$RELCTL" release join "$STORE" cli os-cli "joined by relctl"
 check_eq "the mount shows the participant" "joined by relctl" "$(cat "$M/releases/cli/participants/os-cli")"
-check_fails "joining an unknown scenario is refused" "$RELCTL" release join "$STORE" cli os-nope
+check_refused "joining an unknown scenario is refused" \
+	"relctl: participants/os-nope: there is no scenario 'os-nope' (mkdir scenarios/os-nope first)" "$RELCTL" release join "$STORE" cli os-nope
 check "relctl release leave" "$RELCTL" release leave "$STORE" cli os-cli
 check_fails "and the participant is gone" test -e "$M/releases/cli/participants/os-cli"
-check_fails "release set without a file is a usage error" "$RELCTL" release set "$STORE" cli
+check_refused "release set without a file is a usage error" \
+	"usage: relctl [--json] COMMAND ..." "$RELCTL" release set "$STORE" cli
 
 # scenarios, releases and frozen trees come back from the ledger
 state() {

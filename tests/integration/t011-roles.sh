@@ -45,7 +45,8 @@ check_eq "unconfigured: the owner holds every role" "ci: the store's owner, and 
 "$RELCTL" config "$STORE" manager "$P-gmgr" >/dev/null
 check_eq "relctl config shows the groups" "approver: group $P-gappr (gid $(getent group "$P-gappr" | cut -d: -f3)), and root" \
 	"$("$RELCTL" config "$STORE" approver)"
-check_fails "a group that does not exist is refused" "$RELCTL" config "$STORE" ci no-such-group-here
+check_refused "a group that does not exist is refused" \
+	"relctl: no such group 'no-such-group-here'" "$RELCTL" config "$STORE" ci no-such-group-here
 keep() { cp "$T/out" "$T/said"; }	# what the last check printed
 said() { grep -q "$1" "$T/said"; }
 keep
@@ -152,17 +153,22 @@ check_eq "the approval commit is by the approver" "$P-appr2" \
 unmount_store
 chmod -R a+rwX "$STORE"
 before=$(ledger_commits)
-check_fails "relctl: the CI user cannot approve" as "$P-ci" "$RELCTL" approve "$STORE" fuel 1 daily ok
+check_refused "relctl: the CI user cannot approve" \
+	"relctl: permission denied: approving needs the 'approver' role, held by members of group relfst-gappr and root; relfst-ci (uid 1001) does not hold it" as "$P-ci" "$RELCTL" approve "$STORE" fuel 1 daily ok
 keep
 check "relctl says which role" said "approving needs the 'approver' role"
-check_fails "relctl: the CI user cannot set criteria" as "$P-ci" "$RELCTL" criteria "$STORE" daily /dev/null
+check_refused "relctl: the CI user cannot set criteria" \
+	"relctl: permission denied: setting criteria needs the 'manager' role, held by members of group relfst-gmgr and root; relfst-ci (uid 1001) does not hold it" as "$P-ci" "$RELCTL" criteria "$STORE" daily /dev/null
 keep
 check "and names the role, who holds it and who asked" said "needs the 'manager' role, held by members of group $P-gmgr and root; $P-ci (uid $(id -u "$P-ci")) does not hold it"
-check_fails "relctl: the approver cannot publish" as "$P-appr" "$RELCTL" publish "$STORE" "$SRC" --project fuel --version 2
+check_refused "relctl: the approver cannot publish" \
+	"relctl: permission denied: publishing an artifact needs the 'ci' role, held by members of group relfst-gci and root; relfst-appr (uid 1002) does not hold it" as "$P-appr" "$RELCTL" publish "$STORE" "$SRC" --project fuel --version 2
 keep
 check "relctl names the ci role" said "publishing an artifact needs the 'ci' role"
-check_fails "relctl: the outsider cannot revoke" as "$P-out" "$RELCTL" revoke "$STORE" daily fuel 1
-check_fails "relctl: only the owner changes the roles" as "$P-mgr" "$RELCTL" config "$STORE" ci "$P-gmgr"
+check_refused "relctl: the outsider cannot revoke" \
+	"relctl: permission denied: revoking a promotion needs the 'manager' role, held by members of group relfst-gmgr and root; relfst-out (uid 1005) does not hold it" as "$P-out" "$RELCTL" revoke "$STORE" daily fuel 1
+check_refused "relctl: only the owner changes the roles" \
+	"relctl: permission denied: only the store's owner (root) and root change its configuration; relfst-mgr (uid 1004) is neither" as "$P-mgr" "$RELCTL" config "$STORE" ci "$P-gmgr"
 keep
 check "and says so" said "only the store's owner"
 check_eq "nothing recorded by relctl's refusals" "$before" "$(ledger_commits)"

@@ -126,14 +126,17 @@ errno_as "a file:// pin of a root-only file is refused" "$P-ci" EINVAL rename "$
 check "the log says how a manager allows it" grep -q "not below a source a manager allowed (relctl config STORE file-pins" "$STORE/relfs.log"
 as "$P-ci" cp "$T/pins.http" "$I/evil/2/pins"
 errno_as "an http:// pin to a host nobody allowed is refused" "$P-ci" EINVAL rename "$I/evil/2" "$MNT/artifacts/evil/2"
-check_fails "the CI user cannot allow pin sources (no manager role, no access to the files)" as "$P-ci" "$RELCTL" config "$STORE" pin-sources http://127.0.0.1:22/
-check_fails "a prefix that does not end its host is refused" as_own "$RELCTL" config "$STORE" pin-sources http://127.0.0.1
+check_refused "the CI user cannot allow pin sources (no manager role, no access to the files)" \
+	"relctl: '$T/store' is not a relfs store (no 'format' file); create one with relctl init" as "$P-ci" "$RELCTL" config "$STORE" pin-sources http://127.0.0.1:22/
+check_refused "a prefix that does not end its host is refused" \
+	"relctl: 'http://127.0.0.1' is not an http:// or https:// URL prefix naming its host and ending in '/' after it (http://host:port/path/)" as_own "$RELCTL" config "$STORE" pin-sources http://127.0.0.1
 check "the manager (here the owner) allows a prefix" as_own "$RELCTL" config "$STORE" pin-sources http://127.0.0.1:22/
 check_eq "relctl config shows it" "pin-sources: http://127.0.0.1:22/" "$(as_own "$RELCTL" config "$STORE" pin-sources)"
 check_eq "recorded in the ledger" '["http://127.0.0.1:22/"]' \
 	"$(git --git-dir="$STORE/ledger.git" show HEAD:config.json | jq -c .pin_sources)"
 check "then the http pin is taken" as "$P-ci" mv "$I/evil/2" "$MNT/artifacts/evil/"
-check_fails "a file:// pin with .. in it never is" as_own "$RELCTL" config "$STORE" file-pins /tmp/../root
+check_refused "a file:// pin with .. in it never is" \
+	"relctl: '/tmp/../root' is not an absolute directory (no . or .. in it)" as_own "$RELCTL" config "$STORE" file-pins /tmp/../root
 mkdir -m 755 "$T/pub" && ln -s "$SECRET/key" "$T/pub/key"
 as_own "$RELCTL" config "$STORE" file-pins "$T/pub" >/dev/null
 as "$P-ci" mkdir -p "$I/evil/6"
@@ -233,17 +236,22 @@ check "byte for byte" cmp "$A/status.json" "$T/status.copy"
 # -- bad criteria
 as_own "$RELCTL" stage "$STORE" daily >/dev/null
 echo '{"soak": "106751991167301d"}' >"$T/c1.json"
-check_fails "an overflowing soak is refused" as_own "$RELCTL" criteria "$STORE" daily "$T/c1.json"
+check_refused "an overflowing soak is refused" \
+	"relctl: criteria: soak must be a duration such as \"24h\", \"30m\", \"2d\" or \"90s\", at most ten years" as_own "$RELCTL" criteria "$STORE" daily "$T/c1.json"
 echo '{"soak": "3700d"}' >"$T/c2.json"
-check_fails "a soak over ten years is refused" as_own "$RELCTL" criteria "$STORE" daily "$T/c2.json"
+check_refused "a soak over ten years is refused" \
+	"relctl: criteria: soak must be a duration such as \"24h\", \"30m\", \"2d\" or \"90s\", at most ten years" as_own "$RELCTL" criteria "$STORE" daily "$T/c2.json"
 echo '{"approvals": 1, "approvals": 0}' >"$T/c3.json"
-check_fails "duplicate keys are refused" as_own "$RELCTL" criteria "$STORE" daily "$T/c3.json"
+check_refused "duplicate keys are refused" \
+	"relctl: criteria are not valid JSON (line 1: duplicate object key near '\"approvals\"')" as_own "$RELCTL" criteria "$STORE" daily "$T/c3.json"
 echo '{"require": [{"testcase": "x", "golden": "nosuch"}]}' >"$T/c4.json"
-check_fails "golden must name a stage" as_own "$RELCTL" criteria "$STORE" daily "$T/c4.json"
+check_refused "golden must name a stage" \
+	"relctl: criteria: rule 1: golden: stage 'nosuch' does not exist" as_own "$RELCTL" criteria "$STORE" daily "$T/c4.json"
 chmod 644 "$T"/c*.json
 
 # -- bad state: rebuild while in use, a damaged or missing index
-check_fails "relctl rebuild while mounted is refused" as_own "$RELCTL" rebuild "$STORE"
+check_refused "relctl rebuild while mounted is refused" \
+	"relctl: the store '$T/store' is in use (mounted, or a relctl is running): unmount it and let relctl end first" as_own "$RELCTL" rebuild "$STORE"
 cp "$T/out" "$T/said"
 check "and says why" grep -q "in use (mounted" "$T/said"
 unmount_store
