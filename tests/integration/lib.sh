@@ -63,6 +63,23 @@ check_eq() {
 		not_ok "$1"; echo "#   expected: $2"; echo "#   actual:   $3"; fi
 }
 
+# check_log DESC PATTERN: a line relfs.log got since the last check_log
+# (a new log counts from its start) matches PATTERN (grep); not the whole
+# log, so an older line never answers for a newer refusal.
+LOG_SEEN=0
+check_log() {
+	local n
+	n=$(wc -l <"$STORE/relfs.log")
+	[ "$n" -lt "$LOG_SEEN" ] && LOG_SEEN=0
+	if tail -n +$((LOG_SEEN + 1)) "$STORE/relfs.log" | grep -q -- "$2"; then
+		ok "$1"
+	else
+		not_ok "$1"; echo "#   the log since the last look:"
+		tail -n +$((LOG_SEEN + 1)) "$STORE/relfs.log" | head -10 | sed 's/^/#   /'
+	fi
+	LOG_SEEN=$n
+}
+
 # check_errno DESC ERRNO OP PATH [PATH]: the probe reports exactly ERRNO.
 check_errno() {
 	local desc=$1 want=$2; shift 2

@@ -31,7 +31,7 @@ check "scenario.json" sh -c "echo '{\"installer\": \"fuel\", \"projects\": [\"fu
 check "scenario.json of the second" sh -c "echo '{\"installers\": [\"apex\"], \"projects\": [\"apex\", \"functest\"]}' >'$M/scenarios/os-odl-sfc-noha/scenario.json'"
 echo '{"installer": "fuel"}' >"$T/noproj.json"
 check_errno "a scenario without projects is refused at close" EINVAL copy "$T/noproj.json" "$M/scenarios/os-odl-sfc-noha/scenario.json"
-check "the reason is logged" grep -q "must list its projects" "$STORE/relfs.log"
+check_log "the reason is logged" "must list its projects"
 check "scenario criteria" sh -c "echo '{\"require\": [{\"testcase\": \"vping_ssh\"}]}' >'$M/scenarios/os-nosdn-nofeature-ha/criteria/daily.json'"
 
 N=$M/artifacts

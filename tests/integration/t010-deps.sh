@@ -45,13 +45,13 @@ check_eq "later reads are local" 1 "$(grep -c 'GET good.img' "$T/srv.log")"
 
 # a digest mismatch: EIO, a message, nothing cached, the next read retries
 check_errno "a digest mismatch is EIO" EIO read "$D/bad"
-check "the message says what is wrong" grep -q "deps/bad\|bad: digest mismatch" "$STORE/relfs.log"
+check_log "the message says what is wrong" "deps/bad\|bad: digest mismatch"
 check_fails "and never what the bytes it refused hash to" grep -q "$(sha "$SRV/bad.img")" "$STORE/relfs.log"
 check_eq "nothing cached" "" "$(find "$STORE/objects" -name "$(printf 'other' | sha256sum | cut -c3-64)")"
 check_errno "the next read tries again" EIO read "$D/bad"
 check_eq "and downloads again" 2 "$(grep -c 'GET bad.img' "$T/srv.log")"
 check_errno "a 404 is EIO" EIO read "$D/missing"
-check "the 404 is explained" grep -q "missing: could not fetch.*404" "$STORE/relfs.log"
+check_log "the 404 is explained" "missing: could not fetch.*404"
 check "a file:// pin" cmp "$T/local.img" "$D/local"
 
 # a server that drops the transfer, then comes back: relctl fetch resumes
@@ -177,7 +177,7 @@ mount_store -o offline
 check "offline: the file is there" test -e "$MNT/artifacts/fuel/2/deps/good"
 n=$(grep -c 'GET good.img' "$T/srv.log")
 check_errno "offline: reading unfetched bytes is EIO" EIO read "$MNT/artifacts/fuel/2/deps/good"
-check "offline: the message says why" grep -q "not fetched, and this mount is offline" "$STORE/relfs.log"
+check_log "offline: the message says why" "not fetched, and this mount is offline"
 check_eq "offline: no download" "$n" "$(grep -c 'GET good.img' "$T/srv.log")"
 check "offline: what is fetched is served" cmp "$SRV/big.img" "$MNT/artifacts/fuel/2/deps/big"
 kill $SPID; wait $SPID 2>/dev/null

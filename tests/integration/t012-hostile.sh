@@ -123,7 +123,7 @@ printf 'up\t1\t%064d\thttp://127.0.0.1:22/x\n' 0 >"$T/pins.http"
 chmod 644 "$T/pins.file" "$T/pins.http"
 as "$P-ci" cp "$T/pins.file" "$I/evil/2/pins"
 errno_as "a file:// pin of a root-only file is refused" "$P-ci" EINVAL rename "$I/evil/2" "$MNT/artifacts/evil/2"
-check "the log says how a manager allows it" grep -q "not below a source a manager allowed (relctl config STORE file-pins" "$STORE/relfs.log"
+check_log "the log says how a manager allows it" "not below a source a manager allowed (relctl config STORE file-pins"
 as "$P-ci" cp "$T/pins.http" "$I/evil/2/pins"
 errno_as "an http:// pin to a host nobody allowed is refused" "$P-ci" EINVAL rename "$I/evil/2" "$MNT/artifacts/evil/2"
 check_refused "the CI user cannot allow pin sources (no manager role, no access to the files)" \
@@ -214,7 +214,7 @@ as "$P-ci" mkdir -p "$I/evil/4"
 as "$P-ci" sh -c "exec 3>'$I/evil/4/open'; echo before >&3; \
 	'$PROBE' rename '$I/evil/4' '$MNT/artifacts/evil/4' >'$T/busy' 2>&1; echo after >&3; exec 3>&-"
 check_eq "a seal while a file is open for writing is EBUSY" "EBUSY" "$(cat "$T/busy")"
-check "the log says why" grep -q "open for writing: close it, then seal" "$STORE/relfs.log"
+check_log "the log says why" "open for writing: close it, then seal"
 check "once closed, the seal goes" as "$P-ci" mv "$I/evil/4" "$MNT/artifacts/evil/"
 check_eq "with every byte written" "before after" "$(tr '\n' ' ' <"$MNT/artifacts/evil/4/files/open" | sed 's/ $//')"
 
@@ -224,7 +224,7 @@ kill -HUP "$pid"
 sleep 1.5
 check "SIGHUP does not unmount" mountpoint -q "$MNT"
 as "$P-ci" "$PROBE" unlink "$A/results/same.json" >/dev/null
-check "the next refusal goes to a new relfs.log" grep -q "never removed" "$STORE/relfs.log"
+check_log "the next refusal goes to a new relfs.log" "never removed"
 
 # -- honest sizes: what stat says is what a read returns
 for f in "$A/status" "$A/status.json" "$A/runs/vping/000001.json"; do
@@ -274,7 +274,7 @@ head=$($G rev-parse HEAD)
 commits=$($G rev-list --count HEAD)
 $G update-ref -d refs/heads/main
 check "a change with the branch deleted is kept in the index" as_own "$RELCTL" stage "$STORE" weekly
-check "the ledger refused to start a new history" grep -q "refs/heads/main is at change 0 (missing)" "$STORE/relfs.log"
+check_log "the ledger refused to start a new history" "refs/heads/main is at change 0 (missing)"
 check_fails "no new branch was made" $G rev-parse -q --verify refs/heads/main
 $G update-ref refs/heads/main "$head"
 check "with the branch put back, the queue is written" as_own "$RELCTL" ledger --sync "$STORE"
