@@ -102,6 +102,26 @@ allow_pins() {
 	"$RELCTL" config "$STORE" file-pins "$T" /srv >/dev/null
 }
 
+# eventually SECONDS CMD...: CMD succeeds within SECONDS (polled, 0.1 s)
+eventually() {
+	local n=$(($1 * 10)); shift
+	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
+	"$@"
+}
+
+# wait_port PORT: until a server listens on PORT (5 s at most); a test
+# server is waited for this way, never by a fixed sleep
+wait_port() {
+	local hex
+	hex=$(printf '%04X' "$1")
+	for _ in $(seq 100); do
+		awk -v p=":$hex" '$2 ~ p"$" && $4 == "0A" { f = 1 } END { exit !f }' \
+			/proc/net/tcp /proc/net/tcp6 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 mount_store() {
 	"$RELFS" "$STORE" "$MNT" "$@" || return 1
 	for _ in $(seq 100); do

@@ -106,8 +106,7 @@ target=$(date -u -d '+3 seconds' +%Y-%m-%dT%H:%M:%SZ)
 echo "{\"target\": \"$target\", \"stage\": \"daily\"}" >"$M/releases/soon/release.json"
 echo team >"$M/releases/soon/participants/os-odl-sfc-noha"
 check_fails "not frozen before the target" test -e "$M/releases/soon/frozen"
-sleep 5
-check "frozen by the daemon at the target" test -f "$M/releases/soon/frozen/manifest.json"
+check "frozen by the daemon at the target" eventually 10 test -f "$M/releases/soon/frozen/manifest.json"
 check "verify clean" "$RELCTL" verify "$STORE"
 
 # the same with relctl beside the mount

@@ -29,7 +29,7 @@ cat >"$STORE/webhooks.json" <<EOS
 [{"url": "http://127.0.0.1:$PORT/hook", "secret": "s3cret", "events": ["artifact.published", "run.recorded", "promoted"]},
  {"url": "http://127.0.0.1:$((PORT + 1))/hook", "secret": "other"}]
 EOS
-sleep 0.3
+wait_port $PORT && wait_port $((PORT + 1))
 # short timeouts and backoff, so the retries fit in a test
 export RELFS_HOOK_TIMEOUT=2 RELFS_BACKOFF_MAX=1
 mount_store
@@ -67,7 +67,7 @@ check "relctl events reports the targets" grep -q "hook:any: 5 delivered, 0 pend
 kill $RPID; wait $RPID 2>/dev/null
 "$RECEIVER" $PORT s3cret "$T/web.log" --hang &
 RPID=$!
-sleep 0.2
+wait_port $PORT
 t0=$(date +%s%N)
 for i in 1 2 3; do echo PASS >"$MNT/artifacts/fuel/1/results/t$i"; done
 t1=$(date +%s%N)
@@ -77,12 +77,12 @@ check "three results through the mount in under 2 s while a receiver hangs" \
 # events survive kill -9 of the daemon, and are delivered after restart
 kill $RPID; wait $RPID 2>/dev/null
 pkill -9 -f "relfs $STORE"
-sleep 0.2
+for _ in $(seq 50); do pgrep -f "relfs $STORE" >/dev/null || break; sleep 0.1; done
 fusermount3 -uz "$MNT"
 "$RELCTL" publish "$STORE" "$SRC" --project fuel --version 2 >/dev/null
 "$RECEIVER" $PORT s3cret "$T/web2.log" &
 RPID=$!
-sleep 0.2
+wait_port $PORT
 mount_store
 check "after the restart the webhook gets what it missed" wait_for "$T/web2.log" 4
 check_eq "the missed runs, then the new artifact" "run.recorded run.recorded run.recorded artifact.published" \
@@ -104,7 +104,7 @@ check_eq "one dead event, with its error" "1 yes" \
 	'.targets[$t] | "\(.dead | length) \(if .last_error then "yes" else "no" end)"')"
 "$RECEIVER" $((PORT + 1)) other "$T/flaky2.log" &
 FPID=$!
-sleep 0.2
+wait_port $((PORT + 1))
 check_eq "relctl events redeliver sends it again" "1 delivered" \
 	"$("$RELCTL" events redeliver "$STORE" "web:http://127.0.0.1:$((PORT + 1))/hook")"
 check_eq "the dead letter arrived" "run.recorded" "$(awk '{print $2}' "$T/flaky2.log" | head -1)"

@@ -28,7 +28,7 @@ allow_pins "http://127.0.0.1:$PORT/" "http://127.0.0.1:$((PORT + 1))/"
 "$RELCTL" publish "$STORE" "$T/src" --project fuel --version 1 >/dev/null
 "$SERVER" $PORT - "$T/srv.log" --serve "$SRV" &
 SPID=$!
-sleep 0.2
+wait_port $PORT
 mount_store
 D=$MNT/artifacts/fuel/1/deps
 check_eq "one file per pin" "bad big good local missing" "$(ls "$D" | xargs)"
@@ -58,12 +58,12 @@ check "a file:// pin" cmp "$T/local.img" "$D/local"
 kill $SPID; wait $SPID 2>/dev/null
 "$SERVER" $PORT - "$T/srv.log" --serve "$SRV" --drop-after 2000000 &
 SPID=$!
-sleep 0.2
+wait_port $PORT
 check_errno "a dropped transfer is EIO" EIO read "$D/big"
 kill $SPID; wait $SPID 2>/dev/null
 "$SERVER" $PORT - "$T/srv.log" --serve "$SRV" &
 SPID=$!
-sleep 0.2
+wait_port $PORT
 "$RELCTL" --json fetch "$STORE" fuel 1 --quiet >"$T/fetch.json" 2>/dev/null
 check_eq "relctl fetch exits 1 when a pin fails" 1 "$?"
 check_eq "relctl fetch reports each pin" \
@@ -90,7 +90,7 @@ echo x >"$T/src3/f"
 "$RELCTL" publish "$STORE" "$T/src3" --project fuel --version 3 >/dev/null
 "$SERVER" $PORT2 - "$T/srv2.log" --serve "$SRV" --pace 40 &
 SPID2=$!
-sleep 0.2
+wait_port $PORT2
 D3=$MNT/artifacts/fuel/3/deps
 slowhex=$(sha "$SRV/slow.img")
 head -c 65536 "$D3/slow" >"$T/head.out"
@@ -127,7 +127,7 @@ printf 'nolen\t1\t%s\thttp://127.0.0.1:%s/nolen.img\n' "$(sha "$SRV/nolen.img")"
 "$RELCTL" publish "$STORE" "$T/src4" --project fuel --version 4 >/dev/null
 "$SERVER" $PORT2 - "$T/srv3.log" --serve "$SRV" --pace 10 --no-length &
 SPID2=$!
-sleep 0.2
+wait_port $PORT2
 D4=$MNT/artifacts/fuel/4/deps
 check "no length: the whole of it" cmp "$SRV/nolen.img" "$D4/nolen"
 check_eq "no length: then its size" 1572864 "$(stat -c %s "$D4/nolen")"
@@ -148,7 +148,7 @@ echo x >"$T/src5/f"
 "$RELCTL" publish "$STORE" "$T/src5" --project fuel --version 5 >/dev/null
 "$SERVER" $PORT2 - "$T/srv5.log" --serve "$SRV" --pace 40 &
 SPID2=$!
-sleep 0.2
+wait_port $PORT2
 cuthex=$(sha "$SRV/cut.img")
 head -c 65536 "$MNT/artifacts/fuel/5/deps/cut" >/dev/null
 unmount_store
