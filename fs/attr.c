@@ -52,14 +52,12 @@ attr_node(struct fs *fs, uint64_t ino, const struct node *n, struct stat *st)
 	 * read now would return (rsync, tar, mmap and web servers trust it).
 	 */
 	if (store_node_is_dynamic(n) && n->size == 0) {
-		char *buf = NULL;
-		size_t len = 0;
+		uint64_t len = 0;
 
-		if (store_dynamic_text(fs->st, ino, n, &buf, &len) == 0) {
+		if (store_dynamic_size(fs->st, ino, n, &len) == 0) {
 			st->st_size = (off_t)len;
 			st->st_blocks = (blkcnt_t)((len + 511) / 512);
 		}
-		free(buf);
 	}
 	switch (n->kind) {
 	case NODE_DIR:

@@ -188,6 +188,15 @@ index_commit(MDB_txn *txn)
 	return lmdb_err(mdb_txn_commit(txn), "commit");
 }
 
+uint64_t
+index_generation(struct index *ix)
+{
+	MDB_envinfo info;
+
+	return mdb_env_info(ix->env, &info) == 0 ?
+	    (uint64_t)info.me_last_txnid : 0;
+}
+
 int
 index_sync(struct index *ix)
 {

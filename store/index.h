@@ -213,5 +213,8 @@ int index_changes(struct index *ix, MDB_txn *txn, uint64_t *since,
 /* Forget changes older than keep seconds. */
 int index_changes_prune(struct index *ix, MDB_txn *txn, int64_t keep);
 
+/* The last committed write transaction's id: it moves with every change. */
+uint64_t index_generation(struct index *ix);
+
 
 #endif

@@ -225,3 +225,48 @@ store_dynamic_text(struct store *st, uint64_t ino, const struct node *n,
 	json_decref(s);
 	return rc;
 }
+
+/* A rendered size: right while the index and the second are the same. */
+struct size_memo {
+	uint64_t ino, generation, size;
+	int64_t second;
+};
+
+#define SIZE_SLOTS 4096
+
+int
+store_dynamic_size(struct store *st, uint64_t ino, const struct node *n,
+    uint64_t *size)
+{
+	uint64_t gen = index_generation(st->ix);
+	int64_t now = (int64_t)time(NULL);
+	struct size_memo *m;
+	char *buf = NULL;
+	size_t len;
+	int rc;
+
+	pthread_mutex_lock(&st->size_mu);
+	if (!st->sizes)
+		st->sizes = calloc(SIZE_SLOTS, sizeof(*st->sizes));
+	m = st->sizes ? &st->sizes[ino % SIZE_SLOTS] : NULL;
+	if (m && m->ino == ino && m->generation == gen && m->second == now) {
+		*size = m->size;
+		pthread_mutex_unlock(&st->size_mu);
+		return 0;
+	}
+	pthread_mutex_unlock(&st->size_mu);
+	if ((rc = store_dynamic_text(st, ino, n, &buf, &len)) < 0)
+		return rc;
+	free(buf);
+	*size = len;
+	pthread_mutex_lock(&st->size_mu);
+	/* what was rendered counts for the index as it was before rendering */
+	if (m && (int64_t)time(NULL) == now) {
+		m->ino = ino;
+		m->generation = gen;
+		m->second = now;
+		m->size = len;
+	}
+	pthread_mutex_unlock(&st->size_mu);
+	return 0;
+}

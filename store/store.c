@@ -136,6 +136,7 @@ store_alloc(const char *path)
 	pthread_mutex_init(&st->ledger_mu, NULL);
 	pthread_mutex_init(&st->runs_mu, NULL);
 	pthread_cond_init(&st->runs_cond, NULL);
+	pthread_mutex_init(&st->size_mu, NULL);
 	return st;
 }
 
@@ -196,6 +197,8 @@ store_close(struct store *st)
 	pthread_mutex_destroy(&st->ledger_mu);
 	pthread_mutex_destroy(&st->runs_mu);
 	pthread_cond_destroy(&st->runs_cond);
+	pthread_mutex_destroy(&st->size_mu);
+	free(st->sizes);
 	free(st->incoming);
 	free(st->path);
 	free(st);

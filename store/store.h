@@ -414,6 +414,14 @@ int store_dynamic_text(struct store *st, uint64_t ino, const struct node *n,
     char **buf, size_t *len);
 
 /*
+ * The size store_dynamic_text would give now.  Kept from the last render
+ * while the index has not changed (no write transaction since) within the
+ * same second (the evaluation's clock), so it is always the exact size.
+ */
+int store_dynamic_size(struct store *st, uint64_t ino, const struct node *n,
+    uint64_t *size);
+
+/*
  * Writes through the mount into the index: may who write dir/name (0,
  * -EROFS, or -EACCES without the role; who NULL checks no role)?  Write it
  * (the bytes of the closed file), remove it, mkdir.

@@ -38,6 +38,9 @@ struct store {
 	int runs_busy;
 	/* called first by store_close: what a module above left running */
 	void (*on_close)(struct store *st);
+	/* sizes of statuses rendered, for stat (status.c) */
+	pthread_mutex_t size_mu;
+	struct size_memo *sizes;
 };
 
 /* What the index keeps per artifact (TAB_ARTIFACT, key "p/v"). */

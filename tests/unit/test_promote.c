@@ -320,6 +320,43 @@ test_manual_promote(void **state)
 	    -ENOENT);
 }
 
+/* a status's size at stat is always what a read would give, after changes */
+static void
+test_status_size(void **state)
+{
+	struct env *e = *state;
+	char *buf;
+	size_t len;
+	uint64_t ino, size, first = 0;
+	struct node n;
+
+	stage(e, "daily", "{\"require\": [{\"testcase\": \"vping\"}]}");
+	assert_int_equal(store_resolve(e->st, "artifacts/apex/1.0/status", &ino,
+	    &n), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(store_dynamic_size(e->st, ino, &n, &size), 0);
+		assert_int_equal(store_dynamic_text(e->st, ino, &n, &buf, &len),
+		    0);
+		free(buf);
+		assert_int_equal(size, len);
+		/* asked again at once: the same answer (kept) */
+		assert_int_equal(store_dynamic_size(e->st, ino, &n, &size), 0);
+		assert_int_equal(size, len);
+		if (i == 0)
+			first = size;
+		/* a change in between: the new size, never the kept one */
+		result(e, i == 2 ? "vping" : "other", i == 2 ? "PASS" : "FAIL");
+		assert_int_equal(store_dynamic_size(e->st, ino, &n, &size), 0);
+		assert_int_equal(store_dynamic_text(e->st, ino, &n, &buf, &len),
+		    0);
+		free(buf);
+		assert_int_equal(size, len);
+	}
+	assert_true(promoted(e, "daily"));
+	/* the promotion changed the status: the size followed */
+	assert_int_not_equal(size, first);
+}
+
 int
 main(void)
 {
@@ -335,6 +372,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_hold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wake, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_manual_promote, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_status_size, setup,
 		    teardown),
 	};
 
