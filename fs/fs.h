@@ -38,7 +38,8 @@ struct inc_node {
 	struct inc_node *parent;	/* where name is (NULL: no name) */
 	char *name;
 	unsigned kids;		/* nodes whose parent this is */
-	unsigned pins;		/* requests using fd right now */
+	unsigned pins;		/* requests using it (and fd) right now: the
+				 * node is not freed while one does */
 	struct inc_node *lprev, *lnext;	/* the open descriptors, by use */
 	int on_lru;
 	/*

@@ -256,7 +256,8 @@ node_unref(struct fs *fs, struct inc_node *n)
 
 	if (n == &fs->root)
 		return;
-	if (n->kids || n->nlookup)
+	/* a request that holds it may still be using it after its reply */
+	if (n->kids || n->nlookup || n->pins)
 		return;
 	for (pp = &fs->tab[hash_of(fs->tabsize, n->dev, n->ino)]; *pp;
 	    pp = &(*pp)->next) {
@@ -329,6 +330,8 @@ inc_done(struct fs *fs, struct inc_node *n)
 {
 	pthread_mutex_lock(&fs->mu);
 	n->pins--;
+	/* forgotten while it was held: it goes now */
+	node_unref(fs, n);
 	pthread_mutex_unlock(&fs->mu);
 }
 
