@@ -86,6 +86,27 @@ check_errno() {
 	check_eq "$desc ($want)" "$want" "$("$PROBE" "$@" 2>&1)"
 }
 
+# ids_reset PREFIX: no user or group named PREFIX-* is left (a test makes
+# its own with useradd and groupadd, and calls this before and at exit)
+ids_reset() {
+	getent passwd | awk -F: -v p="$1-" 'index($1, p) == 1 { print $1 }' |
+		xargs -r -n1 userdel 2>/dev/null
+	getent group | awk -F: -v p="$1-" 'index($1, p) == 1 { print $1 }' |
+		xargs -r -n1 groupdel 2>/dev/null
+	return 0
+}
+# ids_user NAME [useradd options...]: a user of the test, no home, no shell
+ids_user() { local u=$1; shift; useradd -M -N -s /usr/sbin/nologin "$@" "$u"; }
+
+# share_bins FILE...: copies in $T/bin that every user of the test can run
+# ($T itself opened to all: the mount point, the sanitizer logs)
+share_bins() {
+	chmod 1777 "$T"
+	mkdir -p "$T/bin"
+	cp "$@" "$T/bin/"
+	chmod 755 "$T/bin" "$T/bin/"*
+}
+
 # as USER CMD...: run CMD as USER with its groups (tests that make users)
 as() { local u=$1; shift; setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups "$@"; }
 # errno_as DESC USER ERRNO OP PATH...: the probe, run as USER, reports ERRNO

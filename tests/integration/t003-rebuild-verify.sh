@@ -62,8 +62,11 @@ echo b >"$f"
 check "verify clean again once repaired" "$RELCTL" verify "$STORE"
 rm "$f"
 check "verify names a missing content file" grep -q "object '$f' is missing" <("$RELCTL" verify "$STORE")
-check_refused "rebuild refuses a store with missing content" \
-	"relctl: apex 1.0: content of 'y/b' (0263829989b6fd954f72baaf2fc64bc2e2f01d692d4de72986ea808f6e99813f) is missing from the content store (the old index is kept)" "$RELCTL" rebuild "$STORE"
+# (two artifacts hold that content: either may be named first)
+check_fails "rebuild refuses a store with missing content" "$RELCTL" rebuild "$STORE"
+check_eq "and names the content and an artifact that holds it" \
+	"relctl: ART: content of 'PATH' (0263829989b6fd954f72baaf2fc64bc2e2f01d692d4de72986ea808f6e99813f) is missing from the content store (the old index is kept)" \
+	"$(head -1 "$T/out" | sed "s/^relctl: [^:]*: content of '[^']*'/relctl: ART: content of 'PATH'/")"
 echo b >"$f"
 
 blob=$(git --git-dir="$STORE/ledger.git" rev-parse HEAD:artifacts/apex/1.0/manifest.json)

@@ -8,25 +8,17 @@
 
 P=relfst		# prefix of the users and groups this test makes
 NOUID=4242		# a uid with no name
-del_ids() {
-	for u in ci appr appr2 mgr out; do userdel "$P-$u" 2>/dev/null; done
-	for g in ci appr mgr; do groupdel "$P-g$g" 2>/dev/null; done
-	return 0
-}
-del_ids
+ids_reset "$P"
 for g in ci appr mgr; do groupadd "$P-g$g"; done
-useradd -M -N -s /usr/sbin/nologin -G "$P-gci" "$P-ci"
-useradd -M -N -s /usr/sbin/nologin -G "$P-gappr" "$P-appr"
-useradd -M -N -s /usr/sbin/nologin -G "$P-gappr" "$P-appr2"
-useradd -M -N -s /usr/sbin/nologin -G "$P-gmgr" "$P-mgr"
-useradd -M -N -s /usr/sbin/nologin "$P-out"
-trap 'unmount_store; del_ids' EXIT
+ids_user "$P-ci" -G "$P-gci"
+ids_user "$P-appr" -G "$P-gappr"
+ids_user "$P-appr2" -G "$P-gappr"
+ids_user "$P-mgr" -G "$P-gmgr"
+ids_user "$P-out"
+trap 'unmount_store; ids_reset "$P"' EXIT
 
 # everyone can reach the mount, the binaries and the sanitizer logs
-chmod 1777 "$T"
-mkdir -p "$T/bin"
-cp "$RELCTL" "$PROBE" "$T/bin/"
-chmod 755 "$T/bin" "$T/bin/"*
+share_bins "$RELCTL" "$PROBE"
 RELCTL=$T/bin/relctl
 PROBE=$T/bin/probe
 

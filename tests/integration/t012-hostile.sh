@@ -11,23 +11,15 @@
 . "$(dirname "$0")/lib.sh"
 
 P=relfsh		# prefix of the users and groups this test makes
-del_ids() {
-	for u in own ci ci2 out; do userdel "$P-$u" 2>/dev/null; done
-	for g in ci; do groupdel "$P-g$g" 2>/dev/null; done
-	return 0
-}
-del_ids
+ids_reset "$P"
 groupadd "$P-gci"
-useradd -M -N -s /usr/sbin/nologin "$P-own"
-useradd -M -N -s /usr/sbin/nologin -G "$P-gci" "$P-ci"
-useradd -M -N -s /usr/sbin/nologin -G "$P-gci" "$P-ci2"
-useradd -M -N -s /usr/sbin/nologin "$P-out"
-trap 'unmount_store; del_ids' EXIT
+ids_user "$P-own"
+ids_user "$P-ci" -G "$P-gci"
+ids_user "$P-ci2" -G "$P-gci"
+ids_user "$P-out"
+trap 'unmount_store; ids_reset "$P"' EXIT
 
-chmod 1777 "$T"
-mkdir -p "$T/bin"
-cp "$RELCTL" "$PROBE" "$BUILD/tests/race" "$T/bin/"
-chmod 755 "$T/bin" "$T/bin/"*
+share_bins "$RELCTL" "$PROBE" "$BUILD/tests/race"
 RELCTL=$T/bin/relctl
 PROBE=$T/bin/probe
 RACE=$T/bin/race

@@ -12,18 +12,15 @@ N=${MANY_FILES:-100000}
 DIRS=100
 PER=$((N / DIRS))
 U=relfsm-own
-userdel "$U" 2>/dev/null
-useradd -M -N -s /usr/sbin/nologin "$U"
+ids_reset relfsm
+ids_user "$U"
 # a user mounts through /dev/fuse (0666 on Debian; some machines keep it
 # root's): opened to users for this test, put back after
 FUSE_MODE=$(stat -c %a /dev/fuse)
 chmod 666 /dev/fuse
-trap 'unmount_store; userdel "$U" 2>/dev/null; chmod "$FUSE_MODE" /dev/fuse' EXIT
+trap 'unmount_store; ids_reset relfsm; chmod "$FUSE_MODE" /dev/fuse' EXIT
 
-chmod 1777 "$T"
-mkdir -p "$T/bin"
-cp "$RELFS" "$RELCTL" "$T/bin/"
-chmod 755 "$T/bin" "$T/bin/"*
+share_bins "$RELFS" "$RELCTL"
 RELFS=$T/bin/relfs
 RELCTL=$T/bin/relctl
 own() { as "$U" "$@"; }

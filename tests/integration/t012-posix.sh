@@ -9,23 +9,15 @@
 . "$(dirname "$0")/lib.sh"
 
 P=relfsp
-del_ids() {
-	for u in a b c; do userdel "$P-$u" 2>/dev/null; done
-	for g in g ci; do groupdel "$P-$g" 2>/dev/null; done
-	return 0
-}
-del_ids
+ids_reset "$P"
 groupadd "$P-g"
 groupadd "$P-ci"
-useradd -M -N -s /usr/sbin/nologin -g "$P-g" -G "$P-ci" "$P-a"
-useradd -M -N -s /usr/sbin/nologin -G "$P-g,$P-ci" "$P-b"
-useradd -M -N -s /usr/sbin/nologin -G "$P-ci" "$P-c"
-trap 'unmount_store; del_ids' EXIT
+ids_user "$P-a" -g "$P-g" -G "$P-ci"
+ids_user "$P-b" -G "$P-g,$P-ci"
+ids_user "$P-c" -G "$P-ci"
+trap 'unmount_store; ids_reset "$P"' EXIT
 
-chmod 1777 "$T"
-mkdir -p "$T/bin"
-cp "$PROBE" "$T/bin/"
-chmod 755 "$T/bin" "$T/bin/probe"
+share_bins "$PROBE"
 PROBE=$T/bin/probe
 "$RELCTL" init "$STORE" >/dev/null
 "$RELCTL" config "$STORE" ci "$P-ci" >/dev/null
