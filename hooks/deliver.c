@@ -19,9 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* the RELFS_* strings hook_env makes: the last ones of its array */
-#define HOOK_ENV_OWN 7
-
 struct target {
 	char id[1200];
 	char path[4600];	/* hook: the executable */
@@ -207,6 +204,28 @@ wants(const struct target *t, const char *type)
 	return 0;
 }
 
+/* A hook's environment: RELFS_* from these keys of the event. */
+static const char *hook_keys[][2] = { { "RELFS_EVENT", "type" },
+    { "RELFS_PROJECT", "project" }, { "RELFS_VERSION", "version" },
+    { "RELFS_STAGE", "stage" }, { "RELFS_EVENT_ID", "id" },
+    { "RELFS_SCENARIO", "scenario" }, { "RELFS_RELEASE", "release" } };
+#define HOOK_KEYS (sizeof(hook_keys) / sizeof(*hook_keys))
+
+/* Free what hook_env made: the RELFS_* strings, after the daemon's own. */
+static void
+hook_env_free(char **env)
+{
+	size_t n = 0;
+
+	if (!env)
+		return;
+	while (env[n])
+		n++;
+	for (size_t i = n >= HOOK_KEYS ? n - HOOK_KEYS : 0; i < n; i++)
+		free(env[i]);
+	free(env);
+}
+
 /*
  * The hook's environment: the daemon's own, with RELFS_* set from the
  * event (empty when it has no such name).  Made before the hook is
@@ -215,53 +234,37 @@ wants(const struct target *t, const char *type)
 static char **
 hook_env(json_t *ev)
 {
-	static const char *keys[][2] = { { "RELFS_EVENT", "type" },
-	    { "RELFS_PROJECT", "project" }, { "RELFS_VERSION", "version" },
-	    { "RELFS_STAGE", "stage" }, { "RELFS_EVENT_ID", "id" },
-	    { "RELFS_SCENARIO", "scenario" }, { "RELFS_RELEASE", "release" } };
-	size_t nk = sizeof(keys) / sizeof(*keys), n = 0, i, k;
+	size_t n = 0, i, k;
 	char **env;
 
 	while (environ[n])
 		n++;
-	if (!(env = calloc(n + nk + 1, sizeof(*env))))
+	if (!(env = calloc(n + HOOK_KEYS + 1, sizeof(*env))))
 		return NULL;
 	for (i = 0, n = 0; environ[i]; i++) {
-		for (k = 0; k < nk; k++)
-			if (strncmp(environ[i], keys[k][0],
-			    strlen(keys[k][0])) == 0 &&
-			    environ[i][strlen(keys[k][0])] == '=')
+		for (k = 0; k < HOOK_KEYS; k++)
+			if (strncmp(environ[i], hook_keys[k][0],
+			    strlen(hook_keys[k][0])) == 0 &&
+			    environ[i][strlen(hook_keys[k][0])] == '=')
 				break;
-		if (k == nk)
+		if (k == HOOK_KEYS)
 			env[n++] = environ[i];
 	}
-	for (k = 0; k < nk; k++) {
+	for (k = 0; k < HOOK_KEYS; k++) {
 		const char *v = json_string_value(json_object_get(ev,
-		    keys[k][1]));
+		    hook_keys[k][1]));
 
-		if (asprintf(&env[n], "%s=%s", keys[k][0], v ? v : "") < 0) {
-			env[n] = NULL;
-			break;
+		if (asprintf(&env[n + k], "%s=%s", hook_keys[k][0],
+		    v ? v : "") < 0) {
+			/* what was made goes; the daemon's own strings stay */
+			env[n + k] = NULL;
+			while (k-- > 0)
+				free(env[n + k]);
+			free(env);
+			return NULL;
 		}
-		n++;
 	}
-	env[n] = NULL;
-	return k == nk ? env : NULL;
-}
-
-/* Free what hook_env made (the daemon's own strings stay). */
-static void
-hook_env_free(char **env, size_t own)
-{
-	size_t n = 0;
-
-	if (!env)
-		return;
-	while (env[n])
-		n++;
-	for (size_t i = n >= own ? n - own : 0; i < n; i++)
-		free(env[i]);
-	free(env);
+	return env;
 }
 
 static int
@@ -282,7 +285,7 @@ run_hook(const struct target *t, const char *json, json_t *ev, char *err,
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
-		hook_env_free(env, HOOK_ENV_OWN);
+		hook_env_free(env);
 		return rc;
 	}
 	/* the event on the hook's stdin; the write end closes at exec */
@@ -290,7 +293,7 @@ run_hook(const struct target *t, const char *json, json_t *ev, char *err,
 	posix_spawn_file_actions_adddup2(&fa, pfd[0], 0);
 	rc = -posix_spawn(&pid, t->path, &fa, NULL, argv, env);
 	posix_spawn_file_actions_destroy(&fa);
-	hook_env_free(env, HOOK_ENV_OWN);
+	hook_env_free(env);
 	if (rc < 0) {
 		snprintf(err, errlen, "hook %s could not be started: %s",
 		    t->path, strerror(-rc));

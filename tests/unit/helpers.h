@@ -1,14 +1,17 @@
-/* helpers.h - temporary directories for unit tests. */
+/* helpers.h - temporary directories, files, users and stores for unit tests. */
 #ifndef RELFS_TEST_HELPERS_H
 #define RELFS_TEST_HELPERS_H
 
+#include <errno.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "store.h"
 #include "util.h"
 
 /*
@@ -23,6 +26,33 @@ uid_unnamed(uid_t from)
 	while (getpwuid(u) || getgrgid((gid_t)u))
 		u++;
 	return u;
+}
+
+/* alice and bob: uids (and gids) that no user or group of the machine has */
+static inline void
+users_unnamed(struct store_user *alice, struct store_user *bob)
+{
+	alice->uid = uid_unnamed(60001);
+	alice->gid = (gid_t)alice->uid;
+	if (bob) {
+		bob->uid = uid_unnamed(alice->uid + 1);
+		bob->gid = (gid_t)bob->uid;
+	}
+}
+
+/* A new store dir/store owned by owner (she holds every role), opened. */
+static inline int
+store_new_owned(const char *dir, const struct store_user *owner,
+    char *path, size_t len, struct store **st)
+{
+	int rc;
+
+	snprintf(path, len, "%s/store", dir);
+	if ((rc = store_create(path, owner)) < 0)
+		return rc;
+	if (chown(path, owner->uid, owner->gid) < 0)
+		return -errno;
+	return store_open(st, path);
 }
 
 /* A new empty directory under /tmp; the caller frees the name. */

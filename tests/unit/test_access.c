@@ -32,10 +32,8 @@ setup(void **state)
 	struct env *e = calloc(1, sizeof(*e));
 
 	e->dir = tmpdir_new();
-	snprintf(e->store, sizeof(e->store), "%s/store", e->dir);
-	assert_int_equal(store_create(e->store, &alice), 0);
-	assert_int_equal(chown(e->store, alice.uid, alice.gid), 0);
-	assert_int_equal(store_open(&e->st, e->store), 0);
+	assert_int_equal(store_new_owned(e->dir, &alice, e->store,
+	    sizeof(e->store), &e->st), 0);
 	*state = e;
 	return 0;
 }
@@ -242,9 +240,6 @@ main(void)
 		    teardown),
 	};
 
-	alice.uid = uid_unnamed(60001);
-	alice.gid = (gid_t)alice.uid;
-	bob.uid = uid_unnamed(alice.uid + 1);
-	bob.gid = (gid_t)bob.uid;
+	users_unnamed(&alice, &bob);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,12 +34,10 @@ setup(void **state)
 	struct node n;
 
 	e->dir = tmpdir_new();
-	snprintf(e->store, sizeof(e->store), "%s/store", e->dir);
 	snprintf(src, sizeof(src), "%s/src", e->dir);
 	put_file(src, "a.txt", "alpha\n", 0644);
-	assert_int_equal(store_create(e->store, &alice), 0);
-	assert_int_equal(chown(e->store, alice.uid, alice.gid), 0);
-	assert_int_equal(store_open(&e->st, e->store), 0);
+	assert_int_equal(store_new_owned(e->dir, &alice, e->store,
+	    sizeof(e->store), &e->st), 0);
 	o.project = "apex";
 	o.version = "1.0";
 	assert_int_equal(store_publish_dir(e->st, src, &o, &alice, NULL), 0);
@@ -377,9 +375,6 @@ main(void)
 		    teardown),
 	};
 
-	alice.uid = uid_unnamed(60001);
-	alice.gid = (gid_t)alice.uid;
-	bob.uid = uid_unnamed(alice.uid + 1);
-	bob.gid = (gid_t)bob.uid;
+	users_unnamed(&alice, &bob);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

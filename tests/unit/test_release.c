@@ -134,7 +134,6 @@ main(void)
 		cmocka_unit_test(test_readiness),
 	};
 
-	bob.uid = uid_unnamed(60001);
-	bob.gid = (gid_t)bob.uid;
+	users_unnamed(&bob, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

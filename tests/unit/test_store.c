@@ -325,7 +325,6 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_roles, setup, teardown),
 	};
 
-	alice.uid = uid_unnamed(60001);
-	alice.gid = (gid_t)alice.uid;
+	users_unnamed(&alice, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
