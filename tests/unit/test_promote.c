@@ -272,7 +272,10 @@ test_hold(void **state)
 	assert_int_equal(store_release(e->st, "daily", &alice), -ENOENT);
 }
 
-/* a soak ends by itself: store_wake promotes once the time has passed */
+/*
+ * a soak ends by itself: store_wake promotes once the time has passed. The
+ * soak is long enough (3 s) that a slow (sanitised) run still sees it begin.
+ */
 static void
 test_wake(void **state)
 {
@@ -281,7 +284,7 @@ test_wake(void **state)
 	int64_t next = 0;
 
 	stage(e, "daily", "{\"require\": [{\"testcase\": \"vping\"}]}");
-	stage(e, "weekly", "{\"after\": \"daily\", \"soak\": \"1s\", "
+	stage(e, "weekly", "{\"after\": \"daily\", \"soak\": \"3s\", "
 	    "\"require\": [{\"testcase\": \"vping\"}]}");
 	result(e, "vping", "PASS");
 	assert_true(promoted(e, "daily"));
@@ -290,7 +293,7 @@ test_wake(void **state)
 	assert_string_equal(why, "soaking");
 	assert_int_equal(store_wake(e->st, &next), 0);
 	assert_true(next > 0);
-	for (int i = 0; i < 40 && !promoted(e, "weekly"); i++) {
+	for (int i = 0; i < 60 && !promoted(e, "weekly"); i++) {
 		usleep(100000);
 		assert_int_equal(store_wake(e->st, &next), 0);
 	}
