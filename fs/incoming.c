@@ -64,6 +64,20 @@ let_go(struct fs *fs, struct inc_node *a, struct inc_node *b)
 		inc_done(fs, b);
 }
 
+/*
+ * Runs call with a and b (b may be NULL) held for the request: their
+ * descriptors stay open until it returns (the reply frees req, so the fs
+ * is taken first); a node that cannot be opened again is the reply.
+ */
+#define HELD(req, a, b, call) do {					\
+	struct fs *held_fs = FS(req);					\
+									\
+	if (hold((req), (a), (b)) == 0) {				\
+		call;							\
+		let_go(held_fs, (a), (b));				\
+	}								\
+} while (0)
+
 static void
 reply_entry(fuse_req_t req, struct inc_node *dir, const char *name)
 {
@@ -85,12 +99,7 @@ lookup_held(fuse_req_t req, struct inc_node *dir, const char *name)
 void
 inc_lookup(fuse_req_t req, struct inc_node *dir, const char *name)
 {
-	struct fs *fs = FS(req);
-
-	if (hold(req, dir, NULL) == 0) {
-		lookup_held(req, dir, name);
-		let_go(fs, dir, NULL);
-	}
+	HELD(req, dir, NULL, lookup_held(req, dir, name));
 }
 
 static void
@@ -111,12 +120,7 @@ getattr_held(fuse_req_t req, struct inc_node *n)
 void
 inc_getattr(fuse_req_t req, struct inc_node *n)
 {
-	struct fs *fs = FS(req);
-
-	if (hold(req, n, NULL) == 0) {
-		getattr_held(req, n);
-		let_go(fs, n, NULL);
-	}
+	HELD(req, n, NULL, getattr_held(req, n));
 }
 
 /* POSIX access of the caller to a node (want: R_OK, W_OK, X_OK bits). */
@@ -245,12 +249,7 @@ void
 inc_setattr(fuse_req_t req, struct inc_node *n, struct stat *attr, int valid,
     struct fuse_file_info *fi)
 {
-	struct fs *fs = FS(req);
-
-	if (hold(req, n, NULL) == 0) {
-		setattr_held(req, n, attr, valid, fi);
-		let_go(fs, n, NULL);
-	}
+	HELD(req, n, NULL, setattr_held(req, n, attr, valid, fi));
 }
 
 /* Names in the staging area follow the rules of published names. */
@@ -313,12 +312,7 @@ void
 inc_mkdir(fuse_req_t req, struct inc_node *dir, const char *name,
     mode_t mode)
 {
-	struct fs *fs = FS(req);
-
-	if (hold(req, dir, NULL) == 0) {
-		mkdir_held(req, dir, name, mode);
-		let_go(fs, dir, NULL);
-	}
+	HELD(req, dir, NULL, mkdir_held(req, dir, name, mode));
 }
 
 static void
@@ -340,12 +334,7 @@ void
 inc_symlink(fuse_req_t req, const char *link, struct inc_node *dir,
     const char *name)
 {
-	struct fs *fs = FS(req);
-
-	if (hold(req, dir, NULL) == 0) {
-		symlink_held(req, link, dir, name);
-		let_go(fs, dir, NULL);
-	}
+	HELD(req, dir, NULL, symlink_held(req, link, dir, name));
 }
 
 static void
@@ -377,12 +366,7 @@ void
 inc_link(fuse_req_t req, struct inc_node *n, struct inc_node *dir,
     const char *name)
 {
-	struct fs *fs = FS(req);
-
-	if (hold(req, n, dir) == 0) {
-		link_held(req, n, dir, name);
-		let_go(fs, n, dir);
-	}
+	HELD(req, n, dir, link_held(req, n, dir, name));
 }
 
 static void
@@ -411,12 +395,7 @@ unlink_held(fuse_req_t req, struct inc_node *dir, const char *name, int isdir)
 void
 inc_unlink(fuse_req_t req, struct inc_node *dir, const char *name, int isdir)
 {
-	struct fs *fs = FS(req);
-
-	if (hold(req, dir, NULL) == 0) {
-		unlink_held(req, dir, name, isdir);
-		let_go(fs, dir, NULL);
-	}
+	HELD(req, dir, NULL, unlink_held(req, dir, name, isdir));
 }
 
 static void
@@ -473,12 +452,8 @@ void
 inc_rename(fuse_req_t req, struct inc_node *dir, const char *name,
     struct inc_node *newdir, const char *newname, unsigned int flags)
 {
-	struct fs *fs = FS(req);
-
-	if (hold(req, dir, newdir) == 0) {
-		rename_held(req, dir, name, newdir, newname, flags);
-		let_go(fs, dir, newdir);
-	}
+	HELD(req, dir, newdir,
+	    rename_held(req, dir, name, newdir, newname, flags));
 }
 
 /* Count a descriptor open for writing on n (a seal waits for none). */
@@ -573,12 +548,7 @@ void
 inc_create(fuse_req_t req, struct inc_node *dir, const char *name,
     mode_t mode, struct fuse_file_info *fi)
 {
-	struct fs *fs = FS(req);
-
-	if (hold(req, dir, NULL) == 0) {
-		create_held(req, dir, name, mode, fi);
-		let_go(fs, dir, NULL);
-	}
+	HELD(req, dir, NULL, create_held(req, dir, name, mode, fi));
 }
 
 static void
@@ -612,12 +582,7 @@ open_held(fuse_req_t req, struct inc_node *n, struct fuse_file_info *fi)
 void
 inc_open(fuse_req_t req, struct inc_node *n, struct fuse_file_info *fi)
 {
-	struct fs *fs = FS(req);
-
-	if (hold(req, n, NULL) == 0) {
-		open_held(req, n, fi);
-		let_go(fs, n, NULL);
-	}
+	HELD(req, n, NULL, open_held(req, n, fi));
 }
 
 static void
@@ -637,32 +602,39 @@ readlink_held(fuse_req_t req, struct inc_node *n)
 void
 inc_readlink(fuse_req_t req, struct inc_node *n)
 {
-	struct fs *fs = FS(req);
+	HELD(req, n, NULL, readlink_held(req, n));
+}
 
-	if (hold(req, n, NULL) == 0) {
-		readlink_held(req, n);
-		let_go(fs, n, NULL);
+/* A directory stream of the node's own (its held descriptor stays). */
+static int
+dir_stream(struct inc_node *n, DIR **out)
+{
+	int fd = openat(n->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (!(*out = fdopendir(fd))) {
+		int rc = -errno;
+
+		close(fd);
+		return rc;
 	}
+	return 0;
 }
 
 static void
 opendir_held(fuse_req_t req, struct inc_node *n, struct fuse_file_info *fi)
 {
 	struct inc_dir *d = calloc(1, sizeof(*d));
-	int fd;
+	int rc;
 
 	if (!d) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	fd = openat(n->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(d->dp = fdopendir(fd))) {
-		int err = errno;
-
-		if (fd >= 0)
-			close(fd);
+	if ((rc = dir_stream(n, &d->dp)) < 0) {
 		free(d);
-		fuse_reply_err(req, err);
+		fuse_reply_err(req, -rc);
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)d;
@@ -672,12 +644,7 @@ opendir_held(fuse_req_t req, struct inc_node *n, struct fuse_file_info *fi)
 void
 inc_opendir(fuse_req_t req, struct inc_node *n, struct fuse_file_info *fi)
 {
-	struct fs *fs = FS(req);
-
-	if (hold(req, n, NULL) == 0) {
-		opendir_held(req, n, fi);
-		let_go(fs, n, NULL);
-	}
+	HELD(req, n, NULL, opendir_held(req, n, fi));
 }
 
 static void
@@ -688,7 +655,7 @@ readdir_held(fuse_req_t req, struct inc_node *n, size_t size, off_t off,
 	struct fs *fs = FS(req);
 	char *buf = malloc(size);
 	size_t used = 0;
-	int err = 0, fd;
+	int err = 0;
 
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
@@ -696,11 +663,7 @@ readdir_held(fuse_req_t req, struct inc_node *n, size_t size, off_t off,
 	}
 	if (!d) {
 		/* no opendir: read from a descriptor of this call's own */
-		fd = openat(n->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0 || !(tmp.dp = fdopendir(fd))) {
-			err = errno;
-			if (fd >= 0)
-				close(fd);
+		if ((err = -dir_stream(n, &tmp.dp)) > 0) {
 			free(buf);
 			fuse_reply_err(req, err);
 			return;
@@ -778,12 +741,7 @@ void
 inc_readdir(fuse_req_t req, struct inc_node *n, size_t size, off_t off,
     struct fuse_file_info *fi, int plus)
 {
-	struct fs *fs = FS(req);
-
-	if (hold(req, n, NULL) == 0) {
-		readdir_held(req, n, size, off, fi, plus);
-		let_go(fs, n, NULL);
-	}
+	HELD(req, n, NULL, readdir_held(req, n, size, off, fi, plus));
 }
 
 void
@@ -800,10 +758,5 @@ void
 inc_seal(fuse_req_t req, struct inc_node *dir, const char *name,
     uint64_t newparent, const char *newname)
 {
-	struct fs *fs = FS(req);
-
-	if (hold(req, dir, NULL) == 0) {
-		seal_held(req, dir, name, newparent, newname);
-		let_go(fs, dir, NULL);
-	}
+	HELD(req, dir, NULL, seal_held(req, dir, name, newparent, newname));
 }

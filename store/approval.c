@@ -196,7 +196,7 @@ store_waive(struct store *st, uint64_t art, const char *testcase,
 	json_object_set_new(rec, "testcase", json_string(testcase));
 	json_object_set_new(rec, "by", json_string(who->name));
 	if ((rc = txn_begin(&c, st, who)) < 0)
-		goto early;
+		goto out;
 	files = json_array();
 	{
 		char when[32];
@@ -237,10 +237,6 @@ out:
 	json_decref(rec);
 	json_decref(files);
 	return txn_finish(&c, rc);
-early:
-	json_decref(rec);
-	json_decref(files);
-	return rc;
 }
 
 int

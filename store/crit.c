@@ -221,6 +221,17 @@ unmet_add(json_t *unmet, const char *type, const char *testcase,
 	json_array_append_new(unmet, u);
 }
 
+const char *
+crit_unmet_label(const json_t *u, const char *key, char *buf, size_t len)
+{
+	const char *type = json_string_value(json_object_get(u, "type"));
+	const char *what = json_string_value(json_object_get(u, key));
+
+	snprintf(buf, len, "%s%s%s", type ? type : "", what ? " " : "",
+	    what ? what : "");
+	return buf;
+}
+
 static int
 glob_ok(const char *pattern, const char *value)
 {

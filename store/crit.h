@@ -95,6 +95,14 @@ int crit_eval(const struct crit_input *in, json_t **out);
  * 0 never passed, 1 passed once, 2 passed more than once). */
 int crit_score(const int *pass, size_t n);
 
+/*
+ * What an unmet reason names, for people: its type, then its value of key
+ * ("testcase" for an artifact's reasons, "project" for a release's) when it
+ * has one ("result-failed vping"), into buf of len bytes. Returns buf.
+ */
+const char *crit_unmet_label(const json_t *u, const char *key, char *buf,
+    size_t len);
+
 /* Wake-up time: the earliest moment a "soaking" or waiver expiry could
  * change the decision (0 when nothing depends on time). */
 int64_t crit_next_wakeup(const struct crit_input *in);

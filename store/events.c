@@ -117,16 +117,11 @@ store_events(struct store *st, uint64_t from,
 int
 store_delivery_get(struct store *st, const char *target, json_t **out)
 {
-	MDB_txn *txn;
 	char *val;
 	size_t len;
-	int rc;
+	int rc = index_get_raw(st->ix, NULL, TAB_DELIVERY, target,
+	    strlen(target), &val, &len);
 
-	if ((rc = index_begin(st->ix, 1, &txn)) < 0)
-		return rc;
-	rc = index_get_raw(st->ix, txn, TAB_DELIVERY, target, strlen(target),
-	    &val, &len);
-	index_abort(txn);
 	if (rc < 0)
 		return rc;
 	*out = json_loadb(val, len, JSON_REJECT_DUPLICATES, NULL);

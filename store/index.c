@@ -526,18 +526,23 @@ index_get_raw(struct index *ix, MDB_txn *txn, enum index_table t,
     const void *key, size_t keylen, char **val, size_t *len)
 {
 	MDB_val k = { keylen, (void *)key }, v;
+	MDB_txn *own = NULL;
 	int rc;
 
-	rc = mdb_get(txn, table_dbi(ix, t), &k, &v);
-	if (rc)
-		return lmdb_err(rc, "get");
-	*val = malloc(v.mv_size + 1);
-	if (!*val)
-		return -ENOMEM;
-	memcpy(*val, v.mv_data, v.mv_size);
-	(*val)[v.mv_size] = '\0';
-	*len = v.mv_size;
-	return 0;
+	if (!txn && (rc = index_begin(ix, 1, &own)) < 0)
+		return rc;
+	rc = mdb_get(txn ? txn : own, table_dbi(ix, t), &k, &v);
+	if (rc) {
+		rc = lmdb_err(rc, "get");
+	} else if (!(*val = malloc(v.mv_size + 1))) {
+		rc = -ENOMEM;
+	} else {
+		memcpy(*val, v.mv_data, v.mv_size);
+		(*val)[v.mv_size] = '\0';
+		*len = v.mv_size;
+	}
+	index_abort(own);
+	return rc;
 }
 
 int

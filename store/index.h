@@ -162,7 +162,10 @@ typedef int (*index_iter_fn)(void *arg, const char *key, size_t keylen,
 int index_del_raw(struct index *ix, MDB_txn *txn, enum index_table t,
     const void *key, size_t keylen);
 
-/* The same with binary keys; index_get_raw returns a copy in *val. */
+/*
+ * The same with binary keys; index_get_raw returns a copy in *val (txn
+ * NULL: read in a transaction of its own).
+ */
 int index_put_raw(struct index *ix, MDB_txn *txn, enum index_table t,
     const void *key, size_t keylen, const void *val, size_t len, int noovw);
 int index_get_raw(struct index *ix, MDB_txn *txn, enum index_table t,

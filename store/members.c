@@ -92,7 +92,7 @@ members_each(struct ctx *c, const char *scenario,
 	return rc < 0 ? rc : m.rc;
 }
 
-/* The newest promotion to stage of project, for scenario, not revoked. */
+/* The newest promotion to a stage of a project, for a scenario or any. */
 struct newest_sc {
 	const char *scenario;
 	char version[300];
@@ -111,7 +111,7 @@ newest_in_scenario(void *arg, const char *key, size_t keylen,
 
 	(void)key;
 	(void)keylen;
-	if (j && s && strcmp(s, n->scenario) == 0 &&
+	if (j && (!n->scenario || (s && strcmp(s, n->scenario) == 0)) &&
 	    !json_object_get(j, "revoked") && at >= n->at) {
 		n->at = at;
 		snprintf(n->version, sizeof(n->version), "%s",

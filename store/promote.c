@@ -377,52 +377,19 @@ promote_wake(struct store *st, int64_t *next)
 }
 
 /* Point stages/<s>/<p>/latest at the newest promotion not revoked. */
-struct newest {
-	const char *stage;
-	char version[300];
-	int64_t at;
-};
-
-static int
-newest_promo(void *arg, const char *key, size_t keylen, const void *val,
-    size_t vallen)
-{
-	struct newest *n = arg;
-	json_t *j = json_loadb(val, vallen, JSON_REJECT_DUPLICATES, NULL);
-	int64_t at = time_parse_iso(json_string_value(
-	    json_object_get(j, "at")));
-
-	(void)key;
-	(void)keylen;
-	if (j && !json_object_get(j, "revoked") && at >= n->at) {
-		n->at = at;
-		snprintf(n->version, sizeof(n->version), "%s",
-		    json_string_value(json_object_get(j, "version")));
-	}
-	json_decref(j);
-	return 0;
-}
-
 int
 promote_update_latest(struct ctx *c, const char *stage, const char *project,
     uint64_t pdir)
 {
-	struct newest n = { stage, "", -1 };
-	char prefix[800];
-	size_t plen = (size_t)snprintf(prefix, sizeof(prefix), "%s%c%s%c",
-	    stage, 0, project, 0);
-	int rc;
+	char version[300];
+	int rc = members_newest_promoted(c, NULL, stage, project, version);
 
-	rc = index_scan(c->st->ix, c->txn, TAB_PROMO, prefix, plen,
-	    newest_promo, &n);
-	if (rc < 0)
-		return rc;
-	if (!n.version[0]) {
+	if (rc == -ENOENT) {
 		rc = index_unlink(c->st->ix, c->txn, pdir, "latest");
 		return rc == -ENOENT ? 0 : rc < 0 ? rc : txn_touch_dir(c, pdir,
 		    0);
 	}
-	return txn_put_link(c, pdir, "latest", n.version);
+	return rc < 0 ? rc : txn_put_link(c, pdir, "latest", version);
 }
 
 static int

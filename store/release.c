@@ -514,18 +514,16 @@ freeze_in(struct ctx *c, const char *release)
 		FILE *pf;
 
 		if (!json_is_true(json_object_get(ready, "ready"))) {
+			char label[400];
 			json_t *u;
 			size_t k;
 
 			fprintf(ex, "%s\tnot ready:", l.names[i]);
 			json_array_foreach(json_object_get(ready, "unmet"), k, u)
-				fprintf(ex, " %s%s%s (%s);", json_string_value(
-				    json_object_get(u, "type")),
-				    json_object_get(u, "project") ? " " : "",
-				    json_object_get(u, "project") ?
+				fprintf(ex, " %s (%s);", crit_unmet_label(u,
+				    "project", label, sizeof(label)),
 				    json_string_value(json_object_get(u,
-				    "project")) : "", json_string_value(
-				    json_object_get(u, "detail")));
+				    "detail")));
 			fprintf(ex, "\n");
 			json_decref(ready);
 			continue;

@@ -373,7 +373,7 @@ int
 store_hold(struct store *st, const char *stage, const char *reason,
     size_t len, const struct store_user *who)
 {
-	char key[300], lpath[700], *why = NULL;
+	char lpath[700], *why = NULL;
 	json_t *rec = NULL, *files = NULL;
 	uint64_t sdir;
 	struct ctx c;
@@ -387,7 +387,7 @@ store_hold(struct store *st, const char *stage, const char *reason,
 		    "text");
 	why = txn_trimmed(reason, len);
 	if ((rc = txn_begin(&c, st, who)) < 0)
-		goto early;
+		goto out;
 	files = json_array();
 	if (!(rec = txn_stage_rec(&c, stage))) {
 		rc = store_seterr(-ENOENT, "stage '%s' does not exist", stage);
@@ -395,7 +395,6 @@ store_hold(struct store *st, const char *stage, const char *reason,
 	}
 	json_object_set_new(rec, "hold", json_string(why && *why ? why :
 	    "held"));
-	(void)key;
 	if ((rc = save_stage(&c, stage, rec, files)) < 0 ||
 	    (rc = txn_stage_dir(&c, stage, &sdir)) < 0 ||
 	    (rc = txn_put_text(&c, sdir, "hold", reason, len,
@@ -418,10 +417,6 @@ out:
 	free(why);
 	json_decref(files);
 	return txn_finish(&c, rc);
-early:
-	free(why);
-	json_decref(files);
-	return rc;
 }
 
 int

@@ -60,7 +60,10 @@ int members_link_update(struct ctx *c, const char *scenario,
     const char *stage, const char *project);
 int members_each(struct ctx *c, const char *scenario,
     int (*fn)(struct ctx *, uint64_t, const char *, void *), void *arg);
-/* The version of project newest promoted to stage in the scenario. */
+/*
+ * The version of project newest promoted to stage (and not revoked) in the
+ * scenario, or in any when scenario is NULL; -ENOENT when there is none.
+ */
 int members_newest_promoted(struct ctx *c, const char *scenario,
     const char *stage, const char *project, char *version);
 

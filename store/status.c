@@ -68,6 +68,7 @@ int
 store_status_text(struct store *st, uint64_t art, int as_json, char **buf,
     size_t *len)
 {
+	char label[400];
 	json_t *s, *v;
 	const char *stage;
 	FILE *f;
@@ -104,11 +105,8 @@ store_status_text(struct store *st, uint64_t art, int as_json, char **buf,
 		}
 		fprintf(f, "  %s: not promoted\n", stage);
 		json_array_foreach(json_object_get(v, "unmet"), i, u)
-			fprintf(f, "    - %s%s%s: %s\n", json_string_value(
-			    json_object_get(u, "type")),
-			    json_object_get(u, "testcase") ? " " : "",
-			    json_object_get(u, "testcase") ? json_string_value(
-			    json_object_get(u, "testcase")) : "",
+			fprintf(f, "    - %s: %s\n", crit_unmet_label(u,
+			    "testcase", label, sizeof(label)),
 			    json_string_value(json_object_get(u, "detail")));
 	}
 	fclose(f);
@@ -131,6 +129,7 @@ status_people(json_t *s, int release, char **buf, size_t *len)
 {
 	FILE *f = open_memstream(buf, len);
 	const char *k, *k2;
+	char label[400];
 	json_t *v, *v2, *u;
 	size_t i;
 
@@ -152,14 +151,10 @@ status_people(json_t *s, int release, char **buf, size_t *len)
 				fprintf(f, "    %s %s\n", k2,
 				    json_string_value(v2));
 			json_array_foreach(json_object_get(v, "unmet"), i, u)
-				fprintf(f, "    - %s%s%s: %s\n",
-				    json_string_value(
-				    json_object_get(u, "type")),
-				    json_object_get(u, "project") ? " " : "",
-				    json_object_get(u, "project") ?
+				fprintf(f, "    - %s: %s\n", crit_unmet_label(u,
+				    "project", label, sizeof(label)),
 				    json_string_value(json_object_get(u,
-				    "project")) : "", json_string_value(
-				    json_object_get(u, "detail")));
+				    "detail")));
 		}
 		json_array_foreach(json_object_get(s, "notes"), i, u)
 			fprintf(f, "  note: %s %s\n", json_string_value(

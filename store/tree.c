@@ -265,16 +265,11 @@ store_resolve(struct store *st, const char *path, uint64_t *ino,
 int
 store_artifact_key(struct store *st, uint64_t art, char *out)
 {
-	MDB_txn *txn;
 	char *val;
 	size_t len;
-	int rc;
+	int rc = index_get_raw(st->ix, NULL, TAB_ARTINO, &art, sizeof(art),
+	    &val, &len);
 
-	if ((rc = index_begin(st->ix, 1, &txn)) < 0)
-		return rc;
-	rc = index_get_raw(st->ix, txn, TAB_ARTINO, &art, sizeof(art), &val,
-	    &len);
-	index_abort(txn);
 	if (rc < 0)
 		return rc == -ENOENT ? store_seterr(-ENOENT, "no artifact has "
 		    "inode %llu", (unsigned long long)art) : rc;

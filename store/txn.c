@@ -231,11 +231,16 @@ txn_who_json(json_t *j, const char *prefix, const struct store_user *who,
 int
 txn_begin(struct ctx *c, struct store *st, const struct store_user *who)
 {
+	int rc;
+
 	memset(c, 0, sizeof(*c));
 	c->st = st;
 	c->who = who;
 	c->now = time(NULL);
-	return index_begin(st->ix, 0, &c->txn);
+	rc = index_begin(st->ix, 0, &c->txn);
+	if (rc < 0)
+		c->txn = NULL;	/* txn_finish then has nothing to abort */
+	return rc;
 }
 
 int

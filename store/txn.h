@@ -19,7 +19,10 @@ struct ctx {
 	int depth;
 };
 
-/* Begin a change by who; txn_finish commits it (rc 0) or aborts it. */
+/*
+ * Begin a change by who; txn_finish commits it (rc 0) or aborts it. When
+ * the begin fails, txn_finish(c, rc) is still the way out (nothing to abort).
+ */
 int txn_begin(struct ctx *c, struct store *st, const struct store_user *who);
 int txn_finish(struct ctx *c, int rc);
 

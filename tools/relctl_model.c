@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crit.h"
 #include "deliver.h"
 #include "relctl.h"
 #include "store.h"
@@ -130,6 +131,7 @@ cmd_why(int argc, char **argv)
 {
 	json_t *s = NULL, *v, *u;
 	struct store *st;
+	char label[400];
 	uint64_t ino;
 	size_t i;
 	int rc;
@@ -161,12 +163,9 @@ cmd_why(int argc, char **argv)
 		printf("%s %s is not promoted to %s:\n", argv[2], argv[3],
 		    argv[4]);
 		json_array_foreach(json_object_get(v, "unmet"), i, u)
-			printf("  %s%s%s: %s\n", json_string_value(
-			    json_object_get(u, "type")),
-			    json_object_get(u, "testcase") ? " " : "",
-			    json_object_get(u, "testcase") ? json_string_value(
-			    json_object_get(u, "testcase")) : "",
-			    json_string_value(json_object_get(u, "detail")));
+			printf("  %s: %s\n", crit_unmet_label(u, "testcase",
+			    label, sizeof(label)), json_string_value(
+			    json_object_get(u, "detail")));
 	}
 	json_decref(s);
 	return relctl_done(st, rc, NULL);

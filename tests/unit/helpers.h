@@ -89,4 +89,38 @@ put_file(const char *dir, const char *name, const char *text, mode_t mode)
 	chmod(path, mode);
 }
 
+/* A test's store: a temporary directory and a store in it, opened. */
+struct store_env {
+	char *dir;
+	char store[4096];
+	struct store *st;
+	uint64_t art;	/* an artifact the test published, if any */
+};
+
+static inline void
+store_env_free(struct store_env *e)
+{
+	if (!e)
+		return;
+	if (e->st)
+		store_close(e->st);
+	if (e->dir)
+		tmpdir_free(e->dir);
+	free(e);
+}
+
+/* A new store_env whose store owner owns; NULL when it cannot be made. */
+static inline struct store_env *
+store_env_new(const struct store_user *owner)
+{
+	struct store_env *e = calloc(1, sizeof(*e));
+
+	if (!e || !(e->dir = tmpdir_new()) || store_new_owned(e->dir, owner,
+	    e->store, sizeof(e->store), &e->st) < 0) {
+		store_env_free(e);
+		return NULL;
+	}
+	return e;
+}
+
 #endif

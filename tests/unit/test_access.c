@@ -20,32 +20,17 @@
 static struct store_user alice = { 0, 0, "alice", 0, { 0 } };
 static struct store_user bob = { 0, 0, "bob", 0, { 0 } };
 
-struct env {
-	char *dir;
-	char store[4096];
-	struct store *st;
-};
-
 static int
 setup(void **state)
 {
-	struct env *e = calloc(1, sizeof(*e));
-
-	e->dir = tmpdir_new();
-	assert_int_equal(store_new_owned(e->dir, &alice, e->store,
-	    sizeof(e->store), &e->st), 0);
-	*state = e;
-	return 0;
+	*state = store_env_new(&alice);
+	return *state ? 0 : -1;
 }
 
 static int
 teardown(void **state)
 {
-	struct env *e = *state;
-
-	store_close(e->st);
-	tmpdir_free(e->dir);
-	free(e);
+	store_env_free(*state);
 	return 0;
 }
 
@@ -53,7 +38,7 @@ teardown(void **state)
 static void
 test_roles_by_group(void **state)
 {
-	struct env *e = *state;
+	struct store_env *e = *state;
 	const char *root_group[] = { "root" }, *nosuch[] = { "relfs-no-group" };
 	struct store_user member = bob;
 
@@ -84,7 +69,7 @@ test_roles_by_group(void **state)
 static void
 test_pin_sources(void **state)
 {
-	struct env *e = *state;
+	struct store_env *e = *state;
 	const char *prefix[] = { "https://mirror.example.org/" };
 	char dir[4200], url[4300];
 	const char *dirs[1];
@@ -138,7 +123,7 @@ seen_one(void *arg, uint64_t seq, const char *json, size_t len)
 static void
 test_events(void **state)
 {
-	struct env *e = *state;
+	struct store_env *e = *state;
 	struct seen s = { "", 0 }, later = { "", 0 };
 	uint64_t from;
 
@@ -157,7 +142,7 @@ test_events(void **state)
 static void
 test_hooks(void **state)
 {
-	struct env *e = *state;
+	struct store_env *e = *state;
 	char path[4300], out[4300], line[4096] = "";
 	json_t *status;
 	int sent = 0;
@@ -195,7 +180,7 @@ test_hooks(void **state)
 static void
 test_fetch_file(void **state)
 {
-	struct env *e = *state;
+	struct store_env *e = *state;
 	char dir[4200], url[4300], bad[4300];
 	const char *dirs[1];
 	uint8_t d[DIGEST_LEN], zero[DIGEST_LEN] = { 0 };

@@ -286,6 +286,31 @@ test_waivers(void **state)
 	json_decref(d);
 }
 
+/* an unmet reason's label names its test case, or its project, or neither */
+static void
+test_unmet_label(void **state)
+{
+	json_t *tc = json_pack("{s:s,s:s,s:s}", "type", "result-failed",
+	    "testcase", "vping", "detail", "x");
+	json_t *pr = json_pack("{s:s,s:s}", "type", "not-promoted", "project",
+	    "fuel");
+	json_t *bare = json_pack("{s:s}", "type", "soaking");
+	char buf[64], tiny[8];
+
+	(void)state;
+	assert_string_equal(crit_unmet_label(tc, "testcase", buf, sizeof(buf)),
+	    "result-failed vping");
+	assert_string_equal(crit_unmet_label(pr, "project", buf, sizeof(buf)),
+	    "not-promoted fuel");
+	assert_string_equal(crit_unmet_label(bare, "testcase", buf, sizeof(buf)),
+	    "soaking");
+	assert_string_equal(crit_unmet_label(tc, "testcase", tiny, sizeof(tiny)),
+	    "result-");
+	json_decref(tc);
+	json_decref(pr);
+	json_decref(bare);
+}
+
 static void
 test_approvals_soak_hold(void **state)
 {
@@ -406,6 +431,7 @@ main(void)
 		cmocka_unit_test(test_golden),
 		cmocka_unit_test(test_waivers),
 		cmocka_unit_test(test_approvals_soak_hold),
+		cmocka_unit_test(test_unmet_label),
 		cmocka_unit_test(test_layers_all_apply),
 		cmocka_unit_test(test_any_order),
 	};

@@ -18,26 +18,17 @@
 static struct store_user alice = { 0, 0, "alice", 0, { 0 } };
 static struct store_user bob = { 0, 0, "bob", 0, { 0 } };
 
-struct env {
-	char *dir;
-	char store[4096];
-	struct store *st;
-	uint64_t art;
-};
-
 static int
 setup(void **state)
 {
-	struct env *e = calloc(1, sizeof(*e));
+	struct store_env *e = store_env_new(&alice);
 	struct store_publish o = { 0 };
 	char src[4200];
 	struct node n;
 
-	e->dir = tmpdir_new();
+	assert_non_null(e);
 	snprintf(src, sizeof(src), "%s/src", e->dir);
 	put_file(src, "a.txt", "alpha\n", 0644);
-	assert_int_equal(store_new_owned(e->dir, &alice, e->store,
-	    sizeof(e->store), &e->st), 0);
 	o.project = "apex";
 	o.version = "1.0";
 	assert_int_equal(store_publish_dir(e->st, src, &o, &alice, NULL), 0);
@@ -50,16 +41,12 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	struct env *e = *state;
-
-	store_close(e->st);
-	tmpdir_free(e->dir);
-	free(e);
+	store_env_free(*state);
 	return 0;
 }
 
 static void
-stage(struct env *e, const char *name, const char *criteria)
+stage(struct store_env *e, const char *name, const char *criteria)
 {
 	assert_int_equal(store_stage_create(e->st, name, &alice), 0);
 	assert_int_equal(store_criteria_set(e->st, name, criteria,
@@ -67,7 +54,7 @@ stage(struct env *e, const char *name, const char *criteria)
 }
 
 static void
-result(struct env *e, const char *name, const char *outcome)
+result(struct store_env *e, const char *name, const char *outcome)
 {
 	uint64_t no;
 
@@ -77,7 +64,7 @@ result(struct env *e, const char *name, const char *outcome)
 
 /* Is apex/1.0 in stages/<s>/ (the tree shows what was promoted)? */
 static int
-promoted(struct env *e, const char *s)
+promoted(struct store_env *e, const char *s)
 {
 	char path[300];
 	struct node n;
@@ -89,7 +76,7 @@ promoted(struct env *e, const char *s)
 
 /* The types of what keeps apex/1.0 from s, joined by spaces. */
 static void
-unmet(struct env *e, const char *s, char *out, size_t len)
+unmet(struct store_env *e, const char *s, char *out, size_t len)
 {
 	json_t *st, *v;
 	size_t i;
@@ -125,7 +112,7 @@ event_type(void *arg, uint64_t seq, const char *json, size_t len)
 static void
 test_decide_and_promote(void **state)
 {
-	struct env *e = *state;
+	struct store_env *e = *state;
 	struct types t = { "" };
 	char why[200];
 
@@ -147,7 +134,7 @@ test_decide_and_promote(void **state)
 static void
 test_cascade(void **state)
 {
-	struct env *e = *state;
+	struct store_env *e = *state;
 	char why[200];
 
 	stage(e, "daily", "{\"require\": [{\"testcase\": \"vping\"}]}");
@@ -164,7 +151,7 @@ test_cascade(void **state)
 static void
 test_revoke_restore(void **state)
 {
-	struct env *e = *state;
+	struct store_env *e = *state;
 	char why[200];
 
 	stage(e, "daily", "{\"require\": [{\"testcase\": \"vping\"}]}");
@@ -192,7 +179,7 @@ test_revoke_restore(void **state)
 static void
 test_approvals(void **state)
 {
-	struct env *e = *state;
+	struct store_env *e = *state;
 	struct store_user root = { 0, 0, "root", 0, { 0 } };
 	char why[200];
 
@@ -221,7 +208,7 @@ test_approvals(void **state)
 static void
 test_waivers(void **state)
 {
-	struct env *e = *state;
+	struct store_env *e = *state;
 	char why[200];
 
 	stage(e, "daily", "{\"require\": [{\"testcase\": \"vping\"}, "
@@ -258,7 +245,7 @@ test_waivers(void **state)
 static void
 test_hold(void **state)
 {
-	struct env *e = *state;
+	struct store_env *e = *state;
 	char why[200];
 
 	stage(e, "daily", "{\"require\": [{\"testcase\": \"vping\"}]}");
@@ -279,7 +266,7 @@ test_hold(void **state)
 static void
 test_wake(void **state)
 {
-	struct env *e = *state;
+	struct store_env *e = *state;
 	char why[200];
 	int64_t next = 0;
 
@@ -304,7 +291,7 @@ test_wake(void **state)
 static void
 test_manual_promote(void **state)
 {
-	struct env *e = *state;
+	struct store_env *e = *state;
 
 	stage(e, "prod", "{\"automatic\": false, \"require\": [{\"testcase\": "
 	    "\"vping\"}]}");
@@ -325,7 +312,7 @@ test_manual_promote(void **state)
 static void
 test_status_size(void **state)
 {
-	struct env *e = *state;
+	struct store_env *e = *state;
 	char *buf;
 	size_t len;
 	uint64_t ino, size, first = 0;
