@@ -85,19 +85,13 @@ ctl_create(fuse_req_t req, uint64_t dir, const char *name,
 }
 
 int
-ctl_open(fuse_req_t req, uint64_t ino, const struct node *n,
+ctl_open(fuse_req_t req, uint64_t dir, const char *name,
     struct fuse_file_info *fi)
 {
 	struct fs *fs = FS(req);
-	char name[NAME_MAX_BYTES + 1];
-	struct store_user who;
 	int rc, fd;
 
-	fs_who(req, &who);
-	if ((rc = store_node_name(fs->st, n->parent, ino, name)) < 0 ||
-	    (rc = store_ctl_writable(fs->st, n->parent, name, &who)) < 0)
-		return rc;
-	if ((rc = spool_open(fs, n->parent, name, &fd)) < 0)
+	if ((rc = spool_open(fs, dir, name, &fd)) < 0)
 		return rc;
 	fs_mark_dirty(fs, fd, DIRTY_CREATED);
 	fi->fh = (uint64_t)fd;

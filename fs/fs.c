@@ -70,20 +70,15 @@ fs_who(fuse_req_t req, struct store_user *who)
 }
 
 int
-fs_deny(fuse_req_t req, enum store_role role, const char *what)
+fs_staging_deny(fuse_req_t req, const char *what)
 {
 	struct store_user who;
-	char full[256];
+	int rc;
 
 	fs_who(req, &who);
-	if (role == STORE_ROLE_CI)
-		snprintf(full, sizeof(full), "%s under incoming/ or results/",
-		    what);
-	else
-		snprintf(full, sizeof(full), "%s", what);
-	if (store_may(FS(req)->st, &who, role, full) == 0)
+	if ((rc = store_staging_may(FS(req)->st, &who, what)) == 0)
 		return 0;
-	fs_refuse(req, EACCES, what);
+	fs_refuse(req, -rc, what);
 	return 1;
 }
 

@@ -123,8 +123,11 @@ void fs_refuse(fuse_req_t req, int err, const char *what);
 /* The caller of req: uid, name and groups (from the kernel). */
 void fs_who(fuse_req_t req, struct store_user *who);
 
-/* 1, and req answered EACCES (logged), when its caller lacks role. */
-int fs_deny(fuse_req_t req, enum store_role role, const char *what);
+/*
+ * 1, and req answered with store_staging_may's refusal (logged), when its
+ * caller may not change the staging area; 0 when it may.
+ */
+int fs_staging_deny(fuse_req_t req, const char *what);
 
 /* Queue an invalidation of parent/name (name != NULL) or of an inode. */
 void fs_inval(struct fs *fs, uint64_t parent, const char *name,
@@ -159,7 +162,7 @@ void inc_readdir(fuse_req_t req, struct inc_node *n, size_t size, off_t off,
     struct fuse_file_info *fi, int plus);
 void inc_releasedir(fuse_req_t req, struct fuse_file_info *fi);
 void inc_seal(fuse_req_t req, struct inc_node *dir, const char *name,
-    uint64_t newparent, const char *newname);
+    uint64_t newparent, const char *newname, unsigned int flags);
 /* stat of n (its descriptor held: inc_use), with its logical owner/mode. */
 int inc_stat(struct inc_node *n, struct stat *st);
 
@@ -196,7 +199,7 @@ void node_proc_path(char *buf, size_t len, int fd);
 
 /* The seal of dir/name, dir held (seal.c; incoming.c holds it). */
 void seal_held(fuse_req_t req, struct inc_node *dir, const char *name,
-    uint64_t newparent, const char *newname);
+    uint64_t newparent, const char *newname, unsigned int flags);
 
 /* The entry (and one lookup) of a real directory outside incoming/. */
 int inc_entry_path(struct fs *fs, const char *path,
@@ -240,7 +243,8 @@ int results_rename_in(fuse_req_t req, struct inc_node *dir, const char *name,
 /* Writes into the index (ctl.c). */
 void ctl_create(fuse_req_t req, uint64_t dir, const char *name,
     struct fuse_file_info *fi);
-int ctl_open(fuse_req_t req, uint64_t ino, const struct node *n,
+/* Open dir/name for a new content (store_node_writable said yes). */
+int ctl_open(fuse_req_t req, uint64_t dir, const char *name,
     struct fuse_file_info *fi);
 int ctl_is(struct fs *fs, int fd);
 int ctl_flush(fuse_req_t req, int fd);

@@ -756,7 +756,8 @@ inc_releasedir(fuse_req_t req, struct fuse_file_info *fi)
 
 void
 inc_seal(fuse_req_t req, struct inc_node *dir, const char *name,
-    uint64_t newparent, const char *newname)
+    uint64_t newparent, const char *newname, unsigned int flags)
 {
-	HELD(req, dir, NULL, seal_held(req, dir, name, newparent, newname));
+	HELD(req, dir, NULL,
+	    seal_held(req, dir, name, newparent, newname, flags));
 }

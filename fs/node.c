@@ -559,7 +559,7 @@ node_role_attr(struct fs *fs, const struct inc_node *n, struct stat *st)
 
 	if (n->res_art) {
 		/* a recorded result: its writer's, and every CI writer's */
-		store_role_access(fs->st, STORE_ROLE_CI, &a);
+		store_staging_access(fs->st, &a);
 		st->st_gid = a.gid;
 		st->st_mode = (st->st_mode & ~(mode_t)0777) | 0444 |
 		    (a.wbits & 0666);
@@ -567,7 +567,7 @@ node_role_attr(struct fs *fs, const struct inc_node *n, struct stat *st)
 	}
 	if (!n->ci_root)
 		return;
-	store_role_access(fs->st, STORE_ROLE_CI, &a);
+	store_staging_access(fs->st, &a);
 	st->st_uid = a.uid;
 	st->st_gid = a.gid;
 	st->st_mode = (st->st_mode & ~(mode_t)0777) | 0555 | a.wbits;

@@ -133,36 +133,29 @@ op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 	struct inc_node *in = attr_route(fs, &ino);
 	struct node n;
 	struct stat st;
+	int rc;
 
 	store_clearerr();
 	if (in) {
-		if (!fs_deny(req, STORE_ROLE_CI, "setattr"))
+		if (!fs_staging_deny(req, "setattr"))
 			inc_setattr(req, in, attr, valid, fi);
 		return;
 	}
-	/*
-	 * `>` truncates before it writes: for a file that takes writes the
-	 * new content replaces the old at close, so the truncation is moot.
-	 */
-	if (valid == FUSE_SET_ATTR_SIZE && attr->st_size == 0 &&
-	    store_node_get(fs->st, ino, &n) == 0 && n.kind == NODE_FILE &&
-	    (n.flags & NODE_MUTABLE) && n.role == ROLE_NONE) {
-		char name[NAME_MAX_BYTES + 1];
+	/* `>` of a file the index takes writes into (store_node_truncate) */
+	if (valid == FUSE_SET_ATTR_SIZE && store_node_get(fs->st, ino, &n) ==
+	    0) {
 		struct store_user who;
-		int rc = -EROFS;
 
 		fs_who(req, &who);
-		if (store_node_name(fs->st, n.parent, ino, name) == 0)
-			rc = store_ctl_writable(fs->st, n.parent, name, &who);
+		rc = store_node_truncate(fs->st, ino, &n,
+		    (uint64_t)attr->st_size, &who);
 		if (rc == 0) {
 			attr_node(fs, ino, &n, &st);
 			fuse_reply_attr(req, &st, 0);
-			return;
+		} else {
+			fs_refuse(req, -rc, "setattr");
 		}
-		if (rc == -EACCES) {
-			fs_refuse(req, EACCES, "setattr");
-			return;
-		}
+		return;
 	}
 	refuse_rofs(req, "setattr");
 }
@@ -205,7 +198,7 @@ op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	int rc;
 
 	if (dir) {
-		if (!fs_deny(req, STORE_ROLE_CI, "mkdir"))
+		if (!fs_staging_deny(req, "mkdir"))
 			inc_mkdir(req, dir, name, mode);
 		return;
 	}
@@ -243,7 +236,7 @@ op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 
 	store_clearerr();
 	if (dir) {
-		if (!fs_deny(req, STORE_ROLE_CI, "symlink"))
+		if (!fs_staging_deny(req, "symlink"))
 			inc_symlink(req, link, dir, name);
 	} else
 		refuse_rofs(req, "symlink");
@@ -259,7 +252,7 @@ op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	store_clearerr();
 	if (dir) {
-		if (!fs_deny(req, STORE_ROLE_CI, "unlink"))
+		if (!fs_staging_deny(req, "unlink"))
 			inc_unlink(req, dir, name, 0);
 		return;
 	}
@@ -281,7 +274,7 @@ op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	store_clearerr();
 	if (dir) {
-		if (!fs_deny(req, STORE_ROLE_CI, "rmdir"))
+		if (!fs_staging_deny(req, "rmdir"))
 			inc_unlink(req, dir, name, 1);
 	} else
 		refuse_rofs(req, "rmdir");
@@ -296,20 +289,14 @@ op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct inc_node *dst = attr_route(fs, &newparent);
 
 	store_clearerr();
-	if (src && fs_deny(req, STORE_ROLE_CI, "rename"))
+	if (src && fs_staging_deny(req, "rename"))
 		return;
 	if (src && dst) {
 		inc_rename(req, src, name, dst, newname, flags);
 		return;
 	}
 	if (src && !dst) {
-		if (flags & RENAME_EXCHANGE) {
-			store_seterr(-EINVAL, "rename: an artifact cannot be "
-			    "exchanged");
-			fs_refuse(req, EINVAL, "rename");
-			return;
-		}
-		inc_seal(req, src, name, newparent, newname);
+		inc_seal(req, src, name, newparent, newname, flags);
 		return;
 	}
 	refuse_rofs(req, "rename");
@@ -326,13 +313,11 @@ op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	store_clearerr();
 	/* hard links within the staging area (cp -a, rsync -H, tar) */
 	if (n && dir && n != &fs->root) {
-		if (!fs_deny(req, STORE_ROLE_CI, "link"))
+		if (!fs_staging_deny(req, "link"))
 			inc_link(req, n, dir, newname);
 		return;
 	}
-	store_seterr(-EPERM, "link: hard links are made only within "
-	    "incoming/; copy the file");
-	fs_refuse(req, EPERM, "link");
+	fs_refuse(req, -store_refuse_link(), "link");
 }
 
 static void
@@ -347,19 +332,21 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (in) {
 		if (((fi->flags & O_ACCMODE) == O_RDONLY &&
 		    !(fi->flags & O_TRUNC)) ||
-		    !fs_deny(req, STORE_ROLE_CI, "open for writing"))
+		    !fs_staging_deny(req, "open for writing"))
 			inc_open(req, in, fi);
 		return;
 	}
 	rc = store_node_get(fs->st, ino, &n);
 	if (rc == 0 && ((fi->flags & O_ACCMODE) != O_RDONLY ||
 	    (fi->flags & O_TRUNC))) {
-		if (n.kind != NODE_FILE || !(n.flags & NODE_MUTABLE))
-			refuse_rofs(req, "open for writing");
-		else if ((rc = ctl_open(req, ino, &n, fi)) == -EACCES)
-			fs_refuse(req, EACCES, "open for writing");
-		else if (rc < 0)
-			refuse_rofs(req, "open for writing");
+		char name[NAME_MAX_BYTES + 1];
+		struct store_user who;
+
+		fs_who(req, &who);
+		if ((rc = store_node_writable(fs->st, ino, &n,
+		    "open for writing", &who, name)) < 0 ||
+		    (rc = ctl_open(req, n.parent, name, fi)) < 0)
+			fs_refuse(req, -rc, "open for writing");
 		return;
 	}
 	if (rc == 0 && store_node_is_dynamic(&n)) {
@@ -399,7 +386,7 @@ op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 
 	store_clearerr();
 	if (dir) {
-		if (!fs_deny(req, STORE_ROLE_CI, "create"))
+		if (!fs_staging_deny(req, "create"))
 			inc_create(req, dir, name, mode, fi);
 	} else
 		ctl_create(req, parent, name, fi);

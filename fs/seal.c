@@ -42,10 +42,10 @@ rel_path(struct fs *fs, struct inc_node *n, char *out, size_t len)
 	return 0;
 }
 
-/* A rename of dir/name into artifacts/: the store's seal (store_seal_rename). */
+/* A rename of dir/name into artifacts/: store_seal_rename decides. */
 void
 seal_held(fuse_req_t req, struct inc_node *dir, const char *name,
-    uint64_t newparent, const char *newname)
+    uint64_t newparent, const char *newname, unsigned int flags)
 {
 	struct fs *fs = FS(req);
 	struct store_user who;
@@ -63,7 +63,7 @@ seal_held(fuse_req_t req, struct inc_node *dir, const char *name,
 		memset(&st, 0, sizeof(st));
 	fs_who(req, &who);
 	rc = store_seal_rename(fs->st, dir->fd, project, name, newparent,
-	    newname, node_busy, fs, &who, &moved_to, &what);
+	    newname, flags, node_busy, fs, &who, &moved_to, &what);
 	if (rc < 0) {
 		fs_refuse(req, -rc, what);
 		return;

@@ -544,3 +544,19 @@ store_role_access(struct store *st, enum store_role r,
 	}
 	json_decref(config);
 }
+
+int
+store_staging_may(struct store *st, const struct store_user *who,
+    const char *what)
+{
+	char full[256];
+
+	snprintf(full, sizeof(full), "%s under incoming/ or results/", what);
+	return store_may(st, who, STORE_ROLE_CI, full);
+}
+
+void
+store_staging_access(struct store *st, struct store_access *a)
+{
+	store_role_access(st, STORE_ROLE_CI, a);
+}

@@ -124,6 +124,29 @@ store_ctl_writable(struct store *st, uint64_t dir, const char *name,
 }
 
 int
+store_node_writable(struct store *st, uint64_t ino, const struct node *n,
+    const char *what, const struct store_user *who, char *name)
+{
+	int rc = -EROFS;
+
+	if (n->kind == NODE_FILE && (n->flags & NODE_MUTABLE) &&
+	    (rc = store_node_name(st, n->parent, ino, name)) == 0)
+		rc = store_ctl_writable(st, n->parent, name, who);
+	return rc == 0 || rc == -EACCES ? rc : store_refuse_immutable(what);
+}
+
+int
+store_node_truncate(struct store *st, uint64_t ino, const struct node *n,
+    uint64_t size, const struct store_user *who)
+{
+	char name[NAME_MAX_BYTES + 1];
+
+	if (size != 0 || n->role != ROLE_NONE)
+		return store_refuse_immutable("setattr");
+	return store_node_writable(st, ino, n, "setattr", who, name);
+}
+
+int
 store_ctl_write(struct store *st, uint64_t dir, const char *name,
     const char *buf, size_t len, const struct store_user *who)
 {

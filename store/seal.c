@@ -211,7 +211,7 @@ store_seal_recover(struct store *st)
 int
 store_seal_rename(struct store *st, int projfd, const char *projpath,
     const char *name, uint64_t newparent, const char *newname,
-    int (*busy)(void *, dev_t, ino_t), void *busy_arg,
+    unsigned int flags, int (*busy)(void *, dev_t, ino_t), void *busy_arg,
     const struct store_user *who, uint64_t *moved_to, const char **what)
 {
 	struct store_publish o = { 0 };
@@ -223,6 +223,9 @@ store_seal_rename(struct store *st, int projfd, const char *projpath,
 
 	*moved_to = 0;
 	*what = "rename";
+	if (flags & RENAME_EXCHANGE)
+		return store_seterr(-EINVAL, "rename: an artifact cannot be "
+		    "exchanged");
 	if (projpath[0] == '\0' || strchr(projpath, '/'))
 		return store_seterr(-EINVAL, "rename: only a version directory "
 		    "incoming/<project>/<version> can be moved into artifacts/"

@@ -114,7 +114,8 @@ int store_seal(struct store *st, int projfd, const char *name,
  *   onto (artifacts, <project>)       -> seals it as version <name>
  *   onto (artifacts/<project>, <v>)   -> seals it as version <v>
  * Anything else is refused: EINVAL (not a version directory, another
- * project's name, not into its own project), EROFS (not into artifacts/),
+ * project's name, not into its own project, flags with RENAME_EXCHANGE:
+ * an artifact is never exchanged), EROFS (not into artifacts/),
  * ENOTDIR (not a directory), each with a message.  projfd is any
  * descriptor of STORE/incoming/<projpath>; busy and busy_arg as in
  * struct store_publish.  *moved_to: the index node the kernel's dentry now
@@ -123,7 +124,7 @@ int store_seal(struct store *st, int projfd, const char *name,
  */
 int store_seal_rename(struct store *st, int projfd, const char *projpath,
     const char *name, uint64_t newparent, const char *newname,
-    int (*busy)(void *, dev_t, ino_t), void *busy_arg,
+    unsigned int flags, int (*busy)(void *, dev_t, ino_t), void *busy_arg,
     const struct store_user *who, uint64_t *moved_to, const char **what);
 
 /*
@@ -140,6 +141,8 @@ void store_seal_recover(struct store *st);
  */
 int store_refuse_immutable(const char *what);
 int store_refuse_special(void);
+/* A hard link from outside incoming/ or out of it: -EPERM. */
+int store_refuse_link(void);
 
 /* Nodes of the tree, for the mount. */
 int store_node_get(struct store *st, uint64_t ino, struct node *out);
@@ -428,6 +431,25 @@ int store_dynamic_size(struct store *st, uint64_t ino, const struct node *n,
  */
 int store_ctl_writable(struct store *st, uint64_t dir, const char *name,
     const struct store_user *who);
+
+/*
+ * May who open the existing node ino (n: its record) for writing through
+ * the mount (what names the operation)?  A file the index takes writes into
+ * answers as store_ctl_writable, with its name in name (NAME_MAX_BYTES + 1);
+ * -EACCES without the role; anything else is immutable, -EROFS
+ * (store_refuse_immutable).
+ */
+int store_node_writable(struct store *st, uint64_t ino, const struct node *n,
+    const char *what, const struct store_user *who, char *name);
+
+/*
+ * A truncation of ino to size through the mount.  `>` truncates before it
+ * writes: for a file the index takes writes into, the new content replaces
+ * the old at close, so truncating it to 0 is moot and 0 is returned; -EACCES
+ * without the role; anything else -EROFS.
+ */
+int store_node_truncate(struct store *st, uint64_t ino, const struct node *n,
+    uint64_t size, const struct store_user *who);
 int store_ctl_write(struct store *st, uint64_t dir, const char *name,
     const char *buf, size_t len, const struct store_user *who);
 
@@ -543,5 +565,14 @@ void store_node_access(struct store *st, uint64_t ino, const struct node *n,
 /* The same for a place where writes need role r. */
 void store_role_access(struct store *st, enum store_role r,
     struct store_access *a);
+
+/*
+ * The staging area (incoming/, and results/ through the mount) is the ci
+ * role's: store_staging_may is store_may for a change there (what: the
+ * operation), store_staging_access who its owner and group show as.
+ */
+int store_staging_may(struct store *st, const struct store_user *who,
+    const char *what);
+void store_staging_access(struct store *st, struct store_access *a);
 
 #endif

@@ -286,6 +286,13 @@ store_refuse_immutable(const char *what)
 }
 
 int
+store_refuse_link(void)
+{
+	return store_seterr(-EPERM, "link: hard links are made only within "
+	    "incoming/; copy the file");
+}
+
+int
 store_refuse_special(void)
 {
 	return store_seterr(-EPERM, "mknod: devices, FIFOs and sockets cannot "
