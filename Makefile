@@ -81,8 +81,9 @@ symbols: all
 	@scripts/check-symbols $(BUILD)/librelstore.a
 	@scripts/check-cycles $(BUILD)
 
-unit: $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+unit: $(UNIT_BIN) $(BUILD)/tests/receiver
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; \
+	    RELFS_RECEIVER=$(abspath $(BUILD)/tests/receiver) $$t; done
 
 $(BUILD)/tests/probe: tests/probe.c
 	@mkdir -p $(dir $@)

@@ -1,15 +1,20 @@
 /*
  * Unit tests of roles and pin sources (access.c), the outbox (events.c),
- * hook delivery (hooks/deliver.c) and fetching file:// pins (fetch.c), on
- * a real store.
+ * hook delivery (hooks/deliver.c) and fetching pins (fetch.c) from
+ * file:// and from the tests' HTTP server on 127.0.0.1, on a real store.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "deliver.h"
@@ -211,6 +216,104 @@ test_fetch_file(void **state)
 	    &st_), -EIO);
 }
 
+/* A port of 127.0.0.1 that nothing listens on now (the kernel's pick). */
+static int
+free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+	int s = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(s, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (s >= 0)
+		close(s);
+	return port;
+}
+
+/* 1 once something accepts connections on 127.0.0.1:port (5 s at most). */
+static int
+listening(int port)
+{
+	for (int i = 0; i < 500; i++) {
+		struct sockaddr_in a = { .sin_family = AF_INET };
+		int s = socket(AF_INET, SOCK_STREAM, 0), ok;
+
+		a.sin_port = htons((unsigned short)port);
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		ok = connect(s, (struct sockaddr *)&a, sizeof(a)) == 0;
+		close(s);
+		if (ok)
+			return 1;
+		usleep(10000);
+	}
+	return 0;
+}
+
+/*
+ * fetch over HTTP from the tests' receiver serving a directory: fetched
+ * and verified, then present; a digest mismatch, a missing file and a
+ * source no longer allowed are EIO; nothing unverified is kept.
+ */
+static void
+test_fetch_http(void **state)
+{
+	struct store_env *e = *state;
+	const char *bin = getenv("RELFS_RECEIVER");
+	char dir[4200], log[4300], url[200], prefix[100], port_s[16];
+	const char *src[1] = { prefix };
+	uint8_t d[DIGEST_LEN], zero[DIGEST_LEN] = { 0 };
+	int port = free_port(), st_, status;
+	pid_t pid;
+
+	assert_non_null(bin);	/* make unit says where it is */
+	assert_true(port > 0);
+	snprintf(dir, sizeof(dir), "%s/served", e->dir);
+	snprintf(log, sizeof(log), "%s/receiver.log", e->dir);
+	put_file(dir, "dep.tar", "dependency bytes over http\n", 0644);
+	snprintf(port_s, sizeof(port_s), "%d", port);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl(bin, bin, port_s, "-", log, "--serve", dir, (char *)NULL);
+		_exit(127);
+	}
+	assert_true(listening(port));
+	snprintf(prefix, sizeof(prefix), "http://127.0.0.1:%d/", port);
+	assert_int_equal(store_config_sources(e->st, STORE_PIN_SOURCES, src,
+	    1, &alice), 0);
+	digest_buf(d, "dependency bytes over http\n", 27);
+	snprintf(url, sizeof(url), "%sdep.tar", prefix);
+	assert_int_equal(store_dep_fetch(e->st, "dep", url, d, NULL, NULL,
+	    &st_), 0);
+	assert_int_equal(st_, STORE_FETCH_FETCHED);
+	assert_int_equal(store_dep_fetch(e->st, "dep", url, d, NULL, NULL,
+	    &st_), 0);
+	assert_int_equal(st_, STORE_FETCH_PRESENT);
+	/* the bytes are not those pinned: EIO, and nothing is kept */
+	assert_int_equal(store_dep_fetch(e->st, "dep", url, zero, NULL, NULL,
+	    &st_), -EIO);
+	assert_non_null(strstr(store_errmsg(), "digest mismatch"));
+	assert_int_equal(store_dep_fetch(e->st, "dep", url, zero, NULL, NULL,
+	    &st_), -EIO);
+	/* the server has no such file: the HTTP error is the message */
+	snprintf(url, sizeof(url), "%snone.tar", prefix);
+	assert_int_equal(store_dep_fetch(e->st, "none", url, zero, NULL, NULL,
+	    &st_), -EIO);
+	assert_non_null(strstr(store_errmsg(), "404"));
+	/* a source no longer allowed is never asked */
+	assert_int_equal(store_config_sources(e->st, STORE_PIN_SOURCES, NULL,
+	    0, &alice), 0);
+	snprintf(url, sizeof(url), "%sdep.tar", prefix);
+	assert_int_equal(store_dep_fetch(e->st, "dep2", url, zero, NULL, NULL,
+	    &st_), -EIO);
+	assert_non_null(strstr(store_errmsg(), "is not below a source"));
+	kill(pid, SIGTERM);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+}
+
 int
 main(void)
 {
@@ -222,6 +325,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hooks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_file, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_http, setup,
 		    teardown),
 	};
 
