@@ -9,6 +9,7 @@
  *   probe rename FROM TO    rename(2)
  *   probe symlink TARGET PATH
  *   probe read PATH         open O_RDONLY and read everything
+ *   probe stat PATH | lstat PATH
  *   probe link FROM TO | chown PATH (to root) | setuid PATH (chmod 4755)
  *   probe mkfifo PATH | exclusive PATH (open O_CREAT|O_EXCL)
  *   probe mode PATH OCTAL   chmod(PATH, OCTAL)
@@ -133,10 +134,10 @@ run(int argc, char **argv)
 	}
 	if (strcmp(op, "chdir") == 0)
 		return chdir(p);
-	if (strcmp(op, "stat") == 0) {
+	if (strcmp(op, "stat") == 0 || strcmp(op, "lstat") == 0) {
 		struct stat st;
 
-		return stat(p, &st);
+		return op[0] == 's' ? stat(p, &st) : lstat(p, &st);
 	}
 	errno = EINVAL;
 	fprintf(stderr, "probe: unknown operation %s\n", op);

@@ -46,6 +46,17 @@ check_fails() {
 	else ok "$desc"; fi
 }
 
+# check_gone DESC PATH: PATH is not there (lstat: exactly ENOENT, where
+# test -e would also take EACCES or EIO for absence)
+check_gone() { check_errno "$1" ENOENT lstat "$2"; }
+
+# check_exit DESC CODE CMD...: CMD exits with exactly CODE.
+check_exit() {
+	local desc=$1 want=$2 got=0; shift 2
+	"$@" >"$T/out" 2>&1 || got=$?
+	check_eq "$desc (exit $want)" "$want" "$got"
+}
+
 # check_refused DESC MESSAGE CMD...: CMD fails, and says MESSAGE (the
 # whole first line of what it printed)
 check_refused() {

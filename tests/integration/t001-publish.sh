@@ -91,7 +91,7 @@ check "rsync tree identical" diff -r "$SRC/etc" "$B/files/etc"
 check_eq "pins are metadata, not payload" "" "$(ls "$B/files" | grep -x pins)"
 check_eq "pins recorded" "$(cat "$SRC/pins")" "$(cat "$B/pins")"
 check_eq "no rsync temporary file sealed" "" "$(find "$B/files" -name '.*')"
-check_fails "the staging copy is gone" test -e "$MNT/incoming/apex/2.0"
+check_gone "the staging copy is gone" "$MNT/incoming/apex/2.0"
 check_eq "mount publish is one ledger commit" 5 "$(ledger_commits)"
 check_eq "the seal commit names the user" "publish apex 2.0 $(id -un)" \
 	"$(git --git-dir="$STORE/ledger.git" log -1 --format='%s %an')"
@@ -104,7 +104,7 @@ check_eq "new version readable" "two-one" "$(cat "$MNT/artifacts/apex/2.1/files/
 
 # relctl beside the mount: the mount shows the result at once
 ls -R "$MNT/artifacts" >/dev/null
-check_fails "not there before" test -e "$MNT/artifacts/compass/1"
+check_gone "not there before" "$MNT/artifacts/compass/1"
 check "relctl publish while mounted" "$RELCTL" publish "$STORE" "$SRC/etc" --project compass --version 1
 check_eq "mount shows relctl's artifact at once" "b.txt deep" \
 	"$(ls "$MNT/artifacts/compass/1/files" | xargs)"

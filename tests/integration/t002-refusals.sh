@@ -108,6 +108,6 @@ check_log "mount: the message is in relfs.log" "unknown key 'colour'"
 check "mount: staging kept" test -f "$MNT/incoming/p/1/artifact.json"
 
 check_eq "nothing recorded by any refusal (ledger, objects, index)" "$BEFORE" "$(state)"
-check_fails "no project appeared" test -e "$MNT/artifacts/p"
+check_gone "no project appeared" "$MNT/artifacts/p"
 check "verify is clean" "$RELCTL" verify "$STORE"
 finish

@@ -55,7 +55,7 @@ obj=$(sha256sum "$SRC/x/y/b" | cut -c1-64)
 f="$STORE/objects/${obj:0:2}/${obj:2}"
 chmod u+w "$f"
 echo "tampered" >"$f"
-check_fails "verify finds a corrupted content file" "$RELCTL" verify "$STORE"
+check_exit "verify finds a corrupted content file" 1 "$RELCTL" verify "$STORE"
 check "verify names the corrupted object" grep -q "object '$f' is corrupt" <("$RELCTL" verify "$STORE")
 check_eq "verify --json says not ok" false "$("$RELCTL" --json verify "$STORE" | jq .ok)"
 echo b >"$f"
@@ -63,7 +63,7 @@ check "verify clean again once repaired" "$RELCTL" verify "$STORE"
 rm "$f"
 check "verify names a missing content file" grep -q "object '$f' is missing" <("$RELCTL" verify "$STORE")
 # (two artifacts hold that content: either may be named first)
-check_fails "rebuild refuses a store with missing content" "$RELCTL" rebuild "$STORE"
+check_exit "rebuild refuses a store with missing content" 1 "$RELCTL" rebuild "$STORE"
 check_eq "and names the content and an artifact that holds it" \
 	"relctl: ART: content of 'PATH' (0263829989b6fd954f72baaf2fc64bc2e2f01d692d4de72986ea808f6e99813f) is missing from the content store (the old index is kept)" \
 	"$(head -1 "$T/out" | sed "s/^relctl: [^:]*: content of '[^']*'/relctl: ART: content of 'PATH'/")"
@@ -80,10 +80,10 @@ fi
 check "the manifest's object is found on disk" test -f "$lf"
 mv "$lf" "$T/saved-object"
 [ -f "${lf%.pack}.idx" ] && [ "$lf" != "${lf%.pack}" ] && mv "${lf%.pack}.idx" "$T/saved-idx"
-check_fails "verify finds a missing ledger object" "$RELCTL" verify "$STORE"
+check_exit "verify finds a missing ledger object" 1 "$RELCTL" verify "$STORE"
 check "verify reports it through git fsck" grep -q "git fsck: " <("$RELCTL" verify "$STORE")
 check "verify names the artifact whose ledger entry is gone" grep -q "apex/1.0: ledger:" <("$RELCTL" verify "$STORE")
-check_fails "rebuild refuses a damaged ledger" "$RELCTL" rebuild "$STORE"
+check_exit "rebuild refuses a damaged ledger" 1 "$RELCTL" rebuild "$STORE"
 check_eq "and says that an object is missing" \
 	"relctl: ledger: could not walk the tree: object not found - no match for id (ID) (the old index is kept)" \
 	"$(head -1 "$T/out" | sed 's/id ([0-9a-f]*)/id (ID)/')"

@@ -43,7 +43,7 @@ check_eq "not promoted without runs" "result-missing:vping_ssh result-missing:te
 pass "$A" vping_ssh
 fail "$A" tempest_smoke
 check_eq "a failing glob match blocks" "result-failed:tempest_smoke" "$(unmet "$A" merge)"
-check_fails "not in the stage" test -e "$S/merge/fuel/1"
+check_gone "not in the stage" "$S/merge/fuel/1"
 ls "$S/merge" >/dev/null	# cached listing
 pass "$A" tempest_smoke
 check "promoted the moment close() returned" test -L "$S/merge/fuel/1"
@@ -71,17 +71,17 @@ check "waive vping_ssh" sh -c "echo 'known bug 42' >'$B/waivers/vping_ssh'"
 check "a waiver promotes" test -L "$S/merge/fuel/2"
 check_eq "latest moves to 2" 2 "$(readlink "$S/merge/fuel/latest")"
 check "withdraw the waiver with rm" rm "$B/waivers/vping_ssh"
-check_fails "the waiver is gone" test -e "$B/waivers/vping_ssh"
+check_gone "the waiver is gone" "$B/waivers/vping_ssh"
 echo '{"reason": "x", "expires": "not a time"}' >"$T/w"
 check_errno "a waiver with a bad expiry is refused at close" EINVAL copy "$T/w" "$B/waivers/x"
 
 # revoke, restore
 check "revoke with rm" rm "$S/merge/fuel/2"
-check_fails "revoked: gone from the stage" test -e "$S/merge/fuel/2"
+check_gone "revoked: gone from the stage" "$S/merge/fuel/2"
 check_eq "latest falls back to 1" 1 "$(readlink "$S/merge/fuel/latest")"
 check_eq "status says revoked (and why it failed)" "result-failed:vping_ssh revoked:" "$(unmet "$B" merge)"
 pass "$B" vping_ssh
-check_fails "not promoted again automatically" test -e "$S/merge/fuel/2"
+check_gone "not promoted again automatically" "$S/merge/fuel/2"
 check "relctl restore" "$RELCTL" restore "$STORE" merge fuel 2
 check "restored" test -L "$S/merge/fuel/2"
 check_errno "latest cannot be removed" EROFS unlink "$S/merge/fuel/latest"
@@ -92,7 +92,7 @@ C=$MNT/artifacts/fuel/3
 check "hold the stage" sh -c "echo 'lab down' >'$S/merge/hold'"
 pass "$C" vping_ssh; pass "$C" tempest_smoke
 check_eq "held: nothing is promoted" "stage-held:" "$(unmet "$C" merge)"
-check_fails "not in the held stage" test -e "$S/merge/fuel/3"
+check_gone "not in the held stage" "$S/merge/fuel/3"
 check "release the hold with rm" rm "$S/merge/hold"
 check "promoted when the hold is released" test -L "$S/merge/fuel/3"
 
@@ -125,7 +125,7 @@ fail "$MNT/artifacts/fuel/5" vping_ssh
 # a stage promoted by hand
 check "mkdir stages/manual" mkdir "$S/manual"
 echo '{"automatic": false, "require": [{"testcase": "vping_ssh"}]}' >"$S/manual/criteria.json"
-check_fails "not automatic: met but not promoted" test -e "$S/manual/fuel/1"
+check_gone "not automatic: met but not promoted" "$S/manual/fuel/1"
 check "relctl promote" "$RELCTL" promote "$STORE" manual fuel 1
 check "promoted by hand" test -L "$S/manual/fuel/1"
 check_eq "relctl promote refuses what does not meet the criteria" \

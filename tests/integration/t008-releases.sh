@@ -36,7 +36,7 @@ check "scenario criteria" sh -c "echo '{\"require\": [{\"testcase\": \"vping_ssh
 
 N=$M/artifacts
 echo PASS >"$N/fuel/1/results/healthcheck"
-check_fails "the scenario's rule holds fuel back" test -e "$M/stages/daily/fuel/1"
+check_gone "the scenario's rule holds fuel back" "$M/stages/daily/fuel/1"
 check_eq "status names the scenario rule" "result-missing:vping_ssh" \
 	"$(jq -r '.stages.daily.unmet | map(.type + ":" + (.testcase // "")) | join(" ")' "$N/fuel/1/status.json")"
 echo PASS >"$N/fuel/1/results/vping_ssh"
@@ -87,7 +87,7 @@ check_eq "frozen manifest names every artifact" "1 1" \
 check_eq "the manifest carries the ids" "$(jq -r .id "$N/fuel/1/manifest.json")" \
 	"$(jq -r '.scenarios["os-nosdn-nofeature-ha"].fuel.id' "$F/manifest.json")"
 check "excluded says why" grep -q "^os-odl-sfc-noha	not ready: previous-stage-missing functest" "$F/excluded"
-check_fails "the excluded scenario is not frozen" test -e "$F/os-odl-sfc-noha"
+check_gone "the excluded scenario is not frozen" "$F/os-odl-sfc-noha"
 settle
 check "a ledger tag release/2027.1" git --git-dir="$STORE/ledger.git" rev-parse -q --verify refs/tags/release/2027.1
 check_errno "frozen: no new participant" EROFS write "$R/participants/os-odl-sfc-noha"
@@ -98,14 +98,14 @@ check_errno "frozen: the manifest" EROFS write "$F/manifest.json"
 check "revoke after the freeze" rm "$M/stages/daily/fuel/1"
 check_eq "the frozen release keeps it" "../../../../artifacts/fuel/1" "$(readlink "$F/os-nosdn-nofeature-ha/fuel")"
 check_eq "status notes the revoke" "fuel/1" "$(jq -r '.notes[0].artifact' "$R/status.json")"
-check_fails "the scenario link goes with the revoke" test -e "$M/scenarios/os-nosdn-nofeature-ha/daily/fuel"
+check_gone "the scenario link goes with the revoke" "$M/scenarios/os-nosdn-nofeature-ha/daily/fuel"
 
 # the automatic freeze at a target a few seconds ahead
 mkdir "$M/releases/soon"
 target=$(date -u -d '+3 seconds' +%Y-%m-%dT%H:%M:%SZ)
 echo "{\"target\": \"$target\", \"stage\": \"daily\"}" >"$M/releases/soon/release.json"
 echo team >"$M/releases/soon/participants/os-odl-sfc-noha"
-check_fails "not frozen before the target" test -e "$M/releases/soon/frozen"
+check_gone "not frozen before the target" "$M/releases/soon/frozen"
 check "frozen by the daemon at the target" eventually 10 test -f "$M/releases/soon/frozen/manifest.json"
 check "verify clean" "$RELCTL" verify "$STORE"
 
@@ -125,7 +125,7 @@ check_eq "the mount shows the participant" "joined by relctl" "$(cat "$M/release
 check_refused "joining an unknown scenario is refused" \
 	"relctl: participants/os-nope: there is no scenario 'os-nope' (mkdir scenarios/os-nope first)" "$RELCTL" release join "$STORE" cli os-nope
 check "relctl release leave" "$RELCTL" release leave "$STORE" cli os-cli
-check_fails "and the participant is gone" test -e "$M/releases/cli/participants/os-cli"
+check_gone "and the participant is gone" "$M/releases/cli/participants/os-cli"
 check_refused "release set without a file is a usage error" \
 	"usage: relctl [--json] COMMAND ..." "$RELCTL" release set "$STORE" cli
 
