@@ -39,4 +39,10 @@ struct ledger {
 /* -EIO with libgit2's last error after what (e.g. "commit"). */
 int ledger_git_fail(const char *what);
 
+/* HEAD's commit (the batch's repository's, in a batch); -ENOENT: none. */
+int ledger_head_commit(struct ledger *lg, git_commit **out);
+
+/* Forget a batch: its objects in memory, its pending tags. */
+void ledger_batch_free(struct ledger *lg);
+
 #endif
