@@ -1,6 +1,6 @@
 /*
- * ledger.c - the ledger: a bare git repository written with libgit2, a
- * commit per change in batches (see ledger.h).
+ * ledger.c - reading the ledger, a bare git repository written with
+ * libgit2: its HEAD, blobs, history and fsck (see ledger.h).
  */
 #define _GNU_SOURCE
 #include "ledger_impl.h"
@@ -21,37 +21,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static pthread_once_t git_once = PTHREAD_ONCE_INIT;
-
-static void	git_setup(void);
-
-static void
-git_setup(void)
-{
-	git_libgit2_init();
-	/*
-	 * What the ledger confirms must survive power loss: rather than an
-	 * fsync per object, ledger_commit syncs the file system once.
-	 */
-	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 0);
-	/*
-	 * The ledger builds its trees and commits from objects it wrote or
-	 * read itself: no existence check of each one (a search of every
-	 * pack) when a tree or commit is made.
-	 */
-	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 0);
-	/*
-	 * The ledger is the same whoever writes it: no user's or system's
-	 * git configuration (and no failure when $HOME is not readable, as
-	 * for relctl run under setpriv or sudo).
-	 */
-	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_SYSTEM, "");
-	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_XDG, "");
-	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_GLOBAL, "");
-	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_PROGRAMDATA,
-	    "");
-}
-
 int
 ledger_git_fail(const char *what)
 {
@@ -59,56 +28,6 @@ ledger_git_fail(const char *what)
 
 	return store_seterr(-EIO, "ledger: %s: %s", what,
 	    e && e->message ? e->message : "unknown error");
-}
-
-int
-ledger_init(const char *path)
-{
-	git_repository_init_options opts;
-	git_repository *repo = NULL;
-
-	pthread_once(&git_once, git_setup);
-	git_repository_init_options_init(&opts,
-	    GIT_REPOSITORY_INIT_OPTIONS_VERSION);
-	opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
-	opts.initial_head = "main";
-	opts.description = "relfs ledger: every change of release state";
-	if (git_repository_init_ext(&repo, path, &opts) < 0)
-		return ledger_git_fail("could not create the repository");
-	git_repository_free(repo);
-	return 0;
-}
-
-int
-ledger_open(struct ledger **out, const char *path)
-{
-	struct ledger *lg;
-
-	pthread_once(&git_once, git_setup);
-	lg = calloc(1, sizeof(*lg));
-	if (!lg)
-		return -ENOMEM;
-	if (git_repository_open_bare(&lg->repo, path) < 0) {
-		int rc = ledger_git_fail("could not open the repository");
-
-		free(lg);
-		return rc;
-	}
-	lg->path = strdup(path);
-	*out = lg;
-	return 0;
-}
-
-void
-ledger_close(struct ledger *lg)
-{
-	if (!lg)
-		return;
-	ledger_batch_free(lg);
-	git_config_free(lg->bcfg);
-	git_repository_free(lg->repo);
-	free(lg->path);
-	free(lg);
 }
 
 int

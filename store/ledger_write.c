@@ -1,12 +1,13 @@
 /*
- * ledger_write.c - writing the ledger: a batch's objects in memory, one
- * packfile a batch, commits (see ledger.h).
+ * ledger_write.c - opening and writing the ledger: a batch's objects in
+ * memory, one packfile a batch, commits (see ledger.h).
  */
 #define _GNU_SOURCE
 #include "ledger_impl.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <git2.h>
 #include <git2/sys/config.h>
 #include <git2/sys/mempack.h>
@@ -16,6 +17,87 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+static pthread_once_t git_once = PTHREAD_ONCE_INIT;
+
+static void	git_setup(void);
+
+static void
+git_setup(void)
+{
+	git_libgit2_init();
+	/*
+	 * What the ledger confirms must survive power loss: rather than an
+	 * fsync per object, ledger_commit syncs the file system once.
+	 */
+	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 0);
+	/*
+	 * The ledger builds its trees and commits from objects it wrote or
+	 * read itself: no existence check of each one (a search of every
+	 * pack) when a tree or commit is made.
+	 */
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 0);
+	/*
+	 * The ledger is the same whoever writes it: no user's or system's
+	 * git configuration (and no failure when $HOME is not readable, as
+	 * for relctl run under setpriv or sudo).
+	 */
+	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_SYSTEM, "");
+	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_XDG, "");
+	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_GLOBAL, "");
+	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_PROGRAMDATA,
+	    "");
+}
+
+int
+ledger_init(const char *path)
+{
+	git_repository_init_options opts;
+	git_repository *repo = NULL;
+
+	pthread_once(&git_once, git_setup);
+	git_repository_init_options_init(&opts,
+	    GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+	opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
+	opts.initial_head = "main";
+	opts.description = "relfs ledger: every change of release state";
+	if (git_repository_init_ext(&repo, path, &opts) < 0)
+		return ledger_git_fail("could not create the repository");
+	git_repository_free(repo);
+	return 0;
+}
+
+int
+ledger_open(struct ledger **out, const char *path)
+{
+	struct ledger *lg;
+
+	pthread_once(&git_once, git_setup);
+	lg = calloc(1, sizeof(*lg));
+	if (!lg)
+		return -ENOMEM;
+	if (git_repository_open_bare(&lg->repo, path) < 0) {
+		int rc = ledger_git_fail("could not open the repository");
+
+		free(lg);
+		return rc;
+	}
+	lg->path = strdup(path);
+	*out = lg;
+	return 0;
+}
+
+void
+ledger_close(struct ledger *lg)
+{
+	if (!lg)
+		return;
+	ledger_batch_free(lg);
+	git_config_free(lg->bcfg);
+	git_repository_free(lg->repo);
+	free(lg->path);
+	free(lg);
+}
 
 static int
 batch_keep(struct ledger *lg, const git_oid *oid)
