@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #include "ledger_impl.h"
 
+#include "fanout.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -63,22 +65,26 @@ ledger_last_seq(struct ledger *lg, uint64_t *seq)
 	if (rc < 0)
 		return rc;
 	msg = git_commit_message(c);
-	p = msg ? strstr(msg, "\nRelfs-Seq: ") : NULL;
-	if (p)
+	/* the trailer: the last one (a message lists what it holds above) */
+	for (p = msg ? strstr(msg, "\nRelfs-Seq: ") : NULL; p;
+	    p = strstr(p + 1, "\nRelfs-Seq: "))
 		*seq = strtoull(p + 12, NULL, 10);
 	git_commit_free(c);
 	return 0;
 }
 
 int
-ledger_read(struct ledger *lg, const char *path, char **buf, size_t *len)
+ledger_read(struct ledger *lg, const char *logical, char **buf, size_t *len)
 {
+	char path[4096];
 	git_commit *c = NULL;
 	git_tree *tree = NULL;
 	git_tree_entry *ent = NULL;
 	git_blob *blob = NULL;
 	int rc;
 
+	if ((rc = fanout_path(lg->format, logical, path, sizeof(path))) < 0)
+		return rc;
 	rc = ledger_head_commit(lg, &c);
 	if (rc < 0)
 		return rc;
@@ -125,12 +131,17 @@ walk_one(const char *root, const git_tree_entry *e, void *payload)
 {
 	struct walk_ctx *w = payload;
 	git_blob *blob = NULL;
-	char path[4096];
+	char stored[4096], path[4096];
 	int rc;
 
 	if (git_tree_entry_type(e) != GIT_OBJECT_BLOB)
 		return 0;
-	snprintf(path, sizeof(path), "%s%s", root, git_tree_entry_name(e));
+	snprintf(stored, sizeof(stored), "%s%s", root, git_tree_entry_name(e));
+	if (fanout_logical(w->lg->format, stored, path, sizeof(path)) < 0) {
+		w->rc = store_seterr(-EINVAL, "ledger: '%s' is not where layout "
+		    "%d keeps a file", stored, w->lg->format);
+		return -1;
+	}
 	if (git_blob_lookup(&blob, w->lg->repo, git_tree_entry_id(e)) < 0) {
 		w->rc = ledger_git_fail(path);
 		return -1;

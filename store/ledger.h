@@ -1,12 +1,22 @@
 /*
  * ledger.h - the git ledger: a bare repository written with libgit2.
  *
- * Every change of state is one commit on refs/heads/main whose author and
- * committer are the Unix user who caused it.  The tree holds what is needed
- * to rebuild the index (artifacts/<p>/<v>/manifest.json, ...).  Each commit
- * carries a "Relfs-Seq: N" trailer, the number of the index queue entry it
- * records, so replaying the queue after a crash never commits twice.
- * Callers serialise writers (store.c holds a lock file around them).
+ * Every change of state is recorded on refs/heads/main by the Unix user
+ * who caused it.  Within a batch the changes of one user that follow each
+ * other are one commit (a tagged change, another user or 2,000 changes end
+ * it): a single change's commit reads as it always did ("<what>", then the
+ * trailers "Relfs-Seq: N" and "Relfs-Uid: U"); a commit of several says
+ * "<first> (and K more changes)" and lists every change as "<N> <what>",
+ * with the trailers Relfs-Changes, Relfs-First-Seq and Relfs-Seq (the
+ * last).  Relfs-Seq is the newest queue entry a commit holds, so replaying
+ * the queue after a crash never commits twice.  A tag points at the
+ * commit that ends with its change.
+ *
+ * Callers name files by their logical paths (artifacts/<p>/<v>/...,
+ * runs/<p>/<v>/<tc>/<n>.json: as the mount shows them); the ledger keeps
+ * them where its layout says (fanout.h; store.json "format").  The tree
+ * holds what is needed to rebuild the index.  Callers serialise writers
+ * (store.c holds a lock file around them).
  */
 #ifndef RELFS_LEDGER_H
 #define RELFS_LEDGER_H
@@ -39,8 +49,10 @@ int ledger_open(struct ledger **out, const char *path);
 void ledger_close(struct ledger *lg);
 
 /*
- * Commit changes (and tags) on top of HEAD as who, at when.  Not yet
- * durable: ledger_sync() makes every commit so far survive power loss.
+ * Record changes (and tags) on top of HEAD as who, at when: in a batch,
+ * into the batch's open commit (see above); outside one, as a commit of
+ * its own.  Not yet durable: ledger_sync() makes every commit so far
+ * survive power loss.
  */
 int ledger_commit(struct ledger *lg, const struct ledger_change *changes,
     size_t nchanges, const struct ledger_tag *tags, size_t ntags,
@@ -74,14 +86,29 @@ int ledger_sync(struct ledger *lg);
 #define LEDGER_TIDY_STEP (2 << 20)
 int ledger_tidy(struct ledger *lg, size_t max_packs, off_t max_bytes);
 
+/*
+ * Move a ledger of an older layout to the newest (one commit that moves
+ * every file, by who at when, in the current batch or one of its own);
+ * 0 at once when it is in the newest already.
+ */
+int ledger_migrate(struct ledger *lg, const struct store_user *who,
+    int64_t when);
+
+/* The layout the ledger's paths are in (fanout.h). */
+int ledger_format(const struct ledger *lg);
+
 /* The Relfs-Seq of HEAD, 0 when the ledger has no commit. */
 int ledger_last_seq(struct ledger *lg, uint64_t *seq);
 
-/* Read the blob at path in HEAD; -ENOENT when absent. */
+/* Read the blob at (logical) path in HEAD; -ENOENT when absent. */
 int ledger_read(struct ledger *lg, const char *path, char **buf,
     size_t *len);
 
-/* Call cb for every blob of HEAD's tree, in path order. */
+/*
+ * Call cb for every blob of HEAD's tree with its logical path, in the
+ * order of the paths the ledger keeps (not the logical order); -EINVAL for
+ * a file the layout cannot hold.
+ */
 typedef int (*ledger_walk_fn)(void *arg, const char *path, const char *data,
     size_t len);
 int ledger_walk(struct ledger *lg, ledger_walk_fn cb, void *arg);

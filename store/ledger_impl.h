@@ -33,6 +33,15 @@ struct ledger {
 	git_oid *objs;		/* every object the batch wrote */
 	size_t nobjs, capobjs;
 	git_config *bcfg;	/* a batch's settings (batch_config) */
+	int format;		/* the layout of its paths (fanout.h) */
+	/* the batch's open commit: changes of one user (ledger_write.c) */
+	struct group_up *gups;
+	size_t ngups, capgups, gcount;
+	struct store_user gwho;
+	int64_t gwhen;
+	uint64_t gfirst, glast;
+	char *gsubject, *gbody;
+	size_t gbodylen, gbodycap;
 };
 
 

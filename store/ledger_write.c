@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #include "ledger_impl.h"
 
+#include "fanout.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -13,6 +15,7 @@
 #include <git2/sys/mempack.h>
 #include <git2/sys/odb_backend.h>
 #include <git2/sys/repository.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,22 +70,56 @@ ledger_init(const char *path)
 	return 0;
 }
 
+/* The layout HEAD is in: store.json says; a new ledger gets the newest. */
+static int
+head_format(struct ledger *lg)
+{
+	char *info;
+	size_t len;
+	int rc = ledger_read(lg, "store.json", &info, &len);
+
+	lg->format = FANOUT_FORMAT;
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	{
+		json_t *j = json_loadb(info, len, 0, NULL);
+
+		lg->format = (int)json_integer_value(json_object_get(j,
+		    "format"));
+		if (lg->format < 1)
+			lg->format = 1;
+		json_decref(j);
+	}
+	free(info);
+	return 0;
+}
+
 int
 ledger_open(struct ledger **out, const char *path)
 {
 	struct ledger *lg;
+	int rc;
 
 	pthread_once(&git_once, git_setup);
 	lg = calloc(1, sizeof(*lg));
 	if (!lg)
 		return -ENOMEM;
 	if (git_repository_open_bare(&lg->repo, path) < 0) {
-		int rc = ledger_git_fail("could not open the repository");
-
+		rc = ledger_git_fail("could not open the repository");
 		free(lg);
 		return rc;
 	}
 	lg->path = strdup(path);
+	if (!lg->path) {
+		ledger_close(lg);
+		return -ENOMEM;
+	}
+	if ((rc = head_format(lg)) < 0) {
+		ledger_close(lg);
+		return rc;
+	}
 	*out = lg;
 	return 0;
 }
@@ -116,29 +153,6 @@ batch_keep(struct ledger *lg, const git_oid *oid)
 	git_oid_cpy(&lg->objs[lg->nobjs++], oid);
 	return 0;
 }
-
-/* The trees a change of path rewrote: each directory on the way. */
-static int
-batch_keep_trees(struct ledger *lg, git_tree *tree, const char *path)
-{
-	char dir[4096];
-	int rc = batch_keep(lg, git_tree_id(tree));
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	for (char *slash = strchr(dir, '/'); rc == 0 && slash;
-	    slash = strchr(slash + 1, '/')) {
-		git_tree_entry *e = NULL;
-
-		*slash = '\0';
-		if (git_tree_entry_bypath(&e, tree, dir) == 0) {
-			rc = batch_keep(lg, git_tree_entry_id(e));
-			git_tree_entry_free(e);
-		}
-		*slash = '/';
-	}
-	return rc;
-}
-
 
 /*
  * One packfile of exactly the objects the batch wrote (a mempack dump
@@ -180,182 +194,324 @@ out:
 	return rc;
 }
 
+/* -- a batch's commits: the changes of one user gathered into one ---- */
+
 /*
- * Write the objects of one commit into repo; with bulk set they go to an
- * in-memory pack that is written as one packfile before HEAD moves, so a
- * commit of thousands of files is one file, not thousands.
+ * Within a batch, the changes of one user follow each other into one
+ * commit (a tagged change, another user or GROUP_MAX changes end it): its
+ * trees are written once, however many changes it holds, so a change
+ * costs its own blobs and a share of a few trees, whatever the size of the
+ * history.  Its message lists every change with its number (see ledger.h).
  */
-static int
-commit_in(struct ledger *lg, const struct ledger_change *changes,
-    size_t nchanges, const struct ledger_tag *tags, size_t ntags,
-    const struct store_user *who, int64_t when, const char *message,
-    uint64_t seq)
+#define GROUP_MAX 2000
+
+struct group_up {
+	char *path;		/* where the ledger keeps it (fanout_path) */
+	git_oid id;
+	int remove;
+	size_t order;		/* later changes of a path win */
+};
+
+static void
+group_reset(struct ledger *lg)
 {
-	git_repository *repo = lg->brepo ? lg->brepo : lg->repo;
-	git_commit *parent = NULL;
-	git_tree *base = NULL, *tree = NULL;
-	git_tree_update *ups = NULL;
-	git_treebuilder *tb = NULL;
-	git_signature *sig = NULL;
-	git_oid *oids = NULL, tree_id, commit_id, tag_id;
-	git_object *target = NULL;
-	char email[128], *msg = NULL;
+	for (size_t i = 0; i < lg->ngups; i++)
+		free(lg->gups[i].path);
+	free(lg->gups);
+	lg->gups = NULL;
+	lg->ngups = lg->capgups = 0;
+	free(lg->gsubject);
+	lg->gsubject = NULL;
+	free(lg->gbody);
+	lg->gbody = NULL;
+	lg->gbodylen = lg->gbodycap = 0;
+	lg->gcount = 0;
+}
+
+static int
+body_add(struct ledger *lg, uint64_t seq, const char *message)
+{
+	size_t need = strlen(message) + 32;
+
+	if (lg->gbodylen + need >= lg->gbodycap) {
+		size_t cap = (lg->gbodycap + need) * 2;
+		char *b = realloc(lg->gbody, cap);
+
+		if (!b)
+			return -ENOMEM;
+		lg->gbody = b;
+		lg->gbodycap = cap;
+	}
+	lg->gbodylen += (size_t)snprintf(lg->gbody + lg->gbodylen,
+	    lg->gbodycap - lg->gbodylen, "%llu %s\n", (unsigned long long)seq,
+	    message);
+	return 0;
+}
+
+/* Write the blobs of a change and add it to the batch's open commit. */
+static int
+group_add(struct ledger *lg, const struct ledger_change *changes,
+    size_t nchanges, const struct store_user *who, int64_t when,
+    const char *message, uint64_t seq)
+{
+	char path[4096];
 	int rc;
 
-	if (lg->brepo && lg->have_tip)
-		rc = git_commit_lookup(&parent, repo, &lg->tip) < 0 ?
-		    ledger_git_fail("could not read the batch's last "
-		    "commit") : 0;
-	else
-		rc = ledger_head_commit(lg, &parent);
-	if (rc == -ENOENT) {
-		parent = NULL;
-		if (git_treebuilder_new(&tb, repo, NULL) < 0 ||
-		    git_treebuilder_write(&tree_id, tb) < 0 ||
-		    git_tree_lookup(&base, repo, &tree_id) < 0) {
-			rc = ledger_git_fail("could not create the first tree");
-			goto out;
-		}
-	} else if (rc < 0) {
-		goto out;
-	} else if (git_commit_tree(&base, parent) < 0) {
-		rc = ledger_git_fail("could not read HEAD's tree");
-		goto out;
-	}
-	ups = calloc(nchanges ? nchanges : 1, sizeof(*ups));
-	oids = calloc(nchanges ? nchanges : 1, sizeof(*oids));
-	if (!ups || !oids) {
-		rc = -ENOMEM;
-		goto out;
+	if (lg->ngups + nchanges > lg->capgups) {
+		size_t cap = (lg->ngups + nchanges) * 2 + 64;
+		struct group_up *v = realloc(lg->gups, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		lg->gups = v;
+		lg->capgups = cap;
 	}
 	for (size_t i = 0; i < nchanges; i++) {
-		if (changes[i].remove) {
+		struct group_up *u = &lg->gups[lg->ngups];
+
+		if ((rc = fanout_path(lg->format, changes[i].path, path,
+		    sizeof(path))) < 0)
+			return store_seterr(rc, "ledger: '%s' is too long",
+			    changes[i].path);
+		memset(u, 0, sizeof(*u));
+		u->remove = changes[i].remove;
+		/*
+		 * Straight into the batch's memory: the usual path first looks
+		 * the object up on disk, rescanning the pack directory.
+		 */
+		if (!u->remove && (git_odb_hash(&u->id, changes[i].data,
+		    changes[i].len, GIT_OBJECT_BLOB) < 0 ||
+		    lg->mp->write(lg->mp, &u->id, changes[i].data,
+		    changes[i].len, GIT_OBJECT_BLOB) < 0))
+			return ledger_git_fail("could not write a blob");
+		if (!u->remove && (rc = batch_keep(lg, &u->id)) < 0)
+			return rc;
+		if (!(u->path = strdup(path)))
+			return -ENOMEM;
+		u->order = lg->ngups++;
+	}
+	if (lg->gcount == 0) {
+		lg->gwho = *who;
+		lg->gfirst = seq;
+		if (!(lg->gsubject = strdup(message)))
+			return -ENOMEM;
+	}
+	lg->gwhen = when;
+	lg->glast = seq;
+	lg->gcount++;
+	return body_add(lg, seq, message);
+}
+
+static int
+up_cmp(const void *a, const void *b)
+{
+	const struct group_up *x = a, *y = b;
+	int c = strcmp(x->path, y->path);
+
+	return c ? c : x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Each directory the updated paths go through, in the new tree. */
+static int
+keep_dirs(struct ledger *lg, git_tree *tree, git_tree_update *ups,
+    size_t n)
+{
+	int rc = batch_keep(lg, git_tree_id(tree));
+
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		char dir[4096];
+		size_t same = 0;
+
+		/* the directories it shares with the path before are kept */
+		if (i > 0) {
+			const char *a = ups[i - 1].path, *b = ups[i].path;
+
+			for (size_t k = 0; a[k] && a[k] == b[k]; k++)
+				if (a[k] == '/')
+					same = k + 1;
+		}
+		snprintf(dir, sizeof(dir), "%s", ups[i].path);
+		for (char *slash = strchr(dir + same, '/'); rc == 0 && slash;
+		    slash = strchr(slash + 1, '/')) {
 			git_tree_entry *e = NULL;
 
-			/* removing what is not there is no change */
-			if (git_tree_entry_bypath(&e, base, changes[i].path) <
-			    0) {
-				ups[i].action = GIT_TREE_UPDATE_UPSERT;
-				ups[i].path = NULL;
-				continue;
+			*slash = '\0';
+			if (git_tree_entry_bypath(&e, tree, dir) == 0) {
+				rc = batch_keep(lg, git_tree_entry_id(e));
+				git_tree_entry_free(e);
 			}
-			git_tree_entry_free(e);
-			ups[i].action = GIT_TREE_UPDATE_REMOVE;
-			ups[i].path = changes[i].path;
-			continue;
+			*slash = '/';
 		}
-		if (lg->mp) {
-			/*
-			 * Straight into the batch's memory: the usual path
-			 * first looks the object up on disk, rescanning the
-			 * pack directory for each new one.
-			 */
-			if (git_odb_hash(&oids[i], changes[i].data,
-			    changes[i].len, GIT_OBJECT_BLOB) < 0 ||
-			    lg->mp->write(lg->mp, &oids[i], changes[i].data,
-			    changes[i].len, GIT_OBJECT_BLOB) < 0) {
-				rc = ledger_git_fail("could not write a blob");
-				goto out;
-			}
-		} else if (git_blob_create_from_buffer(&oids[i], repo,
-		    changes[i].data, changes[i].len) < 0) {
-			rc = ledger_git_fail("could not write a blob");
-			goto out;
-		}
-		ups[i].action = GIT_TREE_UPDATE_UPSERT;
-		ups[i].id = oids[i];
-		ups[i].filemode = GIT_FILEMODE_BLOB;
-		ups[i].path = changes[i].path;
 	}
-	/* drop the removals of absent paths */
-	{
-		size_t k = 0;
+	return rc;
+}
 
-		for (size_t i = 0; i < nchanges; i++)
-			if (ups[i].path)
-				ups[k++] = ups[i];
-		nchanges = k;
+/* The tree a commit goes on: the batch's last commit, or HEAD's. */
+static int
+group_base(struct ledger *lg, git_commit **parent, git_tree **base)
+{
+	git_treebuilder *tb = NULL;
+	git_oid id;
+	int rc;
+
+	*parent = NULL;
+	*base = NULL;
+	if (lg->have_tip)
+		rc = git_commit_lookup(parent, lg->brepo, &lg->tip) < 0 ?
+		    ledger_git_fail("could not read the batch's last commit") :
+		    0;
+	else
+		rc = ledger_head_commit(lg, parent);
+	if (rc == -ENOENT) {
+		*parent = NULL;
+		if (git_treebuilder_new(&tb, lg->brepo, NULL) < 0 ||
+		    git_treebuilder_write(&id, tb) < 0 ||
+		    git_tree_lookup(base, lg->brepo, &id) < 0)
+			rc = ledger_git_fail("could not create the first tree");
+		else
+			rc = 0;
+		git_treebuilder_free(tb);
+		return rc;
 	}
-	if (git_tree_create_updated(&tree_id, repo, base, nchanges,
-	    ups) < 0 || git_tree_lookup(&tree, repo, &tree_id) < 0) {
-		rc = ledger_git_fail("could not write the tree");
-		goto out;
-	}
+	if (rc == 0 && git_commit_tree(base, *parent) < 0)
+		rc = ledger_git_fail("could not read HEAD's tree");
+	return rc;
+}
+
+/* A commit of tree on the batch's tip as who; tags go on it. */
+static int
+commit_tree(struct ledger *lg, git_commit *parent, git_tree *tree,
+    const struct store_user *who, int64_t when, const char *msg,
+    const struct ledger_tag *tags, size_t ntags)
+{
+	git_signature *sig = NULL;
+	git_oid commit_id;
+	char email[128];
+	int rc = 0;
+
 	snprintf(email, sizeof(email), "%s@relfs", who->name);
-	if (git_signature_new(&sig, who->name, email, (git_time_t)when, 0) <
-	    0) {
-		rc = ledger_git_fail("could not make a signature");
-		goto out;
-	}
-	if (asprintf(&msg, "%s\n\nRelfs-Seq: %llu\nRelfs-Uid: %u\n", message,
-	    (unsigned long long)seq, (unsigned)who->uid) < 0) {
-		msg = NULL;
-		rc = -ENOMEM;
-		goto out;
-	}
-	if (git_commit_create(&commit_id, repo, lg->brepo ? NULL : "HEAD",
-	    sig, sig, NULL, msg, tree, parent ? 1 : 0,
-	    (const git_commit **)(parent ? &parent : NULL)) < 0) {
+	if (git_signature_new(&sig, who->name, email, (git_time_t)when, 0) < 0)
+		return ledger_git_fail("could not make a signature");
+	if (git_commit_create(&commit_id, lg->brepo, NULL, sig, sig, NULL, msg,
+	    tree, parent ? 1 : 0, (const git_commit **)(parent ? &parent :
+	    NULL)) < 0) {
 		rc = ledger_git_fail("could not write the commit");
 		goto out;
 	}
-	if (lg->brepo) {
-		lg->tip = commit_id;
-		lg->have_tip = 1;
-		rc = batch_keep(lg, &commit_id);
-		for (size_t i = 0; rc == 0 && i < nchanges; i++) {
-			if (!changes[i].remove)
-				rc = batch_keep(lg, &oids[i]);
-			if (rc == 0)
-				rc = batch_keep_trees(lg, tree, changes[i].path);
-		}
-		if (rc < 0)
-			goto out;
-	}
-	if (ntags && git_object_lookup(&target, repo, &commit_id,
-	    GIT_OBJECT_COMMIT) < 0) {
-		rc = ledger_git_fail("could not find the new commit");
+	lg->tip = commit_id;
+	lg->have_tip = 1;
+	if ((rc = batch_keep(lg, &commit_id)) < 0)
 		goto out;
-	}
+	/* a tag's object is made when the batch's pack is written */
 	for (size_t i = 0; i < ntags; i++) {
-		struct pending_tag *pt;
+		struct pending_tag *pt = realloc(lg->ptags, (lg->nptags + 1) *
+		    sizeof(*pt));
 
-		if (!lg->brepo) {
-			if (git_tag_create(&tag_id, repo, tags[i].name, target,
-			    sig, tags[i].message, 1) < 0) {
-				rc = ledger_git_fail("could not write a tag");
-				goto out;
-			}
-			continue;
-		}
-		/* it is made when the batch's pack is written */
-		pt = realloc(lg->ptags, (lg->nptags + 1) * sizeof(*pt));
 		if (!pt) {
 			rc = -ENOMEM;
 			goto out;
 		}
 		lg->ptags = pt;
-		pt[lg->nptags].name = strdup(tags[i].name);
-		pt[lg->nptags].message = strdup(tags[i].message);
-		pt[lg->nptags].target = commit_id;
-		if (git_signature_dup(&pt[lg->nptags].tagger, sig) < 0) {
+		pt += lg->nptags;
+		memset(pt, 0, sizeof(*pt));
+		pt->target = commit_id;
+		lg->nptags++;
+		if (!(pt->name = strdup(tags[i].name)) ||
+		    !(pt->message = strdup(tags[i].message))) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		if (git_signature_dup(&pt->tagger, sig) < 0) {
 			rc = ledger_git_fail("could not keep a tag");
 			goto out;
 		}
-		lg->nptags++;
 	}
-	rc = 0;
 out:
-	git_object_free(target);
-	free(msg);
 	git_signature_free(sig);
+	return rc;
+}
+
+/* Commit the batch's open commit (with tags on it); nothing when empty. */
+static int
+group_flush(struct ledger *lg, const struct ledger_tag *tags, size_t ntags)
+{
+	git_commit *parent = NULL;
+	git_tree *base = NULL, *tree = NULL;
+	git_tree_update *ups = NULL;
+	git_oid tree_id;
+	char *msg = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (lg->gcount == 0)
+		return 0;
+	if ((rc = group_base(lg, &parent, &base)) < 0)
+		goto out;
+	qsort(lg->gups, lg->ngups, sizeof(*lg->gups), up_cmp);
+	if (!(ups = calloc(lg->ngups + 1, sizeof(*ups)))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < lg->ngups; i++) {
+		struct group_up *u = &lg->gups[i];
+
+		/* the last change of a path is what it becomes */
+		if (i + 1 < lg->ngups && strcmp(u->path, u[1].path) == 0)
+			continue;
+		if (u->remove) {
+			git_tree_entry *e = NULL;
+
+			/* removing what is not there is no change */
+			if (git_tree_entry_bypath(&e, base, u->path) < 0)
+				continue;
+			git_tree_entry_free(e);
+			ups[n].action = GIT_TREE_UPDATE_REMOVE;
+		} else {
+			ups[n].action = GIT_TREE_UPDATE_UPSERT;
+			ups[n].id = u->id;
+			ups[n].filemode = GIT_FILEMODE_BLOB;
+		}
+		ups[n++].path = u->path;
+	}
+	if (git_tree_create_updated(&tree_id, lg->brepo, base, n, ups) < 0 ||
+	    git_tree_lookup(&tree, lg->brepo, &tree_id) < 0) {
+		rc = ledger_git_fail("could not write the tree");
+		goto out;
+	}
+	if ((rc = keep_dirs(lg, tree, ups, n)) < 0)
+		goto out;
+	if (lg->gcount == 1)
+		rc = asprintf(&msg, "%s\n\nRelfs-Seq: %llu\nRelfs-Uid: %u\n",
+		    lg->gsubject, (unsigned long long)lg->glast,
+		    (unsigned)lg->gwho.uid);
+	else
+		rc = asprintf(&msg, "%s (and %zu more changes)\n\n%.*s\n"
+		    "Relfs-Changes: %zu\nRelfs-First-Seq: %llu\n"
+		    "Relfs-Seq: %llu\nRelfs-Uid: %u\n", lg->gsubject,
+		    lg->gcount - 1, (int)lg->gbodylen, lg->gbody, lg->gcount,
+		    (unsigned long long)lg->gfirst,
+		    (unsigned long long)lg->glast, (unsigned)lg->gwho.uid);
+	if (rc < 0) {
+		msg = NULL;
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = commit_tree(lg, parent, tree, &lg->gwho, lg->gwhen, msg, tags,
+	    ntags);
+out:
+	free(msg);
+	free(ups);
 	git_tree_free(tree);
 	git_tree_free(base);
-	git_treebuilder_free(tb);
 	git_commit_free(parent);
-	free(ups);
-	free(oids);
+	group_reset(lg);
 	return rc;
+}
+
+static int
+same_user(const struct store_user *a, const struct store_user *b)
+{
+	return a->uid == b->uid && strcmp(a->name, b->name) == 0;
 }
 
 void
@@ -374,6 +530,7 @@ ledger_batch_free(struct ledger *lg)
 	lg->nobjs = lg->capobjs = 0;
 	if (lg->mp)
 		git_mempack_reset(lg->mp);
+	group_reset(lg);
 	git_repository_free(lg->brepo);	/* its odb owns the mempack */
 	lg->brepo = NULL;
 	lg->mp = NULL;
@@ -535,6 +692,8 @@ void
 ledger_batch_abort(struct ledger *lg)
 {
 	ledger_batch_free(lg);
+	/* a layout moved in the batch stays as HEAD has it */
+	(void)head_format(lg);
 }
 
 int
@@ -545,7 +704,7 @@ ledger_batch_end(struct ledger *lg)
 
 	if (!lg->brepo)
 		return 0;
-	if (!lg->have_tip)
+	if ((rc = group_flush(lg, NULL, 0)) < 0 || !lg->have_tip)
 		goto out;
 	/* the objects first, then the references, never the other way */
 	if ((rc = write_bulk(lg, lg->brepo, lg->mp)) < 0)
@@ -583,26 +742,36 @@ out:
 	return rc;
 }
 
+/* The end of a batch a call made for itself: written, or dropped (rc). */
+static int
+own_batch_end(struct ledger *lg, int rc)
+{
+	if (rc == 0)
+		return ledger_batch_end(lg);
+	ledger_batch_abort(lg);
+	return rc;
+}
+
 int
 ledger_commit(struct ledger *lg, const struct ledger_change *changes,
     size_t nchanges, const struct ledger_tag *tags, size_t ntags,
     const struct store_user *who, int64_t when, const char *message,
     uint64_t seq)
 {
-	int rc, own = !lg->brepo && nchanges >= 64;
+	int rc = 0, own = !lg->brepo;
 
-	/* thousands of files: one packfile, not thousands of objects */
+	/* outside a batch, a batch of its own: one packfile */
 	if (own && (rc = ledger_batch_begin(lg)) < 0)
 		return rc;
-	rc = commit_in(lg, changes, nchanges, tags, ntags, who, when, message,
-	    seq);
-	if (own) {
-		if (rc == 0)
-			rc = ledger_batch_end(lg);
-		else
-			ledger_batch_abort(lg);
-	}
-	return rc;
+	if (lg->gcount && (!same_user(&lg->gwho, who) ||
+	    lg->gcount >= GROUP_MAX))
+		rc = group_flush(lg, NULL, 0);
+	if (rc == 0)
+		rc = group_add(lg, changes, nchanges, who, when, message, seq);
+	/* a tag names the state right after its change */
+	if (rc == 0 && ntags)
+		rc = group_flush(lg, tags, ntags);
+	return own ? own_batch_end(lg, rc) : rc;
 }
 
 int
@@ -617,4 +786,178 @@ ledger_sync(struct ledger *lg)
 	if (fd >= 0)
 		close(fd);
 	return rc;
+}
+
+/* -- moving an older ledger to the newest layout ---------------------- */
+
+struct migrate {
+	struct ledger *lg;
+	git_tree_update *ups;
+	char **paths;
+	size_t n, cap;
+	int rc;
+};
+
+static int
+migrate_one(const char *root, const git_tree_entry *e, void *payload)
+{
+	struct migrate *m = payload;
+	char stored[4096], logical[4096], path[4096];
+
+	if (git_tree_entry_type(e) != GIT_OBJECT_BLOB)
+		return 0;
+	snprintf(stored, sizeof(stored), "%s%s", root, git_tree_entry_name(e));
+	if (fanout_logical(m->lg->format, stored, logical,
+	    sizeof(logical)) < 0 || fanout_path(FANOUT_FORMAT, logical, path,
+	    sizeof(path)) < 0) {
+		m->rc = store_seterr(-EINVAL, "ledger: '%s' cannot be moved to "
+		    "layout %d", stored, FANOUT_FORMAT);
+		return -1;
+	}
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 1024;
+		git_tree_update *u = realloc(m->ups, cap * sizeof(*u));
+		char **p = u ? realloc(m->paths, cap * sizeof(*p)) : NULL;
+
+		if (u)
+			m->ups = u;
+		if (!u || !p) {
+			m->rc = -ENOMEM;
+			return -1;
+		}
+		m->paths = p;
+		m->cap = cap;
+	}
+	if (!(m->paths[m->n] = strdup(path))) {
+		m->rc = -ENOMEM;
+		return -1;
+	}
+	memset(&m->ups[m->n], 0, sizeof(*m->ups));
+	m->ups[m->n].action = GIT_TREE_UPDATE_UPSERT;
+	m->ups[m->n].id = *git_tree_entry_id(e);
+	m->ups[m->n].filemode = git_tree_entry_filemode(e);
+	m->ups[m->n].path = m->paths[m->n];
+	m->n++;
+	return 0;
+}
+
+/* Every tree of tree, for the batch's pack. */
+static int
+keep_tree(const char *root, const git_tree_entry *e, void *payload)
+{
+	(void)root;
+	if (git_tree_entry_type(e) == GIT_OBJECT_TREE &&
+	    batch_keep(payload, git_tree_entry_id(e)) < 0)
+		return -1;
+	return 0;
+}
+
+/* store.json saying the newest layout, as a blob of the batch. */
+static int
+store_json_blob(struct ledger *lg, git_oid *id)
+{
+	char *info = NULL, *text = NULL;
+	size_t len;
+	json_t *j;
+	int rc = ledger_read(lg, "store.json", &info, &len);
+
+	if (rc < 0)
+		return rc;
+	j = json_loadb(info, len, 0, NULL);
+	free(info);
+	if (!j || json_object_set_new(j, "format",
+	    json_integer(FANOUT_FORMAT)) < 0 ||
+	    !(text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS))) {
+		json_decref(j);
+		return store_seterr(-EIO, "ledger: store.json is damaged");
+	}
+	json_decref(j);
+	len = strlen(text);
+	text[len] = '\0';
+	if (git_odb_hash(id, text, len, GIT_OBJECT_BLOB) < 0 ||
+	    lg->mp->write(lg->mp, id, text, len, GIT_OBJECT_BLOB) < 0)
+		rc = ledger_git_fail("could not write store.json");
+	else
+		rc = batch_keep(lg, id);
+	free(text);
+	return rc;
+}
+
+int
+ledger_migrate(struct ledger *lg, const struct store_user *who,
+    int64_t when)
+{
+	struct migrate m = { lg, NULL, NULL, 0, 0, 0 };
+	git_commit *parent = NULL;
+	git_tree *base = NULL, *empty = NULL, *tree = NULL;
+	git_treebuilder *tb = NULL;
+	git_oid id, sj;
+	uint64_t seq;
+	char *msg = NULL;
+	int rc, own = !lg->brepo;
+
+	if (lg->format >= FANOUT_FORMAT)
+		return 0;
+	if (own && (rc = ledger_batch_begin(lg)) < 0)
+		return rc;
+	if ((rc = group_flush(lg, NULL, 0)) < 0 ||
+	    (rc = group_base(lg, &parent, &base)) < 0)
+		goto out;
+	if (!parent) {		/* nothing written yet: nothing to move */
+		lg->format = FANOUT_FORMAT;
+		goto out;
+	}
+	if ((rc = ledger_last_seq(lg, &seq)) < 0)
+		goto out;
+	if (git_tree_walk(base, GIT_TREEWALK_PRE, migrate_one, &m) < 0) {
+		rc = m.rc ? m.rc : ledger_git_fail("could not walk the tree");
+		goto out;
+	}
+	if ((rc = store_json_blob(lg, &sj)) < 0)
+		goto out;
+	for (size_t i = 0; i < m.n; i++)
+		if (strcmp(m.ups[i].path, "store.json") == 0)
+			m.ups[i].id = sj;
+	if (git_treebuilder_new(&tb, lg->brepo, NULL) < 0 ||
+	    git_treebuilder_write(&id, tb) < 0 ||
+	    git_tree_lookup(&empty, lg->brepo, &id) < 0 ||
+	    git_tree_create_updated(&id, lg->brepo, empty, m.n, m.ups) < 0 ||
+	    git_tree_lookup(&tree, lg->brepo, &id) < 0) {
+		rc = ledger_git_fail("could not write the new layout's tree");
+		goto out;
+	}
+	if ((rc = batch_keep(lg, &id)) < 0)
+		goto out;
+	if (git_tree_walk(tree, GIT_TREEWALK_PRE, keep_tree, lg) < 0) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (asprintf(&msg, "ledger: layout %d, the same files with their "
+	    "directories fanned out\n\nRelfs-Seq: %llu\nRelfs-Uid: %u\n",
+	    FANOUT_FORMAT, (unsigned long long)seq, (unsigned)who->uid) < 0) {
+		msg = NULL;
+		rc = -ENOMEM;
+		goto out;
+	}
+	if ((rc = commit_tree(lg, parent, tree, who, when, msg, NULL, 0)) < 0)
+		goto out;
+	lg->format = FANOUT_FORMAT;
+out:
+	for (size_t i = 0; i < m.n; i++)
+		free(m.paths[i]);
+	free(m.paths);
+	free(m.ups);
+	free(msg);
+	git_tree_free(tree);
+	git_tree_free(empty);
+	git_treebuilder_free(tb);
+	git_tree_free(base);
+	git_commit_free(parent);
+	return own ? own_batch_end(lg, rc) : rc;
+}
+
+int
+ledger_format(const struct ledger *lg)
+{
+	return lg->format;
 }

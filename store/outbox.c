@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cas.h"
+#include "fanout.h"
 #include "ledger.h"
 #include "manifest.h"
 #include "safe.h"
@@ -234,6 +235,17 @@ drain_locked(struct store *st)
 			    "commit with Relfs-Seq: %llu again (git update-ref)",
 			    (unsigned long long)last, last ? "" : " (missing)",
 			    (unsigned long long)done, (unsigned long long)done);
+		/* a ledger of an older layout moves before it takes more */
+		if (ledger_format(st->lg) < FANOUT_FORMAT) {
+			struct store_user me;
+
+			store_user_from_uid(&me, getuid(), getgid());
+			if ((rc = ledger_migrate(st->lg, &me, time(NULL))) < 0 ||
+			    (rc = ledger_sync(st->lg)) < 0)
+				return rc;
+			store_log(st, "ledger: moved to layout %d (directories "
+			    "fanned out)", FANOUT_FORMAT);
+		}
 		if (queued >= 1 && (rc = ledger_batch_begin(st->lg)) < 0)
 			return rc;
 		for (n = 0, from = 0; n < DRAIN_BATCH; n++, from = seq + 1) {
@@ -427,6 +439,50 @@ store_ledger_async(struct store *st)
 		    "thread");
 	st->async = 1;
 	return 0;
+}
+
+int
+store_ledger_lag(struct store *st, struct store_ledger_lag *out)
+{
+	uint64_t seq;
+	MDB_txn *txn;
+	char *text;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = index_begin(st->ix, 1, &txn)) < 0)
+		return rc;
+	rc = index_queue_count(st->ix, txn, &out->queued);
+	if (rc == 0 && index_get(st->ix, txn, TAB_META, "ledger_done",
+	    &out->written, sizeof(out->written)) < 0)
+		out->written = 0;
+	if (rc == 0 && out->queued &&
+	    (rc = index_queue_from(st->ix, txn, 0, &seq, &text)) == 0) {
+		json_t *e = json_loads(text, 0, NULL);
+
+		out->oldest = json_integer_value(json_object_get(e, "time"));
+		json_decref(e);
+		free(text);
+	}
+	index_abort(txn);
+	if (rc == -ENOENT)
+		rc = 0;		/* written meanwhile */
+	pthread_mutex_lock(&st->ledger_mu);
+	out->format = ledger_format(st->lg);
+	pthread_mutex_unlock(&st->ledger_mu);
+	return rc;
+}
+
+int
+store_ledger_path(struct store *st, const char *logical, char *out,
+    size_t len)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->ledger_mu);
+	rc = fanout_path(ledger_format(st->lg), logical, out, len);
+	pthread_mutex_unlock(&st->ledger_mu);
+	return rc < 0 ? store_seterr(rc, "'%s' is too long", logical) : 0;
 }
 
 int

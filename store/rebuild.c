@@ -406,6 +406,83 @@ keep:
 	return 0;
 }
 
+/*
+ * Runs by test case, then number (numerically: a million runs has names of
+ * seven digits); any other paths as strcmp orders them, which is the order
+ * git keeps a tree in.  The ledger's own order is that of its layout.
+ */
+static int
+path_cmp(const char *a, const char *b, int runs)
+{
+	const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
+	size_t la, lb;
+	int c;
+
+	if (!runs || !sa || !sb)
+		return strcmp(a, b);
+	la = (size_t)(sa - a);
+	lb = (size_t)(sb - b);
+	c = strncmp(a, b, la < lb ? la : lb);
+	if (c || la != lb)
+		return c ? c : la < lb ? -1 : 1;
+	la = strspn(sa + 1, "0123456789");
+	lb = strspn(sb + 1, "0123456789");
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	return strcmp(sa + 1, sb + 1);
+}
+
+struct sort_by {
+	char **paths;
+	int runs;
+};
+
+static int
+index_cmp(const void *x, const void *y, void *arg)
+{
+	const struct sort_by *by = arg;
+
+	return path_cmp(by->paths[*(const size_t *)x],
+	    by->paths[*(const size_t *)y], by->runs);
+}
+
+/* Put f in logical order (path_cmp). */
+static int
+found_sort(struct found *f, int runs)
+{
+	size_t *ix = malloc((f->n + 1) * sizeof(*ix));
+	char **p = malloc((f->n + 1) * sizeof(*p));
+	char **t = malloc((f->n + 1) * sizeof(*t));
+	size_t *l = malloc((f->n + 1) * sizeof(*l));
+
+	if (!ix || !p || !t || !l) {
+		free(ix);
+		free(p);
+		free(t);
+		free(l);
+		return -ENOMEM;
+	}
+	struct sort_by by = { f->paths, runs };
+
+	for (size_t i = 0; i < f->n; i++)
+		ix[i] = i;
+	qsort_r(ix, f->n, sizeof(*ix), index_cmp, &by);
+	for (size_t i = 0; i < f->n; i++) {
+		p[i] = f->paths[ix[i]];
+		t[i] = f->texts[ix[i]];
+		l[i] = f->lens[ix[i]];
+	}
+	free(f->paths);
+	free(f->texts);
+	free(f->lens);
+	f->paths = p;
+	f->texts = t;
+	f->lens = l;
+	f->cap = f->n + 1;
+	free(ix);
+	return 0;
+}
+
 static void
 found_free(struct found *f)
 {
@@ -508,7 +585,9 @@ store_rebuild(const char *path, uint64_t *artifacts)
 		goto out;
 	f.runs = &runs;
 	f.state = &state;
-	if ((rc = ledger_walk(st->lg, collect_blob, &f)) < 0)
+	if ((rc = ledger_walk(st->lg, collect_blob, &f)) < 0 ||
+	    (rc = found_sort(&f, 0)) < 0 || (rc = found_sort(&runs, 1)) < 0 ||
+	    (rc = found_sort(&state, 0)) < 0)
 		goto out;
 	ms = calloc(f.n + 1, sizeof(*ms));
 	ord = calloc(f.n + 1, sizeof(*ord));

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cas.h"
+#include "fanout.h"
 #include "ledger.h"
 #include "manifest.h"
 #include "safe.h"
@@ -310,7 +311,7 @@ store_create(const char *path, const struct store_user *who)
 	if (rc < 0)
 		goto out;
 	time_iso(when, now);
-	sj = json_pack("{s:i,s:s,s:s}", "format", 1, "created", when,
+	sj = json_pack("{s:i,s:s,s:s}", "format", FANOUT_FORMAT, "created", when,
 	    "created_by", who->name);
 	info = json_dumps(sj, JSON_INDENT(2) | JSON_SORT_KEYS);
 	rc = info ? cas_put_buf(st->cas, info, strlen(info), d) : -ENOMEM;

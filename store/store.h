@@ -488,6 +488,23 @@ int store_sync(struct store *st);
 int store_ledger_state(struct store *st, uint64_t *pending,
     uint64_t *commits);
 
+/*
+ * How far behind the ledger is: the changes queued, when the oldest of
+ * them was made (0 when none is), the newest change it holds, and its
+ * layout (fanout.h).
+ */
+struct store_ledger_lag {
+	uint64_t queued;
+	int64_t oldest;
+	uint64_t written;
+	int format;
+};
+int store_ledger_lag(struct store *st, struct store_ledger_lag *out);
+
+/* Where the ledger keeps a logical path (its layout, fanout.h). */
+int store_ledger_path(struct store *st, const char *logical, char *out,
+    size_t len);
+
 /* Rebuild the index of the (unmounted) store at path from its ledger. */
 int store_rebuild(const char *path, uint64_t *artifacts);
 

@@ -45,7 +45,8 @@ static const struct {
 	{ "verify", cmd_verify, "verify STORE" },
 	{ "import", cmd_import, "import STORE FILE.jsonl [--progress|--quiet]" },
 	{ "ledger", cmd_ledger, "ledger [--sync] STORE   (queued and written "
-	    "ledger commits; --sync writes the queue first)" },
+	    "ledger commits, the lag; --sync writes the queue first); "
+	    "ledger --path STORE PATH   (where the ledger keeps PATH)" },
 	{ "stage", cmd_stage, "stage STORE STAGE [CRITERIA.json]   (create a "
 	    "stage)" },
 	{ "criteria", cmd_criteria, "criteria STORE STAGE CRITERIA.json" },
@@ -372,13 +373,36 @@ cmd_import(int argc, char **argv)
 	return rc;
 }
 
+/* relctl ledger --path STORE LOGICAL: where the ledger keeps it */
+static int
+ledger_path(const char *store, const char *logical)
+{
+	char out[4096];
+	struct store *st;
+	int rc;
+
+	if (relctl_open_store(store, &st))
+		return 1;
+	rc = store_ledger_path(st, logical, out, sizeof(out));
+	store_close(st);
+	if (rc < 0)
+		return relctl_fail(rc);
+	printf("%s\n", out);
+	return 0;
+}
+
 static int
 cmd_ledger(int argc, char **argv)
 {
+	struct store_ledger_lag lag;
 	uint64_t pending, commits;
 	struct store *st;
+	char oldest[32] = "";
+	long long age = 0;
 	int rc, sync = argc == 3 && strcmp(argv[1], "--sync") == 0;
 
+	if (argc == 4 && strcmp(argv[1], "--path") == 0)
+		return ledger_path(argv[2], argv[3]);
 	if (argc != 2 + sync) {
 		relctl_usage(stderr);
 		return 2;
@@ -388,15 +412,33 @@ cmd_ledger(int argc, char **argv)
 	rc = sync ? store_drain(st) : 0;
 	if (rc == 0)
 		rc = store_ledger_state(st, &pending, &commits);
+	if (rc == 0)
+		rc = store_ledger_lag(st, &lag);
 	store_close(st);
 	if (rc < 0)
 		return relctl_fail(rc);
+	if (lag.queued && lag.oldest) {
+		time_iso(oldest, lag.oldest);
+		age = (long long)(time(NULL) - lag.oldest);
+		if (age < 0)
+			age = 0;
+	}
 	if (relctl_json_out)
-		printf("{\"pending\": %llu, \"commits\": %llu}\n",
-		    (unsigned long long)pending, (unsigned long long)commits);
-	else
+		printf("{\"pending\": %llu, \"commits\": %llu, \"oldest\": "
+		    "%s%s%s, \"lag_seconds\": %lld, \"written_seq\": %llu, "
+		    "\"layout\": %d}\n", (unsigned long long)pending,
+		    (unsigned long long)commits, *oldest ? "\"" : "",
+		    *oldest ? oldest : "null", *oldest ? "\"" : "", age,
+		    (unsigned long long)lag.written, lag.format);
+	else {
 		printf("ledger: %llu commits, %llu queued\n",
 		    (unsigned long long)commits, (unsigned long long)pending);
+		if (*oldest)
+			printf("lag: the oldest queued change is %llds old "
+			    "(%s)\n", age, oldest);
+		else
+			printf("lag: none (every change is in the ledger)\n");
+	}
 	return 0;
 }
 

@@ -177,6 +177,8 @@ unmount_store() {
 	done
 }
 
+# lpath PATH: where the ledger keeps PATH (its layout fans directories out)
+lpath() { "$RELCTL" ledger --path "$STORE" "$1"; }
 # The number of commits in the ledger.
 ledger_commits() { settle; git --git-dir="$STORE/ledger.git" rev-list --count HEAD; }
 # The number of objects in the content store.

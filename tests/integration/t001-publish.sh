@@ -59,7 +59,7 @@ check_eq "manifest id is the sha256 of the canonical manifest" \
 check_eq "manifest names the scenario" 1 \
 	"$(grep -c '"scenario": "os-nosdn-nofeature-ha"' "$A/manifest.json")"
 check_eq "manifest.json is the ledger's copy" \
-	"$(git --git-dir="$STORE/ledger.git" show HEAD:artifacts/fuel/9.0.1/manifest.json | sha256sum)" \
+	"$(git --git-dir="$STORE/ledger.git" show "HEAD:$(lpath artifacts/fuel/9.0.1/manifest.json)" | sha256sum)" \
 	"$(sha256sum <"$A/manifest.json")"
 check_eq "pins file" "$(cat "$SRC/pins")" "$(cat "$A/pins")"
 check_eq "artifact.properties can be sourced" \

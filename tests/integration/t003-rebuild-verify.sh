@@ -69,7 +69,7 @@ check_eq "and names the content and an artifact that holds it" \
 	"$(head -1 "$T/out" | sed "s/^relctl: [^:]*: content of '[^']*'/relctl: ART: content of 'PATH'/")"
 echo b >"$f"
 
-blob=$(git --git-dir="$STORE/ledger.git" rev-parse HEAD:artifacts/apex/1.0/manifest.json)
+blob=$(git --git-dir="$STORE/ledger.git" rev-parse "HEAD:$(lpath artifacts/apex/1.0/manifest.json)")
 # the object is loose, or in one of the packs the ledger writes
 lf="$STORE/ledger.git/objects/${blob:0:2}/${blob:2}"
 if [ ! -f "$lf" ]; then

@@ -47,12 +47,12 @@ commits=$(git --git-dir="$STORE/ledger.git" rev-list --count HEAD)
 kill -9 "$pid"; wait "$pid" 2>/dev/null
 check_eq "the index has the artifact" whole "$(whole_or_none locked)"
 check_fails "the ledger does not have it yet" \
-	git --git-dir="$STORE/ledger.git" cat-file -e HEAD:artifacts/fuel/locked/manifest.json
+	git --git-dir="$STORE/ledger.git" cat-file -e "HEAD:$(lpath artifacts/fuel/locked/manifest.json)"
 flock -u 9
 exec 9>&-
 check "the next open writes the queued commit: verify clean" "$RELCTL" verify "$STORE"
 check "the ledger has it now" \
-	git --git-dir="$STORE/ledger.git" cat-file -e HEAD:artifacts/fuel/locked/manifest.json
+	git --git-dir="$STORE/ledger.git" cat-file -e "HEAD:$(lpath artifacts/fuel/locked/manifest.json)"
 check_eq "exactly one commit was added" $((commits + 1)) "$(ledger_commits)"
 check "verify clean twice (no duplicate commit)" "$RELCTL" verify "$STORE"
 check_eq "still one commit added" $((commits + 1)) "$(ledger_commits)"

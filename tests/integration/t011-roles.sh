@@ -111,7 +111,7 @@ errno_as "the CI user cannot revoke" "$P-ci" EACCES unlink "$S/daily/fuel/1"
 errno_as "the approver cannot revoke" "$P-appr" EACCES unlink "$S/daily/fuel/1"
 check "the manager revokes" as "$P-mgr" rm "$S/daily/fuel/1"
 check_eq "revoked, and it says by whom" "$P-mgr" \
-	"$(settle; git --git-dir="$STORE/ledger.git" show HEAD:promotions/daily/fuel/1.json | jq -r .revoked.revoked_by)"
+	"$(settle; git --git-dir="$STORE/ledger.git" show "HEAD:$(lpath promotions/daily/fuel/1.json)" | jq -r .revoked.revoked_by)"
 check_eq "the waiver commit names the approver" "$P-appr waive tempest for fuel/1" \
 	"$(git --git-dir="$STORE/ledger.git" log --format='%an %s' | grep -m1 ' waive tempest')"
 check_eq "the revoke commit names the manager" "$P-mgr revoke fuel 1 daily" \

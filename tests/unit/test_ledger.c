@@ -72,6 +72,99 @@ test_commits(void **state)
 	tmpdir_free(dir);
 }
 
+/* What git prints for a command on repo (its first 4 KiB). */
+static void
+git_out(const char *repo, const char *args, char *out, size_t len)
+{
+	char cmd[4400];
+	size_t got;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "git --git-dir=%s %s", repo, args);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	got = fread(out, 1, len - 1, f);
+	out[got] = '\0';
+	pclose(f);
+}
+
+/*
+ * In a batch, the changes of one user that follow each other are one
+ * commit listing each; another user, or a tag, ends it.  A single change's
+ * commit reads as it always did.
+ */
+static void
+test_group_commits(void **state)
+{
+	char *dir = tmpdir_new(), path[4096], out[4096], name[64];
+	char *report = NULL;
+	struct store_user bob = { 1234, 1234, "bob", 0, { 0 } };
+	struct store_user eve = { 1235, 1235, "eve", 0, { 0 } };
+	struct ledger_tag tag = { "promote/daily/p/1", "promoted" };
+	struct ledger_change ch = { name, "x\n", 2, 0 };
+	struct ledger *lg;
+	uint64_t n, seq;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/l.git", dir);
+	assert_int_equal(ledger_init(path), 0);
+	assert_int_equal(ledger_open(&lg, path), 0);
+	assert_int_equal(ledger_batch_begin(lg), 0);
+	for (int i = 1; i <= 3; i++) {
+		snprintf(name, sizeof(name), "runs/p/1/t/%06d.json", i);
+		assert_int_equal(ledger_commit(lg, &ch, 1, NULL, 0, &bob,
+		    1700000000 + i, i == 2 ? "result t 2" : "result t",
+		    (uint64_t)i), 0);
+	}
+	/* a tagged change ends the commit it is in */
+	snprintf(name, sizeof(name), "promotions/daily/p/1.json");
+	assert_int_equal(ledger_commit(lg, &ch, 1, &tag, 1, &bob, 1700000004,
+	    "promote p 1 to daily", 4), 0);
+	/* another user: a commit of her own */
+	snprintf(name, sizeof(name), "runs/p/1/t/%06d.json", 4);
+	assert_int_equal(ledger_commit(lg, &ch, 1, NULL, 0, &eve, 1700000005,
+	    "result t", 5), 0);
+	/* a removal of what is there and an upsert of the same path later */
+	ch.remove = 1;
+	assert_int_equal(ledger_commit(lg, &ch, 1, NULL, 0, &eve, 1700000006,
+	    "withdraw", 6), 0);
+	ch.remove = 0;
+	assert_int_equal(ledger_commit(lg, &ch, 1, NULL, 0, &eve, 1700000007,
+	    "again", 7), 0);
+	assert_int_equal(ledger_batch_end(lg), 0);
+	assert_int_equal(ledger_count(lg, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(ledger_last_seq(lg, &seq), 0);
+	assert_int_equal(seq, 7);
+	git_out(path, "log -1 --format=%B%an HEAD~1", out, sizeof(out));
+	assert_string_equal(out, "result t (and 3 more changes)\n\n"
+	    "1 result t\n2 result t 2\n3 result t\n4 promote p 1 to daily\n"
+	    "\nRelfs-Changes: 4\nRelfs-First-Seq: 1\nRelfs-Seq: 4\n"
+	    "Relfs-Uid: 1234\nbob\n");
+	git_out(path, "rev-parse promote/daily/p/1^{commit} HEAD~1", out,
+	    sizeof(out));
+	assert_int_equal(strlen(out), 82);
+	assert_memory_equal(out, out + 41, 40);
+	git_out(path, "log -1 --format=%an%n%s HEAD", out, sizeof(out));
+	assert_string_equal(out, "eve\nresult t (and 2 more changes)\n");
+	/* the file removed and put back is there; its layout is fanned out */
+	git_out(path, "ls-tree -r --name-only HEAD", out, sizeof(out));
+	assert_non_null(strstr(out, "/t/00/00/000004.json"));
+	ledger_close(lg);
+	/* a single change outside a batch reads as it always did */
+	assert_int_equal(ledger_open(&lg, path), 0);
+	ch.path = "stages/daily/stage.json";
+	assert_int_equal(ledger_commit(lg, &ch, 1, NULL, 0, &bob, 1700000008,
+	    "create stage daily", 8), 0);
+	git_out(path, "log -1 --format=%B HEAD", out, sizeof(out));
+	assert_string_equal(out, "create stage daily\n\nRelfs-Seq: 8\n"
+	    "Relfs-Uid: 1234\n\n");
+	assert_int_equal(ledger_fsck(path, &report), 0);
+	free(report);
+	ledger_close(lg);
+	tmpdir_free(dir);
+}
+
 static int
 count_packs(const char *repo)
 {
@@ -128,8 +221,9 @@ test_batches_and_tidy(void **state)
 	/* packs of about one size: each is under twice the rest, all merge */
 	assert_int_equal(ledger_tidy(lg, LEDGER_TIDY_PACKS, 0), 19);
 	assert_int_equal(count_packs(path), 1);
+	/* the three changes of one user in a batch are one commit */
 	assert_int_equal(ledger_count(lg, &n), 0);
-	assert_int_equal(n, 60);
+	assert_int_equal(n, 20);
 	assert_int_equal(ledger_last_seq(lg, &seq), 0);
 	assert_int_equal(seq, 60);
 	assert_int_equal(ledger_read(lg, "runs/p/v/t2/000007.json", &buf,
@@ -152,6 +246,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_commits),
 		cmocka_unit_test(test_batches_and_tidy),
+		cmocka_unit_test(test_group_commits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

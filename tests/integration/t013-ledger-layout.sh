@@ -1,0 +1,71 @@
+#!/bin/bash
+# A store written before the ledger fanned its directories out (layout 1,
+# tests/fixtures/store-format1.tar.gz: artifacts, runs, stages, a
+# promotion, an approval, a waiver, a scenario) still opens and shows the
+# same tree; the next write to its ledger moves it to layout 2 in one
+# commit; rebuild from either layout gives the same tree. New stores are
+# written in layout 2, and relctl ledger shows the lag.
+. "$(dirname "$0")/lib.sh"
+
+FIXTURE=$(cd "$(dirname "$0")/.." && pwd)/fixtures/store-format1.tar.gz
+G() { git --git-dir="$STORE/ledger.git" "$@"; }
+# every path, type, mode, size and link target of the mount, then each
+# file's bytes (incoming/ aside)
+snapshot() {
+	mount_store || return 1
+	(cd "$MNT" && find . -path ./incoming -prune -o -printf '%p %y %m %s %l\n' | sort &&
+		find . -path ./incoming -prune -o -type f -exec sha256sum {} + | sort)
+	unmount_store
+}
+fresh() { rm -rf "$STORE"; tar -xzf "$FIXTURE" -C "$T"; }
+
+fresh
+check_eq "the old store is in layout 1" 1 "$(G show HEAD:store.json | jq .format)"
+commits=$(G rev-list --count HEAD)
+# the first open by this version moves it: one commit, the same files
+check_eq "verify reads it" "verify: ok" "$("$RELCTL" verify "$STORE" | tail -1)"
+check_eq "one commit moved it" "$((commits + 1))" "$(G rev-list --count HEAD)"
+check_eq "by the layout's own message" "ledger: layout 2, the same files with their directories fanned out" \
+	"$(G log -1 --format=%s)"
+check_eq "store.json says layout 2" 2 "$(G show HEAD:store.json | jq .format)"
+check_eq "relctl ledger says so" 2 "$("$RELCTL" --json ledger "$STORE" | jq .layout)"
+check_eq "the same files, each at its new path" \
+	"$(G ls-tree -r HEAD~1 | grep -v store.json | awk '{print $3}' | sort | xargs)" \
+	"$(G ls-tree -r HEAD | grep -v store.json | awk '{print $3}' | sort | xargs)"
+h() { printf %s "$1" | sha256sum | cut -c1-2; }
+check_eq "a run's path has its buckets" "runs/fuel/$(h 9.0.1)/9.0.1/$(h vping_ssh)/vping_ssh/00/00/000002.json" \
+	"$(lpath runs/fuel/9.0.1/vping_ssh/000002.json)"
+check "and is there" G cat-file -e "HEAD:$(lpath runs/fuel/9.0.1/vping_ssh/000002.json)"
+check_eq "the relfs log says so" 1 "$(grep -c 'ledger: moved to layout 2' "$STORE/relfs.log")"
+check "git fsck is clean" G fsck --strict
+# what the version before this change showed of the fixture, by the same
+# snapshot (tests/fixtures/store-format1.snap)
+snapshot >"$T/moved.snap"
+check "the mount shows the tree the old version showed, byte for byte" \
+	cmp "${FIXTURE%.tar.gz}.snap" "$T/moved.snap"
+check "with its runs" grep -q '^./artifacts/fuel/9.0.1/runs/vping_ssh/000002.json f 444' "$T/moved.snap"
+check_eq "verify is clean" "verify: ok" "$("$RELCTL" verify "$STORE" | tail -1)"
+"$RELCTL" ledger --sync "$STORE" >/dev/null
+check_eq "it moves once" "$((commits + 1))" "$(G rev-list --count HEAD)"
+
+# rebuild from the new layout and from the old gives the same tree
+"$RELCTL" rebuild "$STORE" >/dev/null
+snapshot >"$T/rebuilt2.snap"
+fresh
+"$RELCTL" rebuild "$STORE" >/dev/null
+check_eq "rebuild of the old layout leaves it where it was" 1 "$(G show HEAD:store.json | jq .format)"
+snapshot >"$T/rebuilt1.snap"
+check "rebuild gives the same tree from either layout" cmp "$T/rebuilt1.snap" "$T/rebuilt2.snap"
+
+# a new store is written in layout 2 from its first commit
+rm -rf "$STORE"
+"$RELCTL" init "$STORE" >/dev/null
+mkdir -p "$T/src"; echo x >"$T/src/f"
+"$RELCTL" publish "$STORE" "$T/src" --project apex --version 1.0 >/dev/null
+check_eq "a new store is in layout 2" 2 "$(G show HEAD:store.json | jq .format)"
+check "its manifest is in its bucket" G cat-file -e "HEAD:artifacts/apex/$(h 1.0)/1.0/manifest.json"
+check_eq "relctl ledger: nothing queued, no lag" "ledger: 2 commits, 0 queued
+lag: none (every change is in the ledger)" "$("$RELCTL" ledger "$STORE")"
+check_eq "relctl --json ledger: the lag for scripts" '0 null 0 2 2' \
+	"$("$RELCTL" --json ledger "$STORE" | jq -r '"\(.pending) \(.oldest) \(.lag_seconds) \(.written_seq) \(.layout)"')"
+finish
