@@ -657,11 +657,11 @@ index_iter(struct index *ix, MDB_txn *txn, enum index_table t,
 }
 
 int
-index_queue_push(struct index *ix, MDB_txn *txn, const char *json,
-    uint64_t *seq)
+index_queue_push(struct index *ix, MDB_txn *txn, const void *data,
+    size_t len, uint64_t *seq)
 {
 	uint64_t next;
-	MDB_val k = { sizeof(next), &next }, v = { strlen(json), (void *)json };
+	MDB_val k = { sizeof(next), &next }, v = { len, (void *)data };
 	int rc;
 
 	rc = index_get(ix, txn, TAB_META, "next_seq", &next, sizeof(next));
@@ -682,7 +682,7 @@ index_queue_push(struct index *ix, MDB_txn *txn, const char *json,
 
 int
 index_queue_from(struct index *ix, MDB_txn *txn, uint64_t from, uint64_t *seq,
-    char **json)
+    char **data, size_t *len)
 {
 	MDB_cursor *cur;
 	MDB_val k = { sizeof(from), &from }, v;
@@ -694,19 +694,17 @@ index_queue_from(struct index *ix, MDB_txn *txn, uint64_t from, uint64_t *seq,
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 	if (rc == 0) {
 		memcpy(seq, k.mv_data, sizeof(*seq));
-		*json = strndup(v.mv_data, v.mv_size);
-		if (!*json)
+		if ((*data = malloc(v.mv_size + 1))) {
+			memcpy(*data, v.mv_data, v.mv_size);
+			(*data)[v.mv_size] = '\0';
+			if (len)
+				*len = v.mv_size;
+		} else {
 			rc = ENOMEM;
+		}
 	}
 	mdb_cursor_close(cur);
 	return lmdb_err(rc, "queue");
-}
-
-int
-index_queue_first(struct index *ix, MDB_txn *txn, uint64_t *seq, char **json)
-{
-	/* The queue's keys are integer keys: the first is the first >= 0. */
-	return index_queue_from(ix, txn, 0, seq, json);
 }
 
 int

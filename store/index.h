@@ -193,15 +193,16 @@ int index_scan_from(struct index *ix, MDB_txn *txn, enum index_table t,
 int index_iter(struct index *ix, MDB_txn *txn, enum index_table t,
     index_iter_fn cb, void *arg);
 
-/* The ledger queue: entries in order, removed once they are in git. */
-int index_queue_push(struct index *ix, MDB_txn *txn, const char *json,
-    uint64_t *seq);
-/* The oldest entry, or -ENOENT; *json is the caller's to free. */
-int index_queue_first(struct index *ix, MDB_txn *txn, uint64_t *seq,
-    char **json);
+/*
+ * The ledger queue: entries in order, removed once they are in git.  An
+ * entry is len bytes (any bytes: outbox.c puts JSON, a NUL, then the
+ * files' bytes); what is read back is NUL-terminated, the caller's to free.
+ */
+int index_queue_push(struct index *ix, MDB_txn *txn, const void *data,
+    size_t len, uint64_t *seq);
 /* The first entry numbered from or later, or -ENOENT. */
 int index_queue_from(struct index *ix, MDB_txn *txn, uint64_t from,
-    uint64_t *seq, char **json);
+    uint64_t *seq, char **data, size_t *len);
 int index_queue_del(struct index *ix, MDB_txn *txn, uint64_t seq);
 int index_queue_count(struct index *ix, MDB_txn *txn, uint64_t *count);
 

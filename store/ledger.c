@@ -124,6 +124,7 @@ struct walk_ctx {
 	ledger_walk_fn cb;
 	void *arg;
 	int rc;
+	int names;		/* paths only: no blob is read */
 };
 
 static int
@@ -142,13 +143,17 @@ walk_one(const char *root, const git_tree_entry *e, void *payload)
 		    "%d keeps a file", stored, w->lg->format);
 		return -1;
 	}
-	if (git_blob_lookup(&blob, w->lg->repo, git_tree_entry_id(e)) < 0) {
+	if (w->names) {
+		rc = w->cb(w->arg, path, NULL, 0);
+	} else if (git_blob_lookup(&blob, w->lg->repo, git_tree_entry_id(e)) <
+	    0) {
 		w->rc = ledger_git_fail(path);
 		return -1;
+	} else {
+		rc = w->cb(w->arg, path, git_blob_rawcontent(blob),
+		    (size_t)git_blob_rawsize(blob));
+		git_blob_free(blob);
 	}
-	rc = w->cb(w->arg, path, git_blob_rawcontent(blob),
-	    (size_t)git_blob_rawsize(blob));
-	git_blob_free(blob);
 	if (rc < 0) {
 		w->rc = rc;
 		return -1;
@@ -156,10 +161,10 @@ walk_one(const char *root, const git_tree_entry *e, void *payload)
 	return 0;
 }
 
-int
-ledger_walk(struct ledger *lg, ledger_walk_fn cb, void *arg)
+static int
+walk(struct ledger *lg, ledger_walk_fn cb, void *arg, int names)
 {
-	struct walk_ctx w = { lg, cb, arg, 0 };
+	struct walk_ctx w = { lg, cb, arg, 0, names };
 	git_commit *c = NULL;
 	git_tree *tree = NULL;
 	int rc;
@@ -179,6 +184,18 @@ out:
 	git_tree_free(tree);
 	git_commit_free(c);
 	return rc;
+}
+
+int
+ledger_walk(struct ledger *lg, ledger_walk_fn cb, void *arg)
+{
+	return walk(lg, cb, arg, 0);
+}
+
+int
+ledger_walk_paths(struct ledger *lg, ledger_walk_fn cb, void *arg)
+{
+	return walk(lg, cb, arg, 1);
 }
 
 int

@@ -112,6 +112,8 @@ int ledger_read(struct ledger *lg, const char *path, char **buf,
 typedef int (*ledger_walk_fn)(void *arg, const char *path, const char *data,
     size_t len);
 int ledger_walk(struct ledger *lg, ledger_walk_fn cb, void *arg);
+/* The same with the paths alone (data NULL, len 0): no blob is read. */
+int ledger_walk_paths(struct ledger *lg, ledger_walk_fn cb, void *arg);
 
 /* Number of commits reachable from HEAD. */
 int ledger_count(struct ledger *lg, uint64_t *count);

@@ -545,6 +545,9 @@ store_import(struct store *st, const char *path,
 	    "importing results")) < 0)
 		return rc;
 	*imported = 0;
+	/* the ledger is written beside the reading, on the other core */
+	if ((rc = outbox_worker_start(st)) < 0)
+		return rc;
 	f = fopen(path, "r");
 	if (!f)
 		return store_seterr(-errno, "could not open '%s': %s", path,
@@ -618,6 +621,9 @@ store_import(struct store *st, const char *path,
 		rc = import_commit(&im);
 	else
 		index_abort(im.txn);
+	/* imported means in the ledger too */
+	if (rc == 0)
+		rc = store_drain(st);
 	if (progress && rc == 0)
 		progress(arg, total, total);
 	free(line);

@@ -133,12 +133,31 @@ store_alloc(const char *path)
 	st->path = realpath(path, NULL);
 	if (!st->path)
 		st->path = strdup(path);
-	st->lockfd = st->logfd = st->usefd = -1;
+	st->lockfd = st->logfd = st->usefd = st->daemonfd = -1;
 	pthread_mutex_init(&st->ledger_mu, NULL);
 	pthread_mutex_init(&st->runs_mu, NULL);
 	pthread_cond_init(&st->runs_cond, NULL);
 	pthread_mutex_init(&st->size_mu, NULL);
 	return st;
+}
+
+/*
+ * Is a daemon writing this store's ledger (it holds STORE/daemon.lock)?
+ * Then it replays the queue, and a reader leaves it alone.
+ */
+int
+store_daemon_running(struct store *st)
+{
+	char p[4096];
+	int fd, busy;
+
+	snprintf(p, sizeof(p), "%s/daemon.lock", st->path);
+	fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	busy = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return busy;
 }
 
 int
@@ -151,11 +170,12 @@ store_open(struct store **out, const char *path)
 		return -ENOMEM;
 	rc = store_open_parts(st, 0);
 	/*
-	 * Replay what a crash left queued, unless a live writer is at it.  A
-	 * ledger that cannot be written now keeps its queue: the index is
-	 * the truth, so the store opens all the same.
+	 * Replay what a crash left queued, unless a live writer is at it (a
+	 * daemon, or whoever holds the ledger's lock).  A ledger that cannot
+	 * be written now keeps its queue: the index is the truth, so the
+	 * store opens all the same.
 	 */
-	if (rc == 0 && outbox_drain(st, 0) < 0)
+	if (rc == 0 && !store_daemon_running(st) && outbox_drain(st, 0) < 0)
 		store_log(st, "ledger: %s (queued, retried at the next change)",
 		    store_errmsg());
 	if (rc < 0) {
@@ -195,6 +215,8 @@ store_close(struct store *st)
 		close(st->logfd);
 	if (st->usefd >= 0)
 		close(st->usefd);
+	if (st->daemonfd >= 0)
+		close(st->daemonfd);
 	pthread_mutex_destroy(&st->ledger_mu);
 	pthread_mutex_destroy(&st->runs_mu);
 	pthread_cond_destroy(&st->runs_cond);

@@ -495,7 +495,7 @@ int store_ledger_state(struct store *st, uint64_t *pending,
  */
 struct store_ledger_lag {
 	uint64_t queued;
-	int64_t oldest;
+	int64_t oldest, oldest_ms;	/* its time, and when it was queued */
 	uint64_t written;
 	int format;
 };

@@ -25,6 +25,7 @@ struct store {
 	int lockfd;
 	int logfd;
 	int usefd;		/* use.lock: shared, or alone for a rebuild */
+	int daemonfd;		/* daemon.lock, held by the mount's daemon */
 	/* the daemon writes the ledger from a thread of its own */
 	int async;
 	pthread_t worker;
@@ -81,6 +82,11 @@ void outbox_add_file(json_t *files, const char *path,
 
 /* Write queued ledger commits now, or wake the ledger thread. */
 void outbox_kick(struct store *st);
+/*
+ * Write the ledger on a thread of its own from now on (the daemon's, and
+ * an import's: the next batch is read while the last is written).
+ */
+int outbox_worker_start(struct store *st);
 
 /* A run's index record, unpacked in place (pointers into the record). */
 struct run_summary {
@@ -157,6 +163,8 @@ struct art_blobs {
 
 /* store.c */
 int store_take_use_lock(struct store *st, int alone);
+/* Does a daemon hold STORE/daemon.lock (it writes the ledger)? */
+int store_daemon_running(struct store *st);
 int store_open_parts(struct store *st, int create);
 struct store *store_alloc(const char *path);
 int store_insert_root(struct store *st, MDB_txn *txn, int64_t now);

@@ -266,7 +266,7 @@ store_verify(struct store *st, store_report_fn report, void *arg,
 	if (rc < 0)
 		goto out;
 	pthread_mutex_lock(&st->ledger_mu);
-	rc = ledger_walk(st->lg, verify_ledger_blob, &v);
+	rc = ledger_walk_paths(st->lg, verify_ledger_blob, &v);
 	pthread_mutex_unlock(&st->ledger_mu);
 	if (rc < 0)
 		problem(&v, "ledger: %s", store_errmsg());

@@ -398,7 +398,7 @@ cmd_ledger(int argc, char **argv)
 	uint64_t pending, commits;
 	struct store *st;
 	char oldest[32] = "";
-	long long age = 0;
+	double age = 0;
 	int rc, sync = argc == 3 && strcmp(argv[1], "--sync") == 0;
 
 	if (argc == 4 && strcmp(argv[1], "--path") == 0)
@@ -418,14 +418,18 @@ cmd_ledger(int argc, char **argv)
 	if (rc < 0)
 		return relctl_fail(rc);
 	if (lag.queued && lag.oldest) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_REALTIME, &now);
 		time_iso(oldest, lag.oldest);
-		age = (long long)(time(NULL) - lag.oldest);
+		age = ((double)now.tv_sec * 1000 + now.tv_nsec / 1e6 -
+		    (double)lag.oldest_ms) / 1000;
 		if (age < 0)
 			age = 0;
 	}
 	if (relctl_json_out)
 		printf("{\"pending\": %llu, \"commits\": %llu, \"oldest\": "
-		    "%s%s%s, \"lag_seconds\": %lld, \"written_seq\": %llu, "
+		    "%s%s%s, \"lag_seconds\": %.3f, \"written_seq\": %llu, "
 		    "\"layout\": %d}\n", (unsigned long long)pending,
 		    (unsigned long long)commits, *oldest ? "\"" : "",
 		    *oldest ? oldest : "null", *oldest ? "\"" : "", age,
@@ -434,7 +438,7 @@ cmd_ledger(int argc, char **argv)
 		printf("ledger: %llu commits, %llu queued\n",
 		    (unsigned long long)commits, (unsigned long long)pending);
 		if (*oldest)
-			printf("lag: the oldest queued change is %llds old "
+			printf("lag: the oldest queued change is %.1fs old "
 			    "(%s)\n", age, oldest);
 		else
 			printf("lag: none (every change is in the ledger)\n");

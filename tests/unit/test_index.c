@@ -84,29 +84,35 @@ test_queue(void **state)
 	struct index *ix;
 	MDB_txn *txn;
 	uint64_t seq, count;
+	size_t len;
 
 	(void)state;
 	assert_int_equal(index_open(&ix, dir, 1), 0);
 	assert_int_equal(index_begin(ix, 0, &txn), 0);
-	assert_int_equal(index_queue_push(ix, txn, "{\"a\":1}", &seq), 0);
+	assert_int_equal(index_queue_push(ix, txn, "{\"a\":1}", 7, &seq), 0);
 	assert_int_equal(seq, 1);
-	assert_int_equal(index_queue_push(ix, txn, "{\"b\":2}", &seq), 0);
+	/* any bytes: here a NUL and more after the text */
+	assert_int_equal(index_queue_push(ix, txn, "{\"b\":2}\0raw", 11, &seq),
+	    0);
 	assert_int_equal(seq, 2);
 	assert_int_equal(index_commit(txn), 0);
 	/* a transaction that aborts leaves nothing */
 	assert_int_equal(index_begin(ix, 0, &txn), 0);
-	assert_int_equal(index_queue_push(ix, txn, "{}", &seq), 0);
+	assert_int_equal(index_queue_push(ix, txn, "{}", 2, &seq), 0);
 	index_abort(txn);
 	assert_int_equal(index_begin(ix, 0, &txn), 0);
 	assert_int_equal(index_queue_count(ix, txn, &count), 0);
 	assert_int_equal(count, 2);
-	assert_int_equal(index_queue_first(ix, txn, &seq, &json), 0);
+	assert_int_equal(index_queue_from(ix, txn, 0, &seq, &json, &len), 0);
 	assert_int_equal(seq, 1);
+	assert_int_equal(len, 7);
 	assert_string_equal(json, "{\"a\":1}");
 	free(json);
 	assert_int_equal(index_queue_del(ix, txn, 1), 0);
-	assert_int_equal(index_queue_first(ix, txn, &seq, &json), 0);
+	assert_int_equal(index_queue_from(ix, txn, 0, &seq, &json, &len), 0);
 	assert_int_equal(seq, 2);
+	assert_int_equal(len, 11);
+	assert_memory_equal(json, "{\"b\":2}\0raw", 12);
 	free(json);
 	assert_int_equal(index_commit(txn), 0);
 	index_close(ix);
