@@ -288,3 +288,135 @@ ledger_fsck(const char *path, char **report)
 	*report = buf;
 	return store_seterr(-EIO, "git fsck found problems in '%s'", path);
 }
+
+/* -- what changed since a commit ------------------------------------ */
+
+/* Read object id and hash it again: -EIO when it is not what it says. */
+static int
+check_object(git_odb *odb, const git_oid *id, const char *what)
+{
+	git_odb_object *o = NULL;
+	git_oid got;
+	char hex[GIT_OID_HEXSZ + 1];
+	int rc = 0;
+
+	git_oid_tostr(hex, sizeof(hex), id);
+	if (git_odb_read(&o, odb, id) < 0)
+		return store_seterr(-EIO, "ledger: %s: object %s is missing",
+		    what, hex);
+	if (git_odb_hash(&got, git_odb_object_data(o), git_odb_object_size(o),
+	    git_odb_object_type(o)) < 0 || !git_oid_equal(&got, id))
+		rc = store_seterr(-EIO, "ledger: %s: object %s is corrupt",
+		    what, hex);
+	git_odb_object_free(o);
+	return rc;
+}
+
+struct since {
+	struct ledger *lg;
+	git_odb *odb;
+	ledger_since_fn cb;
+	void *arg;
+	int rc;
+};
+
+static int
+since_file(const git_diff_delta *d, float progress, void *payload)
+{
+	struct since *s = payload;
+	char path[4096];
+	int removed = d->status == GIT_DELTA_DELETED;
+	const git_diff_file *f = removed ? &d->old_file : &d->new_file;
+
+	(void)progress;
+	if (!removed && (s->rc = check_object(s->odb, &f->id, f->path)) < 0)
+		return -1;
+	if (fanout_logical(s->lg->format, f->path, path, sizeof(path)) < 0) {
+		if (removed)
+			return 0;	/* a path of the layout before a move */
+		s->rc = store_seterr(-EINVAL, "ledger: '%s' is not where layout "
+		    "%d keeps a file", f->path, s->lg->format);
+		return -1;
+	}
+	if ((s->rc = s->cb(s->arg, path, removed)) < 0)
+		return -1;
+	return 0;
+}
+
+int
+ledger_since(struct ledger *lg, const char *since, ledger_since_fn cb,
+    void *arg, uint64_t *commits)
+{
+	struct since s = { lg, NULL, cb, arg, 0 };
+	git_object *obj = NULL;
+	git_commit *head = NULL, *old = NULL;
+	git_tree *htree = NULL, *otree = NULL;
+	git_revwalk *walk = NULL;
+	git_diff_options opts;
+	git_diff *diff = NULL;
+	git_oid id;
+	int rc;
+
+	*commits = 0;
+	if ((rc = ledger_head_commit(lg, &head)) < 0)
+		return rc;
+	if (git_revparse_single(&obj, lg->repo, since) < 0 ||
+	    git_object_peel((git_object **)&old, obj, GIT_OBJECT_COMMIT) < 0) {
+		rc = store_seterr(-ENOENT, "ledger: '%s' names no commit of the "
+		    "ledger", since);
+		goto out;
+	}
+	if (!git_oid_equal(git_commit_id(old), git_commit_id(head)) &&
+	    git_graph_descendant_of(lg->repo, git_commit_id(head),
+	    git_commit_id(old)) != 1) {
+		rc = store_seterr(-EINVAL, "ledger: '%s' is not in the history "
+		    "of HEAD", since);
+		goto out;
+	}
+	if (git_repository_odb(&s.odb, lg->repo) < 0 ||
+	    git_revwalk_new(&walk, lg->repo) < 0 ||
+	    git_revwalk_push(walk, git_commit_id(head)) < 0 ||
+	    git_revwalk_hide(walk, git_commit_id(old)) < 0) {
+		rc = ledger_git_fail("could not walk the history");
+		goto out;
+	}
+	/* every commit since, and the trees it names, hash as they say */
+	while ((rc = git_revwalk_next(&id, walk)) == 0) {
+		git_commit *c = NULL;
+
+		if ((rc = check_object(s.odb, &id, "commit")) < 0)
+			goto out;
+		if (git_commit_lookup(&c, lg->repo, &id) < 0) {
+			rc = ledger_git_fail("could not read a commit");
+			goto out;
+		}
+		rc = check_object(s.odb, git_commit_tree_id(c), "tree");
+		git_commit_free(c);
+		if (rc < 0)
+			goto out;
+		(*commits)++;
+	}
+	if (rc != GIT_ITEROVER) {
+		rc = ledger_git_fail("could not walk the history");
+		goto out;
+	}
+	git_diff_options_init(&opts, GIT_DIFF_OPTIONS_VERSION);
+	if (git_commit_tree(&htree, head) < 0 ||
+	    git_commit_tree(&otree, old) < 0 ||
+	    git_diff_tree_to_tree(&diff, lg->repo, otree, htree, &opts) < 0) {
+		rc = ledger_git_fail("could not compare the trees");
+		goto out;
+	}
+	rc = git_diff_foreach(diff, since_file, NULL, NULL, NULL, &s) < 0 ?
+	    (s.rc ? s.rc : ledger_git_fail("could not compare the trees")) : 0;
+out:
+	git_diff_free(diff);
+	git_tree_free(htree);
+	git_tree_free(otree);
+	git_revwalk_free(walk);
+	git_odb_free(s.odb);
+	git_commit_free(old);
+	git_object_free(obj);
+	git_commit_free(head);
+	return rc;
+}

@@ -115,6 +115,16 @@ int ledger_walk(struct ledger *lg, ledger_walk_fn cb, void *arg);
 /* The same with the paths alone (data NULL, len 0): no blob is read. */
 int ledger_walk_paths(struct ledger *lg, ledger_walk_fn cb, void *arg);
 
+/*
+ * What changed in HEAD since commit since (an id, a tag, HEAD~3...: it
+ * must be HEAD or in its history): every commit since and its tree hash as
+ * they say, every file added or changed too; cb gets each file's logical
+ * path (removed: it went).  *commits counts the commits since.
+ */
+typedef int (*ledger_since_fn)(void *arg, const char *path, int removed);
+int ledger_since(struct ledger *lg, const char *since, ledger_since_fn cb,
+    void *arg, uint64_t *commits);
+
 /* Number of commits reachable from HEAD. */
 int ledger_count(struct ledger *lg, uint64_t *count);
 

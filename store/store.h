@@ -513,6 +513,17 @@ int store_rebuild(const char *path, uint64_t *artifacts);
  * git fsck.  report is called once per problem; *problems counts them.
  */
 typedef void (*store_report_fn)(void *arg, const char *problem);
+
+/*
+ * The same for what changed in the ledger since commit since (an id, a
+ * tag, HEAD~N; -ENOENT or -EINVAL when it is none of HEAD's history):
+ * every commit and file since hashes as it says, every artifact published
+ * since is checked whole, every run recorded since is in the index.
+ * *commits counts the commits checked.
+ */
+int store_verify_since(struct store *st, const char *since,
+    store_report_fn report, void *arg, unsigned *problems,
+    uint64_t *commits);
 int store_verify(struct store *st, store_report_fn report, void *arg,
     unsigned *problems);
 

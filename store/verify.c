@@ -292,3 +292,92 @@ out:
 	*problems = v.problems;
 	return rc;
 }
+
+/* -- verify --since ---------------------------------------------------- */
+
+/* A run's file of the ledger is in the index: runs/<p>/<v>/<tc>/<n>. */
+static void
+check_run(struct verify *v, const char *path)
+{
+	char buf[600], *p, *tc, *name;
+	struct art_rec rec;
+	uint64_t ino;
+
+	snprintf(buf, sizeof(buf), "%s", path + 5);
+	p = strchr(buf, '/');
+	tc = p ? strchr(p + 1, '/') : NULL;
+	name = tc ? strchr(tc + 1, '/') : NULL;
+	if (!name) {
+		problem(v, "%s: not a run's path", path);
+		return;
+	}
+	*tc++ = '\0';
+	*name++ = '\0';
+	if (index_get(v->st->ix, v->txn, TAB_ARTIFACT, buf, &rec,
+	    sizeof(rec)) < 0 ||
+	    index_lookup(v->st->ix, v->txn, rec.ino, "runs", &ino) < 0 ||
+	    index_lookup(v->st->ix, v->txn, ino, tc, &ino) < 0 ||
+	    index_lookup(v->st->ix, v->txn, ino, name, &ino) < 0)
+		problem(v, "%s: in the ledger but not in the index", path);
+}
+
+static int
+since_one(void *arg, const char *path, int removed)
+{
+	struct verify *v = arg;
+	const char *end;
+
+	if (removed)
+		return 0;
+	if (strncmp(path, "runs/", 5) == 0) {
+		check_run(v, path);
+		v->ledger_runs++;
+	} else if (strncmp(path, "artifacts/", 10) == 0 &&
+	    (end = strstr(path, "/manifest.json")) && end[14] == '\0') {
+		char key[600];
+		struct art_rec rec;
+
+		snprintf(key, sizeof(key), "%.*s", (int)(end - path - 10),
+		    path + 10);
+		if (index_get(v->st->ix, v->txn, TAB_ARTIFACT, key, &rec,
+		    sizeof(rec)) < 0)
+			problem(v, "%s: in the ledger but not in the index", key);
+		else
+			verify_artifact(v, key, strlen(key), &rec, sizeof(rec));
+	}
+	return 0;
+}
+
+int
+store_verify_since(struct store *st, const char *since,
+    store_report_fn report, void *arg, unsigned *problems,
+    uint64_t *commits)
+{
+	struct verify v = { st, report, arg, 0, json_object(), json_object(),
+	    NULL, 0, 0 };
+	uint64_t pending = 0;
+	int rc;
+
+	*commits = 0;
+	if (store_drain(st) < 0)
+		problem(&v, "ledger: could not write queued changes: %s",
+		    store_errmsg());
+	if ((rc = index_begin(st->ix, 1, &v.txn)) < 0)
+		goto out;
+	if (index_queue_count(st->ix, v.txn, &pending) == 0 && pending)
+		problem(&v, "ledger: %llu changes are not yet in the ledger",
+		    (unsigned long long)pending);
+	pthread_mutex_lock(&st->ledger_mu);
+	rc = ledger_since(st->lg, since, since_one, &v, commits);
+	pthread_mutex_unlock(&st->ledger_mu);
+	index_abort(v.txn);
+	if (rc == -EIO) {
+		problem(&v, "%s", store_errmsg());
+		rc = 0;
+	}
+out:
+	json_decref(v.checked);
+	json_decref(v.in_index);
+	*problems = v.problems;
+	return rc;
+}

@@ -42,7 +42,8 @@ static const struct {
 	    "[--progress|--quiet]" },
 	{ "list", cmd_list, "list STORE [PROJECT]" },
 	{ "show", cmd_show, "show STORE PROJECT VERSION" },
-	{ "verify", cmd_verify, "verify STORE" },
+	{ "verify", cmd_verify, "verify [--since COMMIT] STORE   (--since: only "
+	    "what changed after COMMIT)" },
 	{ "import", cmd_import, "import STORE FILE.jsonl [--progress|--quiet]" },
 	{ "ledger", cmd_ledger, "ledger [--sync] STORE   (queued and written "
 	    "ledger commits, the lag; --sync writes the queue first); "
@@ -628,10 +629,17 @@ static int
 cmd_verify(int argc, char **argv)
 {
 	json_t *out = json_array();
+	const char *since = NULL;
 	struct store *st;
 	unsigned problems = 0;
+	uint64_t commits = 0;
 	int rc;
 
+	if (argc == 4 && strcmp(argv[1], "--since") == 0) {
+		since = argv[2];
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc != 2) {
 		relctl_usage(stderr);
 		return 2;
@@ -640,7 +648,9 @@ cmd_verify(int argc, char **argv)
 		json_decref(out);
 		return 1;
 	}
-	rc = store_verify(st, print_problem, out, &problems);
+	rc = since ? store_verify_since(st, since, print_problem, out,
+	    &problems, &commits) : store_verify(st, print_problem, out,
+	    &problems);
 	store_close(st);
 	if (rc < 0) {
 		json_decref(out);
@@ -658,6 +668,10 @@ cmd_verify(int argc, char **argv)
 		if (problems)
 			printf("verify: %u problem%s found\n", problems,
 			    problems == 1 ? "" : "s");
+		else if (since)
+			printf("verify: ok (%llu commit%s since %s)\n",
+			    (unsigned long long)commits, commits == 1 ? "" : "s",
+			    since);
 		else
 			printf("verify: ok\n");
 	}

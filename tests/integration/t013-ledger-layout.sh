@@ -68,4 +68,26 @@ check_eq "relctl ledger: nothing queued, no lag" "ledger: 2 commits, 0 queued
 lag: none (every change is in the ledger)" "$("$RELCTL" ledger "$STORE")"
 check_eq "relctl --json ledger: the lag for scripts" '0 null 0 2 2' \
 	"$("$RELCTL" --json ledger "$STORE" | jq -r '"\(.pending) \(.oldest) \(.lag_seconds) \(.written_seq) \(.layout)"')"
+# verify --since checks what changed after a commit, and only that
+before=$(G rev-parse HEAD)
+printf '%s\n' '{"artifact": "apex/1.0", "case_name": "vping_ssh", "criteria": "PASS", "pod_name": "pod1", "installer": "apex", "scenario": "os-odl-ha"}' >"$T/one.jsonl"
+"$RELCTL" import "$STORE" "$T/one.jsonl" --quiet >/dev/null
+check_eq "verify --since: the one commit after it" "verify: ok (1 commit since $before)" \
+	"$("$RELCTL" verify --since "$before" "$STORE")"
+check_eq "verify --since HEAD: nothing to check" "verify: ok (0 commits since HEAD)" \
+	"$("$RELCTL" verify --since HEAD "$STORE")"
+check_refused "verify --since what is no commit" \
+	"relctl: ledger: 'nosuch' names no commit of the ledger" "$RELCTL" verify --since nosuch "$STORE"
+# a run planted in the ledger behind relfs's back is found, and named
+lp=$(lpath runs/apex/1.0/vping_ssh/000099.json)
+seq=$(G log -1 --format=%B | sed -n 's/^Relfs-Seq: //p')
+(export GIT_DIR=$STORE/ledger.git GIT_INDEX_FILE=$T/git-index \
+	GIT_AUTHOR_NAME=x GIT_AUTHOR_EMAIL=x@x GIT_COMMITTER_NAME=x GIT_COMMITTER_EMAIL=x@x
+ git read-tree HEAD
+ git update-index --add --cacheinfo "100644,$(echo '{}' | git hash-object -w --stdin),$lp"
+ git update-ref refs/heads/main "$(printf 'planted\n\nRelfs-Seq: %s\n' "$seq" |
+	git commit-tree "$(git write-tree)" -p HEAD)")
+check_exit "verify --since finds it" 1 "$RELCTL" verify --since HEAD~1 "$STORE"
+check_eq "and names it" "problem: runs/apex/1.0/vping_ssh/000099.json: in the ledger but not in the index" \
+	"$(head -1 "$T/out")"
 finish
