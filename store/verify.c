@@ -239,6 +239,24 @@ verify_ledger_blob(void *arg, const char *path, const char *data,
 	return 0;
 }
 
+/* The queue written first (what is left is a problem); a read of the index. */
+static int
+verify_begin(struct verify *v)
+{
+	uint64_t pending = 0;
+	int rc;
+
+	if (store_drain(v->st) < 0)
+		problem(v, "ledger: could not write queued changes: %s",
+		    store_errmsg());
+	if ((rc = index_begin(v->st->ix, 1, &v->txn)) < 0)
+		return rc;
+	if (index_queue_count(v->st->ix, v->txn, &pending) == 0 && pending)
+		problem(v, "ledger: %llu changes are not yet in the ledger",
+		    (unsigned long long)pending);
+	return 0;
+}
+
 int
 store_verify(struct store *st, store_report_fn report, void *arg,
     unsigned *problems)
@@ -246,18 +264,10 @@ store_verify(struct store *st, store_report_fn report, void *arg,
 	struct verify v = { st, report, arg, 0, json_object(), json_object(),
 	    NULL, 0, 0 };
 	char lpath[4200], *fsck = NULL;
-	uint64_t pending = 0;
 	int rc;
 
-	rc = store_drain(st);
-	if (rc < 0)
-		problem(&v, "ledger: could not write queued changes: %s",
-		    store_errmsg());
-	if ((rc = index_begin(st->ix, 1, &v.txn)) < 0)
+	if ((rc = verify_begin(&v)) < 0)
 		goto out;
-	if (index_queue_count(st->ix, v.txn, &pending) == 0 && pending)
-		problem(&v, "ledger: %llu changes are not yet in the ledger",
-		    (unsigned long long)pending);
 	rc = index_iter(st->ix, v.txn, TAB_ARTIFACT, verify_artifact, &v);
 	if (rc == 0)
 		rc = index_iter(st->ix, v.txn, TAB_RUNS, count_run,
@@ -355,18 +365,11 @@ store_verify_since(struct store *st, const char *since,
 {
 	struct verify v = { st, report, arg, 0, json_object(), json_object(),
 	    NULL, 0, 0 };
-	uint64_t pending = 0;
 	int rc;
 
 	*commits = 0;
-	if (store_drain(st) < 0)
-		problem(&v, "ledger: could not write queued changes: %s",
-		    store_errmsg());
-	if ((rc = index_begin(st->ix, 1, &v.txn)) < 0)
+	if ((rc = verify_begin(&v)) < 0)
 		goto out;
-	if (index_queue_count(st->ix, v.txn, &pending) == 0 && pending)
-		problem(&v, "ledger: %llu changes are not yet in the ledger",
-		    (unsigned long long)pending);
 	pthread_mutex_lock(&st->ledger_mu);
 	rc = ledger_since(st->lg, since, since_one, &v, commits);
 	pthread_mutex_unlock(&st->ledger_mu);
