@@ -77,13 +77,14 @@ int ledger_sync(struct ledger *lg);
  * bound; at least two packs are merged).  Returns how many packs were
  * merged (0: nothing to do) or -errno.  LEDGER_TIDY_PACKS is the usual
  * bound; writers under load leave it for an idle moment, up to
- * LEDGER_TIDY_MAX_PACKS, and the idle merge goes in steps of
- * LEDGER_TIDY_STEP bytes, so that a writer who comes back waits for one
- * step at most.
+ * LEDGER_TIDY_MAX_PACKS, and the idle merge goes in steps of at most
+ * LEDGER_TIDY_STEP bytes (packs too big for a step stay as they are until
+ * there are more than LEDGER_TIDY_MAX_PACKS), so that a writer who comes
+ * back waits for one step at most.
  */
 #define LEDGER_TIDY_PACKS 16
 #define LEDGER_TIDY_MAX_PACKS 256
-#define LEDGER_TIDY_STEP (2 << 20)
+#define LEDGER_TIDY_STEP (1 << 20)
 int ledger_tidy(struct ledger *lg, size_t max_packs, off_t max_bytes);
 
 /*

@@ -37,6 +37,7 @@ struct verify {
 	json_t *in_index;	/* "p/v" seen in the index */
 	MDB_txn *txn;
 	uint64_t index_runs, ledger_runs;
+	json_t *todo;		/* artifacts to check once the ledger is free */
 };
 
 static void
@@ -262,7 +263,7 @@ store_verify(struct store *st, store_report_fn report, void *arg,
     unsigned *problems)
 {
 	struct verify v = { st, report, arg, 0, json_object(), json_object(),
-	    NULL, 0, 0 };
+	    NULL, 0, 0, NULL };
 	char lpath[4200], *fsck = NULL;
 	int rc;
 
@@ -345,15 +346,10 @@ since_one(void *arg, const char *path, int removed)
 	} else if (strncmp(path, "artifacts/", 10) == 0 &&
 	    (end = strstr(path, "/manifest.json")) && end[14] == '\0') {
 		char key[600];
-		struct art_rec rec;
 
 		snprintf(key, sizeof(key), "%.*s", (int)(end - path - 10),
 		    path + 10);
-		if (index_get(v->st->ix, v->txn, TAB_ARTIFACT, key, &rec,
-		    sizeof(rec)) < 0)
-			problem(v, "%s: in the ledger but not in the index", key);
-		else
-			verify_artifact(v, key, strlen(key), &rec, sizeof(rec));
+		json_array_append_new(v->todo, json_string(key));
 	}
 	return 0;
 }
@@ -364,7 +360,9 @@ store_verify_since(struct store *st, const char *since,
     uint64_t *commits)
 {
 	struct verify v = { st, report, arg, 0, json_object(), json_object(),
-	    NULL, 0, 0 };
+	    NULL, 0, 0, json_array() };
+	json_t *key;
+	size_t i;
 	int rc;
 
 	*commits = 0;
@@ -373,6 +371,19 @@ store_verify_since(struct store *st, const char *since,
 	pthread_mutex_lock(&st->ledger_mu);
 	rc = ledger_since(st->lg, since, since_one, &v, commits);
 	pthread_mutex_unlock(&st->ledger_mu);
+	/* artifacts read the ledger too: after the walk, which holds it */
+	json_array_foreach(v.todo, i, key) {
+		const char *k = json_string_value(key);
+		struct art_rec rec;
+
+		if (rc < 0)
+			break;
+		if (index_get(st->ix, v.txn, TAB_ARTIFACT, k, &rec,
+		    sizeof(rec)) < 0)
+			problem(&v, "%s: in the ledger but not in the index", k);
+		else
+			verify_artifact(&v, k, strlen(k), &rec, sizeof(rec));
+	}
 	index_abort(v.txn);
 	if (rc == -EIO) {
 		problem(&v, "%s", store_errmsg());
@@ -381,6 +392,7 @@ store_verify_since(struct store *st, const char *since,
 out:
 	json_decref(v.checked);
 	json_decref(v.in_index);
+	json_decref(v.todo);
 	*problems = v.problems;
 	return rc;
 }
