@@ -84,7 +84,7 @@ int ledger_sync(struct ledger *lg);
  */
 #define LEDGER_TIDY_PACKS 16
 #define LEDGER_TIDY_MAX_PACKS 256
-#define LEDGER_TIDY_STEP (1 << 20)
+#define LEDGER_TIDY_STEP (512 << 10)
 int ledger_tidy(struct ledger *lg, size_t max_packs, off_t max_bytes);
 
 /*
