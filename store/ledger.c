@@ -227,26 +227,26 @@ out:
 }
 
 int
-ledger_fsck(const char *path, char **report)
+ledger_fsck_start(const char *path, struct ledger_fsck *out)
 {
-	char gitdir[4200], *buf = NULL;
-	size_t len = 0, cap = 0;
-	int pfd[2], status = 0;
-	pid_t pid;
+	char gitdir[4200];
+	int pfd[2];
 
-	*report = NULL;
+	out->pid = -1;
+	out->fd = -1;
 	snprintf(gitdir, sizeof(gitdir), "--git-dir=%s", path);
+	snprintf(out->path, sizeof(out->path), "%s", path);
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return store_seterr(-errno, "could not run git fsck: %s",
 		    strerror(errno));
-	pid = fork();
-	if (pid < 0) {
+	out->pid = fork();
+	if (out->pid < 0) {
 		close(pfd[0]);
 		close(pfd[1]);
 		return store_seterr(-errno, "could not run git fsck: %s",
 		    strerror(errno));
 	}
-	if (pid == 0) {
+	if (out->pid == 0) {
 		dup2(pfd[1], 1);
 		dup2(pfd[1], 2);
 		execlp("git", "git", gitdir, "fsck", "--strict", "--no-progress",
@@ -254,6 +254,18 @@ ledger_fsck(const char *path, char **report)
 		_exit(127);
 	}
 	close(pfd[1]);
+	out->fd = pfd[0];
+	return 0;
+}
+
+int
+ledger_fsck_wait(struct ledger_fsck *f, char **report)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int status = 0;
+
+	*report = NULL;
 	for (;;) {
 		ssize_t n;
 
@@ -264,17 +276,17 @@ ledger_fsck(const char *path, char **report)
 				break;
 			buf = nb;
 		}
-		n = read(pfd[0], buf + len, 4096);
+		n = read(f->fd, buf + len, 4096);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
 		len += (size_t)n;
 	}
-	close(pfd[0]);
+	close(f->fd);
 	if (buf)
 		buf[len] = '\0';
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	while (waitpid(f->pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		free(buf);
@@ -286,7 +298,17 @@ ledger_fsck(const char *path, char **report)
 		    "git is not installed" : "git fsck failed without output");
 	}
 	*report = buf;
-	return store_seterr(-EIO, "git fsck found problems in '%s'", path);
+	return store_seterr(-EIO, "git fsck found problems in '%s'", f->path);
+}
+
+int
+ledger_fsck(const char *path, char **report)
+{
+	struct ledger_fsck f;
+	int rc = ledger_fsck_start(path, &f);
+
+	*report = NULL;
+	return rc < 0 ? rc : ledger_fsck_wait(&f, report);
 }
 
 /* -- what changed since a commit ------------------------------------ */

@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "util.h"
 
@@ -134,5 +135,14 @@ int ledger_count(struct ledger *lg, uint64_t *count);
  * and *report (the caller frees it) holds what git said.
  */
 int ledger_fsck(const char *path, char **report);
+
+/* The same in two halves: started, then waited for (meanwhile: other work). */
+struct ledger_fsck {
+	pid_t pid;
+	int fd;
+	char path[4096];
+};
+int ledger_fsck_start(const char *path, struct ledger_fsck *out);
+int ledger_fsck_wait(struct ledger_fsck *f, char **report);
 
 #endif

@@ -264,9 +264,15 @@ store_verify(struct store *st, store_report_fn report, void *arg,
 {
 	struct verify v = { st, report, arg, 0, json_object(), json_object(),
 	    NULL, 0, 0, NULL };
-	char lpath[4200], *fsck = NULL;
-	int rc;
+	char lpath[4200], why[512] = "", *fsck = NULL;
+	struct ledger_fsck fsck_run;
+	int rc, started;
 
+	/* git fsck runs on the other core while the index is checked */
+	snprintf(lpath, sizeof(lpath), "%s/ledger.git", st->path);
+	started = ledger_fsck_start(lpath, &fsck_run) == 0;
+	if (!started)
+		snprintf(why, sizeof(why), "%s", store_errmsg());
 	if ((rc = verify_begin(&v)) < 0)
 		goto out;
 	rc = index_iter(st->ix, v.txn, TAB_ARTIFACT, verify_artifact, &v);
@@ -285,18 +291,26 @@ store_verify(struct store *st, store_report_fn report, void *arg,
 		problem(&v, "runs: the index has %llu, the ledger %llu",
 		    (unsigned long long)v.index_runs,
 		    (unsigned long long)v.ledger_runs);
-	snprintf(lpath, sizeof(lpath), "%s/ledger.git", st->path);
-	if (ledger_fsck(lpath, &fsck) < 0) {
-		char *save = NULL;
-
-		for (char *line = strtok_r(fsck ? fsck : (char *)"", "\n",
-		    &save); line; line = strtok_r(NULL, "\n", &save))
-			problem(&v, "git fsck: %s", line);
-		if (!fsck)
-			problem(&v, "git fsck: %s", store_errmsg());
-	}
 	rc = 0;
 out:
+	if (!started) {
+		problem(&v, "git fsck: %s", why);
+	} else {
+		char keep[1024], *save = NULL;
+
+		/* a refusal above keeps its own message */
+		snprintf(keep, sizeof(keep), "%s", store_errmsg());
+		if (ledger_fsck_wait(&fsck_run, &fsck) < 0) {
+			for (char *line = strtok_r(fsck ? fsck : (char *)"",
+			    "\n", &save); line; line = strtok_r(NULL, "\n",
+			    &save))
+				problem(&v, "git fsck: %s", line);
+			if (!fsck)
+				problem(&v, "git fsck: %s", store_errmsg());
+		}
+		if (rc < 0)
+			store_seterr(rc, "%s", keep);
+	}
 	free(fsck);
 	json_decref(v.checked);
 	json_decref(v.in_index);
