@@ -14,11 +14,61 @@
 #include "formats.h"
 #include "stage_impl.h"
 
+/* The (stage, project) pairs promoted in a scenario, into an object. */
+static int
+promoted_pair(void *arg, const char *key, size_t keylen, const void *val,
+    size_t vallen)
+{
+	json_t *pairs = arg;
+	json_t *j = json_loadb(val, vallen, JSON_REJECT_DUPLICATES, NULL);
+	const char *s = json_string_value(json_object_get(j, "scenario"));
+	const char *want = json_string_value(json_object_get(pairs, ""));
+	size_t sl = strnlen(key, keylen);
+
+	/* key: stage NUL project NUL version */
+	if (j && s && want && strcmp(s, want) == 0 && sl < keylen &&
+	    !json_object_get(j, "revoked")) {
+		char pair[700];
+
+		snprintf(pair, sizeof(pair), "%.*s/%.*s", (int)sl, key,
+		    (int)strnlen(key + sl + 1, keylen - sl - 1), key + sl + 1);
+		json_object_set_new(pairs, pair, json_true());
+	}
+	json_decref(j);
+	return 0;
+}
+
 int
 store_scenario_create(struct store *st, const char *name,
     const struct store_user *who)
 {
-	return entity_create(st, &scenario_entity, name, who);
+	json_t *pairs, *v;
+	const char *pair;
+	struct ctx c;
+	int rc = entity_create(st, &scenario_entity, name, who);
+
+	if (rc < 0)
+		return rc;
+	/*
+	 * Artifacts of the scenario promoted before it existed get their
+	 * scenarios/<s>/<stage>/<p> links now (as a rebuild makes them).
+	 */
+	if ((rc = txn_begin(&c, st, who)) < 0)
+		return rc;
+	pairs = json_pack("{s:s}", "", name);
+	rc = index_scan(st->ix, c.txn, TAB_PROMO, "", 0, promoted_pair, pairs);
+	json_object_foreach(pairs, pair, v) {
+		char stage[350];
+		const char *slash = strchr(pair, '/');
+
+		if (rc < 0 || !*pair || !slash)
+			continue;
+		snprintf(stage, sizeof(stage), "%.*s", (int)(slash - pair),
+		    pair);
+		rc = members_link_update(&c, name, stage, slash + 1);
+	}
+	json_decref(pairs);
+	return txn_finish(&c, rc);
 }
 
 /* Check scenario.json: projects (required), installer(s), description. */

@@ -43,6 +43,14 @@ echo PASS >"$N/fuel/1/results/vping_ssh"
 check "promoted once the scenario rule is met" test -L "$M/stages/daily/fuel/1"
 check_eq "scenarios/<s>/<stage>/<project> follows it" "../../../artifacts/fuel/1" \
 	"$(readlink "$M/scenarios/os-nosdn-nofeature-ha/daily/fuel")"
+# a scenario made after its artifact's promotion links it at once (as a
+# rebuild would)
+pub compass 1 os-late
+echo PASS >"$N/compass/1/results/healthcheck"
+check "compass promoted, its scenario not made yet" test -L "$M/stages/daily/compass/1"
+check "mkdir scenarios/os-late" mkdir "$M/scenarios/os-late"
+check_eq "the earlier promotion is linked" "../../../artifacts/compass/1" \
+	"$(readlink "$M/scenarios/os-late/daily/compass")"
 check_eq "and reads through" deploy "$(sh "$M/scenarios/os-nosdn-nofeature-ha/daily/fuel/files/bin/deploy.sh")"
 for a in functest/1; do echo PASS >"$N/$a/results/healthcheck"; echo PASS >"$N/$a/results/vping_ssh"; done
 echo PASS >"$N/apex/1/results/healthcheck"
