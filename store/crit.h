@@ -87,7 +87,8 @@ int crit_duration(const char *s, int64_t *secs);
  * Evaluate.  *out gets {"promote": bool, "unmet": [{type, testcase?,
  * detail}], "evidence": [...]}; the caller owns it.  Unmet types:
  * previous-stage-missing, result-missing, result-failed, not-enough-runs,
- * approval-missing, soaking, stage-held, revoked.
+ * approval-missing, soaking, stage-held, revoked (and, in a status,
+ * manual-promotion: met on a stage with "automatic": false).
  */
 int crit_eval(const struct crit_input *in, json_t **out);
 

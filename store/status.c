@@ -44,6 +44,14 @@ store_status(struct store *st, uint64_t art, json_t **out)
 		} else if ((srec = txn_stage_rec(&c, l.names[i]))) {
 			rc = promote_decide(&c, art, artkey, l.names[i], srec,
 			    &d);
+			/* met on a manual stage: what is left is the step */
+			if (rc == 0 && json_array_size(json_object_get(d,
+			    "unmet")) == 0 && json_is_false(json_object_get(
+			    json_object_get(srec, "criteria"), "automatic")))
+				json_array_append_new(json_object_get(d,
+				    "unmet"), json_pack("{s:s,s:s}", "type",
+				    "manual-promotion", "detail", "criteria met; "
+				    "promote with relctl promote"));
 			if (rc == 0)
 				json_object_set_new(stages, l.names[i],
 				    json_pack("{s:b,s:O}", "promoted", 0,

@@ -62,6 +62,8 @@ static const struct {
 	{ "promote", cmd_promote, "promote STORE STAGE PROJECT VERSION   (a "
 	    "stage with \"automatic\": false)" },
 	{ "hold", cmd_hold, "hold STORE STAGE REASON" },
+	{ "unhold", cmd_unhold, "unhold STORE STAGE   (end a hold; relctl "
+	    "release STORE STAGE is the same)" },
 	{ "release", cmd_release, "release STORE STAGE   (end a hold); "
 	    "release create|freeze|status STORE RELEASE; release set STORE "
 	    "RELEASE RELEASE.json; release join STORE RELEASE SCENARIO [NOTE]; "

@@ -109,7 +109,9 @@ cmd_status(int argc, char **argv)
 	struct store *st;
 	uint64_t ino;
 	char *buf = NULL;
-	size_t len;
+	const char *stage;
+	json_t *s, *v;
+	size_t len, unpromoted = 0;
 	int rc;
 
 	if (argc != 4) {
@@ -123,7 +125,15 @@ cmd_status(int argc, char **argv)
 	if (rc == 0)
 		fwrite(buf, 1, len, stdout);
 	free(buf);
-	return relctl_done(st, rc, NULL);
+	if (rc == 0 && (rc = store_status(st, ino, &s)) == 0) {
+		json_object_foreach(json_object_get(s, "stages"), stage, v)
+			if (!json_is_true(json_object_get(v, "promoted")))
+				unpromoted++;
+		json_decref(s);
+	}
+	/* exit 1 too when a stage has not taken it (the README says so) */
+	rc = relctl_done(st, rc, NULL);
+	return rc ? rc : unpromoted ? 1 : 0;
 }
 
 int
@@ -134,7 +144,7 @@ cmd_why(int argc, char **argv)
 	char label[400];
 	uint64_t ino;
 	size_t i;
-	int rc;
+	int rc, promoted;
 
 	if (argc != 5) {
 		return RELCTL_USAGE;
@@ -167,8 +177,11 @@ cmd_why(int argc, char **argv)
 			    label, sizeof(label)), json_string_value(
 			    json_object_get(u, "detail")));
 	}
+	promoted = json_is_true(json_object_get(v, "promoted"));
 	json_decref(s);
-	return relctl_done(st, rc, NULL);
+	/* exit 1 too when it is not promoted (the README says so) */
+	rc = relctl_done(st, rc, NULL);
+	return rc ? rc : promoted ? 0 : 1;
 }
 
 int
@@ -571,6 +584,12 @@ cmd_release_sub(int argc, char **argv)
 	if (rc == -ENOENT)
 		store_seterr(rc, "release '%s' does not exist", argv[3]);
 	return relctl_done(st, rc, NULL);
+}
+
+int
+cmd_unhold(int argc, char **argv)
+{
+	return simple(argc, argv, 1, "hold ended", act_release);
 }
 
 int

@@ -126,8 +126,21 @@ fail "$MNT/artifacts/fuel/5" vping_ssh
 check "mkdir stages/manual" mkdir "$S/manual"
 echo '{"automatic": false, "require": [{"testcase": "vping_ssh"}]}' >"$S/manual/criteria.json"
 check_gone "not automatic: met but not promoted" "$S/manual/fuel/1"
+check_eq "what is left is a typed reason, never an empty list" "manual-promotion:" \
+	"$(unmet "$MNT/artifacts/fuel/1" manual)"
+check_eq "relctl why says it" "fuel 1 is not promoted to manual:
+  manual-promotion: criteria met; promote with relctl promote" \
+	"$("$RELCTL" why "$STORE" fuel 1 manual)"
+check_exit "relctl why exits 1 when it is not promoted" 1 "$RELCTL" why "$STORE" fuel 1 manual
+check_exit "relctl status exits 1 when a stage has not taken it" 1 "$RELCTL" status "$STORE" fuel 1
 check "relctl promote" "$RELCTL" promote "$STORE" manual fuel 1
 check "promoted by hand" test -L "$S/manual/fuel/1"
+check_exit "relctl why exits 0 when it is promoted" 0 "$RELCTL" why "$STORE" fuel 1 manual
+check "relctl hold" "$RELCTL" hold "$STORE" manual "audit"
+check_eq "the stage shows its hold" "audit" "$(cat "$S/manual/hold")"
+check "relctl unhold ends it" "$RELCTL" unhold "$STORE" manual
+check_gone "and the hold is gone" "$S/manual/hold"
+check_refused "unhold of a stage not held" "relctl: stage 'manual' is not held" "$RELCTL" unhold "$STORE" manual
 check_eq "relctl promote refuses what does not meet the criteria" \
 	"relctl: fuel 5 does not meet the criteria of manual (relctl why says what is missing)" \
 	"$("$RELCTL" promote "$STORE" manual fuel 5 2>&1)"
