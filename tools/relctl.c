@@ -53,6 +53,8 @@ static const struct {
 	{ "criteria", cmd_criteria, "criteria STORE STAGE CRITERIA.json" },
 	{ "status", cmd_status, "status STORE PROJECT VERSION" },
 	{ "why", cmd_why, "why STORE PROJECT VERSION STAGE" },
+	{ "gate", cmd_gate, "gate STORE PROJECT VERSION STAGE [--wait SECS]   "
+	    "(exit 0 promoted, 1 not, 2 error)" },
 	{ "approve", cmd_approve, "approve STORE PROJECT VERSION STAGE "
 	    "[REASON]" },
 	{ "waive", cmd_waive, "waive STORE PROJECT VERSION TESTCASE REASON "

@@ -35,5 +35,6 @@ int cmd_config(int argc, char **argv);
 int cmd_scenario(int argc, char **argv);
 int cmd_release(int argc, char **argv);
 int cmd_unhold(int argc, char **argv);
+int cmd_gate(int argc, char **argv);
 
 #endif

@@ -6,11 +6,13 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -136,14 +138,54 @@ cmd_status(int argc, char **argv)
 	return rc ? rc : unpromoted ? 1 : 0;
 }
 
+/* What relctl why prints of a stage's entry v of an artifact's status. */
+static void
+print_why(const char *p, const char *ver, const char *stage, json_t *v)
+{
+	char label[400];
+	json_t *u;
+	size_t i;
+
+	if (relctl_json_out) {
+		json_dumpf(v, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		putchar('\n');
+	} else if (json_is_true(json_object_get(v, "promoted"))) {
+		printf("%s %s is promoted to %s (at %s)\n", p, ver, stage,
+		    json_string_value(json_object_get(v, "at")));
+		json_array_foreach(json_object_get(v, "evidence"), i, u) {
+			char *e = json_dumps(u, JSON_COMPACT | JSON_SORT_KEYS);
+
+			printf("  evidence: %s\n", e ? e : "");
+			free(e);
+		}
+	} else {
+		printf("%s %s is not promoted to %s:\n", p, ver, stage);
+		json_array_foreach(json_object_get(v, "unmet"), i, u)
+			printf("  %s: %s\n", crit_unmet_label(u, "testcase",
+			    label, sizeof(label)), json_string_value(
+			    json_object_get(u, "detail")));
+	}
+}
+
+/* The status of artifact ino in stage, into *s (its entry: *v). */
+static int
+stage_status(struct store *st, uint64_t ino, const char *stage, json_t **s,
+    json_t **v)
+{
+	int rc = store_status(st, ino, s);
+
+	*v = json_object_get(json_object_get(*s, "stages"), stage);
+	if (rc == 0 && !*v)
+		rc = store_seterr(-ENOENT, "stage '%s' does not exist", stage);
+	return rc;
+}
+
 int
 cmd_why(int argc, char **argv)
 {
-	json_t *s = NULL, *v, *u;
+	json_t *s = NULL, *v = NULL;
 	struct store *st;
-	char label[400];
 	uint64_t ino;
-	size_t i;
 	int rc, promoted;
 
 	if (argc != 5) {
@@ -153,35 +195,115 @@ cmd_why(int argc, char **argv)
 		return 1;
 	rc = artifact_ino(st, argv[2], argv[3], &ino);
 	if (rc == 0)
-		rc = store_status(st, ino, &s);
-	v = json_object_get(json_object_get(s, "stages"), argv[4]);
-	if (rc == 0 && !v)
-		rc = store_seterr(-ENOENT, "stage '%s' does not exist", argv[4]);
-	if (rc == 0 && relctl_json_out) {
-		json_dumpf(v, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-		putchar('\n');
-	} else if (rc == 0 && json_is_true(json_object_get(v, "promoted"))) {
-		printf("%s %s is promoted to %s (at %s)\n", argv[2], argv[3],
-		    argv[4], json_string_value(json_object_get(v, "at")));
-		json_array_foreach(json_object_get(v, "evidence"), i, u) {
-			char *e = json_dumps(u, JSON_COMPACT | JSON_SORT_KEYS);
-
-			printf("  evidence: %s\n", e ? e : "");
-			free(e);
-		}
-	} else if (rc == 0) {
-		printf("%s %s is not promoted to %s:\n", argv[2], argv[3],
-		    argv[4]);
-		json_array_foreach(json_object_get(v, "unmet"), i, u)
-			printf("  %s: %s\n", crit_unmet_label(u, "testcase",
-			    label, sizeof(label)), json_string_value(
-			    json_object_get(u, "detail")));
-	}
+		rc = stage_status(st, ino, argv[4], &s, &v);
+	if (rc == 0)
+		print_why(argv[2], argv[3], argv[4], v);
 	promoted = json_is_true(json_object_get(v, "promoted"));
 	json_decref(s);
 	/* exit 1 too when it is not promoted (the README says so) */
 	rc = relctl_done(st, rc, NULL);
 	return rc ? rc : promoted ? 0 : 1;
+}
+
+/*
+ * Wait until the index changes or deadline (a CLOCK_MONOTONIC time in ms)
+ * passes: woken by the index file's writes (inotify), at most once a
+ * change, never polling.  0 when something changed, 1 when the time is up.
+ */
+static int
+wait_change(struct store *st, int ifd, uint64_t *since, int64_t deadline)
+{
+	for (;;) {
+		struct pollfd pfd = { ifd, POLLIN, 0 };
+		struct timespec now;
+		char buf[4096];
+		uint64_t *inos = NULL;
+		size_t n = 0;
+		int64_t left;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = deadline - (now.tv_sec * 1000 + now.tv_nsec / 1000000);
+		if (left <= 0)
+			return 1;
+		if (poll(&pfd, 1, (int)(left > 60000 ? 60000 : left)) < 0 &&
+		    errno != EINTR)
+			return store_seterr(-errno, "could not wait: %s",
+			    strerror(errno));
+		if (!(pfd.revents & POLLIN))
+			continue;
+		while (read(ifd, buf, sizeof(buf)) > 0)
+			;	/* one wake-up for what came together */
+		if (store_changes(st, since, &inos, &n) < 0)
+			return -EIO;
+		free(inos);
+		if (n)
+			return 0;
+	}
+}
+
+int
+cmd_gate(int argc, char **argv)
+{
+	json_t *s = NULL, *v = NULL;
+	struct store *st;
+	struct timespec now;
+	char path[4200];
+	uint64_t ino, since = 0, *inos = NULL;
+	size_t n;
+	int64_t deadline;
+	long wait = 0;
+	int rc, ifd = -1, promoted = 0;
+
+	if (argc == 7 && strcmp(argv[5], "--wait") == 0) {
+		char *end;
+
+		wait = strtol(argv[6], &end, 10);
+		if (*end || wait < 0 || wait > 86400 * 366) {
+			fprintf(stderr, "relctl: gate: --wait takes seconds "
+			    "(0 to a year)\n");
+			return 2;
+		}
+		argc -= 2;
+	}
+	if (argc != 5)
+		return RELCTL_USAGE;
+	if (relctl_open_store(argv[1], &st))
+		return 2;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	deadline = now.tv_sec * 1000 + now.tv_nsec / 1000000 + wait * 1000;
+	rc = artifact_ino(st, argv[2], argv[3], &ino);
+	if (rc == 0 && wait) {
+		/* the index is written at every change: its writes wake us */
+		snprintf(path, sizeof(path), "%s/index/data.mdb", store_path(st));
+		ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (ifd < 0 || inotify_add_watch(ifd, path, IN_MODIFY) < 0)
+			rc = store_seterr(-errno, "could not watch '%s': %s",
+			    path, strerror(errno));
+		if (rc == 0 && (rc = store_changes(st, &since, &inos, &n)) == 0)
+			free(inos);
+	}
+	for (;;) {
+		if (rc == 0)
+			rc = stage_status(st, ino, argv[4], &s, &v);
+		promoted = rc == 0 && json_is_true(json_object_get(v,
+		    "promoted"));
+		if (rc < 0 || promoted || !wait ||
+		    (rc = wait_change(st, ifd, &since, deadline)) != 0)
+			break;
+		json_decref(s);
+		s = NULL;
+	}
+	if (rc >= 0)
+		print_why(argv[2], argv[3], argv[4], v);
+	json_decref(s);
+	if (ifd >= 0)
+		close(ifd);
+	store_close(st);
+	if (rc < 0) {
+		relctl_fail(rc);
+		return 2;
+	}
+	return promoted ? 0 : 1;
 }
 
 int

@@ -141,6 +141,29 @@ check_eq "the stage shows its hold" "audit" "$(cat "$S/manual/hold")"
 check "relctl unhold ends it" "$RELCTL" unhold "$STORE" manual
 check_gone "and the hold is gone" "$S/manual/hold"
 check_refused "unhold of a stage not held" "relctl: stage 'manual' is not held" "$RELCTL" unhold "$STORE" manual
+
+# relctl gate: 0 promoted, 1 not (with the reasons), 2 error; --wait is
+# woken by the change that promotes, not by a timer
+"$RELCTL" publish "$STORE" "$SRC" --project fuel --version 7 >/dev/null
+mkdir "$S/gated"
+echo '{"require": [{"testcase": "vping_ssh"}, {"testcase": "tempest_smoke"}]}' >"$S/gated/criteria.json"
+check_exit "gate: not promoted is 1" 1 "$RELCTL" gate "$STORE" fuel 7 gated
+check_eq "with the reasons" "fuel 7 is not promoted to gated:" "$(head -1 "$T/out")"
+check_exit "gate: an artifact that does not exist is 2" 2 "$RELCTL" gate "$STORE" fuel 99 gated
+check_exit "gate: a stage that does not exist is 2" 2 "$RELCTL" gate "$STORE" fuel 7 nosuch
+t0=$(date +%s)
+"$RELCTL" gate "$STORE" fuel 7 gated --wait 30 >"$T/gate.out" 2>&1 &
+gate=$!
+sleep 0.5
+pass "$MNT/artifacts/fuel/7" vping_ssh
+pass "$MNT/artifacts/fuel/7" tempest_smoke
+wait "$gate"; rc=$?
+check_eq "gate --wait returns 0 once the change promotes" 0 "$rc"
+check "within seconds of it, not at the end of the wait" test $(( $(date +%s) - t0 )) -lt 10
+check "saying so" grep -q "^fuel 7 is promoted to gated" "$T/gate.out"
+check_exit "gate --wait 1: still not promoted after it is 1" 1 "$RELCTL" gate "$STORE" fuel 7 manual --wait 1
+check_exit "gate --json of a promoted artifact" 0 "$RELCTL" --json gate "$STORE" fuel 7 gated
+check_eq "prints its stage's status" true "$(jq .promoted "$T/out")"
 check_eq "relctl promote refuses what does not meet the criteria" \
 	"relctl: fuel 5 does not meet the criteria of manual (relctl why says what is missing)" \
 	"$("$RELCTL" promote "$STORE" manual fuel 5 2>&1)"
