@@ -164,6 +164,17 @@ check "saying so" grep -q "^fuel 7 is promoted to gated" "$T/gate.out"
 check_exit "gate --wait 1: still not promoted after it is 1" 1 "$RELCTL" gate "$STORE" fuel 7 manual --wait 1
 check_exit "gate --json of a promoted artifact" 0 "$RELCTL" --json gate "$STORE" fuel 7 gated
 check_eq "prints its stage's status" true "$(jq .promoted "$T/out")"
+# a revoke goes on down the stages that come after it
+mkdir "$S/final"
+echo '{"after": "gated", "require": [{"testcase": "vping_ssh"}]}' >"$S/final/criteria.json"
+check "after gated: promoted at once" test -L "$S/final/fuel/7"
+check "relctl revoke gated" "$RELCTL" revoke "$STORE" gated fuel 7
+check_gone "it is gone from final too" "$S/final/fuel/7"
+check_eq "each stage's revoke in the ledger, with the reason" \
+	"revoke fuel 7 gated
+revoke fuel 7 final (revoked from gated)" "$(settle; git --git-dir="$STORE/ledger.git" log -1 --format=%B | grep '^[0-9]* revoke' | cut -d' ' -f2-)"
+check_eq "the record says why" "revoked from gated" \
+	"$(git --git-dir="$STORE/ledger.git" show "HEAD:$(lpath promotions/final/fuel/7.json)" | jq -r .revoked.reason)"
 check_eq "relctl promote refuses what does not meet the criteria" \
 	"relctl: fuel 5 does not meet the criteria of manual (relctl why says what is missing)" \
 	"$("$RELCTL" promote "$STORE" manual fuel 5 2>&1)"

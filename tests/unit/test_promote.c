@@ -175,6 +175,48 @@ test_revoke_restore(void **state)
 	assert_non_null(strstr(store_errmsg(), "needs the 'manager' role"));
 }
 
+/*
+ * a revoke goes down the stages after it: each loses the artifact too, with
+ * the reason, an event each, in one change; restore brings back one stage
+ */
+static void
+test_revoke_cascade(void **state)
+{
+	struct store_env *e = *state;
+	struct types t = { "" };
+	uint64_t before = 0;
+	char why[200];
+
+	stage(e, "daily", "{\"require\": [{\"testcase\": \"vping\"}]}");
+	stage(e, "weekly", "{\"after\": \"daily\", \"require\": "
+	    "[{\"testcase\": \"vping\"}]}");
+	stage(e, "ga", "{\"after\": \"weekly\", \"require\": "
+	    "[{\"testcase\": \"vping\"}]}");
+	stage(e, "other", "{\"require\": [{\"testcase\": \"vping\"}]}");
+	result(e, "vping", "PASS");
+	assert_true(promoted(e, "ga"));
+	assert_int_equal(store_events(e->st, 0, event_type, &t), 0);
+	before = strlen(t.buf);
+	assert_int_equal(store_revoke(e->st, "daily", "apex", "1.0", &alice),
+	    0);
+	assert_false(promoted(e, "daily"));
+	assert_false(promoted(e, "weekly"));
+	assert_false(promoted(e, "ga"));
+	assert_true(promoted(e, "other"));
+	unmet(e, "ga", why, sizeof(why));
+	assert_string_equal(why, "revoked previous-stage-missing");
+	t.buf[0] = '\0';
+	assert_int_equal(store_events(e->st, 0, event_type, &t), 0);
+	assert_string_equal(t.buf + before, " revoked revoked revoked");
+	/* revoking what the cascade took is ENOENT: it is revoked */
+	assert_int_equal(store_revoke(e->st, "weekly", "apex", "1.0", &alice),
+	    -ENOENT);
+	assert_int_equal(store_restore(e->st, "weekly", "apex", "1.0",
+	    &alice), 0);
+	assert_true(promoted(e, "weekly"));
+	assert_false(promoted(e, "daily"));
+}
+
 /* approvals: two different people; the same one twice counts once */
 static void
 test_approvals(void **state)
@@ -353,6 +395,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_cascade, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_restore, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_revoke_cascade, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_approvals, setup,
 		    teardown),
