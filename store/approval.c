@@ -48,6 +48,21 @@ approval_line(void *arg, const char *key, size_t keylen, const void *val,
 	return 0;
 }
 
+/* An approval's change recorded: the ledger, its event, the evaluation. */
+static int
+approval_changed(struct ctx *c, json_t *files, const char *msg,
+    const char *event, const char *stage, uint64_t art, const char *artkey,
+    json_t *ev)
+{
+	int rc;
+
+	if ((rc = outbox_queue(c->st, c->txn, c->who, c->now, msg,
+	    files)) < 0 || (rc = txn_stage_event(c, event, stage, artkey,
+	    ev)) < 0)
+		return rc;
+	return promote_eval_stage(c, art, artkey, stage, NULL);
+}
+
 int
 store_approve(struct store *st, uint64_t art, const char *stage,
     const char *reason, size_t len, const struct store_user *who)
@@ -100,11 +115,8 @@ store_approve(struct store *st, uint64_t art, const char *stage,
 	    stage, who->name);
 	txn_add_data(files, lpath, text, tlen);
 	snprintf(lpath, sizeof(lpath), "approve %s for %s", artkey, stage);
-	if ((rc = outbox_queue(st, c.txn, who, c.now, lpath, files)) < 0 ||
-	    (rc = txn_stage_event(&c, "approval.added", stage, artkey,
-	    NULL)) < 0)
-		goto out;
-	rc = promote_eval_stage(&c, art, artkey, stage, NULL);
+	rc = approval_changed(&c, files, lpath, "approval.added", stage, art,
+	    artkey, NULL);
 out:
 	free(t.buf);
 	free(why);
@@ -171,6 +183,100 @@ out:
 	json_decref(j);
 	free(why);
 	return rc;
+}
+
+/* The approval a user gave (by name), among one artifact's for a stage. */
+struct by_name {
+	const char *name;
+	uint32_t uid_be;
+	int found;
+};
+
+static int
+approval_by(void *arg, const char *key, size_t keylen, const void *val,
+    size_t vallen)
+{
+	struct by_name *b = arg;
+	json_t *j = json_loadb(val, vallen, JSON_REJECT_DUPLICATES, NULL);
+	const char *by = json_string_value(json_object_get(j, "by"));
+
+	if (by && strcmp(by, b->name) == 0 && keylen >= 4) {
+		memcpy(&b->uid_be, key + keylen - 4, 4);
+		b->found = 1;
+	}
+	json_decref(j);
+	return 0;
+}
+
+int
+store_approval_withdraw(struct store *st, uint64_t art, const char *stage,
+    const char *user, const struct store_user *who)
+{
+	char artkey[512], key[800], lpath[1200], name[64];
+	struct approvals_text t = { NULL, 0, 0 };
+	json_t *files = NULL, *rec = NULL;
+	uint64_t be = htobe64(art), adir;
+	uint32_t uid;
+	size_t klen;
+	struct ctx c;
+	int rc;
+
+	if ((rc = store_may(st, who, STORE_ROLE_APPROVER,
+	    "withdrawing an approval")) < 0)
+		return rc;
+	/* someone else's: a manager's step */
+	if (user && strcmp(user, who->name) != 0 && (rc = store_may(st, who,
+	    STORE_ROLE_MANAGER, "withdrawing another user's approval")) < 0)
+		return rc;
+	snprintf(name, sizeof(name), "%s", user ? user : who->name);
+	if ((rc = store_artifact_key(st, art, artkey)) < 0)
+		return rc;
+	if ((rc = txn_begin(&c, st, who)) < 0)
+		return rc;
+	files = json_array();
+	memcpy(key, &be, 8);
+	klen = 8 + (size_t)snprintf(key + 8, 300, "%s", stage) + 1;
+	uid = htobe32((uint32_t)who->uid);
+	if (user && strcmp(user, who->name) != 0) {
+		struct by_name b = { user, 0, 0 };
+
+		rc = index_scan(st->ix, c.txn, TAB_APPROVAL, key, klen,
+		    approval_by, &b);
+		uid = b.uid_be;
+		if (rc == 0 && !b.found)
+			rc = -ENOENT;
+	}
+	memcpy(key + klen, &uid, 4);
+	if (rc == 0)
+		rc = index_del_raw(st->ix, c.txn, TAB_APPROVAL, key, klen + 4);
+	if (rc == -ENOENT)
+		rc = store_seterr(-ENOENT, "%s has no approval of %s for %s",
+		    name, artkey, stage);
+	/* approvals/<stage> shows who is left, or goes */
+	if (rc < 0 || (rc = index_scan(st->ix, c.txn, TAB_APPROVAL, key, klen,
+	    approval_line, &t)) < 0 || (rc = index_lookup(st->ix, c.txn, art,
+	    "approvals", &adir)) < 0)
+		goto out;
+	if (t.len)
+		rc = txn_put_text(&c, adir, stage, t.buf, t.len, 0);
+	else if ((rc = index_unlink(st->ix, c.txn, adir, stage)) == 0)
+		rc = txn_touch_dir(&c, adir, 0);
+	if (rc < 0)
+		goto out;
+	snprintf(lpath, sizeof(lpath), "approvals/%s/%s/%s.json", artkey,
+	    stage, name);
+	txn_add_removal(files, lpath);
+	snprintf(lpath, sizeof(lpath), "withdraw the approval of %s for %s by "
+	    "%s", artkey, stage, name);
+	rec = json_pack("{s:s}", "user", name);
+	/* evaluated again: a promotion made stays until it is revoked */
+	rc = approval_changed(&c, files, lpath, "approval.withdrawn", stage,
+	    art, artkey, rec);
+out:
+	free(t.buf);
+	json_decref(rec);
+	json_decref(files);
+	return txn_finish(&c, rc);
 }
 
 int

@@ -209,6 +209,8 @@ store_ctl_remove(struct store *st, uint64_t dir, const char *name,
 		break;
 	case ROLE_WAIVERS:
 		return store_waiver_withdraw(st, t.art, name, who);
+	case ROLE_APPROVALS:
+		return store_approval_withdraw(st, t.art, name, NULL, who);
 	case ROLE_PARTICIPANTS:
 		return store_participant_withdraw(st, t.stage, name, who);
 	case ROLE_FROZEN:

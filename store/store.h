@@ -265,6 +265,14 @@ int store_project_criteria_set(struct store *st, const char *project,
 int store_approve(struct store *st, uint64_t art, const char *stage,
     const char *reason, size_t len, const struct store_user *who);
 
+/*
+ * rm approvals/<stage>: withdraw who's own approval of art for stage, or
+ * user's (a manager's step); -ENOENT when there is none.  Evaluation runs
+ * again; a promotion already made stays until it is revoked.
+ */
+int store_approval_withdraw(struct store *st, uint64_t art,
+    const char *stage, const char *user, const struct store_user *who);
+
 /* waivers/<testcase>: a reason, or {"reason", "expires", "scenario"}. */
 int store_waive(struct store *st, uint64_t art, const char *testcase,
     const char *body, size_t len, const struct store_user *who);

@@ -56,7 +56,8 @@ static const struct {
 	{ "gate", cmd_gate, "gate STORE PROJECT VERSION STAGE [--wait SECS]   "
 	    "(exit 0 promoted, 1 not, 2 error)" },
 	{ "approve", cmd_approve, "approve STORE PROJECT VERSION STAGE "
-	    "[REASON]" },
+	    "[REASON]; approve --withdraw [--user U] STORE PROJECT VERSION "
+	    "STAGE" },
 	{ "waive", cmd_waive, "waive STORE PROJECT VERSION TESTCASE REASON "
 	    "[--expires ISO-8601] [--scenario GLOB]" },
 	{ "revoke", cmd_revoke, "revoke STORE STAGE PROJECT VERSION" },

@@ -309,22 +309,41 @@ cmd_gate(int argc, char **argv)
 int
 cmd_approve(int argc, char **argv)
 {
-	const char *reason = argc > 5 ? argv[5] : "";
+	const char *reason, *user = NULL;
 	struct store_user u;
 	struct store *st;
 	uint64_t ino;
-	int rc;
+	int rc, withdraw = 0;
 
-	if (argc < 5 || argc > 6) {
+	/* approve --withdraw [--user U] STORE P V STAGE */
+	while (argc > 1 && strncmp(argv[1], "--", 2) == 0) {
+		if (strcmp(argv[1], "--withdraw") == 0) {
+			withdraw = 1;
+		} else if (strcmp(argv[1], "--user") == 0 && argc > 2) {
+			user = argv[2];
+			argv++;
+			argc--;
+		} else {
+			return RELCTL_USAGE;
+		}
+		argv++;
+		argc--;
+	}
+	reason = argc > 5 ? argv[5] : "";
+	if (argc < 5 || argc > 6 || (withdraw && argc != 5) ||
+	    (user && !withdraw)) {
 		return RELCTL_USAGE;
 	}
 	if (relctl_open_store(argv[1], &st))
 		return 1;
 	relctl_me(&u);
 	rc = artifact_ino(st, argv[2], argv[3], &ino);
-	if (rc == 0)
+	if (rc == 0 && withdraw)
+		rc = store_approval_withdraw(st, ino, argv[4], user, &u);
+	else if (rc == 0)
 		rc = store_approve(st, ino, argv[4], reason, strlen(reason), &u);
-	return relctl_done(st, rc, "approved");
+	return relctl_done(st, rc, withdraw ? "approval withdrawn" :
+	    "approved");
 }
 
 int

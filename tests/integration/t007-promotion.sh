@@ -164,6 +164,24 @@ check "saying so" grep -q "^fuel 7 is promoted to gated" "$T/gate.out"
 check_exit "gate --wait 1: still not promoted after it is 1" 1 "$RELCTL" gate "$STORE" fuel 7 manual --wait 1
 check_exit "gate --json of a promoted artifact" 0 "$RELCTL" --json gate "$STORE" fuel 7 gated
 check_eq "prints its stage's status" true "$(jq .promoted "$T/out")"
+# an approval withdrawn by rm, or by relctl: evaluated again, recorded
+mkdir "$S/signed"
+echo '{"approvals": 1, "require": [{"testcase": "vping_ssh"}]}' >"$S/signed/criteria.json"
+"$RELCTL" publish "$STORE" "$SRC" --project fuel --version 8 >/dev/null
+pass "$MNT/artifacts/fuel/8" vping_ssh
+echo 'not yet' >"$MNT/artifacts/fuel/8/approvals/daily"
+check "rm approvals/daily withdraws my approval" rm "$MNT/artifacts/fuel/8/approvals/daily"
+check_gone "and the file goes with the last one" "$MNT/artifacts/fuel/8/approvals/daily"
+check_eq "recorded" "withdraw the approval of fuel/8 for daily by $(id -un)" \
+	"$(settle; git --git-dir="$STORE/ledger.git" log -1 --format=%B | grep -o 'withdraw the approval.*' | tail -1)"
+check_errno "rm of an approval that is not there" ENOENT unlink "$MNT/artifacts/fuel/8/approvals/daily"
+"$RELCTL" approve "$STORE" fuel 8 signed "ok" >/dev/null
+check "the approval promotes" test -L "$S/signed/fuel/8"
+check_eq "relctl approve --withdraw --user" "approval withdrawn" \
+	"$("$RELCTL" approve --withdraw --user "$(id -un)" "$STORE" fuel 8 signed)"
+check "a promotion made stays until revoked" test -L "$S/signed/fuel/8"
+check_refused "withdrawn twice" "relctl: $(id -un) has no approval of fuel/8 for signed" \
+	"$RELCTL" approve --withdraw "$STORE" fuel 8 signed
 # a revoke goes on down the stages that come after it
 mkdir "$S/final"
 echo '{"after": "gated", "require": [{"testcase": "vping_ssh"}]}' >"$S/final/criteria.json"

@@ -246,6 +246,38 @@ test_approvals(void **state)
 	assert_true(promoted(e, "prod"));
 }
 
+/* an approval withdrawn: its own by its approver, anyone's by a manager */
+static void
+test_approval_withdraw(void **state)
+{
+	struct store_env *e = *state;
+	char why[200];
+
+	assert_int_equal(store_config_set(e->st, STORE_ROLE_APPROVER, NULL, 0,
+	    &alice), 0);
+	stage(e, "weekly", "{\"approvals\": 2, \"require\": "
+	    "[{\"testcase\": \"vping\"}]}");
+	result(e, "vping", "PASS");
+	assert_int_equal(store_approve(e->st, e->art, "weekly", "ok", 2,
+	    &alice), 0);
+	assert_int_equal(store_approval_withdraw(e->st, e->art, "weekly", NULL,
+	    &alice), 0);
+	assert_int_equal(store_approval_withdraw(e->st, e->art, "weekly", NULL,
+	    &alice), -ENOENT);
+	unmet(e, "weekly", why, sizeof(why));
+	assert_string_equal(why, "approval-missing");
+	/* another's, by name: the owner holds the manager role */
+	assert_int_equal(store_approve(e->st, e->art, "weekly", "ok", 2,
+	    &alice), 0);
+	assert_int_equal(store_approval_withdraw(e->st, e->art, "weekly",
+	    "alice", &alice), 0);
+	assert_int_equal(store_approval_withdraw(e->st, e->art, "weekly",
+	    "nobody", &alice), -ENOENT);
+	/* without a role: refused */
+	assert_int_equal(store_approval_withdraw(e->st, e->art, "weekly",
+	    "alice", &bob), -EACCES);
+}
+
 /* a waiver lets a failing test case pass; withdrawn, it counts again */
 static void
 test_waivers(void **state)
@@ -399,6 +431,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_revoke_cascade, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_approvals, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_approval_withdraw, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_waivers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold, setup, teardown),
