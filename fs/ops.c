@@ -270,14 +270,25 @@ op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void
 op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct inc_node *dir = attr_route(FS(req), &parent);
+	struct fs *fs = FS(req);
+	struct inc_node *dir = attr_route(fs, &parent);
+	struct store_user who;
+	int rc;
 
 	store_clearerr();
 	if (dir) {
 		if (!fs_staging_deny(req, "rmdir"))
 			inc_unlink(req, dir, name, 1);
-	} else
-		refuse_rofs(req, "rmdir");
+		return;
+	}
+	/* a stage removed (store_ctl_rmdir says what else is refused) */
+	fs_who(req, &who);
+	if ((rc = store_ctl_rmdir(fs->st, parent, name, &who)) < 0) {
+		fs_refuse(req, -rc, "rmdir");
+		return;
+	}
+	fs_changed(fs);
+	fuse_reply_err(req, 0);
 }
 
 static void

@@ -223,6 +223,15 @@ store_ctl_remove(struct store *st, uint64_t dir, const char *name,
 }
 
 int
+store_ctl_rmdir(struct store *st, uint64_t dir, const char *name,
+    const struct store_user *who)
+{
+	if (dir == INO_STAGES)
+		return store_stage_remove(st, name, who);
+	return store_refuse_immutable("rmdir");
+}
+
+int
 store_ctl_mkdir(struct store *st, uint64_t dir, const char *name,
     const struct store_user *who)
 {

@@ -87,6 +87,93 @@ out:
 	return txn_finish(&c, rc);
 }
 
+/* Any promotion record of stage (revoked or not)? */
+static int
+any_promotion(void *arg, const char *key, size_t keylen, const void *val,
+    size_t vallen)
+{
+	(void)key;
+	(void)keylen;
+	(void)val;
+	(void)vallen;
+	*(int *)arg = 1;
+	return 1;	/* one is enough */
+}
+
+int
+store_stage_remove(struct store *st, const char *stage,
+    const struct store_user *who)
+{
+	char key[300], lpath[700], prefix[300];
+	struct stage_list l = { NULL, 0 };
+	json_t *rec = NULL, *files = NULL;
+	long long cycle;
+	size_t plen;
+	struct ctx c;
+	int rc, promoted = 0;
+
+	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
+	    "removing a stage")) < 0)
+		return rc;
+	if ((rc = txn_begin(&c, st, who)) < 0)
+		return rc;
+	files = json_array();
+	if (!(rec = txn_stage_rec(&c, stage))) {
+		rc = store_seterr(-ENOENT, "stage '%s' does not exist", stage);
+		goto out;
+	}
+	plen = (size_t)snprintf(prefix, sizeof(prefix), "%s%c", stage, 0);
+	if ((rc = index_scan(st->ix, c.txn, TAB_PROMO, prefix, plen,
+	    any_promotion, &promoted)) < 0)
+		goto out;
+	if (promoted) {
+		rc = store_seterr(-ENOTEMPTY, "stage '%s' has had artifacts "
+		    "promoted to it: it stays (revoke what should not be there)",
+		    stage);
+		goto out;
+	}
+	if ((rc = txn_stage_names(st, c.txn, &l)) < 0)
+		goto out;
+	for (size_t i = 0; i < l.n; i++) {
+		json_t *t = txn_stage_rec(&c, l.names[i]);
+		const char *a = txn_stage_after(t);
+		int busy = a && strcmp(a, stage) == 0;
+
+		json_decref(t);
+		if (busy) {
+			rc = store_seterr(-EBUSY, "stage '%s' comes after '%s': "
+			    "change its \"after\" first", l.names[i], stage);
+			goto out;
+		}
+	}
+	if ((rc = index_del_raw(st->ix, c.txn, TAB_STAGE, key,
+	    txn_stage_key(key, stage))) < 0 ||
+	    (rc = index_unlink(st->ix, c.txn, INO_STAGES, stage)) < 0 ||
+	    (rc = txn_touch_dir(&c, INO_STAGES, -1)) < 0)
+		goto out;
+	/* its files leave the tree; git keeps every version of them */
+	cycle = (long long)json_integer_value(json_object_get(rec, "cycle"));
+	for (long long k = 1; k < cycle; k++) {
+		snprintf(lpath, sizeof(lpath), "stages/%s/criteria.history/"
+		    "%lld.json", stage, k);
+		txn_add_removal(files, lpath);
+	}
+	snprintf(lpath, sizeof(lpath), "stages/%s/stage.json", stage);
+	txn_add_removal(files, lpath);
+	snprintf(lpath, sizeof(lpath), "stages/%s/criteria.json", stage);
+	txn_add_removal(files, lpath);
+	snprintf(lpath, sizeof(lpath), "stages/%s/hold", stage);
+	txn_add_removal(files, lpath);
+	snprintf(lpath, sizeof(lpath), "remove stage %s", stage);
+	if ((rc = outbox_queue(st, c.txn, who, c.now, lpath, files)) == 0)
+		rc = txn_stage_event(&c, "stage.removed", stage, NULL, NULL);
+out:
+	txn_stage_list_free(&l);
+	json_decref(rec);
+	json_decref(files);
+	return txn_finish(&c, rc);
+}
+
 /* Would `after` make a cycle of stages through stage? */
 static int
 after_cycle(struct ctx *c, const char *stage, const char *after)

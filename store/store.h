@@ -273,6 +273,15 @@ int store_approve(struct store *st, uint64_t art, const char *stage,
 int store_approval_withdraw(struct store *st, uint64_t art,
     const char *stage, const char *user, const struct store_user *who);
 
+/*
+ * rmdir stages/<stage>: remove a stage nothing depends on (manager).
+ * -ENOTEMPTY when an artifact was ever promoted there, -EBUSY when a stage
+ * comes after it, -ENOENT when there is none; each with its reason.  Its
+ * files leave the ledger's tree (their history stays in git's).
+ */
+int store_stage_remove(struct store *st, const char *stage,
+    const struct store_user *who);
+
 /* waivers/<testcase>: a reason, or {"reason", "expires", "scenario"}. */
 int store_waive(struct store *st, uint64_t art, const char *testcase,
     const char *body, size_t len, const struct store_user *who);
@@ -469,6 +478,9 @@ int store_ctl_write(struct store *st, uint64_t dir, const char *name,
 int store_ctl_close(struct store *st, uint64_t dir, const char *name, int fd,
     const struct store_user *who);
 int store_ctl_remove(struct store *st, uint64_t dir, const char *name,
+    const struct store_user *who);
+/* rmdir through the mount: stages/<stage> (store_stage_remove), else EROFS. */
+int store_ctl_rmdir(struct store *st, uint64_t dir, const char *name,
     const struct store_user *who);
 int store_ctl_mkdir(struct store *st, uint64_t dir, const char *name,
     const struct store_user *who);

@@ -142,6 +142,24 @@ check "relctl unhold ends it" "$RELCTL" unhold "$STORE" manual
 check_gone "and the hold is gone" "$S/manual/hold"
 check_refused "unhold of a stage not held" "relctl: stage 'manual' is not held" "$RELCTL" unhold "$STORE" manual
 
+# a stage nothing depends on can be removed; one that was used cannot
+check "mkdir stages/dialy (a typo)" mkdir "$S/dialy"
+check_eq "it shows in every status" "criteria-missing:" "$(unmet "$MNT/artifacts/fuel/1" dialy)"
+check "rmdir stages/dialy" rmdir "$S/dialy"
+check_gone "gone" "$S/dialy"
+check_eq "and from the status" "null" "$(jq -c '.stages.dialy' "$MNT/artifacts/fuel/1/status.json")"
+check "recorded" grep -qx '[0-9]* remove stage dialy\|remove stage dialy' \
+	<(settle; git --git-dir="$STORE/ledger.git" log -1 --format=%B)
+check_errno "rmdir of a stage that has held artifacts" ENOTEMPTY rmdir "$S/merge"
+check_log "says why" "has had artifacts promoted to it"
+mkdir "$S/first" "$S/second"
+echo '{"after": "first", "require": [{"testcase": "nothing"}]}' >"$S/second/criteria.json"
+check_errno "rmdir of a stage another comes after" EBUSY rmdir "$S/first"
+check_log "says which" "stage 'second' comes after 'first'"
+check "the later one first" rmdir "$S/second"
+check "then the earlier" rmdir "$S/first"
+check_errno "rmdir of anything else stays EROFS" EROFS rmdir "$MNT/artifacts/fuel/1/runs"
+
 # relctl gate: 0 promoted, 1 not (with the reasons), 2 error; --wait is
 # woken by the change that promotes, not by a timer
 "$RELCTL" publish "$STORE" "$SRC" --project fuel --version 7 >/dev/null
