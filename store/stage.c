@@ -87,6 +87,29 @@ out:
 	return txn_finish(&c, rc);
 }
 
+/*
+ * A manager's change of an existing stage begins: the role (what: for the
+ * refusal), the transaction, its files, the stage's record.  On failure
+ * *files and *rec are NULL or the caller's to free, and txn_finish ends it.
+ */
+static int
+stage_begin(struct ctx *c, struct store *st, const struct store_user *who,
+    const char *what, const char *stage, json_t **files, json_t **rec)
+{
+	int rc;
+
+	*files = *rec = NULL;
+	memset(c, 0, sizeof(*c));
+	if ((rc = store_may(st, who, STORE_ROLE_MANAGER, what)) < 0 ||
+	    (rc = txn_begin(c, st, who)) < 0)
+		return rc;
+	*files = json_array();
+	if (!(*rec = txn_stage_rec(c, stage)))
+		return store_seterr(-ENOENT, "stage '%s' does not exist",
+		    stage);
+	return 0;
+}
+
 /* Any promotion record of stage (revoked or not)? */
 static int
 any_promotion(void *arg, const char *key, size_t keylen, const void *val,
@@ -112,16 +135,9 @@ store_stage_remove(struct store *st, const char *stage,
 	struct ctx c;
 	int rc, promoted = 0;
 
-	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
-	    "removing a stage")) < 0)
-		return rc;
-	if ((rc = txn_begin(&c, st, who)) < 0)
-		return rc;
-	files = json_array();
-	if (!(rec = txn_stage_rec(&c, stage))) {
-		rc = store_seterr(-ENOENT, "stage '%s' does not exist", stage);
+	if ((rc = stage_begin(&c, st, who, "removing a stage", stage, &files,
+	    &rec)) < 0)
 		goto out;
-	}
 	plen = (size_t)snprintf(prefix, sizeof(prefix), "%s%c", stage, 0);
 	if ((rc = index_scan(st->ix, c.txn, TAB_PROMO, prefix, plen,
 	    any_promotion, &promoted)) < 0)
@@ -270,16 +286,9 @@ store_criteria_set(struct store *st, const char *stage, const char *text,
 	struct ctx c;
 	int rc;
 
-	if ((rc = store_may(st, who, STORE_ROLE_MANAGER,
-	    "setting criteria")) < 0)
-		return rc;
-	if ((rc = txn_begin(&c, st, who)) < 0)
-		return rc;
-	files = json_array();
-	if (!(rec = txn_stage_rec(&c, stage))) {
-		rc = store_seterr(-ENOENT, "stage '%s' does not exist", stage);
+	if ((rc = stage_begin(&c, st, who, "setting criteria", stage, &files,
+	    &rec)) < 0)
 		goto out;
-	}
 	if ((rc = parse_criteria(&c, stage, text, len, &crit)) < 0)
 		goto out;
 	if ((rc = txn_stage_dir(&c, stage, &sdir)) < 0 ||
