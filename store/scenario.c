@@ -235,7 +235,9 @@ store_scenario_status(struct store *st, const char *scenario, json_t **out)
 	}
 	projects = json_object_get(json_object_get(rec, "scenario"),
 	    "projects");
-	if ((rc = txn_stage_names(st, c.txn, &l)) < 0)
+	/* in pipeline order (the README says so) */
+	if ((rc = txn_stage_names(st, c.txn, &l)) < 0 ||
+	    (rc = txn_stage_order(&c, &l)) < 0)
 		goto out;
 	for (size_t s = 0; s < l.n; s++) {
 		json_t *per = json_object();
@@ -290,9 +292,15 @@ store_scenario_status(struct store *st, const char *scenario, json_t **out)
 		}
 		json_decref(crit);
 	}
-	*out = json_pack("{s:s,s:O,s:o,s:o}", "scenario", scenario,
-	    "projects", projects ? projects : json_null(), "stages", stages,
-	    "scores", scores);
+	{
+		json_t *order = json_array();
+
+		for (size_t s = 0; s < l.n; s++)
+			json_array_append_new(order, json_string(l.names[s]));
+		*out = json_pack("{s:s,s:O,s:o,s:o,s:o}", "scenario", scenario,
+		    "projects", projects ? projects : json_null(), "stages",
+		    stages, "scores", scores, "order", order);
+	}
 	stages = scores = NULL;
 out:
 	index_abort(c.txn);

@@ -20,7 +20,7 @@ int
 store_status(struct store *st, uint64_t art, json_t **out)
 {
 	struct stage_list l = { NULL, 0 };
-	json_t *stages = json_object();
+	json_t *stages = json_object(), *order = json_array();
 	char artkey[512];
 	struct ctx c = { st, NULL, NULL, time(NULL), 0 };
 	int rc;
@@ -30,10 +30,13 @@ store_status(struct store *st, uint64_t art, json_t **out)
 	if ((rc = index_begin(st->ix, 1, &c.txn)) < 0)
 		goto fail;
 	rc = txn_stage_names(st, c.txn, &l);
+	if (rc == 0)
+		rc = txn_stage_order(&c, &l);
 	for (size_t i = 0; rc == 0 && i < l.n; i++) {
 		json_t *p = txn_promo_rec(&c, l.names[i], artkey), *srec,
 		    *d = NULL;
 
+		json_array_append_new(order, json_string(l.names[i]));
 		if (p && !json_object_get(p, "revoked")) {
 			json_object_set_new(stages, l.names[i], json_pack(
 			    "{s:b,s:O,s:O,s:O,s:O}", "promoted", 1, "at",
@@ -65,10 +68,13 @@ store_status(struct store *st, uint64_t art, json_t **out)
 	txn_stage_list_free(&l);
 	if (rc < 0)
 		goto fail;
-	*out = json_pack("{s:s,s:o}", "artifact", artkey, "stages", stages);
+	/* "stages" by name (as before), "order": the pipeline's order */
+	*out = json_pack("{s:s,s:o,s:o}", "artifact", artkey, "stages", stages,
+	    "order", order);
 	return 0;
 fail:
 	json_decref(stages);
+	json_decref(order);
 	return rc;
 }
 
@@ -77,8 +83,9 @@ store_status_text(struct store *st, uint64_t art, int as_json, char **buf,
     size_t *len)
 {
 	char label[400];
-	json_t *s, *v;
+	json_t *s, *v, *o;
 	const char *stage;
+	size_t k;
 	FILE *f;
 	int rc;
 
@@ -97,10 +104,12 @@ store_status_text(struct store *st, uint64_t art, int as_json, char **buf,
 	fprintf(f, "%s\n", json_string_value(json_object_get(s, "artifact")));
 	if (json_object_size(json_object_get(s, "stages")) == 0)
 		fprintf(f, "  no stages yet\n");
-	json_object_foreach(json_object_get(s, "stages"), stage, v) {
+	json_array_foreach(json_object_get(s, "order"), k, o) {
 		size_t i;
 		json_t *u;
 
+		stage = json_string_value(o);
+		v = json_object_get(json_object_get(s, "stages"), stage);
 		if (json_is_true(json_object_get(v, "promoted"))) {
 			fprintf(f, "  %s: promoted at %s (cycle %lld, criteria "
 			    "%.12s)\n", stage, json_string_value(

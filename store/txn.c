@@ -302,6 +302,60 @@ txn_stage_names(struct store *st, MDB_txn *txn, struct stage_list *l)
 	return index_scan(st->ix, txn, TAB_STAGE, "s:", 2, collect_stage, l);
 }
 
+int
+txn_stage_order(struct ctx *c, struct stage_list *l)
+{
+	char **out = calloc(l->n + 1, sizeof(*out));
+	const char **after = calloc(l->n + 1, sizeof(*after));
+	json_t **recs = calloc(l->n + 1, sizeof(*recs));
+	size_t placed = 0;
+
+	if (!out || !after || !recs) {
+		free(out);
+		free(after);
+		free(recs);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		recs[i] = txn_stage_rec(c, l->names[i]);
+		after[i] = txn_stage_after(recs[i]);
+	}
+	/*
+	 * Kahn's order over "after", ties by name (the list comes sorted):
+	 * each round takes the first stage whose "after" is placed, or names
+	 * no stage of the list.  A cycle (refused when criteria are set)
+	 * would end the rounds; what is left follows by name.
+	 */
+	while (placed < l->n) {
+		size_t pick = l->n;
+
+		for (size_t i = 0; i < l->n && pick == l->n; i++) {
+			int ready = 1;
+
+			if (!l->names[i])
+				continue;
+			for (size_t k = 0; after[i] && k < l->n; k++)
+				if (l->names[k] && strcmp(l->names[k],
+				    after[i]) == 0)
+					ready = 0;
+			if (ready)
+				pick = i;
+		}
+		for (size_t i = 0; pick == l->n && i < l->n; i++)
+			if (l->names[i])
+				pick = i;
+		out[placed++] = l->names[pick];
+		l->names[pick] = NULL;
+	}
+	for (size_t i = 0; i < l->n; i++)
+		json_decref(recs[i]);
+	free(recs);
+	free(after);
+	free(l->names);
+	l->names = out;
+	return 0;
+}
+
 void
 txn_stage_list_free(struct stage_list *l)
 {

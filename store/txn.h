@@ -68,6 +68,11 @@ struct stage_list {
 /* The names of all stages into l (txn_stage_list_free frees them). */
 int txn_stage_names(struct store *st, MDB_txn *txn, struct stage_list *l);
 void txn_stage_list_free(struct stage_list *l);
+/*
+ * Put l in pipeline order: a stage after the one its "after" names, ties
+ * by name (l as txn_stage_names gives it).
+ */
+int txn_stage_order(struct ctx *c, struct stage_list *l);
 /* The stage a stage's record names as "after", or NULL. */
 const char *txn_stage_after(json_t *srec);
 int txn_stage_dir(struct ctx *c, const char *stage, uint64_t *ino);

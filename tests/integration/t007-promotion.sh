@@ -160,6 +160,18 @@ check "the later one first" rmdir "$S/second"
 check "then the earlier" rmdir "$S/first"
 check_errno "rmdir of anything else stays EROFS" EROFS rmdir "$MNT/artifacts/fuel/1/runs"
 
+# statuses list stages in pipeline order: after what they come after
+mkdir "$S/zeta" "$S/alpha2"
+echo '{"after": "zeta", "require": [{"testcase": "nothing"}]}' >"$S/alpha2/criteria.json"
+order=$(jq -r '.order | join(" ")' "$MNT/artifacts/fuel/1/status.json")
+check "status.json order: zeta before alpha2, which comes after it" \
+	test "${order%%zeta*}" != "$order" -a "${order#*zeta}" != "${order#*zeta*alpha2}"
+check_eq "merge comes before daily (after merge), though d < m" "merge daily" \
+	"$(echo "$order" | tr ' ' '\n' | grep -x 'merge\|daily' | xargs)"
+check_eq "the status text in the same order" "$order" \
+	"$(grep -o '^  [a-z0-9_]*:' "$MNT/artifacts/fuel/1/status" | tr -d ' :' | xargs)"
+rmdir "$S/alpha2" "$S/zeta"
+
 # relctl gate: 0 promoted, 1 not (with the reasons), 2 error; --wait is
 # woken by the change that promotes, not by a timer
 "$RELCTL" publish "$STORE" "$SRC" --project fuel --version 7 >/dev/null
