@@ -158,10 +158,23 @@ crit_check(json_t *c)
 		return store_seterr(-EINVAL, "criteria must be a JSON object");
 	json_object_foreach(c, key, v) {
 		if (strcmp(key, "after") == 0) {
-			if (!json_is_string(v) ||
-			    name_check(json_string_value(v), "stage") < 0)
+			json_t *e;
+			size_t k;
+			int bad = !json_is_string(v) && (!json_is_array(v) ||
+			    json_array_size(v) == 0 ||
+			    json_array_size(v) > CRIT_AFTER_MAX);
+
+			if (json_is_string(v))
+				bad = name_check(json_string_value(v),
+				    "stage") < 0;
+			json_array_foreach(v, k, e)
+				if (!json_is_string(e) || name_check(
+				    json_string_value(e), "stage") < 0)
+					bad = 1;
+			if (bad)
 				return store_seterr(-EINVAL, "criteria: after "
-				    "must name a stage");
+				    "must name a stage, or list up to 16 of "
+				    "them");
 		} else if (strcmp(key, "soak") == 0) {
 			if (!json_is_string(v) ||
 			    crit_duration(json_string_value(v), &secs) < 0)
@@ -219,6 +232,23 @@ unmet_add(json_t *unmet, const char *type, const char *testcase,
 		json_object_set_new(u, "testcase", json_string(testcase));
 	json_object_set_new(u, "detail", json_string(detail));
 	json_array_append_new(unmet, u);
+}
+
+size_t
+crit_afters(const json_t *c, const char **names, size_t max)
+{
+	const json_t *a = json_object_get(c, "after"), *v;
+	size_t n = 0, i;
+
+	if (json_is_string(a)) {
+		if (max)
+			names[0] = json_string_value(a);
+		return 1;
+	}
+	json_array_foreach(a, i, v)
+		if (json_is_string(v) && n < max)
+			names[n++] = json_string_value(v);
+	return n;
 }
 
 const char *
@@ -503,7 +533,8 @@ crit_eval(const struct crit_input *in, json_t **out)
 	json_t *unmet, *evidence;
 	json_int_t need_appr = 0;
 	int64_t soak = 0, secs;
-	const char *after = NULL;
+	const char *after = NULL, *names[CRIT_AFTER_MAX];
+	char list[CRIT_AFTER_MAX * 260];
 	struct by_tc bt;
 
 	if (by_tc_init(&bt, in) < 0)
@@ -517,8 +548,18 @@ crit_eval(const struct crit_input *in, json_t **out)
 
 		if (!c)
 			continue;
-		if (json_string_value(json_object_get(c, "after")))
-			after = json_string_value(json_object_get(c, "after"));
+		if (json_object_get(c, "after")) {
+			size_t n = crit_afters(c, names, CRIT_AFTER_MAX);
+			size_t used = 0;
+
+			/* the stages it comes after, for people: "a, b" */
+			list[0] = '\0';
+			for (size_t k = 0; k < n && used < sizeof(list); k++)
+				used += (size_t)snprintf(list + used,
+				    sizeof(list) - used, "%s%s", k ? ", " : "",
+				    names[k]);
+			after = n ? list : NULL;
+		}
 		if (json_integer_value(json_object_get(c, "approvals")) >
 		    need_appr)
 			need_appr = json_integer_value(json_object_get(c,

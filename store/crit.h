@@ -97,6 +97,14 @@ int crit_eval(const struct crit_input *in, json_t **out);
 int crit_score(const int *pass, size_t n);
 
 /*
+ * The stages criteria c come after: "after" as one name or a list of them
+ * (every one must hold the artifact).  At most max into names; returns how
+ * many there are.
+ */
+#define CRIT_AFTER_MAX 16
+size_t crit_afters(const json_t *c, const char **names, size_t max);
+
+/*
  * What an unmet reason names, for people: its type, then its value of key
  * ("testcase" for an artifact's reasons, "project" for a release's) when it
  * has one ("result-failed vping"), into buf of len bytes. Returns buf.

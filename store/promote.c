@@ -242,11 +242,24 @@ promote_decide(struct ctx *c, uint64_t art, const char *artkey,
 	in.hold = json_string_value(json_object_get(srec, "hold"));
 	self = txn_promo_rec(c, stage, artkey);
 	in.revoked = self && json_object_get(self, "revoked") != NULL;
-	if (txn_stage_after(srec)) {
-		prev = txn_promo_rec(c, txn_stage_after(srec), artkey);
-		in.after_promoted = prev && !json_object_get(prev, "revoked");
-		in.after_at = time_parse_iso(json_string_value(
-		    json_object_get(prev, "at")));
+	{
+		const char *names[CRIT_AFTER_MAX];
+		size_t n = txn_stage_afters(srec, names, CRIT_AFTER_MAX);
+
+		/* every stage it comes after holds it; the soak runs from the
+		 * last of those promotions */
+		in.after_promoted = n > 0;
+		for (size_t k = 0; k < n; k++) {
+			json_t *p = txn_promo_rec(c, names[k], artkey);
+			int64_t at = time_parse_iso(json_string_value(
+			    json_object_get(p, "at")));
+
+			if (!p || json_object_get(p, "revoked"))
+				in.after_promoted = 0;
+			else if (at > in.after_at)
+				in.after_at = at;
+			json_decref(p);
+		}
 	}
 	in.golden = golden;
 	in.golden_arg = c;
@@ -519,9 +532,8 @@ promote_eval_stage(struct ctx *c, uint64_t art, const char *artkey,
 			rc = txn_stage_names(c->st, c->txn, &l);
 			for (size_t i = 0; rc == 0 && i < l.n; i++) {
 				json_t *t = txn_stage_rec(c, l.names[i]);
-				const char *a = txn_stage_after(t);
 
-				if (a && strcmp(a, stage) == 0)
+				if (txn_stage_is_after(t, stage))
 					rc = promote_eval_stage(c, art, artkey,
 					    l.names[i], NULL);
 				json_decref(t);
@@ -693,9 +705,8 @@ revoke_after(struct ctx *c, const char *stage, const char *project,
 	rc = txn_stage_names(c->st, c->txn, &l);
 	for (size_t i = 0; rc == 0 && i < l.n; i++) {
 		json_t *t = txn_stage_rec(c, l.names[i]), *p;
-		const char *a = txn_stage_after(t);
 
-		if (a && strcmp(a, stage) == 0 &&
+		if (txn_stage_is_after(t, stage) &&
 		    (p = txn_promo_rec(c, l.names[i], artkey))) {
 			if (!json_object_get(p, "revoked") &&
 			    (rc = revoke_in(c, l.names[i], project, version, 1,

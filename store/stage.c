@@ -152,8 +152,7 @@ store_stage_remove(struct store *st, const char *stage,
 		goto out;
 	for (size_t i = 0; i < l.n; i++) {
 		json_t *t = txn_stage_rec(&c, l.names[i]);
-		const char *a = txn_stage_after(t);
-		int busy = a && strcmp(a, stage) == 0;
+		int busy = txn_stage_is_after(t, stage);
 
 		json_decref(t);
 		if (busy) {
@@ -190,30 +189,23 @@ out:
 	return txn_finish(&c, rc);
 }
 
-/* Would `after` make a cycle of stages through stage? */
+/* Would coming after `after` make a cycle of stages through stage? */
 static int
-after_cycle(struct ctx *c, const char *stage, const char *after)
+after_cycle(struct ctx *c, const char *stage, const char *after, int depth)
 {
-	char cur[300];
-	int hops = 0;
+	const char *names[CRIT_AFTER_MAX];
+	json_t *r;
+	size_t n;
+	int cycle = 0;
 
-	snprintf(cur, sizeof(cur), "%s", after);
-	while (hops++ < 1000) {
-		json_t *r;
-		const char *next;
-
-		if (strcmp(cur, stage) == 0)
-			return 1;
-		r = txn_stage_rec(c, cur);
-		next = txn_stage_after(r);
-		if (!next) {
-			json_decref(r);
-			return 0;
-		}
-		snprintf(cur, sizeof(cur), "%s", next);
-		json_decref(r);
-	}
-	return 1;
+	if (strcmp(after, stage) == 0 || depth > 64)
+		return 1;
+	r = txn_stage_rec(c, after);
+	n = txn_stage_afters(r, names, CRIT_AFTER_MAX);
+	for (size_t i = 0; !cycle && i < n; i++)
+		cycle = after_cycle(c, stage, names[i], depth + 1);
+	json_decref(r);
+	return cycle;
 }
 
 /* Every rule's "golden" names a stage that exists. */
@@ -242,23 +234,24 @@ static int
 parse_criteria(struct ctx *c, const char *stage, const char *text,
     size_t len, json_t **out)
 {
+	const char *names[CRIT_AFTER_MAX];
 	json_t *crit, *ar;
-	const char *after;
+	size_t n;
 	int rc;
 
 	if ((rc = crit_parse(text, len, &crit)) < 0)
 		return rc;
-	after = json_string_value(json_object_get(crit, "after"));
-	if (after) {
-		ar = txn_stage_rec(c, after);
+	n = crit_afters(crit, names, CRIT_AFTER_MAX);
+	for (size_t i = 0; i < n; i++) {
+		ar = txn_stage_rec(c, names[i]);
 		json_decref(ar);
 		rc = 0;
 		if (!ar)
 			rc = store_seterr(-EINVAL, "criteria: after: stage '%s' "
-			    "does not exist", after);
-		else if (stage && after_cycle(c, stage, after))
+			    "does not exist", names[i]);
+		else if (stage && after_cycle(c, stage, names[i], 0))
 			rc = store_seterr(-EINVAL, "criteria: after '%s' makes a "
-			    "cycle of stages", after);
+			    "cycle of stages", names[i]);
 		if (rc < 0) {
 			json_decref(crit);
 			return rc;

@@ -306,20 +306,16 @@ int
 txn_stage_order(struct ctx *c, struct stage_list *l)
 {
 	char **out = calloc(l->n + 1, sizeof(*out));
-	const char **after = calloc(l->n + 1, sizeof(*after));
 	json_t **recs = calloc(l->n + 1, sizeof(*recs));
 	size_t placed = 0;
 
-	if (!out || !after || !recs) {
+	if (!out || !recs) {
 		free(out);
-		free(after);
 		free(recs);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < l->n; i++) {
+	for (size_t i = 0; i < l->n; i++)
 		recs[i] = txn_stage_rec(c, l->names[i]);
-		after[i] = txn_stage_after(recs[i]);
-	}
 	/*
 	 * Kahn's order over "after", ties by name (the list comes sorted):
 	 * each round takes the first stage whose "after" is placed, or names
@@ -334,9 +330,9 @@ txn_stage_order(struct ctx *c, struct stage_list *l)
 
 			if (!l->names[i])
 				continue;
-			for (size_t k = 0; after[i] && k < l->n; k++)
-				if (l->names[k] && strcmp(l->names[k],
-				    after[i]) == 0)
+			for (size_t k = 0; k < l->n; k++)
+				if (l->names[k] && txn_stage_is_after(recs[i],
+				    l->names[k]))
 					ready = 0;
 			if (ready)
 				pick = i;
@@ -350,7 +346,6 @@ txn_stage_order(struct ctx *c, struct stage_list *l)
 	for (size_t i = 0; i < l->n; i++)
 		json_decref(recs[i]);
 	free(recs);
-	free(after);
 	free(l->names);
 	l->names = out;
 	return 0;
@@ -364,11 +359,22 @@ txn_stage_list_free(struct stage_list *l)
 	free(l->names);
 }
 
-const char *
-txn_stage_after(json_t *srec)
+size_t
+txn_stage_afters(json_t *srec, const char **names, size_t max)
 {
-	return json_string_value(json_object_get(json_object_get(srec,
-	    "criteria"), "after"));
+	return crit_afters(json_object_get(srec, "criteria"), names, max);
+}
+
+int
+txn_stage_is_after(json_t *srec, const char *stage)
+{
+	const char *names[CRIT_AFTER_MAX];
+	size_t n = txn_stage_afters(srec, names, CRIT_AFTER_MAX);
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], stage) == 0)
+			return 1;
+	return 0;
 }
 
 int

@@ -73,8 +73,13 @@ void txn_stage_list_free(struct stage_list *l);
  * by name (l as txn_stage_names gives it).
  */
 int txn_stage_order(struct ctx *c, struct stage_list *l);
-/* The stage a stage's record names as "after", or NULL. */
-const char *txn_stage_after(json_t *srec);
+/*
+ * The stages a stage's record names as "after" (one, or a list: every one
+ * must hold an artifact first), at most max into names; how many there are.
+ */
+size_t txn_stage_afters(json_t *srec, const char **names, size_t max);
+/* Does the stage of srec come after stage (one of its "after")? */
+int txn_stage_is_after(json_t *srec, const char *stage);
 int txn_stage_dir(struct ctx *c, const char *stage, uint64_t *ino);
 /* An event about a stage (and an artifact, when artkey is not NULL). */
 int txn_stage_event(struct ctx *c, const char *type, const char *stage,

@@ -80,6 +80,15 @@ test_check(void **state)
 	assert_int_equal(check_text("{\"require\": [{\"testcase\": \"a\"}]}"), 0);
 	assert_int_equal(check_text("{\"colour\": 1}"), -EINVAL);
 	assert_int_equal(check_text("{\"soak\": \"1y\"}"), -EINVAL);
+	/* after: a stage, or a list of up to 16 */
+	assert_int_equal(check_text("{\"after\": \"a\"}"), 0);
+	assert_int_equal(check_text("{\"after\": [\"a\", \"b\"]}"), 0);
+	assert_int_equal(check_text("{\"after\": []}"), -EINVAL);
+	assert_int_equal(check_text("{\"after\": [\"a\", 2]}"), -EINVAL);
+	assert_int_equal(check_text("{\"after\": [\"a/b\"]}"), -EINVAL);
+	assert_int_equal(check_text("{\"after\": [\"1\", \"2\", \"3\", "
+	    "\"4\", \"5\", \"6\", \"7\", \"8\", \"9\", \"10\", \"11\", "
+	    "\"12\", \"13\", \"14\", \"15\", \"16\", \"17\"]}"), -EINVAL);
 	assert_int_equal(check_text("{\"require\": [{\"consecutive\": 4}]}"),
 	    -EINVAL);
 	assert_int_equal(check_text("{\"require\": [{\"testcase\": \"a\", "

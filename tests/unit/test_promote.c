@@ -217,6 +217,37 @@ test_revoke_cascade(void **state)
 	assert_false(promoted(e, "daily"));
 }
 
+/* a stage after several: every one must hold it (fork and join) */
+static void
+test_after_several(void **state)
+{
+	struct store_env *e = *state;
+	const char *loop = "{\"after\": [\"release\"], \"require\": []}";
+	char why[200];
+
+	stage(e, "smoke", "{\"require\": [{\"testcase\": \"vping\"}]}");
+	stage(e, "perf", "{\"require\": [{\"testcase\": \"rally\"}]}");
+	stage(e, "release", "{\"after\": [\"smoke\", \"perf\"], "
+	    "\"require\": [{\"testcase\": \"vping\"}]}");
+	result(e, "vping", "PASS");
+	assert_true(promoted(e, "smoke"));
+	assert_false(promoted(e, "release"));
+	unmet(e, "release", why, sizeof(why));
+	assert_string_equal(why, "previous-stage-missing");
+	result(e, "rally", "PASS");
+	assert_true(promoted(e, "perf"));
+	assert_true(promoted(e, "release"));
+	/* a cycle through one of them is refused */
+	assert_int_equal(store_criteria_set(e->st, "perf", loop, strlen(loop),
+	    &alice), -EINVAL);
+	assert_non_null(strstr(store_errmsg(), "makes a cycle"));
+	/* a revoke from one of them goes down to the join */
+	assert_int_equal(store_revoke(e->st, "perf", "apex", "1.0", &alice),
+	    0);
+	assert_false(promoted(e, "release"));
+	assert_true(promoted(e, "smoke"));
+}
+
 /* approvals: two different people; the same one twice counts once */
 static void
 test_approvals(void **state)
@@ -429,6 +460,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_revoke_restore, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_cascade, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_after_several, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_approvals, setup,
 		    teardown),
