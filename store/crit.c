@@ -196,10 +196,22 @@ crit_check(json_t *c)
 			if (!json_is_boolean(v))
 				return store_seterr(-EINVAL, "criteria: automatic "
 				    "must be true or false");
+		} else if (strcmp(key, "projects") == 0) {
+			json_t *e;
+			size_t k;
+			int bad = !json_is_array(v) || json_array_size(v) == 0;
+
+			json_array_foreach(v, k, e)
+				if (!json_is_string(e) ||
+				    !*json_string_value(e))
+					bad = 1;
+			if (bad)
+				return store_seterr(-EINVAL, "criteria: projects "
+				    "must list project names or globs");
 		} else {
 			return store_seterr(-EINVAL, "criteria: unknown key "
 			    "'%s' (known: after, soak, approvals, require, "
-			    "automatic)", key);
+			    "automatic, projects)", key);
 		}
 	}
 	return 0;
@@ -232,6 +244,21 @@ unmet_add(json_t *unmet, const char *type, const char *testcase,
 		json_object_set_new(u, "testcase", json_string(testcase));
 	json_object_set_new(u, "detail", json_string(detail));
 	json_array_append_new(unmet, u);
+}
+
+int
+crit_applies(const json_t *c, const char *project)
+{
+	const json_t *ps = json_object_get(c, "projects"), *p;
+	size_t i;
+
+	if (!ps)
+		return 1;
+	json_array_foreach(ps, i, p)
+		if (json_is_string(p) &&
+		    fnmatch(json_string_value(p), project, 0) == 0)
+			return 1;
+	return 0;
 }
 
 size_t

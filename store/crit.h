@@ -102,6 +102,12 @@ int crit_score(const int *pass, size_t n);
  * many there are.
  */
 #define CRIT_AFTER_MAX 16
+
+/*
+ * Does a stage of criteria c apply to project (its "projects" globs; no
+ * "projects": every project)?
+ */
+int crit_applies(const json_t *c, const char *project);
 size_t crit_afters(const json_t *c, const char **names, size_t max);
 
 /*

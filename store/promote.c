@@ -213,6 +213,13 @@ promote_decide(struct ctx *c, uint64_t art, const char *artkey,
 
 	snprintf(project, sizeof(project), "%.*s",
 	    (int)(strchr(artkey, '/') - artkey), artkey);
+	/* a stage for other projects: nothing to decide */
+	if (!crit_applies(json_object_get(srec, "criteria"), project)) {
+		*decision = json_pack("{s:b,s:[{s:s,s:s}],s:[]}", "promote", 0,
+		    "unmet", "type", "not-applicable", "detail", "the stage is "
+		    "for other projects (its \"projects\")", "evidence");
+		return *decision ? 0 : -ENOMEM;
+	}
 	in.layers[0] = json_object_get(srec, "criteria");
 	pcrit = txn_get_json(c, TAB_STAGE, key, txn_projcrit_key(key, project,
 	    stage));

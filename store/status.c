@@ -21,7 +21,7 @@ store_status(struct store *st, uint64_t art, json_t **out)
 {
 	struct stage_list l = { NULL, 0 };
 	json_t *stages = json_object(), *order = json_array();
-	char artkey[512];
+	char artkey[512], project[300];
 	struct ctx c = { st, NULL, NULL, time(NULL), 0 };
 	int rc;
 
@@ -32,10 +32,18 @@ store_status(struct store *st, uint64_t art, json_t **out)
 	rc = txn_stage_names(st, c.txn, &l);
 	if (rc == 0)
 		rc = txn_stage_order(&c, &l);
+	snprintf(project, sizeof(project), "%.*s",
+	    (int)(strchr(artkey, '/') - artkey), artkey);
 	for (size_t i = 0; rc == 0 && i < l.n; i++) {
-		json_t *p = txn_promo_rec(&c, l.names[i], artkey), *srec,
-		    *d = NULL;
+		json_t *p, *srec = txn_stage_rec(&c, l.names[i]), *d = NULL;
 
+		/* a stage for other projects is left out */
+		if (!srec || !crit_applies(json_object_get(srec, "criteria"),
+		    project)) {
+			json_decref(srec);
+			continue;
+		}
+		p = txn_promo_rec(&c, l.names[i], artkey);
 		json_array_append_new(order, json_string(l.names[i]));
 		if (p && !json_object_get(p, "revoked")) {
 			json_object_set_new(stages, l.names[i], json_pack(
@@ -44,7 +52,7 @@ store_status(struct store *st, uint64_t art, json_t **out)
 			    json_object_get(p, "cycle"), "criteria",
 			    json_object_get(p, "criteria"), "evidence",
 			    json_object_get(p, "evidence")));
-		} else if ((srec = txn_stage_rec(&c, l.names[i]))) {
+		} else {
 			rc = promote_decide(&c, art, artkey, l.names[i], srec,
 			    &d);
 			/* met on a manual stage: what is left is the step */
@@ -60,8 +68,8 @@ store_status(struct store *st, uint64_t art, json_t **out)
 				    json_pack("{s:b,s:O}", "promoted", 0,
 				    "unmet", json_object_get(d, "unmet")));
 			json_decref(d);
-			json_decref(srec);
 		}
+		json_decref(srec);
 		json_decref(p);
 	}
 	index_abort(c.txn);

@@ -248,6 +248,34 @@ test_after_several(void **state)
 	assert_true(promoted(e, "smoke"));
 }
 
+/* a stage for some projects: others are never promoted there nor shown it */
+static void
+test_stage_projects(void **state)
+{
+	struct store_env *e = *state;
+	json_t *s;
+
+	stage(e, "fuel-only", "{\"projects\": [\"fuel*\"], \"require\": "
+	    "[{\"testcase\": \"vping\"}]}");
+	stage(e, "ours", "{\"projects\": [\"compass\", \"ap*\"], "
+	    "\"require\": [{\"testcase\": \"vping\"}]}");
+	result(e, "vping", "PASS");
+	assert_false(promoted(e, "fuel-only"));
+	assert_true(promoted(e, "ours"));
+	assert_int_equal(store_status(e->st, e->art, &s), 0);
+	assert_null(json_object_get(json_object_get(s, "stages"), "fuel-only"));
+	assert_non_null(json_object_get(json_object_get(s, "stages"), "ours"));
+	assert_int_equal(json_array_size(json_object_get(s, "order")), 1);
+	json_decref(s);
+	/* an empty list or a non-name is refused */
+	{
+		const char *bad = "{\"projects\": []}";
+
+		assert_int_equal(store_criteria_set(e->st, "ours", bad,
+		    strlen(bad), &alice), -EINVAL);
+	}
+}
+
 /* approvals: two different people; the same one twice counts once */
 static void
 test_approvals(void **state)
@@ -462,6 +490,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_revoke_cascade, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_after_several, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_stage_projects, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_approvals, setup,
 		    teardown),
