@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "formats.h"
+#include "results.h"
 #include "stage_impl.h"
 
 
@@ -240,6 +241,35 @@ promote_decide(struct ctx *c, uint64_t art, const char *artkey,
 	if ((rc = index_scan(c->st->ix, c->txn, TAB_WAIVER, key, 8,
 	    gather_waiver, &g)) < 0)
 		goto out;
+	if (c->whatif) {
+		/* as if: its results recorded after the real ones, its
+		 * criteria in force, the waivers set aside */
+		const struct promote_whatif *w = c->whatif;
+
+		for (size_t k = 0; k < w->nruns; k++) {
+			struct crit_run *r;
+
+			if (g.nruns == g.caprun) {
+				size_t cap = g.caprun * 2 + 8;
+				struct crit_run *v = realloc(g.runs,
+				    cap * sizeof(*v));
+
+				if (!v) {
+					rc = -ENOMEM;
+					goto out;
+				}
+				g.runs = v;
+				g.caprun = cap;
+			}
+			r = &g.runs[g.nruns++];
+			*r = w->runs[k];
+			r->no = 1000000000 + k;
+		}
+		if (w->criteria)
+			in.layers[0] = w->criteria;
+		if (w->without_waivers)
+			g.nwaivers = 0;
+	}
 	in.runs = g.runs;
 	in.nruns = g.nruns;
 	in.approvals = g.approvals;
@@ -610,7 +640,7 @@ int
 promote_eval_in(struct store *st, MDB_txn *txn, uint64_t art,
     const char *artkey, const struct store_user *who, int64_t now)
 {
-	struct ctx c = { st, txn, who, now, 0 };
+	struct ctx c = { st, txn, who, now, 0, NULL };
 
 	return promote_eval_artifact(&c, art, artkey);
 }
@@ -814,4 +844,73 @@ out:
 	json_decref(self);
 	json_decref(srec);
 	return txn_finish(&c, rc);
+}
+
+/* -- what if ------------------------------------------------------------ */
+
+int
+store_what_if(struct store *st, uint64_t art, const char *stage,
+    const struct store_whatif *w, json_t **decision)
+{
+	struct promote_whatif pw = { NULL, 0, NULL, w->without_waivers };
+	struct ctx c = { st, NULL, NULL, w->now ? w->now : time(NULL), 0,
+	    &pw };
+	struct crit_run *runs = calloc(w->n + 1, sizeof(*runs));
+	json_t *keep = json_array(), *srec = NULL, *crit = NULL;
+	char artkey[512];
+	int rc;
+
+	*decision = NULL;
+	if (!runs || !keep) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if ((rc = store_artifact_key(st, art, artkey)) < 0)
+		goto out;
+	/* the results as the mount would record them, now */
+	for (size_t i = 0; i < w->n; i++) {
+		json_t *run;
+		const char *o;
+
+		if ((rc = result_parse(w->names[i], w->texts[i], w->lens[i],
+		    &run)) < 0) {
+			store_prefixerr(rc, "what if: %s", w->names[i]);
+			goto out;
+		}
+		json_array_append_new(keep, run);
+		o = json_string_value(json_object_get(run, "outcome"));
+		runs[i].testcase = json_string_value(json_object_get(run,
+		    "testcase"));
+		runs[i].pass = o && strcmp(o, "PASS") == 0;
+		runs[i].time = c.now;
+		runs[i].pod = json_string_value(json_object_get(run, "pod"));
+		runs[i].installer = json_string_value(json_object_get(run,
+		    "installer"));
+		runs[i].scenario = json_string_value(json_object_get(run,
+		    "scenario"));
+		runs[i].platform = json_string_value(json_object_get(run,
+		    "platform"));
+	}
+	pw.runs = runs;
+	pw.nruns = w->n;
+	if (w->criteria && (rc = crit_parse(w->criteria, w->clen,
+	    &crit)) < 0) {
+		store_prefixerr(rc, "what if: criteria");
+		goto out;
+	}
+	pw.criteria = crit;
+	/* a reader's transaction, never committed: nothing is recorded */
+	if ((rc = index_begin(st->ix, 1, &c.txn)) < 0)
+		goto out;
+	if (!(srec = txn_stage_rec(&c, stage)))
+		rc = store_seterr(-ENOENT, "stage '%s' does not exist", stage);
+	else
+		rc = promote_decide(&c, art, artkey, stage, srec, decision);
+	index_abort(c.txn);
+out:
+	json_decref(srec);
+	json_decref(crit);
+	json_decref(keep);
+	free(runs);
+	return rc;
 }

@@ -416,7 +416,7 @@ participants(struct ctx *c, const char *release, struct part_list *l)
 int
 store_release_status(struct store *st, const char *release, json_t **out)
 {
-	struct ctx c = { st, NULL, NULL, time(NULL), 0 };
+	struct ctx c = { st, NULL, NULL, time(NULL), 0, NULL };
 	struct part_list l = { NULL, 0, 0 };
 	json_t *rec = NULL, *parts = json_object(), *rel;
 	int rc;
@@ -701,7 +701,7 @@ release_freeze_due(struct store *st)
 int
 release_frozen(struct store *st, const char *release)
 {
-	struct ctx c = { st, NULL, NULL, 0, 0 };
+	struct ctx c = { st, NULL, NULL, 0, 0, NULL };
 	json_t *rec;
 	int rc;
 

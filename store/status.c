@@ -22,7 +22,7 @@ store_status(struct store *st, uint64_t art, json_t **out)
 	struct stage_list l = { NULL, 0 };
 	json_t *stages = json_object(), *order = json_array();
 	char artkey[512], project[300];
-	struct ctx c = { st, NULL, NULL, time(NULL), 0 };
+	struct ctx c = { st, NULL, NULL, time(NULL), 0, NULL };
 	int rc;
 
 	if ((rc = store_artifact_key(st, art, artkey)) < 0)

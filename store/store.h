@@ -266,6 +266,26 @@ int store_approve(struct store *st, uint64_t art, const char *stage,
     const char *reason, size_t len, const struct store_user *who);
 
 /*
+ * What if: the decision for art in stage as if the n result files (names,
+ * texts, lens: as results/ takes them) had been recorded at now (0: now),
+ * criteria (clen bytes; NULL: as they are) were the stage's, and, with
+ * without_waivers, no waiver counted.  The evaluator of the real path, in
+ * a reader's transaction: nothing is recorded anywhere.  *decision:
+ * {"promote", "unmet", "evidence"}.
+ */
+struct store_whatif {
+	const char **names, **texts;
+	const size_t *lens;
+	size_t n;
+	const char *criteria;
+	size_t clen;
+	int without_waivers;
+	int64_t now;
+};
+int store_what_if(struct store *st, uint64_t art, const char *stage,
+    const struct store_whatif *w, json_t **decision);
+
+/*
  * rm approvals/<stage>: withdraw who's own approval of art for stage, or
  * user's (a manager's step); -ENOENT when there is none.  Evaluation runs
  * again; a promotion already made stays until it is revoked.

@@ -17,6 +17,16 @@ struct ctx {
 	const struct store_user *who;
 	int64_t now;
 	int depth;
+	/* an evaluation as if (store_what_if): more runs, other criteria */
+	const struct promote_whatif *whatif;
+};
+
+/* What store_what_if adds to an evaluation (promote.c reads it). */
+struct promote_whatif {
+	const struct crit_run *runs;	/* as if recorded now */
+	size_t nruns;
+	json_t *criteria;		/* the stage's, or NULL: as they are */
+	int without_waivers;
 };
 
 /*

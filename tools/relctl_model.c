@@ -180,6 +180,102 @@ stage_status(struct store *st, uint64_t ino, const char *stage, json_t **s,
 	return rc;
 }
 
+/*
+ * relctl why STORE P V STAGE --with FILE... [--criteria FILE]
+ * [--without-waivers] [--now ISO]: the decision as if; nothing recorded.
+ * Exit 0 when it would be promoted, 1 when not, 2 on an error.
+ */
+static int
+why_what_if(int argc, char **argv)
+{
+	struct store_whatif w = { 0 };
+	const char **names = calloc((size_t)argc, sizeof(*names));
+	char **texts = calloc((size_t)argc, sizeof(*texts)), *crit = NULL;
+	size_t *lens = calloc((size_t)argc, sizeof(*lens));
+	json_t *d = NULL, *u;
+	struct store *st = NULL;
+	char label[400];
+	uint64_t ino;
+	size_t i;
+	int rc = 0, with = 0, promote;
+
+	if (!names || !texts || !lens) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int a = 5; rc == 0 && a < argc; a++) {
+		if (strcmp(argv[a], "--with") == 0) {
+			with = 1;
+		} else if (strcmp(argv[a], "--criteria") == 0 && a + 1 < argc) {
+			with = 0;
+			rc = read_arg_file(argv[++a], &crit, &w.clen);
+			w.criteria = crit;
+		} else if (strcmp(argv[a], "--without-waivers") == 0) {
+			with = 0;
+			w.without_waivers = 1;
+		} else if (strcmp(argv[a], "--now") == 0 && a + 1 < argc) {
+			with = 0;
+			if ((w.now = time_parse_iso(argv[++a])) <= 0)
+				rc = store_seterr(-EINVAL, "--now takes an "
+				    "ISO-8601 UTC time (2026-11-28T10:00:00Z)");
+		} else if (with && argv[a][0] != '-') {
+			const char *base = strrchr(argv[a], '/');
+
+			names[w.n] = base ? base + 1 : argv[a];
+			rc = read_arg_file(argv[a], &texts[w.n], &lens[w.n]);
+			if (rc == 0)
+				w.n++;
+		} else {
+			fprintf(stderr, "relctl: why: unknown option '%s'\n",
+			    argv[a]);
+			rc = -EINVAL;
+			goto out;
+		}
+	}
+	w.names = names;
+	w.texts = (const char **)texts;
+	w.lens = lens;
+	if (rc < 0)
+		goto fail;
+	if (relctl_open_store(argv[1], &st)) {
+		rc = -EIO;
+		goto out;
+	}
+	if ((rc = artifact_ino(st, argv[2], argv[3], &ino)) < 0 ||
+	    (rc = store_what_if(st, ino, argv[4], &w, &d)) < 0)
+		goto fail;
+	promote = json_is_true(json_object_get(d, "promote"));
+	if (relctl_json_out) {
+		json_dumpf(d, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		putchar('\n');
+	} else if (promote) {
+		printf("%s %s would be promoted to %s (nothing was recorded)\n",
+		    argv[2], argv[3], argv[4]);
+	} else {
+		printf("%s %s would not be promoted to %s (nothing was "
+		    "recorded):\n", argv[2], argv[3], argv[4]);
+		json_array_foreach(json_object_get(d, "unmet"), i, u)
+			printf("  %s: %s\n", crit_unmet_label(u, "testcase",
+			    label, sizeof(label)), json_string_value(
+			    json_object_get(u, "detail")));
+	}
+	rc = promote ? 0 : 1;
+	goto out;
+fail:
+	relctl_fail(rc);
+	rc = 2;
+out:
+	for (int k = 0; texts && k < argc; k++)
+		free(texts[k]);
+	free(texts);
+	free(names);
+	free(lens);
+	free(crit);
+	json_decref(d);
+	store_close(st);
+	return rc < 0 ? 2 : rc;
+}
+
 int
 cmd_why(int argc, char **argv)
 {
@@ -188,6 +284,8 @@ cmd_why(int argc, char **argv)
 	uint64_t ino;
 	int rc, promoted;
 
+	if (argc > 5)
+		return why_what_if(argc, argv);
 	if (argc != 5) {
 		return RELCTL_USAGE;
 	}

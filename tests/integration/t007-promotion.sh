@@ -212,6 +212,30 @@ check_eq "relctl approve --withdraw --user" "approval withdrawn" \
 check "a promotion made stays until revoked" test -L "$S/signed/fuel/8"
 check_refused "withdrawn twice" "relctl: $(id -un) has no approval of fuel/8 for signed" \
 	"$RELCTL" approve --withdraw "$STORE" fuel 8 signed
+# what if: relctl why --with/--criteria/--without-waivers/--now decides as
+# if, and records nothing
+"$RELCTL" publish "$STORE" "$SRC" --project fuel --version 9 >/dev/null
+echo PASS >"$T/vping_ssh"; echo PASS >"$T/tempest_smoke"
+echo '{"require": [{"testcase": "nothing"}]}' >"$T/other.json"
+snap() {
+	settle
+	(find "$MNT/artifacts/fuel/9" | sort; "$RELCTL" --json ledger "$STORE";
+	 git --git-dir="$STORE/ledger.git" rev-parse --all; "$RELCTL" events "$STORE" | wc -l)
+}
+snap >"$T/before.whatif"
+check_exit "why --with: would be promoted, exit 0" 0 "$RELCTL" why "$STORE" fuel 9 gated --with "$T/vping_ssh" "$T/tempest_smoke"
+check_eq "and says so" "fuel 9 would be promoted to gated (nothing was recorded)" "$(cat "$T/out")"
+check_exit "why --with one of two: exit 1" 1 "$RELCTL" why "$STORE" fuel 9 gated --with "$T/vping_ssh"
+check_eq "with the reason" "fuel 9 would not be promoted to gated (nothing was recorded):
+  result-missing tempest_smoke: no run of tempest_smoke counts for this rule" "$(cat "$T/out")"
+check_exit "why --criteria: other criteria" 1 "$RELCTL" why "$STORE" fuel 9 gated --with "$T/vping_ssh" "$T/tempest_smoke" --criteria "$T/other.json"
+check_exit "why --json --with" 0 "$RELCTL" --json why "$STORE" fuel 9 gated --with "$T/vping_ssh" "$T/tempest_smoke" --now 2027-01-01T00:00:00Z
+check_eq "prints the decision" true "$(jq .promote "$T/out")"
+check_exit "a result that is no result is 2" 2 "$RELCTL" why "$STORE" fuel 9 gated --with "$T/other.json"
+snap >"$T/after.whatif"
+check "nothing recorded: runs, ledger, refs, events" cmp "$T/before.whatif" "$T/after.whatif"
+check_gone "and not promoted" "$S/gated/fuel/9"
+
 # a revoke goes on down the stages that come after it
 mkdir "$S/final"
 echo '{"after": "gated", "require": [{"testcase": "vping_ssh"}]}' >"$S/final/criteria.json"
