@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "formats.h"
-#include "results.h"
 #include "stage_impl.h"
 
 
@@ -278,7 +277,8 @@ promote_decide(struct ctx *c, uint64_t art, const char *artkey,
 	in.nwaivers = g.nwaivers;
 	in.hold = json_string_value(json_object_get(srec, "hold"));
 	self = txn_promo_rec(c, stage, artkey);
-	in.revoked = self && json_object_get(self, "revoked") != NULL;
+	in.revoked = self && json_object_get(self, "revoked") != NULL &&
+	    !(c->whatif && c->whatif->ignore_revoked);
 	{
 		const char *names[CRIT_AFTER_MAX];
 		size_t n = txn_stage_afters(srec, names, CRIT_AFTER_MAX);
@@ -645,159 +645,6 @@ promote_eval_in(struct store *st, MDB_txn *txn, uint64_t art,
 	return promote_eval_artifact(&c, art, artkey);
 }
 
-/*
- * Revoke (or restore) one promotion in c's change: its record, its links,
- * its ledger file and its event.  why: the reason a cascade gives.
- */
-static int
-revoke_in(struct ctx *c, const char *stage, const char *project,
-    const char *version, int revoke, const char *why)
-{
-	struct store *st = c->st;
-	char artkey[600], key[800], lpath[1200], *text = NULL;
-	json_t *rec = NULL, *files = json_array();
-	uint64_t sdir, pdir;
-	size_t len;
-	int rc;
-
-	snprintf(artkey, sizeof(artkey), "%s/%s", project, version);
-	rec = txn_promo_rec(c, stage, artkey);
-	if (!rec || (revoke && json_object_get(rec, "revoked")) ||
-	    (!revoke && !json_object_get(rec, "revoked"))) {
-		rc = store_seterr(-ENOENT, "%s %s is not %s %s", project,
-		    version,
-		    revoke ? "promoted to" : "revoked from", stage);
-		goto out;
-	}
-	if (revoke) {
-		json_t *r = json_object();
-
-		txn_who_json(r, "revoked", c->who, c->now);
-		if (why)
-			json_object_set_new(r, "reason", json_string(why));
-		json_object_set_new(rec, "revoked", r);
-	} else {
-		json_object_del(rec, "revoked");
-		txn_who_json(rec, "restored", c->who, c->now);
-	}
-	if ((rc = txn_put_json(c, TAB_PROMO, key, txn_promo_key(key, stage,
-	    artkey), rec)) < 0 || (rc = txn_stage_dir(c, stage, &sdir)) < 0 ||
-	    (rc = index_lookup(st->ix, c->txn, sdir, project, &pdir)) < 0)
-		goto out;
-	if (revoke) {
-		if ((rc = index_unlink(st->ix, c->txn, pdir, version)) < 0 &&
-		    rc != -ENOENT)
-			goto out;
-		rc = txn_touch_dir(c, pdir, 0);
-	} else {
-		char target[700];
-
-		snprintf(target, sizeof(target), "../../../artifacts/%s",
-		    artkey);
-		rc = txn_put_link(c, pdir, version, target);
-	}
-	if (rc < 0 || (rc = promote_update_latest(c, stage, project,
-	    pdir)) < 0 ||
-	    (rc = members_link_update(c, json_string_value(json_object_get(
-	    rec, "scenario")), stage, project)) < 0)
-		goto out;
-	text = txn_json_text(rec, &len);
-	snprintf(lpath, sizeof(lpath), "promotions/%s/%s.json", stage, artkey);
-	txn_add_data(files, lpath, text, len);
-	snprintf(lpath, sizeof(lpath), "%s %s %s %s%s%s%s", revoke ? "revoke" :
-	    "restore", project, version, stage, why ? " (" : "",
-	    why ? why : "", why ? ")" : "");
-	if ((rc = outbox_queue(st, c->txn, c->who, c->now, lpath, files)) < 0)
-		goto out;
-	{
-		json_t *ev = why ? json_pack("{s:s}", "reason", why) : NULL;
-
-		rc = txn_stage_event(c, revoke ? "revoked" : "restored", stage,
-		    artkey, ev);
-		json_decref(ev);
-	}
-out:
-	free(text);
-	json_decref(rec);
-	json_decref(files);
-	return rc;
-}
-
-/*
- * A revoke from stage goes on down the stages that come after it: each
- * that holds the artifact loses it too, "revoked from <stage>".
- */
-static int
-revoke_after(struct ctx *c, const char *stage, const char *project,
-    const char *version, const char *from, int depth)
-{
-	struct stage_list l = { NULL, 0 };
-	char why[400], artkey[600];
-	int rc;
-
-	if (depth > 32)
-		return 0;
-	snprintf(why, sizeof(why), "revoked from %s", from);
-	snprintf(artkey, sizeof(artkey), "%s/%s", project, version);
-	rc = txn_stage_names(c->st, c->txn, &l);
-	for (size_t i = 0; rc == 0 && i < l.n; i++) {
-		json_t *t = txn_stage_rec(c, l.names[i]), *p;
-
-		if (txn_stage_is_after(t, stage) &&
-		    (p = txn_promo_rec(c, l.names[i], artkey))) {
-			if (!json_object_get(p, "revoked") &&
-			    (rc = revoke_in(c, l.names[i], project, version, 1,
-			    why)) == 0)
-				rc = revoke_after(c, l.names[i], project,
-				    version, from, depth + 1);
-			json_decref(p);
-		}
-		json_decref(t);
-	}
-	txn_stage_list_free(&l);
-	return rc;
-}
-
-static int
-set_revoked(struct store *st, const char *stage, const char *project,
-    const char *version, int revoke, const struct store_user *who)
-{
-	char artkey[600];
-	struct art_rec ar;
-	struct ctx c;
-	int rc;
-
-	if ((rc = store_may(st, who, STORE_ROLE_MANAGER, revoke ?
-	    "revoking a promotion" : "restoring a promotion")) < 0)
-		return rc;
-	snprintf(artkey, sizeof(artkey), "%s/%s", project, version);
-	if ((rc = txn_begin(&c, st, who)) < 0)
-		return rc;
-	rc = revoke_in(&c, stage, project, version, revoke, NULL);
-	/* revoked: from every stage after it too, in the same change */
-	if (rc == 0 && revoke)
-		rc = revoke_after(&c, stage, project, version, stage, 0);
-	/* restored: it may be promoted again at once */
-	if (rc == 0 && !revoke && index_get(st->ix, c.txn, TAB_ARTIFACT,
-	    artkey, &ar, sizeof(ar)) == 0)
-		rc = promote_eval_stage(&c, ar.ino, artkey, stage, NULL);
-	return txn_finish(&c, rc);
-}
-
-int
-store_revoke(struct store *st, const char *stage, const char *project,
-    const char *version, const struct store_user *who)
-{
-	return set_revoked(st, stage, project, version, 1, who);
-}
-
-int
-store_restore(struct store *st, const char *stage, const char *project,
-    const char *version, const struct store_user *who)
-{
-	return set_revoked(st, stage, project, version, 0, who);
-}
-
 int
 store_promote(struct store *st, const char *stage, const char *project,
     const char *version, const struct store_user *who)
@@ -844,73 +691,4 @@ out:
 	json_decref(self);
 	json_decref(srec);
 	return txn_finish(&c, rc);
-}
-
-/* -- what if ------------------------------------------------------------ */
-
-int
-store_what_if(struct store *st, uint64_t art, const char *stage,
-    const struct store_whatif *w, json_t **decision)
-{
-	struct promote_whatif pw = { NULL, 0, NULL, w->without_waivers };
-	struct ctx c = { st, NULL, NULL, w->now ? w->now : time(NULL), 0,
-	    &pw };
-	struct crit_run *runs = calloc(w->n + 1, sizeof(*runs));
-	json_t *keep = json_array(), *srec = NULL, *crit = NULL;
-	char artkey[512];
-	int rc;
-
-	*decision = NULL;
-	if (!runs || !keep) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	if ((rc = store_artifact_key(st, art, artkey)) < 0)
-		goto out;
-	/* the results as the mount would record them, now */
-	for (size_t i = 0; i < w->n; i++) {
-		json_t *run;
-		const char *o;
-
-		if ((rc = result_parse(w->names[i], w->texts[i], w->lens[i],
-		    &run)) < 0) {
-			store_prefixerr(rc, "what if: %s", w->names[i]);
-			goto out;
-		}
-		json_array_append_new(keep, run);
-		o = json_string_value(json_object_get(run, "outcome"));
-		runs[i].testcase = json_string_value(json_object_get(run,
-		    "testcase"));
-		runs[i].pass = o && strcmp(o, "PASS") == 0;
-		runs[i].time = c.now;
-		runs[i].pod = json_string_value(json_object_get(run, "pod"));
-		runs[i].installer = json_string_value(json_object_get(run,
-		    "installer"));
-		runs[i].scenario = json_string_value(json_object_get(run,
-		    "scenario"));
-		runs[i].platform = json_string_value(json_object_get(run,
-		    "platform"));
-	}
-	pw.runs = runs;
-	pw.nruns = w->n;
-	if (w->criteria && (rc = crit_parse(w->criteria, w->clen,
-	    &crit)) < 0) {
-		store_prefixerr(rc, "what if: criteria");
-		goto out;
-	}
-	pw.criteria = crit;
-	/* a reader's transaction, never committed: nothing is recorded */
-	if ((rc = index_begin(st->ix, 1, &c.txn)) < 0)
-		goto out;
-	if (!(srec = txn_stage_rec(&c, stage)))
-		rc = store_seterr(-ENOENT, "stage '%s' does not exist", stage);
-	else
-		rc = promote_decide(&c, art, artkey, stage, srec, decision);
-	index_abort(c.txn);
-out:
-	json_decref(srec);
-	json_decref(crit);
-	json_decref(keep);
-	free(runs);
-	return rc;
 }

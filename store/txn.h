@@ -27,6 +27,7 @@ struct promote_whatif {
 	size_t nruns;
 	json_t *criteria;		/* the stage's, or NULL: as they are */
 	int without_waivers;
+	int ignore_revoked;		/* decide as if it was never revoked */
 };
 
 /*

@@ -215,6 +215,13 @@ test_revoke_cascade(void **state)
 	    &alice), 0);
 	assert_true(promoted(e, "weekly"));
 	assert_false(promoted(e, "daily"));
+	assert_false(promoted(e, "ga"));
+	/* restore daily: what its revoke took further down is evaluated
+	 * again, and comes back where its criteria are met */
+	assert_int_equal(store_restore(e->st, "daily", "apex", "1.0", &alice),
+	    0);
+	assert_true(promoted(e, "daily"));
+	assert_true(promoted(e, "ga"));
 }
 
 /* a stage after several: every one must hold it (fork and join) */
