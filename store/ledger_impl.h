@@ -54,4 +54,20 @@ int ledger_head_commit(struct ledger *lg, git_commit **out);
 /* Forget a batch: its objects in memory, its pending tags. */
 void ledger_batch_free(struct ledger *lg);
 
+/* ledger_write.c, for ledger_layout.c: */
+/* Keep an object the batch wrote, for its pack. */
+int ledger_batch_keep(struct ledger *lg, const git_oid *oid);
+/* Commit the batch's open commit (tags on it); nothing when it is empty. */
+int ledger_group_flush(struct ledger *lg, const struct ledger_tag *tags,
+    size_t ntags);
+/* The commit and tree a new commit goes on (the batch's tip, or HEAD's). */
+int ledger_group_base(struct ledger *lg, git_commit **parent,
+    git_tree **base);
+/* A commit of tree on the batch's tip as who; tags go on it. */
+int ledger_commit_tree(struct ledger *lg, git_commit *parent, git_tree *tree,
+    const struct store_user *who, int64_t when, const char *msg,
+    const struct ledger_tag *tags, size_t ntags);
+/* The end of a batch a call began for itself: written, or dropped (rc). */
+int ledger_own_batch_end(struct ledger *lg, int rc);
+
 #endif
