@@ -40,9 +40,12 @@ check_eq "the relfs log says so" 1 "$(grep -c 'ledger: moved to layout 2' "$STOR
 check "git fsck is clean" G fsck --strict
 # what the version before this change showed of the fixture, by the same
 # snapshot (tests/fixtures/store-format1.snap)
+# (statuses are computed when read, and this version adds to them: the
+# pipeline's "order"; everything else is compared byte for byte)
 snapshot >"$T/moved.snap"
+unstatus() { grep -v '/status\(\.json\)\?\( \|$\)' "$1"; }
 check "the mount shows the tree the old version showed, byte for byte" \
-	cmp "${FIXTURE%.tar.gz}.snap" "$T/moved.snap"
+	cmp <(unstatus "${FIXTURE%.tar.gz}.snap") <(unstatus "$T/moved.snap")
 check "with its runs" grep -q '^./artifacts/fuel/9.0.1/runs/vping_ssh/000002.json f 444' "$T/moved.snap"
 check_eq "verify is clean" "verify: ok" "$("$RELCTL" verify "$STORE" | tail -1)"
 "$RELCTL" ledger --sync "$STORE" >/dev/null
