@@ -218,7 +218,8 @@ promote_decide(struct ctx *c, uint64_t art, const char *artkey,
 		*decision = json_pack("{s:b,s:[{s:s,s:s}],s:[]}", "promote", 0,
 		    "unmet", "type", "not-applicable", "detail", "the stage is "
 		    "for other projects (its \"projects\")", "evidence");
-		return *decision ? 0 : -ENOMEM;
+		rc = *decision ? 0 : -ENOMEM;
+		goto out;
 	}
 	in.layers[0] = json_object_get(srec, "criteria");
 	pcrit = txn_get_json(c, TAB_STAGE, key, txn_projcrit_key(key, project,
