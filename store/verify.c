@@ -266,14 +266,21 @@ store_verify(struct store *st, store_report_fn report, void *arg,
 	    NULL, 0, 0, NULL };
 	char lpath[4200], why[512] = "", *fsck = NULL;
 	struct ledger_fsck fsck_run;
-	int rc, started;
+	int rc, started, locked;
 
-	/* git fsck runs on the other core while the index is checked */
+	/*
+	 * git fsck runs on the other core while the index is checked, once
+	 * the queue is written (during a write it can see a new tag's ref
+	 * before the object it listed: "missing tag")
+	 */
+	rc = verify_begin(&v);
 	snprintf(lpath, sizeof(lpath), "%s/ledger.git", st->path);
+	/* and no one writes the ledger while it reads (the daemon waits) */
+	locked = flock(st->lockfd, LOCK_EX) == 0;
 	started = ledger_fsck_start(lpath, &fsck_run) == 0;
 	if (!started)
 		snprintf(why, sizeof(why), "%s", store_errmsg());
-	if ((rc = verify_begin(&v)) < 0)
+	if (rc < 0)
 		goto out;
 	rc = index_iter(st->ix, v.txn, TAB_ARTIFACT, verify_artifact, &v);
 	if (rc == 0)
@@ -311,6 +318,8 @@ out:
 		if (rc < 0)
 			store_seterr(rc, "%s", keep);
 	}
+	if (locked)
+		flock(st->lockfd, LOCK_UN);
 	free(fsck);
 	json_decref(v.checked);
 	json_decref(v.in_index);
