@@ -63,14 +63,38 @@ approval_changed(struct ctx *c, json_t *files, const char *msg,
 	return promote_eval_stage(c, art, artkey, stage, NULL);
 }
 
+/*
+ * approvals/<stage> of art shows the approvals left (prefix: their keys'
+ * common part), one line each; with none, it goes.
+ */
+static int
+approvals_show(struct ctx *c, uint64_t art, const char *stage,
+    const char *prefix, size_t plen)
+{
+	struct approvals_text t = { NULL, 0, 0 };
+	uint64_t adir;
+	int rc;
+
+	if ((rc = index_scan(c->st->ix, c->txn, TAB_APPROVAL, prefix, plen,
+	    approval_line, &t)) < 0 || (rc = index_lookup(c->st->ix, c->txn,
+	    art, "approvals", &adir)) < 0)
+		goto out;
+	if (t.len)
+		rc = txn_put_text(c, adir, stage, t.buf, t.len, 0);
+	else if ((rc = index_unlink(c->st->ix, c->txn, adir, stage)) == 0)
+		rc = txn_touch_dir(c, adir, 0);
+out:
+	free(t.buf);
+	return rc;
+}
+
 int
 store_approve(struct store *st, uint64_t art, const char *stage,
     const char *reason, size_t len, const struct store_user *who)
 {
 	char artkey[512], key[800], lpath[1200];
-	struct approvals_text t = { NULL, 0, 0 };
 	json_t *srec = NULL, *rec = NULL, *files = NULL;
-	uint64_t be = htobe64(art), adir;
+	uint64_t be = htobe64(art);
 	uint32_t uid = htobe32((uint32_t)who->uid);
 	char *why = NULL, *text = NULL;
 	size_t klen, tlen;
@@ -104,11 +128,7 @@ store_approve(struct store *st, uint64_t art, const char *stage,
 	klen = 8 + (size_t)snprintf(key + 8, 300, "%s", stage) + 1;
 	memcpy(key + klen, &uid, 4);
 	if ((rc = txn_put_json(&c, TAB_APPROVAL, key, klen + 4, rec)) < 0 ||
-	    (rc = index_scan(st->ix, c.txn, TAB_APPROVAL, key, klen,
-	    approval_line, &t)) < 0 ||
-	    (rc = index_lookup(st->ix, c.txn, art, "approvals", &adir)) < 0 ||
-	    (rc = txn_put_text(&c, adir, stage, t.buf ? t.buf : "", t.len,
-	    0)) < 0)
+	    (rc = approvals_show(&c, art, stage, key, klen)) < 0)
 		goto out;
 	text = txn_json_text(rec, &tlen);
 	snprintf(lpath, sizeof(lpath), "approvals/%s/%s/%s.json", artkey,
@@ -118,7 +138,6 @@ store_approve(struct store *st, uint64_t art, const char *stage,
 	rc = approval_changed(&c, files, lpath, "approval.added", stage, art,
 	    artkey, NULL);
 out:
-	free(t.buf);
 	free(why);
 	free(text);
 	json_decref(rec);
@@ -213,9 +232,8 @@ store_approval_withdraw(struct store *st, uint64_t art, const char *stage,
     const char *user, const struct store_user *who)
 {
 	char artkey[512], key[800], lpath[1200], name[64];
-	struct approvals_text t = { NULL, 0, 0 };
 	json_t *files = NULL, *rec = NULL;
-	uint64_t be = htobe64(art), adir;
+	uint64_t be = htobe64(art);
 	uint32_t uid;
 	size_t klen;
 	struct ctx c;
@@ -253,15 +271,7 @@ store_approval_withdraw(struct store *st, uint64_t art, const char *stage,
 		rc = store_seterr(-ENOENT, "%s has no approval of %s for %s",
 		    name, artkey, stage);
 	/* approvals/<stage> shows who is left, or goes */
-	if (rc < 0 || (rc = index_scan(st->ix, c.txn, TAB_APPROVAL, key, klen,
-	    approval_line, &t)) < 0 || (rc = index_lookup(st->ix, c.txn, art,
-	    "approvals", &adir)) < 0)
-		goto out;
-	if (t.len)
-		rc = txn_put_text(&c, adir, stage, t.buf, t.len, 0);
-	else if ((rc = index_unlink(st->ix, c.txn, adir, stage)) == 0)
-		rc = txn_touch_dir(&c, adir, 0);
-	if (rc < 0)
+	if (rc < 0 || (rc = approvals_show(&c, art, stage, key, klen)) < 0)
 		goto out;
 	snprintf(lpath, sizeof(lpath), "approvals/%s/%s/%s.json", artkey,
 	    stage, name);
@@ -273,7 +283,6 @@ store_approval_withdraw(struct store *st, uint64_t art, const char *stage,
 	rc = approval_changed(&c, files, lpath, "approval.withdrawn", stage,
 	    art, artkey, rec);
 out:
-	free(t.buf);
 	json_decref(rec);
 	json_decref(files);
 	return txn_finish(&c, rc);

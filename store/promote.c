@@ -205,7 +205,7 @@ promote_decide(struct ctx *c, uint64_t art, const char *artkey,
 	struct gather g = { json_array(), NULL, 0, 0, NULL, 0, NULL, 0 };
 	struct crit_input in = { 0 };
 	char key[800], project[300], scenario[NAME_MAX + 1] = "";
-	json_t *pcrit = NULL, *prev = NULL, *self = NULL;
+	json_t *pcrit = NULL, *self = NULL;
 	json_t *scrit = NULL;
 	uint64_t be = htobe64(art);
 	size_t klen;
@@ -316,7 +316,6 @@ promote_decide(struct ctx *c, uint64_t art, const char *artkey,
 		    json_integer(crit_next_wakeup(&in)));
 out:
 	json_decref(self);
-	json_decref(prev);
 	json_decref(pcrit);
 	json_decref(scrit);
 	promote_gather_free(&g);

@@ -90,25 +90,32 @@ int
 store_status_text(struct store *st, uint64_t art, int as_json, char **buf,
     size_t *len)
 {
-	char label[400];
-	json_t *s, *v, *o;
-	const char *stage;
-	size_t k;
-	FILE *f;
+	json_t *s;
 	int rc;
 
 	if ((rc = store_status(st, art, &s)) < 0)
 		return rc;
+	rc = store_status_render(s, as_json, buf, len);
+	json_decref(s);
+	return rc;
+}
+
+int
+store_status_render(json_t *s, int as_json, char **buf, size_t *len)
+{
+	char label[400];
+	json_t *v, *o;
+	const char *stage;
+	size_t k;
+	FILE *f;
+
 	if (as_json) {
 		*buf = txn_json_text(s, len);
-		json_decref(s);
 		return *buf ? 0 : -ENOMEM;
 	}
 	f = open_memstream(buf, len);
-	if (!f) {
-		json_decref(s);
+	if (!f)
 		return -ENOMEM;
-	}
 	fprintf(f, "%s\n", json_string_value(json_object_get(s, "artifact")));
 	if (json_object_size(json_object_get(s, "stages")) == 0)
 		fprintf(f, "  no stages yet\n");
@@ -135,7 +142,6 @@ store_status_text(struct store *st, uint64_t art, int as_json, char **buf,
 			    json_string_value(json_object_get(u, "detail")));
 	}
 	fclose(f);
-	json_decref(s);
 	return 0;
 }
 

@@ -339,6 +339,8 @@ int store_wake(struct store *st, int64_t *next);
 int store_status(struct store *st, uint64_t art, json_t **out);
 int store_status_text(struct store *st, uint64_t art, int as_json,
     char **buf, size_t *len);
+/* The text (or JSON) of a status store_status gave. */
+int store_status_render(json_t *s, int as_json, char **buf, size_t *len);
 
 /* -- pinned dependencies (fetch.c) ----------------------------------- */
 

@@ -122,17 +122,17 @@ cmd_status(int argc, char **argv)
 	if (relctl_open_store(argv[1], &st))
 		return 1;
 	rc = artifact_ino(st, argv[2], argv[3], &ino);
-	if (rc == 0)
-		rc = store_status_text(st, ino, relctl_json_out, &buf, &len);
-	if (rc == 0)
-		fwrite(buf, 1, len, stdout);
-	free(buf);
+	/* one evaluation: the text, and how many stages lack it */
 	if (rc == 0 && (rc = store_status(st, ino, &s)) == 0) {
+		if ((rc = store_status_render(s, relctl_json_out, &buf,
+		    &len)) == 0)
+			fwrite(buf, 1, len, stdout);
 		json_object_foreach(json_object_get(s, "stages"), stage, v)
 			if (!json_is_true(json_object_get(v, "promoted")))
 				unpromoted++;
 		json_decref(s);
 	}
+	free(buf);
 	/* exit 1 too when a stage has not taken it (the README says so) */
 	rc = relctl_done(st, rc, NULL);
 	return rc ? rc : unpromoted ? 1 : 0;
