@@ -33,6 +33,13 @@ attr_route(struct fs *fs, fuse_ino_t *ino)
 void
 attr_node(struct fs *fs, uint64_t ino, const struct node *n, struct stat *st)
 {
+	attr_node_in(fs, fs->st, ino, n, st);
+}
+
+void
+attr_node_in(struct fs *fs, struct store *from, uint64_t ino,
+    const struct node *n, struct stat *st)
+{
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
 	st->st_nlink = n->nlink;
@@ -54,7 +61,7 @@ attr_node(struct fs *fs, uint64_t ino, const struct node *n, struct stat *st)
 	if (store_node_is_dynamic(n) && n->size == 0) {
 		uint64_t len = 0;
 
-		if (store_dynamic_size(fs->st, ino, n, &len) == 0) {
+		if (store_dynamic_size(from, ino, n, &len) == 0) {
 			st->st_size = (off_t)len;
 			st->st_blocks = (blkcnt_t)((len + 511) / 512);
 		}
@@ -70,7 +77,8 @@ attr_node(struct fs *fs, uint64_t ino, const struct node *n, struct stat *st)
 		st->st_mode = S_IFDIR | 0555;
 		break;
 	case NODE_INCOMING:
-		if (inc_stat(&fs->root, st) == 0)
+		/* the staging area as it is (a view's: as its index says) */
+		if (from == fs->st && inc_stat(&fs->root, st) == 0)
 			st->st_ino = ino;
 		st->st_mode = S_IFDIR | 0555;
 		break;
@@ -86,7 +94,7 @@ attr_node(struct fs *fs, uint64_t ino, const struct node *n, struct stat *st)
 	{
 		struct store_access a;
 
-		store_node_access(fs->st, ino, n, &a);
+		store_node_access(from, ino, n, &a);
 		st->st_uid = a.uid;
 		st->st_gid = a.gid;
 		if (a.wbits)

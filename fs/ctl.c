@@ -137,15 +137,14 @@ ctl_release(struct fs *fs, int fd)
 }
 
 int
-status_open(fuse_req_t req, uint64_t ino, const struct node *n,
-    struct fuse_file_info *fi)
+status_open(fuse_req_t req, struct store *st, uint64_t ino,
+    const struct node *n, struct fuse_file_info *fi)
 {
-	struct fs *fs = FS(req);
 	char *buf = NULL;
 	size_t len = 0;
 	int rc, fd;
 
-	rc = store_dynamic_text(fs->st, ino, n, &buf, &len);
+	rc = store_dynamic_text(st, ino, n, &buf, &len);
 	if (rc < 0)
 		return rc;
 	fd = memfd_create("relfs-status", MFD_CLOEXEC);
@@ -158,9 +157,12 @@ status_open(fuse_req_t req, uint64_t ino, const struct node *n,
 	}
 	free(buf);
 	fi->fh = (uint64_t)fd;
-	/* a run never changes; a status is made anew at each open */
-	fi->direct_io = n->kind == NODE_RUN ? 0 : 1;
-	fi->keep_cache = n->kind == NODE_RUN ? 1 : 0;
+	/*
+	 * A run never changes, nor anything of a view; a status is made
+	 * anew at each open.
+	 */
+	fi->direct_io = n->kind == NODE_RUN || store_is_view(st) ? 0 : 1;
+	fi->keep_cache = !fi->direct_io;
 	fuse_reply_open(req, fi);
 	return 0;
 }

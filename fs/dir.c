@@ -27,6 +27,14 @@ dir_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOSYS);
 		return;
 	}
+	if (at_is(ino)) {
+		/* a view never changes; a level gains tags */
+		fi->fh = 0;
+		fi->cache_readdir = fi->keep_cache = (ino & ~AT_BIT) >> 40 ?
+		    1 : 0;
+		fuse_reply_open(req, fi);
+		return;
+	}
 	if (in) {
 		inc_opendir(req, in, fi);
 		return;
@@ -107,6 +115,10 @@ do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	if (in) {
 		inc_readdir(req, in, size, off, fi, plus);
+		return;
+	}
+	if (at_is(ino)) {
+		at_readdir(req, ino, size, off, plus);
 		return;
 	}
 	d.buf = malloc(size);

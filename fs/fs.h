@@ -28,6 +28,9 @@
 #include "store.h"
 
 #define INC_BIT (1ULL << 63)
+#define AT_BIT (1ULL << 62)	/* at/ and the views under it (at.c) */
+
+struct at_view;
 
 struct inc_node {
 	struct inc_node *next;	/* hash chain */
@@ -104,6 +107,13 @@ struct fs {
 	pthread_t wthread;
 	pthread_cond_t dcond;	/* the delivery thread (hooks, webhooks) */
 	pthread_t dthread;
+
+	pthread_mutex_t at_mu;	/* at/ (at.c): views asked for, levels */
+	struct at_view *views;
+	size_t nviews, capviews;
+	char **levels;
+	size_t nlevels, caplevels;
+	uint64_t at_tick;
 };
 
 extern const struct fuse_lowlevel_ops relfs_ops;
@@ -249,8 +259,26 @@ int ctl_open(fuse_req_t req, uint64_t dir, const char *name,
 int ctl_is(struct fs *fs, int fd);
 int ctl_flush(fuse_req_t req, int fd);
 void ctl_release(struct fs *fs, int fd);
-int status_open(fuse_req_t req, uint64_t ino, const struct node *n,
-    struct fuse_file_info *fi);
+/* Open a status (any rendered node) of st, the mount's store or a view. */
+int status_open(fuse_req_t req, struct store *st, uint64_t ino,
+    const struct node *n, struct fuse_file_info *fi);
+
+/*
+ * at/<when>/ (at.c): the tree as it was, read-only.  at/ itself is found
+ * by name in the root (at_root_lookup) and not listed there; at_is says
+ * whether an inode is at/'s, and every request for one goes to at_*;
+ * at_refuse answers every change EROFS.
+ */
+int at_is(uint64_t ino);
+void at_root_lookup(fuse_req_t req);
+void at_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void at_getattr(fuse_req_t req, fuse_ino_t ino);
+void at_readlink(fuse_req_t req, fuse_ino_t ino);
+void at_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void at_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+    int plus);
+void at_refuse(fuse_req_t req, const char *what);
+void at_destroy(struct fs *fs);
 
 /* A dependency of an artifact (deps.c): its stream, open, verified, closed. */
 struct store_stream *deps_stream_of(struct fs *fs, int fd);
@@ -278,6 +306,9 @@ double attr_timeout(struct fs *fs, const struct node *n);
 struct inc_node *attr_route(struct fs *fs, fuse_ino_t *ino);
 void attr_node(struct fs *fs, uint64_t ino, const struct node *n,
     struct stat *st);
+/* The same for a node of from (the mount's store, or a view's). */
+void attr_node_in(struct fs *fs, struct store *from, uint64_t ino,
+    const struct node *n, struct stat *st);
 void attr_entry(struct fs *fs, uint64_t ino, const struct node *n,
     struct fuse_entry_param *e);
 int attr_results_entry(struct fs *fs, const struct node *n,

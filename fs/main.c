@@ -299,6 +299,7 @@ main(int argc, char **argv)
 	fs.offline = cli.offline;
 	fs.debug = opts.debug;
 	pthread_mutex_init(&fs.qmu, NULL);
+	pthread_mutex_init(&fs.at_mu, NULL);
 	pthread_cond_init(&fs.qcond, NULL);
 	fs.se = fuse_session_new(&args, &relfs_ops, sizeof(relfs_ops), &fs);
 	if (!fs.se)
@@ -386,6 +387,7 @@ out_threads:
 		pthread_join(fs.dthread, NULL);
 out_inc:
 	inc_destroy(&fs);
+	at_destroy(&fs);
 	/* dependencies still open when the mount went (no release came) */
 	for (size_t fd = 0; fd < fs.ndirty; fd++)
 		store_stream_close(fs.stream[fd]);

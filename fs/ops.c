@@ -20,6 +20,17 @@ refuse_rofs(fuse_req_t req, const char *what)
 	fs_refuse(req, -store_refuse_immutable(what), what);
 }
 
+/* at/ or a name under it: the past, never changed (at_refuse). */
+static int
+at_named(fuse_ino_t parent, const char *name)
+{
+	return at_is(parent) || (parent == INO_ROOT && name &&
+	    strcmp(name, "at") == 0);
+}
+
+/* Answer EROFS for a change under at/: 1 when it did. */
+#define AT_REFUSED(req, cond, what) ((cond) ? (at_refuse(req, what), 1) : 0)
+
 static void
 op_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -61,6 +72,15 @@ op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int rc;
 
 	store_clearerr();
+	if (at_is(parent)) {
+		at_lookup(req, parent, name);
+		return;
+	}
+	/* at/ is found by name, never listed (as a snapshot directory) */
+	if (parent == INO_ROOT && strcmp(name, "at") == 0) {
+		at_root_lookup(req);
+		return;
+	}
 	if (dir) {
 		inc_lookup(req, dir, name);
 		return;
@@ -111,6 +131,10 @@ op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int rc;
 
 	store_clearerr();
+	if (at_is(ino)) {
+		at_getattr(req, ino);
+		return;
+	}
 	(void)fi;
 	if (in && ino != INO_INCOMING) {
 		inc_getattr(req, in);
@@ -136,6 +160,8 @@ op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 	int rc;
 
 	store_clearerr();
+	if (AT_REFUSED(req, at_is(ino), "setattr"))
+		return;
 	if (in) {
 		if (!fs_staging_deny(req, "setattr"))
 			inc_setattr(req, in, attr, valid, fi);
@@ -170,6 +196,10 @@ op_readlink(fuse_req_t req, fuse_ino_t ino)
 	int rc;
 
 	store_clearerr();
+	if (at_is(ino)) {
+		at_readlink(req, ino);
+		return;
+	}
 	if (in) {
 		inc_readlink(req, in);
 		return;
@@ -197,6 +227,8 @@ op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	uint64_t ino;
 	int rc;
 
+	if (AT_REFUSED(req, at_named(parent, name), "mkdir"))
+		return;
 	if (dir) {
 		if (!fs_staging_deny(req, "mkdir"))
 			inc_mkdir(req, dir, name, mode);
@@ -235,6 +267,8 @@ op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	struct inc_node *dir = attr_route(FS(req), &parent);
 
 	store_clearerr();
+	if (AT_REFUSED(req, at_named(parent, name), "symlink"))
+		return;
 	if (dir) {
 		if (!fs_staging_deny(req, "symlink"))
 			inc_symlink(req, link, dir, name);
@@ -251,6 +285,8 @@ op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int rc;
 
 	store_clearerr();
+	if (AT_REFUSED(req, at_named(parent, name), "unlink"))
+		return;
 	if (dir) {
 		if (!fs_staging_deny(req, "unlink"))
 			inc_unlink(req, dir, name, 0);
@@ -276,6 +312,8 @@ op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int rc;
 
 	store_clearerr();
+	if (AT_REFUSED(req, at_named(parent, name), "rmdir"))
+		return;
 	if (dir) {
 		if (!fs_staging_deny(req, "rmdir"))
 			inc_unlink(req, dir, name, 1);
@@ -300,6 +338,9 @@ op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct inc_node *dst = attr_route(fs, &newparent);
 
 	store_clearerr();
+	if (AT_REFUSED(req, at_named(parent, name) ||
+	    at_named(newparent, newname), "rename"))
+		return;
 	if (src && fs_staging_deny(req, "rename"))
 		return;
 	if (src && dst) {
@@ -322,6 +363,9 @@ op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	struct inc_node *dir = attr_route(fs, &newparent);
 
 	store_clearerr();
+	if (AT_REFUSED(req, at_is(ino) || at_named(newparent, newname),
+	    "link"))
+		return;
 	/* hard links within the staging area (cp -a, rsync -H, tar) */
 	if (n && dir && n != &fs->root) {
 		if (!fs_staging_deny(req, "link"))
@@ -340,6 +384,10 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int rc, fd;
 
 	store_clearerr();
+	if (at_is(ino)) {
+		at_open(req, ino, fi);
+		return;
+	}
 	if (in) {
 		if (((fi->flags & O_ACCMODE) == O_RDONLY &&
 		    !(fi->flags & O_TRUNC)) ||
@@ -361,7 +409,7 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	if (rc == 0 && store_node_is_dynamic(&n)) {
-		if ((rc = status_open(req, ino, &n, fi)) < 0)
+		if ((rc = status_open(req, fs->st, ino, &n, fi)) < 0)
 			fs_refuse(req, -rc, "open");
 		return;
 	}
@@ -396,6 +444,8 @@ op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	struct inc_node *dir = attr_route(FS(req), &parent);
 
 	store_clearerr();
+	if (AT_REFUSED(req, at_named(parent, name), "create"))
+		return;
 	if (dir) {
 		if (!fs_staging_deny(req, "create"))
 			inc_create(req, dir, name, mode, fi);

@@ -4,6 +4,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,60 @@ data_file_whole(const char *dir, uint64_t need)
 	return 0;
 }
 
+/* A new index's environment, not open yet, with a map of mapsize bytes. */
+static int
+env_new(struct index **out, size_t mapsize)
+{
+	struct index *ix = calloc(1, sizeof(*ix));
+	int rc;
+
+	if (!ix)
+		return -ENOMEM;
+	if ((rc = mdb_env_create(&ix->env)) != 0) {
+		free(ix);
+		return lmdb_err(rc, "create");
+	}
+	mdb_env_set_maxdbs(ix->env, 16);
+	mdb_env_set_maxreaders(ix->env, 256);
+	mdb_env_set_mapsize(ix->env, mapsize);
+	*out = ix;
+	return 0;
+}
+
+/* Every table of the index, in txn (flags: MDB_CREATE, or 0 for a view). */
+static int
+open_tables(struct index *ix, MDB_txn *txn, unsigned flags)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+		unsigned flags;
+	} tabs[] = {
+		{ "nodes", offsetof(struct index, nodes), MDB_INTEGERKEY },
+		{ "dirents", offsetof(struct index, dirents), 0 },
+		{ "children", offsetof(struct index, children), 0 },
+		{ "artifacts", offsetof(struct index, artifacts), 0 },
+		{ "projects", offsetof(struct index, projects), 0 },
+		{ "meta", offsetof(struct index, meta), 0 },
+		{ "queue", offsetof(struct index, queue), MDB_INTEGERKEY },
+		{ "runs", offsetof(struct index, runs), 0 },
+		{ "artino", offsetof(struct index, artino), 0 },
+		{ "stage", offsetof(struct index, stage), 0 },
+		{ "promo", offsetof(struct index, promo), 0 },
+		{ "approval", offsetof(struct index, approval), 0 },
+		{ "waiver", offsetof(struct index, waiver), 0 },
+		{ "changes", offsetof(struct index, changes), 0 },
+		{ "events", offsetof(struct index, events), 0 },
+		{ "delivery", offsetof(struct index, delivery), 0 },
+	};
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < sizeof(tabs) / sizeof(*tabs); i++)
+		rc = mdb_dbi_open(txn, tabs[i].name, flags | tabs[i].flags,
+		    (MDB_dbi *)(void *)((char *)ix + tabs[i].off));
+	return rc;
+}
+
 int
 index_open(struct index **out, const char *dir, int create)
 {
@@ -78,15 +133,8 @@ index_open(struct index **out, const char *dir, int create)
 		    strerror(errno));
 	if (!create && (rc = data_file_whole(dir, 0)) < 0)
 		return rc;
-	ix = calloc(1, sizeof(*ix));
-	if (!ix)
-		return -ENOMEM;
-	rc = mdb_env_create(&ix->env);
-	if (rc)
-		goto fail;
-	mdb_env_set_maxdbs(ix->env, 16);
-	mdb_env_set_maxreaders(ix->env, 256);
-	mdb_env_set_mapsize(ix->env, MAP_SIZE);
+	if ((rc = env_new(&ix, MAP_SIZE)) < 0)
+		return rc;
 	/*
 	 * One flush per commit, not two: the meta page goes with the next
 	 * commit or sync.  Integrity is kept; a power cut may undo the last
@@ -121,25 +169,7 @@ index_open(struct index **out, const char *dir, int create)
 	rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
 	if (rc)
 		goto fail;
-	if ((rc = mdb_dbi_open(txn, "nodes", MDB_CREATE | MDB_INTEGERKEY,
-	    &ix->nodes)) ||
-	    (rc = mdb_dbi_open(txn, "dirents", MDB_CREATE, &ix->dirents)) ||
-	    (rc = mdb_dbi_open(txn, "children", MDB_CREATE, &ix->children)) ||
-	    (rc = mdb_dbi_open(txn, "artifacts", MDB_CREATE,
-	    &ix->artifacts)) ||
-	    (rc = mdb_dbi_open(txn, "projects", MDB_CREATE, &ix->projects)) ||
-	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &ix->meta)) ||
-	    (rc = mdb_dbi_open(txn, "queue", MDB_CREATE | MDB_INTEGERKEY,
-	    &ix->queue)) ||
-	    (rc = mdb_dbi_open(txn, "runs", MDB_CREATE, &ix->runs)) ||
-	    (rc = mdb_dbi_open(txn, "artino", MDB_CREATE, &ix->artino)) ||
-	    (rc = mdb_dbi_open(txn, "stage", MDB_CREATE, &ix->stage)) ||
-	    (rc = mdb_dbi_open(txn, "promo", MDB_CREATE, &ix->promo)) ||
-	    (rc = mdb_dbi_open(txn, "approval", MDB_CREATE, &ix->approval)) ||
-	    (rc = mdb_dbi_open(txn, "waiver", MDB_CREATE, &ix->waiver)) ||
-	    (rc = mdb_dbi_open(txn, "changes", MDB_CREATE, &ix->changes)) ||
-	    (rc = mdb_dbi_open(txn, "events", MDB_CREATE, &ix->events)) ||
-	    (rc = mdb_dbi_open(txn, "delivery", MDB_CREATE, &ix->delivery)))
+	if ((rc = open_tables(ix, txn, MDB_CREATE)))
 		goto fail;
 	rc = mdb_txn_commit(txn);
 	txn = NULL;
@@ -150,6 +180,45 @@ index_open(struct index **out, const char *dir, int create)
 fail:
 	if (txn)
 		mdb_txn_abort(txn);
+	rc = lmdb_err(rc, "open");
+	store_seterr(rc, "could not open the index in '%s': %s", dir,
+	    rc == -EIO ? store_errmsg() : strerror(-rc));
+	if (ix->env)
+		mdb_env_close(ix->env);
+	free(ix);
+	return rc;
+}
+
+int
+index_open_frozen(struct index **out, const char *dir)
+{
+	struct index *ix;
+	MDB_txn *txn = NULL;
+	struct stat sb;
+	char p[4096];
+	int rc;
+
+	snprintf(p, sizeof(p), "%s/data.mdb", dir);
+	if (stat(p, &sb) < 0)
+		return store_seterr(-errno, "could not open the index in '%s': "
+		    "%s", dir, strerror(errno));
+	/* a map of the file's own size: many views stay cheap */
+	if ((rc = env_new(&ix, (size_t)sb.st_size)) < 0)
+		return rc;
+	rc = mdb_env_open(ix->env, dir, MDB_NOTLS | MDB_RDONLY | MDB_NOLOCK,
+	    0400);
+	if (rc)
+		goto fail;
+	rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &txn);
+	if (rc == 0 && (rc = open_tables(ix, txn, 0)) != 0)
+		mdb_txn_abort(txn);
+	else if (rc == 0)
+		rc = mdb_txn_commit(txn);	/* keeps the handles */
+	if (rc)
+		goto fail;
+	*out = ix;
+	return 0;
+fail:
 	rc = lmdb_err(rc, "open");
 	store_seterr(rc, "could not open the index in '%s': %s", dir,
 	    rc == -EIO ? store_errmsg() : strerror(-rc));

@@ -93,6 +93,13 @@ struct index;
 int index_open(struct index **out, const char *dir, int create);
 void index_close(struct index *ix);
 
+/*
+ * Open an index that is never written again (a view of the past, built
+ * once): read-only, without locks, mapped at its file's size, so that one
+ * process may hold many of them, and the same one more than once.
+ */
+int index_open_frozen(struct index **out, const char *dir);
+
 /* Begin a transaction (rdonly != 0 for a read transaction). */
 int index_begin(struct index *ix, int rdonly, MDB_txn **txn);
 /* A write transaction inside parent: committed into it, or aborted alone. */

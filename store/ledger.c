@@ -41,7 +41,12 @@ ledger_head_commit(struct ledger *lg, git_commit **out)
 
 	/* in a batch the parent must belong to the batch's repository
 	 * (which has no references of its own) */
-	rc = git_reference_name_to_id(&oid, lg->repo, "HEAD");
+	if (lg->pinned) {
+		oid = lg->pin;
+		rc = 0;
+	} else {
+		rc = git_reference_name_to_id(&oid, lg->repo, "HEAD");
+	}
 	if (rc == GIT_ENOTFOUND || rc == GIT_EUNBORNBRANCH)
 		return -ENOENT;
 	if (rc < 0)

@@ -127,6 +127,42 @@ typedef int (*ledger_since_fn)(void *arg, const char *path, int removed);
 int ledger_since(struct ledger *lg, const char *since, ledger_since_fn cb,
     void *arg, uint64_t *commits);
 
+/*
+ * The past (ledger_at.c).  ledger_find: the commit <when> names, as
+ * at/<when>/ of the mount takes it:
+ *  - an ISO-8601 UTC time (2026-11-28T10:00:00Z): the newest commit made
+ *    at or before it (-ENOENT before the first one, or in the future);
+ *  - a commit id of HEAD's history, 7 to 40 hex digits (-ENOENT when it
+ *    names none, or more than one);
+ *  - a tag: promote/<stage>/<project>/<version> or release/<release>.
+ * id gets the commit's 40 hex digits; *at the time the view stands for
+ * (the time given, or the commit's own).
+ */
+int ledger_find(struct ledger *lg, const char *when, char id[41],
+    int64_t *at);
+
+/* From now on every read sees commit id (40 hex digits), not HEAD. */
+int ledger_pin(struct ledger *lg, const char *id);
+
+/*
+ * The names one level below prefix ("" or "promote/daily", no slash at
+ * its ends) that tags under ledger_find's prefixes have, sorted, each
+ * once; *tag says when prefix/name is a whole tag (else a level).
+ */
+typedef int (*ledger_name_fn)(void *arg, const char *name, int tag);
+int ledger_tag_names(struct ledger *lg, const char *prefix,
+    ledger_name_fn cb, void *arg);
+
+/*
+ * When each file of HEAD's tree (the pinned commit's) under the top-level
+ * names under[] last changed: cb gets (path, the time of a commit that
+ * changed it) newest first, so the first call for a path is its time; a
+ * path may come again, older.  A move to another layout changes no file.
+ */
+typedef int (*ledger_time_fn)(void *arg, const char *path, int64_t when);
+int ledger_file_times(struct ledger *lg, const char *const *under,
+    size_t nunder, ledger_time_fn cb, void *arg);
+
 /* Number of commits reachable from HEAD. */
 int ledger_count(struct ledger *lg, uint64_t *count);
 

@@ -34,6 +34,9 @@ struct ledger {
 	size_t nobjs, capobjs;
 	git_config *bcfg;	/* a batch's settings (batch_config) */
 	int format;		/* the layout of its paths (fanout.h) */
+	/* ledger_pin: reads see this commit, not HEAD; nothing is written */
+	git_oid pin;
+	int pinned;
 	/* the batch's open commit: changes of one user (ledger_write.c) */
 	struct group_up *gups;
 	size_t ngups, capgups, gcount;
@@ -50,6 +53,9 @@ int ledger_git_fail(const char *what);
 
 /* HEAD's commit (the batch's repository's, in a batch); -ENOENT: none. */
 int ledger_head_commit(struct ledger *lg, git_commit **out);
+
+/* Read the layout of the commit reads see from its store.json. */
+int ledger_read_format(struct ledger *lg);
 
 /* Forget a batch: its objects in memory, its pending tags. */
 void ledger_batch_free(struct ledger *lg);

@@ -77,8 +77,8 @@ ledger_init(const char *path)
 }
 
 /* The layout HEAD is in: store.json says; a new ledger gets the newest. */
-static int
-head_format(struct ledger *lg)
+int
+ledger_read_format(struct ledger *lg)
 {
 	char *info;
 	size_t len;
@@ -122,7 +122,7 @@ ledger_open(struct ledger **out, const char *path)
 		ledger_close(lg);
 		return -ENOMEM;
 	}
-	if ((rc = head_format(lg)) < 0) {
+	if ((rc = ledger_read_format(lg)) < 0) {
 		ledger_close(lg);
 		return rc;
 	}
@@ -700,7 +700,7 @@ ledger_batch_abort(struct ledger *lg)
 {
 	ledger_batch_free(lg);
 	/* a layout moved in the batch stays as HEAD has it */
-	(void)head_format(lg);
+	(void)ledger_read_format(lg);
 }
 
 int
@@ -767,6 +767,9 @@ ledger_commit(struct ledger *lg, const struct ledger_change *changes,
 {
 	int rc = 0, own = !lg->brepo;
 
+	if (lg->pinned)
+		return store_seterr(-EROFS, "ledger: a view of the past is "
+		    "never written");
 	/* outside a batch, a batch of its own: one packfile */
 	if (own && (rc = ledger_batch_begin(lg)) < 0)
 		return rc;

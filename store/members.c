@@ -140,6 +140,45 @@ members_newest_promoted(struct ctx *c, const char *scenario, const char *stage,
 	return 0;
 }
 
+static int
+any_entry(void *arg, const char *name, size_t namelen, uint64_t ino,
+    uint64_t next_off)
+{
+	(void)name;
+	(void)namelen;
+	(void)ino;
+	(void)next_off;
+	*(int *)arg = 1;
+	return 1;
+}
+
+/*
+ * scenarios/<s>/<stage>/ is there while it holds a link: its last one
+ * takes it along, so the tree is the same whichever order the promotions
+ * and revokes came in (a rebuild replays them in another).
+ */
+static int
+link_remove(struct ctx *c, uint64_t sdir, const char *stage,
+    const char *project)
+{
+	uint64_t gdir;
+	int rc, any = 0;
+
+	if (index_lookup(c->st->ix, c->txn, sdir, stage, &gdir) < 0)
+		return 0;
+	rc = index_unlink(c->st->ix, c->txn, gdir, project);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0 || (rc = index_list(c->st->ix, c->txn, gdir, 0, any_entry,
+	    &any)) < 0)
+		return rc;
+	if (any)
+		return txn_touch_dir(c, gdir, 0);
+	if ((rc = index_unlink(c->st->ix, c->txn, sdir, stage)) < 0)
+		return rc;
+	return txn_touch_dir(c, sdir, -1);
+}
+
 int
 members_link_update(struct ctx *c, const char *scenario, const char *stage,
     const char *project)
@@ -150,15 +189,11 @@ members_link_update(struct ctx *c, const char *scenario, const char *stage,
 
 	if (!scenario || !*scenario || members_dir(c, scenario, &sdir) < 0)
 		return 0;	/* no such scenario (yet): nothing to show */
-	if ((rc = txn_ensure_dir(c, sdir, stage, ROLE_NONE, 0555, &gdir)) < 0)
-		return rc;
 	rc = members_newest_promoted(c, scenario, stage, project, version);
-	if (rc == -ENOENT) {
-		rc = index_unlink(c->st->ix, c->txn, gdir, project);
-		return rc == -ENOENT ? 0 : rc < 0 ? rc : txn_touch_dir(c, gdir,
-		    0);
-	}
-	if (rc < 0)
+	if (rc == -ENOENT)
+		return link_remove(c, sdir, stage, project);
+	if (rc < 0 || (rc = txn_ensure_dir(c, sdir, stage, ROLE_NONE, 0555,
+	    &gdir)) < 0)
 		return rc;
 	snprintf(target, sizeof(target), "../../../artifacts/%s/%s", project,
 	    version);

@@ -79,6 +79,11 @@ rebuild_one(struct ctx *c, int pass, const char *path, const char *text,
 	    strcmp(part[2], "stage.json") == 0) {
 		if (!j)
 			goto bad;
+		/* the stage's directory dates from its making */
+		if (time_parse_iso(json_string_value(json_object_get(j,
+		    "created_at"))) > 0)
+			c->now = time_parse_iso(json_string_value(
+			    json_object_get(j, "created_at")));
 		if ((rc = txn_put_json(c, TAB_STAGE, key, txn_stage_key(key,
 		    part[1]), j)) < 0 || (rc = txn_ensure_dir(c, INO_STAGES,
 		    part[1],
@@ -160,32 +165,6 @@ rebuild_one(struct ctx *c, int pass, const char *path, const char *text,
 		    &dir)) == 0)
 			rc = txn_put_text(c, dir, name, text, len,
 			    NODE_VOLATILE);
-	} else if (pass == 3 && n == 4 && strcmp(part[0], "promotions") == 0) {
-		char target[700];
-
-		if (!j || strlen(part[3]) <= 5)
-			goto bad;
-		snprintf(name, sizeof(name), "%.*s", (int)strlen(part[3]) - 5,
-		    part[3]);
-		if (art_ino(c, part[2], name, &art, artkey) < 0 ||
-		    txn_stage_dir(c, part[1], &sdir) < 0)
-			goto bad;
-		if ((rc = txn_put_json(c, TAB_PROMO, key,
-		    txn_promo_key(key, part[1], artkey), j)) < 0 ||
-		    (rc = txn_ensure_dir(c, sdir, part[2],
-		    ROLE_STAGE_PROJECT, 0755, &dir)) < 0)
-			goto out;
-		if (!json_object_get(j, "revoked")) {
-			snprintf(target, sizeof(target),
-			    "../../../artifacts/%s",
-			    artkey);
-			rc = txn_put_link(c, dir, name, target);
-		}
-		if (rc == 0)
-			rc = promote_update_latest(c, part[1], part[2], dir);
-		if (rc == 0)
-			rc = members_link_update(c, json_string_value(
-			    json_object_get(j, "scenario")), part[1], part[2]);
 	}
 	goto out;
 bad:
@@ -196,9 +175,142 @@ out:
 	return rc;
 }
 
+/*
+ * A promotion's record is replayed as the changes it went through, in the
+ * order of their times across every record: promoted ("at"), restored,
+ * revoked.  Each moves the links, latest and the scenarios' links as the
+ * change itself did, at its time, so the tree comes out as it was.
+ */
+enum { EV_PROMOTE, EV_RESTORE, EV_REVOKE };
+
+struct promo_ev {
+	int64_t at;
+	size_t i;	/* of the records */
+	int kind;
+};
+
+static int
+ev_cmp(const void *a, const void *b)
+{
+	const struct promo_ev *x = a, *y = b;
+
+	if (x->at != y->at)
+		return x->at < y->at ? -1 : 1;
+	if (x->i != y->i)
+		return x->i < y->i ? -1 : 1;
+	return x->kind - y->kind;
+}
+
+static int
+promo_apply(struct ctx *c, const char *path, json_t *j, int kind)
+{
+	char buf[1200], *part[8], artkey[600], key[900], name[300];
+	char target[700];
+	json_t *rec = json_deep_copy(j);
+	uint64_t sdir, dir, art;
+	int n, rc;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	n = split_path(buf, part, 8);
+	if (!rec || n != 4 || strlen(part[3]) <= 5) {
+		json_decref(rec);
+		return store_seterr(-EINVAL, "ledger: '%s' is damaged", path);
+	}
+	snprintf(name, sizeof(name), "%.*s", (int)strlen(part[3]) - 5,
+	    part[3]);
+	if (art_ino(c, part[2], name, &art, artkey) < 0 ||
+	    txn_stage_dir(c, part[1], &sdir) < 0) {
+		json_decref(rec);
+		return store_seterr(-EINVAL, "ledger: '%s' names what does "
+		    "not exist", path);
+	}
+	/* the record as it stood after this change */
+	if (kind != EV_REVOKE)
+		json_object_del(rec, "revoked");
+	if (kind == EV_PROMOTE)
+		json_object_del(rec, "restored_at");
+	rc = txn_put_json(c, TAB_PROMO, key, txn_promo_key(key, part[1],
+	    artkey), rec);
+	if (rc == 0)
+		rc = txn_ensure_dir(c, sdir, part[2], ROLE_STAGE_PROJECT, 0755,
+		    &dir);
+	if (rc == 0 && kind == EV_REVOKE) {
+		rc = index_unlink(c->st->ix, c->txn, dir, name);
+		rc = rc == 0 || rc == -ENOENT ? txn_touch_dir(c, dir, 0) : rc;
+	} else if (rc == 0) {
+		snprintf(target, sizeof(target), "../../../artifacts/%s",
+		    artkey);
+		rc = txn_put_link(c, dir, name, target);
+	}
+	if (rc == 0)
+		rc = promote_update_latest(c, part[1], part[2], dir);
+	if (rc == 0)
+		rc = members_link_update(c, json_string_value(
+		    json_object_get(rec, "scenario")), part[1], part[2]);
+	json_decref(rec);
+	return rc;
+}
+
+static int
+promo_time(json_t *j, const char *key)
+{
+	return (int)(time_parse_iso(json_string_value(json_object_get(j,
+	    key))) > 0);
+}
+
+static int
+rebuild_promotions(struct ctx *c, char **paths, char **texts, size_t *lens,
+    size_t n)
+{
+	struct promo_ev *ev = calloc(3 * n + 1, sizeof(*ev));
+	json_t **recs = calloc(n + 1, sizeof(*recs));
+	size_t nev = 0;
+	int rc = 0;
+
+	if (!ev || !recs)
+		rc = -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		json_t *j, *r;
+
+		if (strncmp(paths[i], "promotions/", 11) != 0)
+			continue;
+		j = recs[i] = json_loadb(texts[i], lens[i],
+		    JSON_REJECT_DUPLICATES, NULL);
+		if (!j || !promo_time(j, "at")) {
+			rc = store_seterr(-EINVAL, "ledger: '%s' is damaged",
+			    paths[i]);
+			break;
+		}
+		ev[nev++] = (struct promo_ev){ time_parse_iso(
+		    json_string_value(json_object_get(j, "at"))), i,
+		    EV_PROMOTE };
+		if (promo_time(j, "restored_at"))
+			ev[nev++] = (struct promo_ev){ time_parse_iso(
+			    json_string_value(json_object_get(j,
+			    "restored_at"))), i, EV_RESTORE };
+		r = json_object_get(j, "revoked");
+		if (r)
+			ev[nev++] = (struct promo_ev){ promo_time(r,
+			    "revoked_at") ? time_parse_iso(json_string_value(
+			    json_object_get(r, "revoked_at"))) :
+			    ev[nev - 1].at, i, EV_REVOKE };
+	}
+	if (rc == 0 && nev)
+		qsort(ev, nev, sizeof(*ev), ev_cmp);
+	for (size_t k = 0; rc == 0 && k < nev; k++) {
+		c->now = ev[k].at;
+		rc = promo_apply(c, paths[ev[k].i], recs[ev[k].i], ev[k].kind);
+	}
+	for (size_t i = 0; recs && i < n; i++)
+		json_decref(recs[i]);
+	free(recs);
+	free(ev);
+	return rc;
+}
+
 int
 rebuild_stages(struct store *st, MDB_txn *txn, char **paths, char **texts,
-    size_t *lens, size_t n)
+    size_t *lens, const int64_t *times, size_t n)
 {
 	struct store_user who;
 	struct ctx c;
@@ -211,9 +323,13 @@ rebuild_stages(struct store *st, MDB_txn *txn, char **paths, char **texts,
 	c.depth = 0;
 	for (int pass = 1; pass <= 3 && rc == 0; pass++)
 		for (size_t i = 0; i < n && rc == 0; i++) {
-			c.now = time(NULL);
+			/* a record's own "at" wins (rebuild_one) */
+			c.now = times && times[i] ? times[i] : store_now(st);
 			rc = rebuild_one(&c, pass, paths[i], texts[i], lens[i]);
 		}
+	/* promotions last, as what happened to them happened */
+	if (rc == 0)
+		rc = rebuild_promotions(&c, paths, texts, lens, n);
 	return rc;
 }
 
@@ -532,6 +648,55 @@ check_loaded(json_t *m, const char *path)
 	return 0;
 }
 
+struct file_times {
+	struct found *f;	/* sorted by path */
+	int64_t *times;
+};
+
+static int
+path_cmp_key(const void *key, const void *elem)
+{
+	return strcmp(key, *(char *const *)elem);
+}
+
+static int
+file_time(void *arg, const char *path, int64_t when)
+{
+	struct file_times *t = arg;
+	char **hit = bsearch(path, t->f->paths, t->f->n, sizeof(char *),
+	    path_cmp_key);
+
+	if (hit && !t->times[hit - t->f->paths])
+		t->times[hit - t->f->paths] = when;
+	return 0;
+}
+
+/*
+ * When each state file last changed, by the ledger's history: the time
+ * of a file that carries none of its own (criteria.json, a hold) and of
+ * the directories it is in.
+ */
+static int
+state_times(struct store *st, struct found *state, int64_t **out)
+{
+	static const char *const under[] = { "stages", "projects",
+	    "scenarios", "releases", "approvals", "waivers", "config.json" };
+	struct file_times t = { state, calloc(state->n + 1,
+	    sizeof(int64_t)) };
+	int rc;
+
+	if (!t.times)
+		return -ENOMEM;
+	rc = ledger_file_times(st->lg, under, sizeof(under) / sizeof(*under),
+	    file_time, &t);
+	if (rc < 0) {
+		free(t.times);
+		return rc;
+	}
+	*out = t.times;
+	return 0;
+}
+
 struct order {
 	int64_t created;
 	size_t i;
@@ -547,42 +712,24 @@ order_cmp(const void *a, const void *b)
 	return x->i < y->i ? -1 : x->i > y->i;
 }
 
+/*
+ * Fill st's empty index from what its ledger reads (HEAD, or the commit it
+ * is pinned to: a view of the past), all in one transaction.
+ */
 int
-store_rebuild(const char *path, uint64_t *artifacts)
+rebuild_index(struct store *st, uint64_t *artifacts)
 {
-	struct store *st = NULL;
 	struct found runs = { 0 }, state = { 0 }, f = { 0 };
 	struct order *ord = NULL;
 	json_t **ms = NULL, *sj = NULL;
 	MDB_txn *txn = NULL;
-	char ipath[4096], old[4200], *info = NULL;
+	char *info = NULL;
+	int64_t *times = NULL;
 	size_t ilen;
 	uint64_t last;
-	int rc, moved = 0;
+	int rc;
 
 	*artifacts = 0;
-	st = store_alloc(path);
-	if (!st)
-		return -ENOMEM;
-	/* nobody may have the index open while it is replaced */
-	if ((rc = store_take_use_lock(st, 1)) < 0) {
-		store_close(st);
-		return rc;
-	}
-	snprintf(ipath, sizeof(ipath), "%s/index", st->path);
-	snprintf(old, sizeof(old), "%s/index.old", st->path);
-	remove_tree(old);
-	if (access(ipath, F_OK) == 0) {
-		if (rename(ipath, old) < 0) {
-			rc = store_seterr(-errno, "could not move '%s' aside: "
-			    "%s", ipath, strerror(errno));
-			goto out;
-		}
-		moved = 1;
-	}
-	rc = store_open_parts(st, 1);
-	if (rc < 0)
-		goto out;
 	f.runs = &runs;
 	f.state = &state;
 	if ((rc = ledger_walk(st->lg, collect_blob, &f)) < 0 ||
@@ -683,8 +830,9 @@ store_rebuild(const char *path, uint64_t *artifacts)
 		}
 	}
 	/* then stages, criteria, approvals, waivers and promotions */
-	if ((rc = rebuild_stages(st, txn, state.paths, state.texts, state.lens,
-	    state.n)) < 0)
+	if ((rc = state_times(st, &state, &times)) < 0 ||
+	    (rc = rebuild_stages(st, txn, state.paths, state.texts, state.lens,
+	    times, state.n)) < 0)
 		goto out;
 	/* and who may do what */
 	for (size_t i = 0; i < state.n; i++)
@@ -700,8 +848,10 @@ store_rebuild(const char *path, uint64_t *artifacts)
 	    sizeof(last), 0)) < 0)
 		goto out;
 	last++;
+	/* (a view's content is in the store already: nothing to sync) */
 	if ((rc = index_put(st->ix, txn, TAB_META, "next_seq", &last,
-	    sizeof(last), 0)) < 0 || (rc = cas_sync(st->cas)) < 0)
+	    sizeof(last), 0)) < 0 || (!st->clock &&
+	    (rc = cas_sync(st->cas)) < 0))
 		goto out;
 	rc = index_commit(txn);
 	txn = NULL;
@@ -713,7 +863,42 @@ out:
 		json_decref(ms[i]);
 	free(ms);
 	free(ord);
+	free(times);
 	found_free(&f);
+	return rc;
+}
+
+int
+store_rebuild(const char *path, uint64_t *artifacts)
+{
+	struct store *st = NULL;
+	char ipath[4096], old[4200];
+	int rc, moved = 0;
+
+	*artifacts = 0;
+	st = store_alloc(path);
+	if (!st)
+		return -ENOMEM;
+	/* nobody may have the index open while it is replaced */
+	if ((rc = store_take_use_lock(st, 1)) < 0) {
+		store_close(st);
+		return rc;
+	}
+	snprintf(ipath, sizeof(ipath), "%s/index", st->path);
+	snprintf(old, sizeof(old), "%s/index.old", st->path);
+	remove_tree(old);
+	if (access(ipath, F_OK) == 0) {
+		if (rename(ipath, old) < 0) {
+			rc = store_seterr(-errno, "could not move '%s' aside: "
+			    "%s", ipath, strerror(errno));
+			goto out;
+		}
+		moved = 1;
+	}
+	rc = store_open_parts(st, 1);
+	if (rc == 0)
+		rc = rebuild_index(st, artifacts);
+out:
 	store_close(st);
 	if (rc < 0 && moved) {
 		int keep = rc;

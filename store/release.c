@@ -416,7 +416,7 @@ participants(struct ctx *c, const char *release, struct part_list *l)
 int
 store_release_status(struct store *st, const char *release, json_t **out)
 {
-	struct ctx c = { st, NULL, NULL, time(NULL), 0, NULL };
+	struct ctx c = { st, NULL, NULL, store_now(st), 0, NULL };
 	struct part_list l = { NULL, 0, 0 };
 	json_t *rec = NULL, *parts = json_object(), *rel;
 	int rc;

@@ -217,7 +217,7 @@ by_time(const void *a, const void *b)
 int
 store_scenario_status(struct store *st, const char *scenario, json_t **out)
 {
-	struct ctx c = { st, NULL, NULL, time(NULL), 0, NULL };
+	struct ctx c = { st, NULL, NULL, store_now(st), 0, NULL };
 	struct stage_list l = { NULL, 0 };
 	struct score_ctx sc = { json_object() };
 	json_t *rec = NULL, *stages = json_object(), *scores = json_object();

@@ -17,12 +17,32 @@
 #include "stage_impl.h"
 
 int
+store_stage_applies(struct store *st, const char *stage, const char *project)
+{
+	struct ctx c = { st, NULL, NULL, store_now(st), 0, NULL };
+	json_t *srec;
+	int rc;
+
+	if ((rc = index_begin(st->ix, 1, &c.txn)) < 0)
+		return rc;
+	srec = txn_stage_rec(&c, stage);
+	index_abort(c.txn);
+	if (!srec)
+		return store_seterr(-ENOENT, "stage '%s' does not exist", stage);
+	rc = crit_applies(json_object_get(srec, "criteria"), project) ? 0 :
+	    store_seterr(-ENOENT, "stage '%s' is not for project '%s' (its "
+	    "criteria name other \"projects\")", stage, project);
+	json_decref(srec);
+	return rc;
+}
+
+int
 store_status(struct store *st, uint64_t art, json_t **out)
 {
 	struct stage_list l = { NULL, 0 };
 	json_t *stages = json_object(), *order = json_array();
 	char artkey[512], project[300];
-	struct ctx c = { st, NULL, NULL, time(NULL), 0, NULL };
+	struct ctx c = { st, NULL, NULL, store_now(st), 0, NULL };
 	int rc;
 
 	if ((rc = store_artifact_key(st, art, artkey)) < 0)
@@ -265,7 +285,7 @@ store_dynamic_size(struct store *st, uint64_t ino, const struct node *n,
     uint64_t *size)
 {
 	uint64_t gen = index_generation(st->ix);
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = store_now(st);
 	struct size_memo *m;
 	char *buf = NULL;
 	size_t len;
@@ -287,7 +307,7 @@ store_dynamic_size(struct store *st, uint64_t ino, const struct node *n,
 	*size = len;
 	pthread_mutex_lock(&st->size_mu);
 	/* what was rendered counts for the index as it was before rendering */
-	if (m && (int64_t)time(NULL) == now) {
+	if (m && store_now(st) == now) {
 		m->ino = ino;
 		m->generation = gen;
 		m->second = now;

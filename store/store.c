@@ -138,6 +138,7 @@ store_alloc(const char *path)
 	pthread_mutex_init(&st->runs_mu, NULL);
 	pthread_cond_init(&st->runs_cond, NULL);
 	pthread_mutex_init(&st->size_mu, NULL);
+	pthread_mutex_init(&st->past_mu, NULL);
 	return st;
 }
 
@@ -186,6 +187,12 @@ store_open(struct store **out, const char *path)
 	return 0;
 }
 
+int64_t
+store_now(const struct store *st)
+{
+	return st->clock ? st->clock : (int64_t)time(NULL);
+}
+
 void
 store_close(struct store *st)
 {
@@ -209,6 +216,7 @@ store_close(struct store *st)
 	index_close(st->ix);
 	cas_close(st->cas);
 	ledger_close(st->lg);
+	ledger_close(st->past);
 	if (st->lockfd >= 0)
 		close(st->lockfd);
 	if (st->logfd >= 0)
@@ -221,6 +229,7 @@ store_close(struct store *st)
 	pthread_mutex_destroy(&st->runs_mu);
 	pthread_cond_destroy(&st->runs_cond);
 	pthread_mutex_destroy(&st->size_mu);
+	pthread_mutex_destroy(&st->past_mu);
 	free(st->sizes);
 	free(st->incoming);
 	free(st->path);

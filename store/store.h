@@ -336,6 +336,13 @@ int store_wake(struct store *st, int64_t *next);
  * evidence} | {"promoted": false, "unmet": [...]}}}; the text for people
  * or the JSON of status.json.
  */
+/*
+ * 0 when stage applies to project's artifacts; -ENOENT, saying which,
+ * when there is no such stage or its "projects" leave project out.
+ */
+int store_stage_applies(struct store *st, const char *stage,
+    const char *project);
+
 int store_status(struct store *st, uint64_t art, json_t **out);
 int store_status_text(struct store *st, uint64_t art, int as_json,
     char **buf, size_t *len);
@@ -546,6 +553,31 @@ int store_ledger_lag(struct store *st, struct store_ledger_lag *out);
 /* Where the ledger keeps a logical path (its layout, fanout.h). */
 int store_ledger_path(struct store *st, const char *logical, char *out,
     size_t len);
+
+/*
+ * at/<when>/: the store as it was (view.c).  store_view_find: the ledger
+ * commit when names (ledger_find in ledger.h says which names it takes),
+ * once what is queued is written; id gets it, *at the time the view
+ * stands for.  -ENOENT, with a message, for anything else.
+ */
+int store_view_find(struct store *st, const char *when, char id[41],
+    int64_t *at);
+
+/* The names one level below prefix of at/'s tags (ledger_tag_names). */
+int store_view_names(struct store *st, const char *prefix,
+    int (*cb)(void *arg, const char *name, int tag), void *arg);
+
+/*
+ * The view of commit id as of at: a read-only store whose every answer
+ * (tree, statuses, criteria, runs) is the one given at that time.  Built
+ * from the ledger the first time (kept in STORE/views/, VIEWS_KEPT of
+ * them), opened at once after.  store_close closes it.
+ */
+int store_view_open(struct store *st, const char *id, int64_t at,
+    struct store **out);
+
+/* Is st a view of the past (store_view_open)? */
+int store_is_view(const struct store *st);
 
 /* Rebuild the index of the (unmounted) store at path from its ledger. */
 int store_rebuild(const char *path, uint64_t *artifacts);

@@ -42,7 +42,18 @@ struct store {
 	/* sizes of statuses rendered, for stat (status.c) */
 	pthread_mutex_t size_mu;
 	struct size_memo *sizes;
+	/*
+	 * A view of the past (view.c): the time it stands for, which every
+	 * evaluation takes as now (0: a live store, now is the clock's).
+	 */
+	int64_t clock;
+	/* the ledger read for at/ (view.c), beside the writers' own */
+	pthread_mutex_t past_mu;
+	struct ledger *past;
 };
+
+/* The time an evaluation takes as now: the clock's, or a view's. */
+int64_t store_now(const struct store *st);
 
 /* What the index keeps per artifact (TAB_ARTIFACT, key "p/v"). */
 struct art_rec {
@@ -141,7 +152,7 @@ int promote_eval_in(struct store *st, MDB_txn *txn, uint64_t art,
 /* Rebuild stages, criteria, approvals, waivers and promotions from the
  * ledger's files (paths and contents), inside the rebuild transaction. */
 int rebuild_stages(struct store *st, MDB_txn *txn, char **paths,
-    char **texts, size_t *lens, size_t n);
+    char **texts, size_t *lens, const int64_t *times, size_t n);
 
 /* Is name writable in a directory of this role (access.c)? */
 int access_name_ok(uint8_t role, const char *name);
@@ -171,6 +182,9 @@ int store_insert_root(struct store *st, MDB_txn *txn, int64_t now);
 
 /* outbox.c */
 int outbox_drain(struct store *st, int wait);
+
+/* rebuild.c: fill st's new index from its ledger (HEAD, or its pin). */
+int rebuild_index(struct store *st, uint64_t *artifacts);
 
 /* publish.c */
 int publish_prepare_blobs(struct store *st, json_t *m, const char *text,

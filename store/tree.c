@@ -223,9 +223,17 @@ store_node_name(struct store *st, uint64_t dir, uint64_t child, char *out)
 int
 store_node_open(struct store *st, const struct node *n, int *fd)
 {
+	int rc;
+
 	if (n->kind != NODE_FILE && n->kind != NODE_DEP)
 		return -EINVAL;
-	return cas_open_object(st->cas, n->digest, fd);
+	rc = cas_open_object(st->cas, n->digest, fd);
+	/* a view fetches nothing: what was never fetched is not there */
+	if (rc == -ENOENT && n->kind == NODE_DEP && st->clock)
+		return store_seterr(-ENOENT, "at/: a dependency is read from "
+		    "the content store only; read it once in the live tree "
+		    "(or relctl fetch) first");
+	return rc;
 }
 
 int

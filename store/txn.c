@@ -19,7 +19,9 @@
 void
 txn_bump(struct node *n, int64_t now)
 {
-	n->mtime = now;
+	/* later only: a rebuild replays changes in another order */
+	if (now > n->mtime)
+		n->mtime = now;
 	n->change = (n->change + 1) % 1000000000;
 }
 

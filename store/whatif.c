@@ -18,7 +18,7 @@ store_what_if(struct store *st, uint64_t art, const char *stage,
     const struct store_whatif *w, json_t **decision)
 {
 	struct promote_whatif pw = { NULL, 0, NULL, w->without_waivers, 0 };
-	struct ctx c = { st, NULL, NULL, w->now ? w->now : time(NULL), 0,
+	struct ctx c = { st, NULL, NULL, w->now ? w->now : store_now(st), 0,
 	    &pw };
 	struct crit_run *runs = calloc(w->n + 1, sizeof(*runs));
 	json_t *keep = json_array(), *srec = NULL, *crit = NULL;

@@ -51,10 +51,11 @@ static const struct {
 	{ "stage", cmd_stage, "stage STORE STAGE [CRITERIA.json]   (create a "
 	    "stage)" },
 	{ "criteria", cmd_criteria, "criteria STORE STAGE CRITERIA.json" },
-	{ "status", cmd_status, "status STORE PROJECT VERSION" },
-	{ "why", cmd_why, "why STORE PROJECT VERSION STAGE [--with RESULT..."
-	    "] [--criteria FILE] [--without-waivers] [--now ISO]   (what if: "
-	    "nothing is recorded)" },
+	{ "status", cmd_status, "status STORE PROJECT VERSION [--at WHEN]   "
+	    "(WHEN: as at/<WHEN>/ of the mount)" },
+	{ "why", cmd_why, "why STORE PROJECT VERSION STAGE [--at WHEN] "
+	    "[--with RESULT...] [--criteria FILE] [--without-waivers] "
+	    "[--now ISO]   (what if: nothing is recorded)" },
 	{ "gate", cmd_gate, "gate STORE PROJECT VERSION STAGE [--wait SECS]   "
 	    "(exit 0 promoted, 1 not, 2 error)" },
 	{ "approve", cmd_approve, "approve STORE PROJECT VERSION STAGE "

@@ -18,6 +18,10 @@ extern int relctl_json_out;
 int relctl_fail(int rc);
 void relctl_me(struct store_user *u);
 int relctl_open_store(const char *path, struct store **st);
+/* Take "--at WHEN" out of argv: WHEN, or NULL when it is not there. */
+const char *relctl_take_at(int *argc, char **argv);
+/* The store at path, or (when != NULL) its view at when (store_view_find). */
+int relctl_open_at(const char *path, const char *when, struct store **st);
 
 /* The release model's commands (relctl_model.c). */
 int relctl_done(struct store *st, int rc, const char *what);

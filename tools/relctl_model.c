@@ -114,12 +114,13 @@ cmd_status(int argc, char **argv)
 	const char *stage;
 	json_t *s, *v;
 	size_t len, unpromoted = 0;
+	const char *at = relctl_take_at(&argc, argv);
 	int rc;
 
 	if (argc != 4) {
 		return RELCTL_USAGE;
 	}
-	if (relctl_open_store(argv[1], &st))
+	if (relctl_open_at(argv[1], at, &st))
 		return 1;
 	rc = artifact_ino(st, argv[2], argv[3], &ino);
 	/* one evaluation: the text, and how many stages lack it */
@@ -175,8 +176,18 @@ stage_status(struct store *st, uint64_t ino, const char *stage, json_t **s,
 	int rc = store_status(st, ino, s);
 
 	*v = json_object_get(json_object_get(*s, "stages"), stage);
-	if (rc == 0 && !*v)
-		rc = store_seterr(-ENOENT, "stage '%s' does not exist", stage);
+	if (rc == 0 && !*v) {
+		const char *a = json_string_value(json_object_get(*s,
+		    "artifact"));
+		char project[300];
+
+		snprintf(project, sizeof(project), "%.*s", a && strchr(a, '/') ?
+		    (int)(strchr(a, '/') - a) : 0, a ? a : "");
+		rc = store_stage_applies(st, stage, project);
+		if (rc == 0)
+			rc = store_seterr(-ENOENT, "stage '%s' has no status",
+			    stage);
+	}
 	return rc;
 }
 
@@ -186,7 +197,7 @@ stage_status(struct store *st, uint64_t ino, const char *stage, json_t **s,
  * Exit 0 when it would be promoted, 1 when not, 2 on an error.
  */
 static int
-why_what_if(int argc, char **argv)
+why_what_if(int argc, char **argv, const char *at)
 {
 	struct store_whatif w = { 0 };
 	const char **names = calloc((size_t)argc, sizeof(*names));
@@ -237,7 +248,7 @@ why_what_if(int argc, char **argv)
 	w.lens = lens;
 	if (rc < 0)
 		goto fail;
-	if (relctl_open_store(argv[1], &st)) {
+	if (relctl_open_at(argv[1], at, &st)) {
 		rc = -EIO;
 		goto out;
 	}
@@ -282,14 +293,15 @@ cmd_why(int argc, char **argv)
 	json_t *s = NULL, *v = NULL;
 	struct store *st;
 	uint64_t ino;
+	const char *at = relctl_take_at(&argc, argv);
 	int rc, promoted;
 
 	if (argc > 5)
-		return why_what_if(argc, argv);
+		return why_what_if(argc, argv, at);
 	if (argc != 5) {
 		return RELCTL_USAGE;
 	}
-	if (relctl_open_store(argv[1], &st))
+	if (relctl_open_at(argv[1], at, &st))
 		return 1;
 	rc = artifact_ino(st, argv[2], argv[3], &ino);
 	if (rc == 0)

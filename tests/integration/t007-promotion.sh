@@ -181,6 +181,14 @@ check_exit "gate: not promoted is 1" 1 "$RELCTL" gate "$STORE" fuel 7 gated
 check_eq "with the reasons" "fuel 7 is not promoted to gated:" "$(head -1 "$T/out")"
 check_exit "gate: an artifact that does not exist is 2" 2 "$RELCTL" gate "$STORE" fuel 99 gated
 check_exit "gate: a stage that does not exist is 2" 2 "$RELCTL" gate "$STORE" fuel 7 nosuch
+mkdir "$S/apexonly"
+echo '{"projects": ["apex*"]}' >"$S/apexonly/criteria.json"
+check_exit "gate: a stage for other projects is 2" 2 "$RELCTL" gate "$STORE" fuel 7 apexonly
+check_eq "and says so, not that it does not exist" \
+	"relctl: stage 'apexonly' is not for project 'fuel' (its criteria name other \"projects\")" \
+	"$(head -1 "$T/out")"
+check_exit "why: the same" 1 "$RELCTL" why "$STORE" fuel 7 apexonly
+rmdir "$S/apexonly"
 t0=$(date +%s)
 "$RELCTL" gate "$STORE" fuel 7 gated --wait 30 >"$T/gate.out" 2>&1 &
 gate=$!
