@@ -293,52 +293,122 @@ tree_format(git_repository *repo, git_tree *tree)
 	return format;
 }
 
+/* Do trees a and b hold the same name with the same id? */
+static int
+same_entry(git_tree *a, git_tree *b, const char *name)
+{
+	const git_tree_entry *x = git_tree_entry_byname(a, name);
+	const git_tree_entry *y = git_tree_entry_byname(b, name);
+
+	return x && y && git_oid_equal(git_tree_entry_id(x),
+	    git_tree_entry_id(y));
+}
+
 struct times_ctx {
+	git_repository *repo;
 	int format;
 	int64_t when;
 	ledger_time_fn cb;
 	void *arg;
-	int rc;
 };
 
+/*
+ * What tree nt holds that ot (NULL: nothing) does not, below prefix: only
+ * subtrees whose ids differ are read, so a commit costs what it changed.
+ */
 static int
-time_file(const git_diff_delta *d, float progress, void *payload)
+tree_news(struct times_ctx *t, git_tree *ot, git_tree *nt,
+    const char *prefix)
 {
-	struct times_ctx *t = payload;
-	char path[4096];
+	size_t n = git_tree_entrycount(nt);
+	int rc = 0;
 
-	(void)progress;
-	if (d->status == GIT_DELTA_DELETED)
-		return 0;
-	if (fanout_logical(t->format, d->new_file.path, path,
-	    sizeof(path)) < 0)
-		return 0;	/* not a file of the layout: no time to give */
-	if ((t->rc = t->cb(t->arg, path, t->when)) < 0)
-		return -1;
-	return 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(nt, i);
+		const git_tree_entry *o = ot ? git_tree_entry_byname(ot,
+		    git_tree_entry_name(e)) : NULL;
+		char path[4096], logical[4096];
+
+		if (o && git_oid_equal(git_tree_entry_id(o),
+		    git_tree_entry_id(e)))
+			continue;
+		if (snprintf(path, sizeof(path), "%s%s", prefix,
+		    git_tree_entry_name(e)) >= (int)sizeof(path))
+			continue;
+		if (git_tree_entry_type(e) == GIT_OBJECT_TREE) {
+			git_tree *sub = NULL, *osub = NULL;
+
+			if (git_tree_lookup(&sub, t->repo,
+			    git_tree_entry_id(e)) < 0)
+				return ledger_git_fail("could not read a tree");
+			if (o && git_tree_entry_type(o) == GIT_OBJECT_TREE &&
+			    git_tree_lookup(&osub, t->repo,
+			    git_tree_entry_id(o)) < 0) {
+				git_tree_free(sub);
+				return ledger_git_fail("could not read a tree");
+			}
+			strcat(path, "/");
+			rc = tree_news(t, osub, sub, path);
+			git_tree_free(osub);
+			git_tree_free(sub);
+		} else if (git_tree_entry_type(e) == GIT_OBJECT_BLOB &&
+		    fanout_logical(t->format, path, logical,
+		    sizeof(logical)) == 0) {
+			rc = t->cb(t->arg, logical, t->when);
+		}
+	}
+	return rc;
+}
+
+/* tree_news for the top-level names under[] alone. */
+static int
+commit_news(struct times_ctx *t, git_tree *ot, git_tree *nt,
+    const char *const *under, size_t nunder)
+{
+	int rc = 0;
+
+	for (size_t k = 0; rc == 0 && k < nunder; k++) {
+		const git_tree_entry *e = git_tree_entry_byname(nt, under[k]);
+		const git_tree_entry *o = ot ? git_tree_entry_byname(ot,
+		    under[k]) : NULL;
+		git_tree *sub = NULL, *osub = NULL;
+		char prefix[300];
+
+		if (!e || (o && git_oid_equal(git_tree_entry_id(o),
+		    git_tree_entry_id(e))))
+			continue;
+		if (git_tree_entry_type(e) == GIT_OBJECT_BLOB) {
+			rc = t->cb(t->arg, under[k], t->when);
+			continue;
+		}
+		if (git_tree_lookup(&sub, t->repo, git_tree_entry_id(e)) < 0 ||
+		    (o && git_tree_entry_type(o) == GIT_OBJECT_TREE &&
+		    git_tree_lookup(&osub, t->repo, git_tree_entry_id(o)) < 0))
+			rc = ledger_git_fail("could not read a tree");
+		snprintf(prefix, sizeof(prefix), "%s/", under[k]);
+		if (rc == 0)
+			rc = tree_news(t, osub, sub, prefix);
+		git_tree_free(osub);
+		git_tree_free(sub);
+	}
+	return rc;
 }
 
 int
 ledger_file_times(struct ledger *lg, const char *const *under, size_t nunder,
     ledger_time_fn cb, void *arg)
 {
-	struct times_ctx t = { lg->format, 0, cb, arg, 0 };
+	struct times_ctx t = { lg->repo, lg->format, 0, cb, arg };
 	git_commit *c = NULL;
-	git_diff_options opts;
 	int rc = ledger_head_commit(lg, &c);
 
 	if (rc == -ENOENT)
 		return 0;
 	if (rc < 0)
 		return rc;
-	git_diff_options_init(&opts, GIT_DIFF_OPTIONS_VERSION);
-	/* only where the files without a time of their own are */
-	opts.pathspec.strings = (char **)under;
-	opts.pathspec.count = nunder;
 	while (c && rc == 0) {
 		git_commit *p = NULL;
 		git_tree *ct = NULL, *pt = NULL;
-		git_diff *diff = NULL;
 
 		if (git_commit_parentcount(c) > 0 &&
 		    git_commit_parent(&p, c, 0) < 0) {
@@ -348,20 +418,14 @@ ledger_file_times(struct ledger *lg, const char *const *under, size_t nunder,
 		if (git_commit_tree(&ct, c) < 0 || (p && git_commit_tree(&pt,
 		    p) < 0)) {
 			rc = ledger_git_fail("could not read a tree");
-		} else if (pt && tree_format(lg->repo, pt) != t.format) {
+		} else if (pt && !same_entry(pt, ct, "store.json") &&
+		    tree_format(lg->repo, pt) != t.format) {
 			/* a move to another layout changes no file */
 			t.format = tree_format(lg->repo, pt);
-		} else if (git_diff_tree_to_tree(&diff, lg->repo, pt, ct,
-		    &opts) < 0) {
-			rc = ledger_git_fail("could not compare the trees");
 		} else {
 			t.when = (int64_t)git_commit_time(c);
-			if (git_diff_foreach(diff, time_file, NULL, NULL, NULL,
-			    &t) < 0)
-				rc = t.rc ? t.rc : ledger_git_fail("could not "
-				    "compare the trees");
+			rc = commit_news(&t, pt, ct, under, nunder);
 		}
-		git_diff_free(diff);
 		git_tree_free(ct);
 		git_tree_free(pt);
 		git_commit_free(c);
