@@ -54,6 +54,16 @@ check_eq "it moves once" "$((commits + 1))" "$(G rev-list --count HEAD)"
 # rebuild from the new layout and from the old gives the same tree
 "$RELCTL" rebuild "$STORE" >/dev/null
 snapshot >"$T/rebuilt2.snap"
+# the past before the move, read in layout 1, is the tree a rebuild gives
+# (the old version did not link a scenario made after its promotions)
+mount_store
+(cd "$MNT/at/$(G rev-parse HEAD~1)" && find . -path ./incoming -prune -o -printf '%p %y %m %s %l\n' | sort &&
+	find . -path ./incoming -prune -o -type f -exec sha256sum {} + | sort) >"$T/past.snap"
+unmount_store
+# (results/, CI's inbox, is an empty directory in the past: its size aside)
+unresults() { unstatus "$1" | grep -v '/results d '; }
+check "at/<the commit before the move>/ (layout 1) is the same tree" diff \
+	<(unresults "$T/rebuilt2.snap") <(unresults "$T/past.snap")
 fresh
 "$RELCTL" rebuild "$STORE" >/dev/null
 check_eq "rebuild of the old layout leaves it where it was" 1 "$(G show HEAD:store.json | jq .format)"
