@@ -47,6 +47,9 @@ find_time(struct ledger *lg, int64_t t, git_oid *out)
 	git_oid id;
 	int rc;
 
+	if (git_reference_name_to_id(&id, lg->repo, "HEAD") < 0)
+		return store_seterr(-ENOENT, "at: the ledger has no commit "
+		    "yet");
 	if (git_revwalk_new(&walk, lg->repo) < 0)
 		return ledger_git_fail("could not walk the history");
 	git_revwalk_simplify_first_parent(walk);
@@ -300,8 +303,9 @@ same_entry(git_tree *a, git_tree *b, const char *name)
 	const git_tree_entry *x = git_tree_entry_byname(a, name);
 	const git_tree_entry *y = git_tree_entry_byname(b, name);
 
-	return x && y && git_oid_equal(git_tree_entry_id(x),
-	    git_tree_entry_id(y));
+	if (!x || !y)
+		return !x && !y;
+	return git_oid_equal(git_tree_entry_id(x), git_tree_entry_id(y));
 }
 
 struct times_ctx {

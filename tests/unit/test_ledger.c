@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "helpers.h"
@@ -243,6 +245,127 @@ test_batches_and_tidy(void **state)
 	tmpdir_free(dir);
 }
 
+struct seen {
+	char names[8][64];
+	int tags[8];
+	int n;
+};
+
+static int
+seen_name(void *arg, const char *name, int tag)
+{
+	struct seen *s = arg;
+
+	if (s->n < 8) {
+		snprintf(s->names[s->n], sizeof(s->names[0]), "%s", name);
+		s->tags[s->n++] = tag;
+	}
+	return 0;
+}
+
+static int
+first_time(void *arg, const char *path, int64_t when)
+{
+	int64_t *t = arg;
+
+	if (strcmp(path, "stages/daily/criteria.json") == 0 && !t[0])
+		t[0] = when;
+	if (strcmp(path, "stages/daily/hold") == 0 && !t[1])
+		t[1] = when;
+	return 0;
+}
+
+/* The past: times, ids, tags; a pinned ledger reads that commit. */
+static void
+test_find_and_pin(void **state)
+{
+	char *dir = tmpdir_new(), path[4096], id[41], first[41], tagged[41];
+	char *buf;
+	struct ledger_change crit = { "stages/daily/criteria.json", "{}", 2,
+	    0 };
+	struct ledger_change hold = { "stages/daily/hold", "stop", 4, 0 };
+	struct ledger_tag tags[2] = { { "promote/daily/fuel/1", "m" },
+	    { "release/2027.1", "m" } };
+	struct store_user bob = { 1234, 1234, "bob", 0, { 0 } };
+	struct seen seen = { .n = 0 };
+	const char *const under[] = { "stages" };
+	int64_t at, times[2] = { 0, 0 };
+	struct ledger *lg, *past;
+	size_t len;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/l.git", dir);
+	assert_int_equal(ledger_init(path), 0);
+	assert_int_equal(ledger_open(&lg, path), 0);
+	assert_int_equal(ledger_find(lg, "2023-11-14T22:13:20Z", id, &at),
+	    -ENOENT);	/* no commit yet */
+	assert_int_equal(ledger_commit(lg, &crit, 1, NULL, 0, &bob,
+	    1700000000, "criteria", 1), 0);
+	assert_int_equal(ledger_commit(lg, &hold, 1, &tags[0], 1, &bob,
+	    1700000010, "hold", 2), 0);
+	hold.remove = 1;
+	assert_int_equal(ledger_commit(lg, &hold, 1, &tags[1], 1, &bob,
+	    1700000020, "unhold", 3), 0);
+	/* by time: the newest commit at or before it, as of that time */
+	assert_int_equal(ledger_find(lg, "2023-11-14T22:13:25Z", first, &at),
+	    0);
+	assert_int_equal(at, 1700000005);
+	assert_int_equal(ledger_find(lg, "2023-11-14T22:13:19Z", id, &at),
+	    -ENOENT);	/* before the store */
+	assert_int_equal(ledger_find(lg, "2999-01-01T00:00:00Z", id, &at),
+	    -ENOENT);	/* to come */
+	/* by id, 7 digits or all 40: as of the commit's own time */
+	memcpy(path, first, 7);
+	path[7] = '\0';
+	assert_int_equal(ledger_find(lg, path, id, &at), 0);
+	assert_string_equal(id, first);
+	assert_int_equal(at, 1700000000);
+	assert_int_equal(ledger_find(lg, first, id, &at), 0);
+	assert_int_equal(ledger_find(lg, "0123456789abcdef0123", id, &at),
+	    -ENOENT);
+	assert_int_equal(ledger_find(lg, "012345", id, &at), -ENOENT);
+	/* by tag, of the two kinds only */
+	assert_int_equal(ledger_find(lg, "promote/daily/fuel/1", tagged, &at),
+	    0);
+	assert_int_equal(at, 1700000010);
+	assert_int_equal(ledger_find(lg, "promote/daily/fuel/2", id, &at),
+	    -ENOENT);
+	assert_int_equal(ledger_find(lg, "yesterday", id, &at), -ENOENT);
+	assert_int_equal(ledger_find(lg, "../../etc", id, &at), -ENOENT);
+	/* the tags' names, level by level */
+	assert_int_equal(ledger_tag_names(lg, "", seen_name, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_string_equal(seen.names[0], "promote");
+	assert_string_equal(seen.names[1], "release");
+	assert_int_equal(seen.tags[0], 0);
+	seen.n = 0;
+	assert_int_equal(ledger_tag_names(lg, "promote/daily/fuel", seen_name,
+	    &seen), 0);
+	assert_int_equal(seen.n, 1);
+	assert_string_equal(seen.names[0], "1");
+	assert_int_equal(seen.tags[0], 1);
+	/* pinned at the tag: the hold is there; HEAD has it removed */
+	snprintf(path, sizeof(path), "%s/l.git", dir);
+	assert_int_equal(ledger_open(&past, path), 0);
+	assert_int_equal(ledger_pin(past, tagged), 0);
+	assert_int_equal(ledger_read(past, "stages/daily/hold", &buf, &len),
+	    0);
+	assert_string_equal(buf, "stop");
+	free(buf);
+	assert_int_equal(ledger_read(lg, "stages/daily/hold", &buf, &len),
+	    -ENOENT);
+	assert_int_equal(ledger_commit(past, &crit, 1, NULL, 0, &bob,
+	    1700000030, "never", 4), -EROFS);
+	/* when each file last changed, as of the pin */
+	assert_int_equal(ledger_file_times(past, under, 1, first_time, times),
+	    0);
+	assert_int_equal(times[0], 1700000000);
+	assert_int_equal(times[1], 1700000010);
+	ledger_close(past);
+	ledger_close(lg);
+	tmpdir_free(dir);
+}
+
 int
 main(void)
 {
@@ -250,6 +373,7 @@ main(void)
 		cmocka_unit_test(test_commits),
 		cmocka_unit_test(test_batches_and_tidy),
 		cmocka_unit_test(test_group_commits),
+		cmocka_unit_test(test_find_and_pin),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
