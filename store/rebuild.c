@@ -289,11 +289,14 @@ rebuild_promotions(struct ctx *c, char **paths, char **texts, size_t *lens,
 			    json_string_value(json_object_get(j,
 			    "restored_at"))), i, EV_RESTORE };
 		r = json_object_get(j, "revoked");
-		if (r)
-			ev[nev++] = (struct promo_ev){ promo_time(r,
-			    "revoked_at") ? time_parse_iso(json_string_value(
-			    json_object_get(r, "revoked_at"))) :
-			    ev[nev - 1].at, i, EV_REVOKE };
+		if (r) {
+			/* a revoke of unknown time: right after the last */
+			int64_t when = promo_time(r, "revoked_at") ?
+			    time_parse_iso(json_string_value(json_object_get(r,
+			    "revoked_at"))) : ev[nev - 1].at;
+
+			ev[nev++] = (struct promo_ev){ when, i, EV_REVOKE };
+		}
 	}
 	if (rc == 0 && nev)
 		qsort(ev, nev, sizeof(*ev), ev_cmp);
