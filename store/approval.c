@@ -239,12 +239,14 @@ store_approval_withdraw(struct store *st, uint64_t art, const char *stage,
 	struct ctx c;
 	int rc;
 
-	if ((rc = store_may(st, who, STORE_ROLE_APPROVER,
-	    "withdrawing an approval")) < 0)
-		return rc;
-	/* someone else's: a manager's step */
-	if (user && strcmp(user, who->name) != 0 && (rc = store_may(st, who,
-	    STORE_ROLE_MANAGER, "withdrawing another user's approval")) < 0)
+	/* one's own: the approver's step; someone else's: a manager's */
+	if (user && strcmp(user, who->name) != 0)
+		rc = store_may(st, who, STORE_ROLE_MANAGER,
+		    "withdrawing another user's approval");
+	else
+		rc = store_may(st, who, STORE_ROLE_APPROVER,
+		    "withdrawing an approval");
+	if (rc < 0)
 		return rc;
 	snprintf(name, sizeof(name), "%s", user ? user : who->name);
 	if ((rc = store_artifact_key(st, art, artkey)) < 0)

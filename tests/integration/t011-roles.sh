@@ -104,6 +104,15 @@ check_eq "two people: promoted" "true" "$(jq -r .stages.daily.promoted "$A/statu
 check_eq "the approvals file lists both" "$P-appr $P-appr2" \
 	"$(cut -f2 "$A/approvals/daily" | sort -u | tr '\n' ' ' | sed 's/ $//')"
 
+# an approval is withdrawn by its author (rm), by a manager for anyone
+# (relctl approve --withdraw --user), by nobody else
+errno_as "the outsider cannot withdraw an approval" "$P-out" EACCES unlink "$A/approvals/daily"
+check "the author withdraws hers with rm" as "$P-appr2" rm "$A/approvals/daily"
+check_eq "only hers went" "$P-appr" "$(cut -f2 "$A/approvals/daily" | sort -u | xargs)"
+check_eq "the promotion made stays until revoked" "true" "$(jq -r .stages.daily.promoted "$A/status.json")"
+check_eq "recorded as hers" "$P-appr2 withdraw the approval of fuel/1 for daily by $P-appr2" \
+	"$(settle; git --git-dir="$STORE/ledger.git" log --format='%an %s' | grep -m1 ' withdraw the approval')"
+
 # waivers are the approvers', revokes the managers'
 check "the approver waives a test case" as "$P-appr" sh -c "echo 'known flaky' >'$A/waivers/tempest'"
 errno_as "the outsider cannot withdraw the waiver" "$P-out" EACCES unlink "$A/waivers/tempest"
@@ -164,6 +173,14 @@ check_refused "relctl: only the owner changes the roles" \
 keep
 check "and says so" said "only the store's owner"
 check_eq "nothing recorded by relctl's refusals" "$before" "$(ledger_commits)"
+# a manager withdraws anyone's approval with relctl; an approver only her own
+check_exit "an approver cannot withdraw another's" 1 as "$P-appr2" "$RELCTL" approve --withdraw --user "$P-appr" "$STORE" fuel 1 daily
+check_eq "and is told why" "relctl: permission denied: withdrawing another user's approval needs the 'manager' role, held by members of group $P-gmgr and root; $P-appr2 (uid $(id -u "$P-appr2")) does not hold it" \
+	"$(head -1 "$T/out")"
+check "a manager withdraws the other's" as "$P-mgr" "$RELCTL" approve --withdraw --user "$P-appr" "$STORE" fuel 1 daily
+check_eq "recorded as the manager's" "$P-mgr withdraw the approval of fuel/1 for daily by $P-appr" \
+	"$(settle; git --git-dir="$STORE/ledger.git" log --format='%an %s' | grep -m1 ' withdraw the approval')"
+check_gone "none is left: approvals/daily goes with the last one" "$A/approvals/daily"
 check "relctl: the CI user publishes" as "$P-ci" "$RELCTL" publish "$STORE" "$SRC" --project fuel --version 2
 check_eq "published by the CI user" "$P-ci publish fuel 2" \
 	"$(git --git-dir="$STORE/ledger.git" log --format='%an %s' | grep -m1 'publish fuel 2' | cut -d' ' -f1-4)"
