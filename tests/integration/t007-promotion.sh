@@ -266,6 +266,35 @@ check_eq "relctl why explains" "fuel 5 is not promoted to weekly:
 	"$("$RELCTL" why "$STORE" fuel 5 weekly 2>&1)"
 check "verify clean" "$RELCTL" verify "$STORE"
 
+# a diamond: top, then left and right, then join after both of them
+"$RELCTL" publish "$STORE" "$SRC" --project fuel --version 20 >/dev/null
+D=$MNT/artifacts/fuel/20
+mkdir "$S/dtop" "$S/dleft" "$S/dright" "$S/djoin"
+echo '{"require": [{"testcase": "d1"}]}' >"$S/dtop/criteria.json"
+echo '{"after": "dtop", "require": [{"testcase": "d2"}]}' >"$S/dright/criteria.json"
+echo '{"after": "dtop", "require": [{"testcase": "d3"}]}' >"$S/dleft/criteria.json"
+echo '{"after": ["dright", "dleft"], "require": [{"testcase": "d1"}]}' >"$S/djoin/criteria.json"
+echo '{"after": ["djoin"]}' >"$T/cycle.json"
+check_errno "a cycle through a list is refused" EINVAL copy "$T/cycle.json" "$S/dtop/criteria.json"
+check_eq "pipeline order: top, its two (ties by name), then the join" "dtop dleft dright djoin" \
+	"$(jq -r '.order | map(select(test("^d(top|left|right|join)$"))) | join(" ")' "$D/status.json")"
+pass "$D" d1
+pass "$D" d3
+check "top and left take it" test -L "$S/dleft/fuel/20"
+check_eq "the join waits for right" "previous-stage-missing:" "$(unmet "$D" djoin)"
+pass "$D" d2
+check "right takes it, and then the join" test -L "$S/djoin/fuel/20"
+check "relctl revoke dtop" "$RELCTL" revoke "$STORE" dtop fuel 20
+for s in dleft dright djoin; do check_gone "gone from $s too" "$S/$s/fuel/20"; done
+check_eq "four revokes, each with its reason" "revoke fuel 20 dtop
+revoke fuel 20 dleft (revoked from dtop)
+revoke fuel 20 djoin (revoked from dtop)
+revoke fuel 20 dright (revoked from dtop)" \
+	"$(settle; git --git-dir="$STORE/ledger.git" log -1 --format=%B | grep '^[0-9]* revoke' | cut -d' ' -f2-)"
+check "relctl restore dtop" "$RELCTL" restore "$STORE" dtop fuel 20
+check "the later stages are evaluated again: all back" sh -c \
+	"test -L '$S/dleft/fuel/20' && test -L '$S/dright/fuel/20' && test -L '$S/djoin/fuel/20'"
+
 # the whole state comes back from the ledger
 state() {
 	(cd "$MNT" && find stages projects artifacts -path '*/files' -prune -o \
