@@ -106,7 +106,18 @@ check_eq "criteria as they were (cycle 1)" smoke \
 check_eq "runs recorded up to then" "000001.json" "$(ls "$M/at/${WHEN[4]}/artifacts/fuel/1/runs/smoke" | xargs)"
 check_eq "and now two" "000001.json 000002.json" "$(ls "$A/runs/smoke" | xargs)"
 
+# four first looks at one commit at once: one view is built, all answer
+c=$(git --git-dir="$STORE/ledger.git" rev-parse HEAD~1)
+for i in 1 2 3 4; do (ls -R "$M/at/$c" >"$T/par.$i" 2>&1; echo $? >"$T/par.$i.rc") & done
+wait
+check_eq "all four listed it" "0 0 0 0" "$(cat "$T"/par.?.rc | xargs)"
+check "the same listing" sh -c "cmp '$T/par.1' '$T/par.2' && cmp '$T/par.1' '$T/par.3' && cmp '$T/par.1' '$T/par.4'"
+check_eq "one view of it on disk, no build left behind" "1-$c" \
+	"$(ls -A "$STORE/views" | grep -e "$c" -e '^\.build' | xargs)"
+
 # refusals
+check_errno "HEAD is no name at/ takes" ENOENT stat "$M/at/HEAD"
+check_errno "nor a tag of another kind" ENOENT stat "$M/at/refs"
 check_errno "a commit that is not there" ENOENT stat "$M/at/0123456789abcdef0123456789abcdef01234567"
 check_errno "a time before the store" ENOENT stat "$M/at/$(date -u -d @$((created - 3600)) +%Y-%m-%dT%H:%M:%SZ)"
 check_errno "a time to come" ENOENT stat "$M/at/2099-01-01T00:00:00Z"
