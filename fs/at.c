@@ -8,8 +8,9 @@
  *                             tags' names (at/promote/, at/promote/daily/...)
  *   AT_BIT | slot << 40 | n   node n of the view in slot (1, 2, ...)
  * A slot is a (commit, time) pair, kept for the daemon's life; the view
- * itself is opened when asked for, and closed when AT_OPEN views are open
- * and it is the one used longest ago by no request.
+ * itself is opened when asked for (without fs->at_mu: a view being built
+ * holds up only the requests for it), and closed when AT_OPEN views are
+ * open and it is the one used longest ago by no request.
  */
 #define _GNU_SOURCE
 #include "fs.h"
@@ -33,6 +34,7 @@ struct at_view {
 	int64_t at;
 	struct store *st;	/* NULL: not open now */
 	unsigned users;		/* requests using st right now */
+	int opening;		/* being opened (built) by a request */
 	uint64_t used;		/* when last used (a counter) */
 };
 
@@ -153,7 +155,10 @@ out:
 static int
 at_get(struct fs *fs, unsigned slot, struct store **out)
 {
-	struct at_view *v;
+	struct store *st = NULL;
+	char id[41];
+	int64_t at;
+	size_t i = slot - 1;
 	int rc = 0;
 
 	pthread_mutex_lock(&fs->at_mu);
@@ -161,28 +166,39 @@ at_get(struct fs *fs, unsigned slot, struct store **out)
 		pthread_mutex_unlock(&fs->at_mu);
 		return -ENOENT;
 	}
-	v = &fs->views[slot - 1];
-	if (!v->st) {
+	/* (by number: the table may grow while the lock is let go) */
+	while (fs->views[i].opening)
+		pthread_cond_wait(&fs->at_cond, &fs->at_mu);
+	if (!fs->views[i].st) {
 		size_t open = 0, old = fs->nviews;
 
-		for (size_t i = 0; i < fs->nviews; i++) {
-			if (!fs->views[i].st)
+		for (size_t k = 0; k < fs->nviews; k++) {
+			if (!fs->views[k].st)
 				continue;
 			open++;
-			if (!fs->views[i].users && (old == fs->nviews ||
-			    fs->views[i].used < fs->views[old].used))
-				old = i;
+			if (!fs->views[k].users && (old == fs->nviews ||
+			    fs->views[k].used < fs->views[old].used))
+				old = k;
 		}
 		if (open >= AT_OPEN && old < fs->nviews) {
 			store_close(fs->views[old].st);
 			fs->views[old].st = NULL;
 		}
-		rc = store_view_open(fs->st, v->id, v->at, &v->st);
+		/* opened (perhaps built) without the lock: other views answer */
+		fs->views[i].opening = 1;
+		memcpy(id, fs->views[i].id, sizeof(id));
+		at = fs->views[i].at;
+		pthread_mutex_unlock(&fs->at_mu);
+		rc = store_view_open(fs->st, id, at, &st);
+		pthread_mutex_lock(&fs->at_mu);
+		fs->views[i].opening = 0;
+		fs->views[i].st = st;
+		pthread_cond_broadcast(&fs->at_cond);
 	}
 	if (rc == 0) {
-		v->users++;
-		v->used = ++fs->at_tick;
-		*out = v->st;
+		fs->views[i].users++;
+		fs->views[i].used = ++fs->at_tick;
+		*out = fs->views[i].st;
 	}
 	pthread_mutex_unlock(&fs->at_mu);
 	return rc;

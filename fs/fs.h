@@ -109,6 +109,7 @@ struct fs {
 	pthread_t dthread;
 
 	pthread_mutex_t at_mu;	/* at/ (at.c): views asked for, levels */
+	pthread_cond_t at_cond;	/* a view opened */
 	struct at_view *views;
 	size_t nviews, capviews;
 	char **levels;

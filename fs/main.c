@@ -300,6 +300,7 @@ main(int argc, char **argv)
 	fs.debug = opts.debug;
 	pthread_mutex_init(&fs.qmu, NULL);
 	pthread_mutex_init(&fs.at_mu, NULL);
+	pthread_cond_init(&fs.at_cond, NULL);
 	pthread_cond_init(&fs.qcond, NULL);
 	fs.se = fuse_session_new(&args, &relfs_ops, sizeof(relfs_ops), &fs);
 	if (!fs.se)

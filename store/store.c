@@ -139,6 +139,7 @@ store_alloc(const char *path)
 	pthread_cond_init(&st->runs_cond, NULL);
 	pthread_mutex_init(&st->size_mu, NULL);
 	pthread_mutex_init(&st->past_mu, NULL);
+	pthread_mutex_init(&st->view_mu, NULL);
 	return st;
 }
 
@@ -230,6 +231,7 @@ store_close(struct store *st)
 	pthread_cond_destroy(&st->runs_cond);
 	pthread_mutex_destroy(&st->size_mu);
 	pthread_mutex_destroy(&st->past_mu);
+	pthread_mutex_destroy(&st->view_mu);
 	free(st->sizes);
 	free(st->incoming);
 	free(st->path);

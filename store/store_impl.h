@@ -50,6 +50,7 @@ struct store {
 	/* the ledger read for at/ (view.c), beside the writers' own */
 	pthread_mutex_t past_mu;
 	struct ledger *past;
+	pthread_mutex_t view_mu;	/* a view being built (view.c) */
 };
 
 /* The time an evaluation takes as now: the clock's, or a view's. */

@@ -215,9 +215,9 @@ store_view_open(struct store *st, const char *id, int64_t at,
 	if (access(p, F_OK) == 0)
 		return view_load(st, dir, at, out);
 	/* one build at a time: a second asker waits and finds it built */
-	pthread_mutex_lock(&st->past_mu);
+	pthread_mutex_lock(&st->view_mu);
 	if (access(p, F_OK) == 0) {
-		pthread_mutex_unlock(&st->past_mu);
+		pthread_mutex_unlock(&st->view_mu);
 		return view_load(st, dir, at, out);
 	}
 	if (mkdir(views, 0700) < 0 && errno != EEXIST)
@@ -231,7 +231,7 @@ store_view_open(struct store *st, const char *id, int64_t at,
 		snprintf(tmp, sizeof(tmp), "%s/relfs-view-XXXXXX",
 		    t && *t ? t : "/tmp");
 		if (!mkdtemp(tmp)) {
-			pthread_mutex_unlock(&st->past_mu);
+			pthread_mutex_unlock(&st->view_mu);
 			return store_seterr(-errno, "could not create a "
 			    "directory for a view: %s", strerror(errno));
 		}
@@ -247,7 +247,7 @@ store_view_open(struct store *st, const char *id, int64_t at,
 	/* a private view stays open after its files are gone */
 	if (rc < 0 || !shared)
 		remove_tree(tmp);
-	pthread_mutex_unlock(&st->past_mu);
+	pthread_mutex_unlock(&st->view_mu);
 	return rc;
 }
 
