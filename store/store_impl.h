@@ -186,6 +186,18 @@ int outbox_drain(struct store *st, int wait);
 
 /* rebuild.c: fill st's new index from its ledger (HEAD, or its pin). */
 int rebuild_index(struct store *st, uint64_t *artifacts);
+/* replay.c: split "a/b/c" into at most max parts, in place: how many. */
+int replay_split_path(char *buf, char **part, int max);
+struct ctx;
+/* The inode of artifact p/v (artkey, 600 bytes, gets "p/v"). */
+int replay_art_ino(struct ctx *c, const char *p, const char *v,
+    uint64_t *ino, char *artkey);
+/*
+ * The promotions among the n state files of a rebuild, replayed in the
+ * order of their changes' times (promoted, restored, revoked).
+ */
+int replay_promotions(struct ctx *c, char **paths, char **texts,
+    size_t *lens, size_t n);
 
 /* publish.c */
 int publish_prepare_blobs(struct store *st, json_t *m, const char *text,
