@@ -153,6 +153,25 @@ any_entry(void *arg, const char *name, size_t namelen, uint64_t ino,
 }
 
 /*
+ * scenarios/<s>/<stage>/, made when missing: its name is volatile (never
+ * cached by the kernel), since its last link takes it along.
+ */
+static int
+stage_dir(struct ctx *c, uint64_t sdir, const char *stage, uint64_t *gdir)
+{
+	struct node n;
+	int rc;
+
+	if (index_lookup(c->st->ix, c->txn, sdir, stage, gdir) == 0)
+		return 0;
+	if ((rc = txn_ensure_dir(c, sdir, stage, ROLE_NONE, 0555, gdir)) < 0 ||
+	    (rc = index_node_get(c->st->ix, c->txn, *gdir, &n)) < 0)
+		return rc;
+	n.flags |= NODE_VOLATILE;
+	return index_node_put(c->st->ix, c->txn, *gdir, &n);
+}
+
+/*
  * scenarios/<s>/<stage>/ is there while it holds a link: its last one
  * takes it along, so the tree is the same whichever order the promotions
  * and revokes came in (a rebuild replays them in another).
@@ -161,6 +180,7 @@ static int
 link_remove(struct ctx *c, uint64_t sdir, const char *stage,
     const char *project)
 {
+	struct node n;
 	uint64_t gdir;
 	int rc, any = 0;
 
@@ -172,7 +192,12 @@ link_remove(struct ctx *c, uint64_t sdir, const char *stage,
 	if (rc < 0 || (rc = index_list(c->st->ix, c->txn, gdir, 0, any_entry,
 	    &any)) < 0)
 		return rc;
-	if (any)
+	/*
+	 * A directory made before its name was volatile may be in the
+	 * kernel's cache for long: that one stays (as it always did).
+	 */
+	if (any || index_node_get(c->st->ix, c->txn, gdir, &n) < 0 ||
+	    !(n.flags & NODE_VOLATILE))
 		return txn_touch_dir(c, gdir, 0);
 	if ((rc = index_unlink(c->st->ix, c->txn, sdir, stage)) < 0)
 		return rc;
@@ -192,8 +217,7 @@ members_link_update(struct ctx *c, const char *scenario, const char *stage,
 	rc = members_newest_promoted(c, scenario, stage, project, version);
 	if (rc == -ENOENT)
 		return link_remove(c, sdir, stage, project);
-	if (rc < 0 || (rc = txn_ensure_dir(c, sdir, stage, ROLE_NONE, 0555,
-	    &gdir)) < 0)
+	if (rc < 0 || (rc = stage_dir(c, sdir, stage, &gdir)) < 0)
 		return rc;
 	snprintf(target, sizeof(target), "../../../artifacts/%s/%s", project,
 	    version);

@@ -107,6 +107,14 @@ check "revoke after the freeze" rm "$M/stages/daily/fuel/1"
 check_eq "the frozen release keeps it" "../../../../artifacts/fuel/1" "$(readlink "$F/os-nosdn-nofeature-ha/fuel")"
 check_eq "status notes the revoke" "fuel/1" "$(jq -r '.notes[0].artifact' "$R/status.json")"
 check_gone "the scenario link goes with the revoke" "$M/scenarios/os-nosdn-nofeature-ha/daily/fuel"
+ls "$M/scenarios/os-nosdn-nofeature-ha/daily" >/dev/null	# in the kernel's cache
+"$RELCTL" revoke "$STORE" daily functest 1 >/dev/null
+check_gone "its stage's directory goes with the last link (a revoke by relctl)" \
+	"$M/scenarios/os-nosdn-nofeature-ha/daily"
+check_eq "and leaves the listing" "" "$(ls "$M/scenarios/os-nosdn-nofeature-ha" | grep -x daily)"
+"$RELCTL" restore "$STORE" daily functest 1 >/dev/null
+check_eq "a restore brings it back" "../../../artifacts/functest/1" \
+	"$(readlink "$M/scenarios/os-nosdn-nofeature-ha/daily/functest")"
 
 # the automatic freeze at a target a few seconds ahead
 mkdir "$M/releases/soon"
