@@ -105,14 +105,17 @@ attr_node_in(struct fs *fs, struct store *from, uint64_t ino,
 
 /*
  * How long the kernel may keep a node's attributes: what changes is
- * invalidated when it does (fs_changed); a status, whose size moves with
- * every input, is asked for every time.
+ * invalidated when it does (fs_changed: after each change through the
+ * mount, and before relctl beside it returns, which tells the daemon); a
+ * status, whose size moves with every input, is asked for every time.
+ * (A directory with a zero timeout costs a GETATTR at every path walk
+ * through it: the kernel checks permissions on fresh attributes.)
  */
 double
 attr_timeout(struct fs *fs, const struct node *n)
 {
-	return (n->flags & NODE_LIVE) || (store_node_is_dynamic(n) &&
-	    n->kind != NODE_RUN) ? 0 : fs->timeout;
+	return store_node_is_dynamic(n) && n->kind != NODE_RUN ? 0 :
+	    fs->timeout;
 }
 
 void

@@ -107,6 +107,8 @@ struct fs {
 	pthread_t wthread;
 	pthread_cond_t dcond;	/* the delivery thread (hooks, webhooks) */
 	pthread_t dthread;
+	int pokefd;		/* STORE/daemon.sock: relctl says it changed */
+	pthread_t pthread;
 
 	pthread_mutex_t at_mu;	/* at/ (at.c): views asked for, levels */
 	pthread_cond_t at_cond;	/* a view opened */

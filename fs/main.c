@@ -19,7 +19,9 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -159,6 +161,69 @@ tighten_modes(const char *store)
 }
 
 /*
+ * relctl beside the mount says it changed the tree (store_close, through
+ * STORE/daemon.sock): the kernel is told now, and then relctl is answered,
+ * so what relctl changed shows when it returns.  A caller that sends
+ * nothing is given up after a second.
+ */
+static void *
+poke_thread(void *arg)
+{
+	struct fs *fs = arg;
+	struct timeval tv = { 1, 0 };
+	char c;
+	int fd;
+
+	while ((fd = accept4(fs->pokefd, NULL, NULL, SOCK_CLOEXEC)) >= 0 ||
+	    errno == EINTR || errno == ECONNABORTED) {
+		if (fd < 0)
+			continue;
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+		    sizeof(tv)) == 0 && read(fd, &c, 1) == 1) {
+			fs_changed(fs);
+			c = 'k';
+			(void)!write(fd, &c, 1);
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+static void
+poke_unlink(const char *store)
+{
+	int dfd = open(store, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd >= 0) {
+		unlinkat(dfd, STORE_DAEMON_SOCKET, 0);
+		close(dfd);
+	}
+}
+
+/* STORE/daemon.sock, listening, for any user's relctl; -1 if not. */
+static int
+poke_listen(const char *store)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int dfd = open(store, O_PATH | O_DIRECTORY | O_CLOEXEC), fd = -1;
+
+	if (dfd < 0)
+		return -1;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dfd,
+	    STORE_DAEMON_SOCKET);
+	unlinkat(dfd, STORE_DAEMON_SOCKET, 0);	/* a daemon's before */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    fchmodat(dfd, STORE_DAEMON_SOCKET, 0666, 0) < 0 ||
+	    listen(fd, 16) < 0)) {
+		close(fd);
+		fd = -1;
+	}
+	close(dfd);
+	return fd;
+}
+
+/*
  * The daemon wakes for soak periods and waiver expiries: once a second it
  * asks the store for what fell due (one index lookup when nothing did).
  */
@@ -240,6 +305,7 @@ main(int argc, char **argv)
 	int rc, ret = 1, started = 0;
 
 	memset(&fs, 0, sizeof(fs));
+	fs.pokefd = -1;
 	/* a hook or a peer that goes away mid-write is EPIPE, never a signal */
 	signal(SIGPIPE, SIG_IGN);
 	/*
@@ -352,10 +418,16 @@ main(int argc, char **argv)
 	pthread_cond_init(&fs.dcond, NULL);
 	pthread_mutex_init(&fs.chg_mu, NULL);
 	fs_changed(&fs);	/* learn where the change log stands */
+	/* without it relctl's changes show within a second (wake_thread) */
+	if ((fs.pokefd = poke_listen(cli.store)) < 0)
+		store_log(fs.st, "relctl's changes show within a second: could "
+		    "not listen on %s: %s", STORE_DAEMON_SOCKET,
+		    strerror(errno));
 	if ((rc = pthread_create(&fs.qthread, NULL, inval_thread, &fs)) != 0 ||
 	    (started++, rc = pthread_create(&fs.wthread, NULL, wake_thread,
 	    &fs)) != 0 || (started++, rc = pthread_create(&fs.dthread, NULL,
-	    delivery_thread, &fs)) != 0) {
+	    delivery_thread, &fs)) != 0 || (started++, fs.pokefd >= 0 &&
+	    (rc = pthread_create(&fs.pthread, NULL, poke_thread, &fs)) != 0)) {
 		fprintf(stderr, "relfs: could not start a thread: %s\n",
 		    strerror(rc));
 		ret = 1;
@@ -386,6 +458,14 @@ out_threads:
 		pthread_join(fs.wthread, NULL);
 	if (started > 2)
 		pthread_join(fs.dthread, NULL);
+	if (fs.pokefd >= 0) {
+		/* wakes the accept; the socket's name goes with the daemon */
+		shutdown(fs.pokefd, SHUT_RDWR);
+		if (started > 3)
+			pthread_join(fs.pthread, NULL);
+		close(fs.pokefd);
+		poke_unlink(cli.store);
+	}
 out_inc:
 	inc_destroy(&fs);
 	at_destroy(&fs);

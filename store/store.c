@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -184,8 +186,58 @@ store_open(struct store **out, const char *path)
 		store_close(st);
 		return rc;
 	}
+	/* where the change log stands: what this process changes, a daemon
+	 * beside it is told of when it closes */
+	if (store_changes(st, &st->opened_at, NULL, NULL) < 0)
+		st->opened_at = 0;
 	*out = st;
 	return 0;
+}
+
+/*
+ * Tell the daemon that has the store mounted that this process changed
+ * the tree, and wait (a second at most) until it has told the kernel: so
+ * what relctl changed shows in the mount when relctl returns, though the
+ * kernel keeps the attributes of the directories it changed.  The socket
+ * is named through the store's directory descriptor: a store's path may be
+ * longer than a socket address takes.
+ */
+static void
+poke_daemon(struct store *st)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { 1, 0 };
+	char c = 'c';
+	int dfd, fd;
+
+	dfd = open(st->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dfd,
+	    STORE_DAEMON_SOCKET);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+	    sizeof(tv)) == 0 && connect(fd, (struct sockaddr *)&sa,
+	    sizeof(sa)) == 0 && write(fd, &c, 1) == 1)
+		(void)!read(fd, &c, 1);	/* its answer: the kernel was told */
+	if (fd >= 0)
+		close(fd);
+	close(dfd);
+}
+
+/* What this process changed since store_open, for a daemon beside it. */
+static void
+tell_daemon(struct store *st)
+{
+	uint64_t since = st->opened_at, *inos = NULL;
+	size_t n = 0;
+
+	if (!since || st->daemonfd >= 0 || !st->ix ||
+	    store_changes(st, &since, &inos, &n) < 0)
+		return;
+	free(inos);
+	if (n && store_daemon_running(st))
+		poke_daemon(st);
 }
 
 int64_t
@@ -214,6 +266,7 @@ store_close(struct store *st)
 	/* what relctl or the daemon did survives a power cut once it ends */
 	if (st->ix)
 		index_sync(st->ix);
+	tell_daemon(st);
 	index_close(st->ix);
 	cas_close(st->cas);
 	ledger_close(st->lg);

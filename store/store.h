@@ -32,7 +32,13 @@ int store_create(const char *path, const struct store_user *who);
 
 /* Open a store; replays ledger changes a crash left queued. */
 int store_open(struct store **out, const char *path);
+/*
+ * Close it.  When this process changed the tree and a daemon has the
+ * store mounted, the daemon is told through STORE/daemon.sock and answers
+ * once the kernel was told (STORE_DAEMON_SOCKET; a second at most).
+ */
 void store_close(struct store *st);
+#define STORE_DAEMON_SOCKET "daemon.sock"
 
 const char *store_path(struct store *st);
 
@@ -41,7 +47,7 @@ const char *store_path(struct store *st);
  * now), by anyone; *inos is the caller's to free.
  */
 int store_changes(struct store *st, uint64_t *since, uint64_t **inos,
-    size_t *n);
+    size_t *n);	/* (the first call: inos and n may be NULL) */
 /* Forget changes older than keep seconds. */
 int store_changes_prune(struct store *st, int64_t keep);
 

@@ -51,6 +51,8 @@ struct store {
 	pthread_mutex_t past_mu;
 	struct ledger *past;
 	pthread_mutex_t view_mu;	/* a view being built (view.c) */
+	/* where the change log stood at store_open (0: not watched) */
+	uint64_t opened_at;
 };
 
 /* The time an evaluation takes as now: the clock's, or a view's. */

@@ -61,8 +61,10 @@ store_changes(struct store *st, uint64_t *since, uint64_t **inos, size_t *n)
 		/* the first call only learns where the log stands now */
 		*since = (uint64_t)mdb_txn_id(txn);
 		index_abort(txn);
-		*inos = NULL;
-		*n = 0;
+		if (inos)
+			*inos = NULL;
+		if (n)
+			*n = 0;
 		return 0;
 	}
 	rc = index_changes(st->ix, txn, since, change_add, &l);

@@ -13,10 +13,14 @@ mount_store
 want="0"
 for v in 1 2 3 4 5; do
 	ls "$MNT/artifacts/fuel" >/dev/null	# the listing is now cached
+	stat "$MNT/artifacts/fuel" >/dev/null	# and its attributes
 	"$RELCTL" publish "$STORE" "$SRC" --project fuel --version "$v" >/dev/null
 	want="$want $v"
 	check_eq "listing shows version $v at once" "$want" "$(ls "$MNT/artifacts/fuel" | xargs)"
+	# the kernel keeps the directory's attributes: relctl told the daemon
+	check_eq "its link count at once" "$((v + 3))" "$(stat -c %h "$MNT/artifacts/fuel")"
 done
+check "the daemon listens for relctl" test -S "$STORE/daemon.sock"
 ls "$MNT/artifacts" >/dev/null
 "$RELCTL" publish "$STORE" "$SRC" --project apex --version 1 >/dev/null
 check_eq "a new project shows at once" "apex fuel" "$(ls "$MNT/artifacts" | xargs)"
