@@ -184,6 +184,8 @@ store_may(struct store *st, const struct store_user *who, enum store_role r,
  * transaction: the index, config.json in the ledger (msg), and a
  * config.changed event with ev and the name pair evname=evval.
  */
+static int	shows_roles(uint64_t ino, const struct node *n);
+
 static int
 config_put(struct store *st, const char *key, const char *sub, json_t *val,
     const char *msg, json_t *ev, const char *evname, const char *evval,
@@ -217,6 +219,14 @@ config_put(struct store *st, const char *key, const char *sub, json_t *val,
 	    (rc = event_named(st, txn, "config.changed", who, now, ev, evname,
 	    evval, NULL)) < 0)
 		goto out;
+	/* what ls -l shows of them changes: the kernel is told (change log) */
+	{
+		uint64_t noted;
+
+		if ((rc = index_note_nodes(st->ix, txn, shows_roles,
+		    &noted)) < 0)
+			goto out;
+	}
 	rc = index_commit(txn);
 	txn = NULL;
 	if (rc == 0)
@@ -497,6 +507,16 @@ role_of_dir(uint64_t ino, const struct node *n)
 	default:
 		return -1;
 	}
+}
+
+/* Does what ls -l shows of this node depend on the roles? */
+static int
+shows_roles(uint64_t ino, const struct node *n)
+{
+	if (n->kind == NODE_DIR || n->kind == NODE_RESULTS ||
+	    n->kind == NODE_INCOMING)
+		return role_of_dir(ino, n) >= 0;
+	return n->kind == NODE_FILE && (n->flags & NODE_MUTABLE);
 }
 
 void

@@ -319,6 +319,36 @@ index_node_put(struct index *ix, MDB_txn *txn, uint64_t ino,
 }
 
 int
+index_note_nodes(struct index *ix, MDB_txn *txn,
+    int (*want)(uint64_t ino, const struct node *n), uint64_t *noted)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	*noted = 0;
+	if ((rc = mdb_cursor_open(txn, ix->nodes, &cur)) != 0)
+		return lmdb_err(rc, "cursor");
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct node n;
+		uint64_t ino;
+
+		if (k.mv_size != sizeof(ino) || v.mv_size != sizeof(n))
+			continue;
+		memcpy(&ino, k.mv_data, sizeof(ino));
+		memcpy(&n, v.mv_data, sizeof(n));
+		if (!want(ino, &n))
+			continue;
+		if ((rc = note_change(ix, txn, ino)) < 0)
+			break;
+		(*noted)++;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc < 0 ? rc : lmdb_err(rc, "cursor");
+}
+
+int
 index_changes(struct index *ix, MDB_txn *txn, uint64_t *since,
     void (*cb)(void *arg, uint64_t ino), void *arg)
 {

@@ -141,6 +141,14 @@ typedef int (*index_list_fn)(void *arg, const char *name, size_t namelen,
 int index_list(struct index *ix, MDB_txn *txn, uint64_t dir, uint64_t off,
     index_list_fn cb, void *arg);
 
+/*
+ * Note as changed (for the change log the mount follows) every node for
+ * which want says so, without changing it: what a change of the roles
+ * shows differently (owners, groups, modes).  *noted counts them.
+ */
+int index_note_nodes(struct index *ix, MDB_txn *txn,
+    int (*want)(uint64_t ino, const struct node *n), uint64_t *noted);
+
 /* Allocate count consecutive inode numbers; *first gets the first. */
 int index_alloc_ino(struct index *ix, MDB_txn *txn, uint64_t count,
     uint64_t *first);

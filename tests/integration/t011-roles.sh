@@ -173,7 +173,11 @@ check_refused "relctl: only the owner changes the roles" \
 keep
 check "and says so" said "only the store's owner"
 check_eq "nothing recorded by relctl's refusals" "$before" "$(ledger_commits)"
-# a manager withdraws anyone's approval with relctl; an approver only her own
+# a manager withdraws anyone's approval with relctl; an approver only her
+# own (the mount back: what relctl changes shows there; the daemon makes
+# STORE 0700 when it starts, opened again for the users' relctl)
+mount_store -o allow_other
+chmod a+rwx "$STORE"
 check_exit "an approver cannot withdraw another's" 1 as "$P-appr2" "$RELCTL" approve --withdraw --user "$P-appr" "$STORE" fuel 1 daily
 check_eq "and is told why" "relctl: permission denied: withdrawing another user's approval needs the 'manager' role, held by members of group $P-gmgr and root; $P-appr2 (uid $(id -u "$P-appr2")) does not hold it" \
 	"$(head -1 "$T/out")"
@@ -184,5 +188,14 @@ check_gone "none is left: approvals/daily goes with the last one" "$A/approvals/
 check "relctl: the CI user publishes" as "$P-ci" "$RELCTL" publish "$STORE" "$SRC" --project fuel --version 2
 check_eq "published by the CI user" "$P-ci publish fuel 2" \
 	"$(git --git-dir="$STORE/ledger.git" log --format='%an %s' | grep -m1 'publish fuel 2' | cut -d' ' -f1-4)"
+# a change of the roles beside the mount shows at once, though the kernel
+# keeps directories' attributes: ls -l, and the kernel's own checks
+stat "$S" "$A/approvals" >/dev/null	# in the kernel's cache
+errno_as "the approver is no manager yet" "$P-appr" EACCES mkdir "$S/byappr"
+"$RELCTL" config "$STORE" manager "$P-gappr" >/dev/null
+check_eq "stages/ shows the new manager group at once" "drwxrwxr-x $P-gappr" "$(stat -c '%A %G' "$S")"
+check "and the kernel lets a member in at once" as "$P-appr" mkdir "$S/byappr"
+"$RELCTL" config "$STORE" approver "$P-gmgr" >/dev/null
+check_eq "approvals/ shows the new approver group at once" "drwxrwxr-x $P-gmgr" "$(stat -c '%A %G' "$A/approvals")"
 check "verify is clean" "$RELCTL" verify "$STORE"
 finish
