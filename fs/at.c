@@ -213,6 +213,19 @@ at_put(struct fs *fs, unsigned slot)
 }
 
 void
+at_changed(struct fs *fs)
+{
+	size_t n;
+
+	pthread_mutex_lock(&fs->at_mu);
+	n = fs->nlevels;
+	pthread_mutex_unlock(&fs->at_mu);
+	/* a promotion or a freeze may have made a tag: listings go stale */
+	for (size_t i = 0; i < n; i++)
+		fuse_lowlevel_notify_inval_inode(fs->se, AT_BIT | i, 0, 0);
+}
+
+void
 at_destroy(struct fs *fs)
 {
 	for (size_t i = 0; i < fs->nviews; i++)
@@ -239,13 +252,20 @@ level_attr(struct fs *fs, uint64_t ino, struct stat *st)
 	st->st_blocks = 0;
 }
 
-/* The entry of a level: its names change as tags come, never cached. */
+/*
+ * The entry of a level: a level never goes (tags are never removed), so
+ * the kernel keeps its name and attributes (a zero timeout would cost a
+ * LOOKUP and a GETATTR of at/ at every path walk into the past); only its
+ * listing, which grows as tags come, is told to the kernel again after
+ * every change of the tree (at_changed).
+ */
 static void
 level_entry(struct fs *fs, uint64_t ino, struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = ino;
 	level_attr(fs, ino, &e->attr);
+	e->entry_timeout = e->attr_timeout = fs->timeout;
 }
 
 /* The entry of node n (number vino) of the view in slot. */
@@ -401,7 +421,7 @@ at_getattr(fuse_req_t req, fuse_ino_t ino)
 			return;
 		}
 		level_attr(fs, ino, &e.attr);
-		fuse_reply_attr(req, &e.attr, 0);
+		fuse_reply_attr(req, &e.attr, fs->timeout);
 		return;
 	}
 	if ((rc = view_node(fs, ino, &slot, &v, &n)) < 0) {

@@ -30,6 +30,8 @@ fs_changed(struct fs *fs)
 	 */
 	for (size_t i = 0; i < n; i++)
 		fuse_lowlevel_notify_inval_inode(fs->se, inos[i], 0, 0);
+	if (n)
+		at_changed(fs);
 	free(inos);
 }
 

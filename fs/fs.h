@@ -281,6 +281,8 @@ void at_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void at_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     int plus);
 void at_refuse(fuse_req_t req, const char *what);
+/* The tree changed: the levels' listings are told to the kernel again. */
+void at_changed(struct fs *fs);
 void at_destroy(struct fs *fs);
 
 /* A dependency of an artifact (deps.c): its stream, open, verified, closed. */

@@ -67,6 +67,10 @@ store_view_names(struct store *st, const char *prefix,
 {
 	int rc;
 
+	/* a promotion's tag comes with its queued commit */
+	if (st->async && store_drain(st) < 0)
+		store_log(st, "ledger: %s (queued, retried at the next change)",
+		    store_errmsg());
 	pthread_mutex_lock(&st->past_mu);
 	rc = past_ledger(st);
 	if (rc == 0)

@@ -93,6 +93,13 @@ check "at/<a full commit id>/" cmp "$T/moment.2" <(shot "$M/at/${ID[2]}")
 check_eq "ls at/" "promote release" "$(ls "$M/at" | xargs)"
 check_eq "ls at/promote/" "daily weekly" "$(ls "$M/at/promote" | xargs)"
 check_eq "ls at/promote/daily/fuel/" "1 2" "$(ls "$M/at/promote/daily/fuel" | xargs)"
+ls -l "$M/at" "$M/at/promote" "$M/at/promote/weekly/fuel" >/dev/null	# cached
+"$RELCTL" unhold "$STORE" weekly >/dev/null
+"$RELCTL" approve "$STORE" fuel 2 weekly ok >/dev/null
+check_eq "a new promotion's tag is listed at once" "1 2" "$(ls "$M/at/promote/weekly/fuel" | xargs)"
+check "and opens" test -d "$M/at/promote/weekly/fuel/2/stages"
+settle
+head_now=$(git --git-dir="$STORE/ledger.git" rev-parse HEAD)
 check "at/promote/daily/fuel/1/ is moment 1" cmp "$T/moment.1" <(shot "$M/at/promote/daily/fuel/1")
 check "at/release/2027.1/ is moment 5" cmp "$T/moment.5" <(shot "$M/at/release/2027.1")
 check "the frozen tree in the past" cmp "$M/releases/2027.1/frozen/excluded" \
