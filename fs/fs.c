@@ -30,8 +30,9 @@ fs_changed(struct fs *fs)
 	 */
 	for (size_t i = 0; i < n; i++)
 		fuse_lowlevel_notify_inval_inode(fs->se, inos[i], 0, 0);
-	if (n)
-		at_changed(fs);
+	/* what a layer above keeps of the tree (at/'s listings: main.c) */
+	if (n && fs->on_change)
+		fs->on_change(fs);
 	free(inos);
 }
 

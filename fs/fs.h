@@ -110,6 +110,8 @@ struct fs {
 	int pokefd;		/* STORE/daemon.sock: relctl says it changed */
 	pthread_t pthread;
 
+	/* called by fs_changed when the tree changed (at_changed) */
+	void (*on_change)(struct fs *fs);
 	pthread_mutex_t at_mu;	/* at/ (at.c): views asked for, levels */
 	pthread_cond_t at_cond;	/* a view opened */
 	struct at_view *views;

@@ -367,6 +367,7 @@ main(int argc, char **argv)
 	pthread_mutex_init(&fs.qmu, NULL);
 	pthread_mutex_init(&fs.at_mu, NULL);
 	pthread_cond_init(&fs.at_cond, NULL);
+	fs.on_change = at_changed;
 	pthread_cond_init(&fs.qcond, NULL);
 	fs.se = fuse_session_new(&args, &relfs_ops, sizeof(relfs_ops), &fs);
 	if (!fs.se)
