@@ -215,12 +215,17 @@ at_put(struct fs *fs, unsigned slot)
 void
 at_changed(struct fs *fs)
 {
+	uint64_t tags;
 	size_t n;
 
+	/* only a change that queued a tag (a promotion, a freeze) */
+	if (store_tags_queued(fs->st, &tags) < 0)
+		return;
 	pthread_mutex_lock(&fs->at_mu);
-	n = fs->nlevels;
+	n = tags != fs->at_tags ? fs->nlevels : 0;
+	fs->at_tags = tags;
 	pthread_mutex_unlock(&fs->at_mu);
-	/* a promotion or a freeze may have made a tag: listings go stale */
+	/* its tag comes with its commit: the listings go stale */
 	for (size_t i = 0; i < n; i++)
 		fuse_lowlevel_notify_inval_inode(fs->se, AT_BIT | i, 0, 0);
 }
@@ -257,7 +262,7 @@ level_attr(struct fs *fs, uint64_t ino, struct stat *st)
  * the kernel keeps its name and attributes (a zero timeout would cost a
  * LOOKUP and a GETATTR of at/ at every path walk into the past); only its
  * listing, which grows as tags come, is told to the kernel again after
- * every change of the tree (at_changed).
+ * every change that queued a tag (at_changed).
  */
 static void
 level_entry(struct fs *fs, uint64_t ino, struct fuse_entry_param *e)
@@ -301,10 +306,11 @@ struct any {
 };
 
 static int
-any_name(void *arg, const char *name, int tag)
+any_name(void *arg, const char *name, const char *id, int64_t at)
 {
 	(void)name;
-	(void)tag;
+	(void)id;
+	(void)at;
 	((struct any *)arg)->found = 1;
 	return 1;	/* one is enough */
 }
@@ -512,7 +518,7 @@ struct at_dirbuf {
 	const char *prefix;
 	char *buf;
 	size_t size, used;
-	uint64_t off;		/* a level's: how many were sent */
+	uint64_t off, i;	/* a level's: how many were sent, this one */
 	int plus;
 };
 
@@ -546,61 +552,36 @@ view_dir_one(void *arg, const char *name, uint64_t ino, const struct node *n,
 	return dir_add(d, name, &e, next_off);
 }
 
-struct level_names {
-	char **v;
-	int *tag;
-	size_t n, cap;
-};
-
+/*
+ * One name of a level's listing (id: a whole tag's commit, a view's root;
+ * NULL: a level below): what comes before d->off was sent already.
+ */
 static int
-level_name_one(void *arg, const char *name, int tag)
+level_dir_one(void *arg, const char *name, const char *id, int64_t at)
 {
-	struct level_names *l = arg;
-
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 32;
-		char **v = realloc(l->v, cap * sizeof(*v));
-		int *t = v ? realloc(l->tag, cap * sizeof(*t)) : NULL;
-
-		if (v)
-			l->v = v;
-		if (!t)
-			return -ENOMEM;
-		l->tag = t;
-		l->cap = cap;
-	}
-	if (!(l->v[l->n] = strdup(name)))
-		return -ENOMEM;
-	l->tag[l->n++] = tag;
-	return 0;
-}
-
-/* Entry i of a level's listing, name (tag: a whole tag, a view's root). */
-static int
-level_dir_one(struct at_dirbuf *d, const char *name, int tag, uint64_t i)
-{
+	struct at_dirbuf *d = arg;
 	struct fuse_entry_param e;
-	char when[4200], id[41];
+	char when[4200];
 	unsigned slot;
 	uint64_t lvl;
-	int64_t at;
 
-	snprintf(when, sizeof(when), "%s%s%s", d->prefix, *d->prefix ? "/" :
-	    "", name);
+	if (++d->i <= d->off)
+		return 0;
 	memset(&e, 0, sizeof(e));
 	e.attr.st_mode = S_IFDIR | 0555;
-	if (tag) {
+	if (id) {
 		/*
 		 * A view's root by number only (e.ino 0: no attributes, no
 		 * lookup counted): a listing builds no view; a stat of it
 		 * does.
 		 */
-		if (store_view_find(d->fs->st, when, id, &at) < 0 ||
-		    slot_for(d->fs, id, at, &slot) < 0)
+		if (slot_for(d->fs, id, at, &slot) < 0)
 			return 0;
 		e.attr.st_ino = (ino_t)(AT_BIT | (uint64_t)slot << AT_SHIFT |
 		    INO_ROOT);
 	} else {
+		snprintf(when, sizeof(when), "%s%s%s", d->prefix,
+		    *d->prefix ? "/" : "", name);
 		if (level_of(d->fs, when, &lvl) < 0)
 			return 0;
 		if (d->plus)
@@ -608,24 +589,7 @@ level_dir_one(struct at_dirbuf *d, const char *name, int tag, uint64_t i)
 		else
 			level_attr(d->fs, lvl, &e.attr);
 	}
-	return dir_add(d, name, &e, i);
-}
-
-/* A level's listing: the names are read first, then each looked up. */
-static int
-level_dir(struct at_dirbuf *d)
-{
-	struct level_names l = { NULL, NULL, 0, 0 };
-	int rc = store_view_names(d->fs->st, d->prefix, level_name_one, &l);
-
-	for (size_t i = (size_t)d->off; rc == 0 && i < l.n; i++)
-		if (level_dir_one(d, l.v[i], l.tag[i], i + 1))
-			break;
-	for (size_t i = 0; i < l.n; i++)
-		free(l.v[i]);
-	free(l.v);
-	free(l.tag);
-	return rc;
+	return dir_add(d, name, &e, d->i);
 }
 
 void
@@ -633,7 +597,7 @@ at_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int plus)
 {
 	struct fs *fs = FS(req);
 	struct at_dirbuf d = { fs, req, NULL, slot_of(ino), NULL, NULL, size,
-	    0, (uint64_t)off, plus };
+	    0, (uint64_t)off, 0, plus };
 	char prefix[4096];
 	struct node n;
 	int rc;
@@ -645,8 +609,10 @@ at_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int plus)
 	if (d.slot == 0) {
 		rc = level_name(fs, ino, prefix, sizeof(prefix));
 		d.prefix = prefix;
-		if (rc == 0)
-			rc = level_dir(&d);
+		/* (a full buffer stops the names: not an error) */
+		if (rc == 0 && (rc = store_view_names(fs->st, prefix,
+		    level_dir_one, &d)) > 0)
+			rc = 0;
 	} else if ((rc = at_get(fs, d.slot, &d.v)) == 0) {
 		rc = store_node_get(d.v, ino & AT_NODE_MASK, &n);
 		if (rc == 0 && n.kind != NODE_DIR && n.kind != NODE_RESULTS &&

@@ -119,6 +119,7 @@ struct fs {
 	char **levels;
 	size_t nlevels, caplevels;
 	uint64_t at_tick;
+	uint64_t at_tags;	/* store_tags_queued when levels were told */
 };
 
 extern const struct fuse_lowlevel_ops relfs_ops;
@@ -283,7 +284,10 @@ void at_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void at_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     int plus);
 void at_refuse(fuse_req_t req, const char *what);
-/* The tree changed: the levels' listings are told to the kernel again. */
+/*
+ * The tree changed: when the change queued a tag, the levels' listings
+ * are told to the kernel again.
+ */
 void at_changed(struct fs *fs);
 void at_destroy(struct fs *fs);
 

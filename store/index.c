@@ -87,6 +87,19 @@ env_new(struct index **out, size_t mapsize)
 	return 0;
 }
 
+/* An open of dir that failed with LMDB's rc: said, undone; -errno. */
+static int
+open_failed(struct index *ix, const char *dir, int rc)
+{
+	rc = lmdb_err(rc, "open");
+	store_seterr(rc, "could not open the index in '%s': %s", dir,
+	    rc == -EIO ? store_errmsg() : strerror(-rc));
+	if (ix->env)
+		mdb_env_close(ix->env);
+	free(ix);
+	return rc;
+}
+
 /* Every table of the index, in txn (flags: MDB_CREATE, or 0 for a view). */
 static int
 open_tables(struct index *ix, MDB_txn *txn, unsigned flags)
@@ -180,13 +193,7 @@ index_open(struct index **out, const char *dir, int create)
 fail:
 	if (txn)
 		mdb_txn_abort(txn);
-	rc = lmdb_err(rc, "open");
-	store_seterr(rc, "could not open the index in '%s': %s", dir,
-	    rc == -EIO ? store_errmsg() : strerror(-rc));
-	if (ix->env)
-		mdb_env_close(ix->env);
-	free(ix);
-	return rc;
+	return open_failed(ix, dir, rc);
 }
 
 int
@@ -219,13 +226,7 @@ index_open_frozen(struct index **out, const char *dir)
 	*out = ix;
 	return 0;
 fail:
-	rc = lmdb_err(rc, "open");
-	store_seterr(rc, "could not open the index in '%s': %s", dir,
-	    rc == -EIO ? store_errmsg() : strerror(-rc));
-	if (ix->env)
-		mdb_env_close(ix->env);
-	free(ix);
-	return rc;
+	return open_failed(ix, dir, rc);
 }
 
 void

@@ -147,9 +147,12 @@ int ledger_pin(struct ledger *lg, const char *id);
 /*
  * The names one level below prefix ("" or "promote/daily", no slash at
  * its ends) that tags under ledger_find's prefixes have, sorted, each
- * once; *tag says when prefix/name is a whole tag (else a level).
+ * once.  When prefix/name is a whole tag, id and at are what ledger_find
+ * would give for it (its commit, the commit's time); for a level, id is
+ * NULL.
  */
-typedef int (*ledger_name_fn)(void *arg, const char *name, int tag);
+typedef int (*ledger_name_fn)(void *arg, const char *name, const char *id,
+    int64_t at);
 int ledger_tag_names(struct ledger *lg, const char *prefix,
     ledger_name_fn cb, void *arg);
 

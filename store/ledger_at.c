@@ -263,9 +263,22 @@ ledger_tag_names(struct ledger *lg, const char *prefix, ledger_name_fn cb,
 	rc = ns.rc;
 	if (rc == 0 && ns.n)
 		qsort(ns.v, ns.n, sizeof(*ns.v), name_cmp);
-	for (size_t i = 0; rc == 0 && i < ns.n; i++)
-		if (i == 0 || strcmp(ns.v[i].name, ns.v[i - 1].name) != 0)
-			rc = cb(arg, ns.v[i].name, ns.v[i].tag);
+	for (size_t i = 0; rc == 0 && i < ns.n; i++) {
+		char full[4500], id[41];
+		int64_t at;
+
+		if (i > 0 && strcmp(ns.v[i].name, ns.v[i - 1].name) == 0)
+			continue;
+		if (!ns.v[i].tag) {
+			rc = cb(arg, ns.v[i].name, NULL, 0);
+			continue;
+		}
+		/* its commit, as ledger_find gives it: no second lookup */
+		snprintf(full, sizeof(full), "%s%s%s", prefix, *prefix ? "/" :
+		    "", ns.v[i].name);
+		if (ledger_find(lg, full, id, &at) == 0)
+			rc = cb(arg, ns.v[i].name, id, at);
+	}
 	for (size_t i = 0; i < ns.n; i++)
 		free(ns.v[i].name);
 	free(ns.v);

@@ -102,6 +102,17 @@ outbox_queue_tags(struct store *st, MDB_txn *txn,
 	}
 	rc = index_queue_push(st->ix, txn, entry, cap, NULL);
 	free(entry);
+	/* tags to come: at/'s listings will change (store_tags_queued) */
+	if (rc == 0 && json_array_size(tags) > 0) {
+		uint64_t n = 0;
+
+		if (index_get(st->ix, txn, TAB_META, "tags_queued", &n,
+		    sizeof(n)) < 0)
+			n = 0;
+		n++;
+		rc = index_put(st->ix, txn, TAB_META, "tags_queued", &n,
+		    sizeof(n), 0);
+	}
 	return rc;
 }
 

@@ -569,9 +569,14 @@ int store_ledger_path(struct store *st, const char *logical, char *out,
 int store_view_find(struct store *st, const char *when, char id[41],
     int64_t *at);
 
-/* The names one level below prefix of at/'s tags (ledger_tag_names). */
+/*
+ * The names one level below prefix of at/'s tags, with a whole tag's
+ * commit and time (id NULL for a level): ledger_tag_names, once what is
+ * queued is written.
+ */
 int store_view_names(struct store *st, const char *prefix,
-    int (*cb)(void *arg, const char *name, int tag), void *arg);
+    int (*cb)(void *arg, const char *name, const char *id, int64_t at),
+    void *arg);
 
 /*
  * The view of commit id as of at: a read-only store whose every answer
@@ -581,6 +586,12 @@ int store_view_names(struct store *st, const char *prefix,
  */
 int store_view_open(struct store *st, const char *id, int64_t at,
     struct store **out);
+
+/*
+ * How many changes so far queued a tag (a promotion, a freeze): when it
+ * moves, at/'s listings are to change.  0 in a store that never tagged.
+ */
+int store_tags_queued(struct store *st, uint64_t *n);
 
 /* Is st a view of the past (store_view_open)? */
 int store_is_view(const struct store *st);

@@ -28,54 +28,61 @@
 /* Views kept on disk; the oldest go when a new one is built. */
 #define VIEWS_KEPT 32
 
-/* The ledger at/ reads, opened once (past_mu held). */
+/*
+ * The ledger at/ reads, opened once, with what is queued written first:
+ * that is part of the past already (the daemon writes it before it
+ * answers; relctl's store_open did, when no daemon runs).  past_mu is held
+ * on success; past_leave lets it go.
+ */
 static int
-past_ledger(struct store *st)
+past_enter(struct store *st)
 {
 	char p[4200];
+	int rc = 0;
 
-	if (st->past)
-		return 0;
-	snprintf(p, sizeof(p), "%s/ledger.git", st->path);
-	return ledger_open(&st->past, p);
+	if (st->async && store_drain(st) < 0)
+		store_log(st, "ledger: %s (queued, retried at the next change)",
+		    store_errmsg());
+	pthread_mutex_lock(&st->past_mu);
+	if (!st->past) {
+		snprintf(p, sizeof(p), "%s/ledger.git", st->path);
+		rc = ledger_open(&st->past, p);
+	}
+	if (rc < 0)
+		pthread_mutex_unlock(&st->past_mu);
+	return rc;
+}
+
+static void
+past_leave(struct store *st)
+{
+	pthread_mutex_unlock(&st->past_mu);
 }
 
 int
 store_view_find(struct store *st, const char *when, char id[41],
     int64_t *at)
 {
-	int rc;
+	int rc = past_enter(st);
 
-	/*
-	 * What is queued is part of the past already: the daemon writes it
-	 * before it answers (relctl's store_open did, when no daemon runs).
-	 */
-	if (st->async && store_drain(st) < 0)
-		store_log(st, "ledger: %s (queued, retried at the next change)",
-		    store_errmsg());
-	pthread_mutex_lock(&st->past_mu);
-	rc = past_ledger(st);
-	if (rc == 0)
-		rc = ledger_find(st->past, when, id, at);
-	pthread_mutex_unlock(&st->past_mu);
+	if (rc < 0)
+		return rc;
+	rc = ledger_find(st->past, when, id, at);
+	past_leave(st);
 	return rc;
 }
 
 int
 store_view_names(struct store *st, const char *prefix,
-    int (*cb)(void *arg, const char *name, int tag), void *arg)
+    int (*cb)(void *arg, const char *name, const char *id, int64_t at),
+    void *arg)
 {
-	int rc;
+	int rc = past_enter(st);
 
-	/* a promotion's tag comes with its queued commit */
-	if (st->async && store_drain(st) < 0)
-		store_log(st, "ledger: %s (queued, retried at the next change)",
-		    store_errmsg());
-	pthread_mutex_lock(&st->past_mu);
-	rc = past_ledger(st);
-	if (rc == 0)
-		rc = ledger_tag_names(st->past, prefix, cb, arg);
-	pthread_mutex_unlock(&st->past_mu);
+	if (rc < 0)
+		return rc;
+	rc = ledger_tag_names(st->past, prefix, cb, arg);
+	past_leave(st);
 	return rc;
 }
 
@@ -253,6 +260,20 @@ store_view_open(struct store *st, const char *id, int64_t at,
 		remove_tree(tmp);
 	pthread_mutex_unlock(&st->view_mu);
 	return rc;
+}
+
+int
+store_tags_queued(struct store *st, uint64_t *n)
+{
+	MDB_txn *txn;
+	int rc;
+
+	*n = 0;
+	if ((rc = index_begin(st->ix, 1, &txn)) < 0)
+		return rc;
+	rc = index_get(st->ix, txn, TAB_META, "tags_queued", n, sizeof(*n));
+	index_abort(txn);
+	return rc == -ENOENT ? 0 : rc;
 }
 
 int

@@ -247,18 +247,22 @@ test_batches_and_tidy(void **state)
 
 struct seen {
 	char names[8][64];
+	char ids[8][41];
+	int64_t ats[8];
 	int tags[8];
 	int n;
 };
 
 static int
-seen_name(void *arg, const char *name, int tag)
+seen_name(void *arg, const char *name, const char *id, int64_t at)
 {
 	struct seen *s = arg;
 
 	if (s->n < 8) {
 		snprintf(s->names[s->n], sizeof(s->names[0]), "%s", name);
-		s->tags[s->n++] = tag;
+		snprintf(s->ids[s->n], sizeof(s->ids[0]), "%s", id ? id : "");
+		s->ats[s->n] = at;
+		s->tags[s->n++] = id != NULL;
 	}
 	return 0;
 }
@@ -344,6 +348,9 @@ test_find_and_pin(void **state)
 	assert_int_equal(seen.n, 1);
 	assert_string_equal(seen.names[0], "1");
 	assert_int_equal(seen.tags[0], 1);
+	/* a whole tag comes with its commit, as ledger_find gives it */
+	assert_string_equal(seen.ids[0], tagged);
+	assert_int_equal(seen.ats[0], 1700000010);
 	/* pinned at the tag: the hold is there; HEAD has it removed */
 	snprintf(path, sizeof(path), "%s/l.git", dir);
 	assert_int_equal(ledger_open(&past, path), 0);
