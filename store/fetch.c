@@ -586,10 +586,21 @@ store_dep_stream(struct store *st, const char *name, const char *url,
 		rc = 1;		/* in the content store now */
 	} else {
 		s->fd = open(f->part, O_RDONLY | O_CLOEXEC);
-		if (s->fd < 0)	/* moved into place meanwhile */
-			rc = cas_has(st->cas, digest) ? 1 :
-			    store_seterr(-EIO, "%s: could not read '%s': %s",
+		if (s->fd < 0 && errno == ENOENT) {
+			/*
+			 * Moved into place or given up (a digest mismatch)
+			 * meanwhile: its end says which.
+			 */
+			while (!f->done)
+				pthread_cond_wait(&flight_cond, &flight_mu);
+			rc = f->rc < 0 ? store_seterr(f->rc, "%s", f->err) :
+			    cas_has(st->cas, digest) ? 1 :
+			    store_seterr(-EIO, "%s: it went from '%s' before "
+			    "it was read", name, f->part);
+		} else if (s->fd < 0) {
+			rc = store_seterr(-EIO, "%s: could not read '%s': %s",
 			    name, f->part, strerror(errno));
+		}
 	}
 	if (rc != 0) {
 		flight_leave(f);
