@@ -71,16 +71,44 @@ bucket(char out[3], const char *name, size_t len)
 	out[2] = '\0';
 }
 
-/* A run's number from its name ("000123.json"); -1 when it is not one. */
+/* The digits at the start of s as a number (at most 18), or -1. */
+static long long
+digits_at(const char *s, size_t *used)
+{
+	size_t n = strspn(s, "0123456789");
+
+	*used = n;
+	return n == 0 || n > 18 ? -1 : strtoll(s, NULL, 10);
+}
+
+int
+fanout_run_range(const char *name, long long *first, long long *last)
+{
+	size_t a, b;
+	long long n = digits_at(name, &a), m;
+
+	if (n < 0)
+		return -1;
+	if (strcmp(name + a, ".json") == 0) {
+		*first = *last = n;
+		return 0;
+	}
+	if (name[a] != '-' || (m = digits_at(name + a + 1, &b)) < 0 ||
+	    strcmp(name + a + 1 + b, ".jsonl") != 0 || m < n ||
+	    m / FANOUT_RUNS_A_DIR != n / FANOUT_RUNS_A_DIR)
+		return -1;
+	*first = n;
+	*last = m;
+	return 0;
+}
+
+/* The number a run's file is filed under (its first run), or -1. */
 static long long
 run_number(const char *name)
 {
-	size_t len = strlen(name), digits = strspn(name, "0123456789");
+	long long first, last;
 
-	if (digits == 0 || digits > 18 || len != digits + 5 ||
-	    strcmp(name + digits, ".json") != 0)
-		return -1;
-	return strtoll(name, NULL, 10);
+	return fanout_run_range(name, &first, &last) < 0 ? -1 : first;
 }
 
 static void

@@ -16,7 +16,9 @@
  *   waivers/<p>/<v>/...         -> waivers/<p>/<h(v)>/<v>/...
  *
  * h(x) is the first two hex digits of SHA-256(x): at most 256 entries a
- * level, and at most 100 runs a directory.  Everything else (store.json,
+ * level, and at most 100 runs a directory.  An import writes the runs of
+ * one test case and bucket in one file, <first>-<last>.jsonl (a run a
+ * line), filed where its first run's <n>.json would be.  Everything else (store.json,
  * projects/, stages/, scenarios/, releases/, config.json) keeps its path.
  * Layout 1, the stores written before, keeps every path as it is.
  */
@@ -26,6 +28,7 @@
 #include <stddef.h>
 
 #define FANOUT_FORMAT 2		/* the layout new stores and changes get */
+#define FANOUT_RUNS_A_DIR 100	/* runs in a bucket of the layout */
 
 /*
  * The ledger path of a logical path in layout format, into out (len
@@ -39,5 +42,12 @@ int fanout_path(int format, const char *logical, char *out, size_t len);
  * layout cannot hold (a bucket that is not its name's).
  */
 int fanout_logical(int format, const char *stored, char *out, size_t len);
+
+/*
+ * The runs a run file of the ledger holds, by its name: "<n>.json" holds
+ * run n, "<n>-<m>.jsonl" runs n to m of one bucket.  0, or -1 for a name
+ * that is neither.
+ */
+int fanout_run_range(const char *name, long long *first, long long *last);
 
 #endif

@@ -627,27 +627,35 @@ view_new(struct ledger *lg, git_odb_backend **out)
 
 /*
  * A batch's pack is written while writers wait for the CPU: it skips the
- * search for deltas (a tenth of the ledger thread's time), and the idle
- * merge of packs (ledger_tidy), which finds them anyway, keeps the ledger
- * small.  libgit2 reads that from the repository's configuration, which a
- * batch's repository has none of: it gets this file, made once.
+ * search for deltas, and the idle merge of packs (ledger_tidy), which
+ * finds them anyway, keeps the ledger small.  libgit2 reads that from the
+ * repository's configuration, which a batch's repository has none of: it
+ * gets this file, written (again) by the first batch of a process.
+ * libgit2 1.5 reads its big file threshold (the size above which an
+ * object gets no delta) from pack.deltaCacheSize, not from
+ * pack.bigFileThreshold; both are set, so a libgit2 that reads the right
+ * key skips them too.  (Before this was known, the batches searched for
+ * deltas after all: half the ledger thread's time in an import.)
  */
 static git_config *
 batch_config(struct ledger *lg)
 {
 	static const char text[] = "# written by relfs: a batch's pack has "
 	    "no deltas; the idle merge makes them\n[pack]\n"
-	    "\tbigFileThreshold = 1\n";
-	char path[4400];
+	    "\tbigFileThreshold = 1\n\tdeltaCacheSize = 1\n";
+	char path[4400], tmp[4410];
 	int fd;
 
 	if (lg->bcfg)
 		return lg->bcfg;
 	snprintf(path, sizeof(path), "%s/relfs-batch.config", lg->path);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	    0644);
 	if (fd >= 0) {
-		if (write_all(fd, text, sizeof(text) - 1) < 0)
-			unlink(path);
+		if (write_all(fd, text, sizeof(text) - 1) < 0 ||
+		    rename(tmp, path) < 0)
+			unlink(tmp);
 		close(fd);
 	}
 	if (git_config_new(&lg->bcfg) < 0)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cas.h"
+#include "fanout.h"
 #include "formats.h"
 #include "ledger.h"
 #include "manifest.h"
@@ -552,6 +553,67 @@ order_cmp(const void *a, const void *b)
 	return x->i < y->i ? -1 : x->i > y->i;
 }
 
+/* One run of the ledger's file path (its n-th, counted from first). */
+static int
+rebuild_run(struct store *st, MDB_txn *txn, const char *path,
+    const char *key, uint64_t art, const char *text, size_t len,
+    long long want)
+{
+	json_t *run = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+	int rc;
+
+	if (!run || json_integer_value(json_object_get(run, "run")) != want) {
+		json_decref(run);
+		return store_seterr(-EINVAL, "ledger: run %lld of '%s' is "
+		    "damaged", want, path);
+	}
+	rc = runs_insert(st, txn, art, key, run, NULL, NULL);
+	json_decref(run);
+	return rc < 0 ? store_prefixerr(rc, "ledger: '%s'", path) : 0;
+}
+
+/*
+ * The runs of a run file of the ledger: runs/<p>/<v>/<testcase>/<n>.json,
+ * or an import's <first>-<last>.jsonl, a run a line.
+ */
+static int
+rebuild_runs(struct store *st, MDB_txn *txn, const char *path,
+    const char *text, size_t len)
+{
+	const char *p = path + 5, *tc, *base = strrchr(path, '/'), *nl;
+	long long first, last, n;
+	struct art_rec rec;
+	char key[600];
+	int rc;
+
+	tc = strchr(p, '/');
+	tc = tc ? strchr(tc + 1, '/') : NULL;
+	if (!tc || (size_t)(tc - p) >= sizeof(key) ||
+	    fanout_run_range(base + 1, &first, &last) < 0)
+		return store_seterr(-EINVAL, "ledger: '%s' is not a run", path);
+	snprintf(key, sizeof(key), "%.*s", (int)(tc - p), p);
+	if (index_get(st->ix, txn, TAB_ARTIFACT, key, &rec, sizeof(rec)) < 0)
+		return store_seterr(-EINVAL, "ledger: run '%s' names no "
+		    "artifact", path);
+	if (first == last && strcmp(base + strcspn(base, "."), ".json") == 0)
+		return rebuild_run(st, txn, path, key, rec.ino, text, len,
+		    first);
+	for (n = first; n <= last; n++) {
+		if (!len || !(nl = memchr(text, '\n', len)))
+			return store_seterr(-EINVAL, "ledger: '%s' holds runs "
+			    "up to %lld, not %lld", path, n - 1, last);
+		if ((rc = rebuild_run(st, txn, path, key, rec.ino, text,
+		    (size_t)(nl - text), n)) < 0)
+			return rc;
+		len -= (size_t)(nl - text) + 1;
+		text = nl + 1;
+	}
+	if (len)
+		return store_seterr(-EINVAL, "ledger: '%s' holds more runs "
+		    "than %lld to %lld", path, first, last);
+	return 0;
+}
+
 /*
  * Fill st's empty index from what its ledger reads (HEAD, or the commit it
  * is pinned to: a view of the past), all in one transaction.
@@ -637,38 +699,10 @@ rebuild_index(struct store *st, uint64_t *artifacts)
 		(*artifacts)++;
 	}
 	/* then every run, in the ledger's order (test case, number) */
-	for (size_t i = 0; i < runs.n; i++) {
-		char key[600];
-		const char *p = runs.paths[i] + 5, *tc;
-		struct art_rec rec;
-		json_t *run;
-
-		/* runs/<p>/<v>/<testcase>/<n>.json */
-		tc = strchr(p, '/');
-		tc = tc ? strchr(tc + 1, '/') : NULL;
-		if (!tc || (size_t)(tc - p) >= sizeof(key)) {
-			rc = store_seterr(-EINVAL, "ledger: '%s' is not a run",
-			    runs.paths[i]);
+	for (size_t i = 0; i < runs.n; i++)
+		if ((rc = rebuild_runs(st, txn, runs.paths[i], runs.texts[i],
+		    runs.lens[i])) < 0)
 			goto out;
-		}
-		snprintf(key, sizeof(key), "%.*s", (int)(tc - p), p);
-		run = json_loadb(runs.texts[i], runs.lens[i],
-		    JSON_REJECT_DUPLICATES, NULL);
-		if (!run || index_get(st->ix, txn, TAB_ARTIFACT, key, &rec,
-		    sizeof(rec)) < 0) {
-			json_decref(run);
-			rc = store_seterr(-EINVAL,
-			    "ledger: run '%s' is damaged "
-			    "or names no artifact", runs.paths[i]);
-			goto out;
-		}
-		rc = runs_insert(st, txn, rec.ino, key, run, NULL, NULL);
-		json_decref(run);
-		if (rc < 0) {
-			store_prefixerr(rc, "ledger: '%s'", runs.paths[i]);
-			goto out;
-		}
-	}
 	/* then stages, criteria, approvals, waivers and promotions */
 	if ((rc = state_times(st, &state, &times)) < 0 ||
 	    (rc = rebuild_stages(st, txn, state.paths, state.texts, state.lens,

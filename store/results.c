@@ -13,6 +13,8 @@
 #include "safe.h"
 #include "store_impl.h"
 
+#define RUN_TEXT_FLAGS (JSON_INDENT(2) | JSON_SORT_KEYS)	/* a run's file */
+
 static const char *copied[][2] = {
 	/* record key, run key */
 	{ "pod_name", "pod" }, { "pod", "pod" }, { "installer", "installer" },
@@ -34,13 +36,56 @@ outcome_of(const char *word, const char **out)
 	return -EINVAL;
 }
 
+/* The run of a parsed JSON result (rec: the file's object). */
+int
+result_run(const char *filename, json_t *rec, json_t **out)
+{
+	const char *outcome, *testcase, *format;
+	json_t *run;
+	int rc;
+
+	if (!json_is_object(rec))
+		return store_seterr(-EINVAL, "result '%s' is not a JSON object",
+		    filename);
+	if (json_object_get(rec, "case_name")) {
+		format = "opnfv";
+		testcase = json_string_value(json_object_get(rec, "case_name"));
+		outcome = json_string_value(json_object_get(rec, "criteria"));
+	} else {
+		format = "simple";
+		testcase = json_string_value(json_object_get(rec, "testcase"));
+		outcome = json_string_value(json_object_get(rec, "outcome"));
+	}
+	if (!testcase)
+		return store_seterr(-EINVAL, "result '%s' names no test "
+		    "case (\"case_name\" or \"testcase\")", filename);
+	if (outcome_of(outcome, &outcome) < 0)
+		return store_seterr(-EINVAL, "result '%s': unknown outcome "
+		    "'%s' (PASS or FAIL in \"%s\")", filename,
+		    outcome ? outcome : "(none)",
+		    strcmp(format, "opnfv") ? "outcome" : "criteria");
+	if ((rc = name_check(testcase, "test case")) < 0)
+		return store_prefixerr(rc, "result '%s'", filename);
+	run = json_pack("{s:s,s:s,s:s}", "testcase", testcase, "outcome",
+	    outcome, "format", format);
+	for (size_t i = 0; i < sizeof(copied) / sizeof(*copied); i++) {
+		json_t *v = json_object_get(rec, copied[i][0]);
+
+		if (json_is_string(v) && !json_object_get(run, copied[i][1]))
+			json_object_set(run, copied[i][1], v);
+	}
+	json_object_set(run, "record", rec);
+	*out = run;
+	return 0;
+}
+
 int
 result_parse(const char *filename, const char *buf, size_t len,
     json_t **out)
 {
-	const char *outcome = NULL, *testcase = NULL, *format;
-	char word[8], tc[256];
-	json_t *rec = NULL, *run;
+	const char *outcome = NULL;
+	char word[8], tc[256], *dot;
+	json_t *rec;
 	json_error_t err;
 	size_t b = 0, e = len;
 	int rc;
@@ -57,73 +102,33 @@ result_parse(const char *filename, const char *buf, size_t len,
 		e--;
 	if (e == b)
 		return store_seterr(-EINVAL, "result '%s' is empty", filename);
-	if (buf[b] != '{') {
-		/* a bare word: the test case is the file name */
-		char *dot;
-
-		if (e - b >= sizeof(word))
-			return store_seterr(-EINVAL, "result '%s' is neither "
-			    "JSON nor the word PASS or FAIL", filename);
-		memcpy(word, buf + b, e - b);
-		word[e - b] = '\0';
-		if (outcome_of(word, &outcome) < 0)
-			return store_seterr(-EINVAL, "result '%s': unknown "
-			    "outcome '%s' (PASS or FAIL)", filename, word);
-		snprintf(tc, sizeof(tc), "%s", filename);
-		if ((dot = strrchr(tc, '.')) && dot != tc)
-			*dot = '\0';
-		testcase = tc;
-		format = "word";
-		outcome = outcome[0] == 'P' ? "PASS" : "FAIL";
-	} else {
+	if (buf[b] == '{') {
 		rec = json_loadb(buf + b, e - b, JSON_REJECT_DUPLICATES, &err);
 		if (!json_is_object(rec)) {
 			json_decref(rec);
 			return store_seterr(-EINVAL, "result '%s' is not valid "
 			    "JSON (line %d: %s)", filename, err.line, err.text);
 		}
-		if (json_object_get(rec, "case_name")) {
-			format = "opnfv";
-			testcase = json_string_value(json_object_get(rec,
-			    "case_name"));
-			outcome = json_string_value(json_object_get(rec,
-			    "criteria"));
-		} else {
-			format = "simple";
-			testcase = json_string_value(json_object_get(rec,
-			    "testcase"));
-			outcome = json_string_value(json_object_get(rec,
-			    "outcome"));
-		}
-		if (!testcase) {
-			json_decref(rec);
-			return store_seterr(-EINVAL, "result '%s' names no test "
-			    "case (\"case_name\" or \"testcase\")", filename);
-		}
-		if (outcome_of(outcome, &outcome) < 0) {
-			rc = store_seterr(-EINVAL, "result '%s': unknown outcome "
-			    "'%s' (PASS or FAIL in \"%s\")", filename,
-			    outcome ? outcome : "(none)",
-			    strcmp(format, "opnfv") ? "outcome" : "criteria");
-			json_decref(rec);
-			return rc;
-		}
-	}
-	if ((rc = name_check(testcase, "test case")) < 0) {
+		rc = result_run(filename, rec, out);
 		json_decref(rec);
+		return rc;
+	}
+	/* a bare word: the test case is the file name */
+	if (e - b >= sizeof(word))
+		return store_seterr(-EINVAL, "result '%s' is neither "
+		    "JSON nor the word PASS or FAIL", filename);
+	memcpy(word, buf + b, e - b);
+	word[e - b] = '\0';
+	if (outcome_of(word, &outcome) < 0)
+		return store_seterr(-EINVAL, "result '%s': unknown "
+		    "outcome '%s' (PASS or FAIL)", filename, word);
+	snprintf(tc, sizeof(tc), "%s", filename);
+	if ((dot = strrchr(tc, '.')) && dot != tc)
+		*dot = '\0';
+	if ((rc = name_check(tc, "test case")) < 0)
 		return store_prefixerr(rc, "result '%s'", filename);
-	}
-	run = json_pack("{s:s,s:s,s:s}", "testcase", testcase, "outcome",
-	    outcome, "format", format);
-	for (size_t i = 0; rec && i < sizeof(copied) / sizeof(*copied); i++) {
-		json_t *v = json_object_get(rec, copied[i][0]);
-
-		if (json_is_string(v) && !json_object_get(run, copied[i][1]))
-			json_object_set(run, copied[i][1], v);
-	}
-	if (rec)
-		json_object_set_new(run, "record", rec);
-	*out = run;
+	*out = json_pack("{s:s,s:s,s:s}", "testcase", tc, "outcome",
+	    outcome[0] == 'P' ? "PASS" : "FAIL", "format", "word");
 	return 0;
 }
 
@@ -172,20 +177,25 @@ runs_nodes(struct store *st, MDB_txn *txn, uint64_t art, int64_t created)
 	return rc;
 }
 
-/* The directory node dir/name, made (mutable) when it is missing. */
-static int
-runs_dir_ensure(struct store *st, MDB_txn *txn, uint64_t dir, const char *name,
-    int64_t now, uint64_t *ino)
+/*
+ * The directory node dir/name, made (mutable) when it is missing; its
+ * inode from *next (counted up) when given, else from the index's count.
+ */
+int
+runs_dir_ensure(struct store *st, MDB_txn *txn, uint64_t dir,
+    const char *name, int64_t now, uint64_t *next, uint64_t *ino)
 {
 	struct node n;
 	int rc = index_lookup(st->ix, txn, dir, name, ino);
 
 	if (rc != -ENOENT)
 		return rc;
-	if ((rc = index_alloc_ino(st->ix, txn, 1, ino)) < 0 ||
-	    (rc = tree_put_node(st, txn, *ino, dir, name, NODE_DIR,
-	    NODE_MUTABLE,
-	    0555, 0, now, NULL)) < 0 ||
+	if (next)
+		*ino = (*next)++;
+	else if ((rc = index_alloc_ino(st->ix, txn, 1, ino)) < 0)
+		return rc;
+	if ((rc = tree_put_node(st, txn, *ino, dir, name, NODE_DIR,
+	    NODE_MUTABLE, 0555, 0, now, NULL)) < 0 ||
 	    (rc = index_node_get(st->ix, txn, dir, &n)) < 0)
 		return rc;
 	n.nlink++;
@@ -195,48 +205,61 @@ runs_dir_ensure(struct store *st, MDB_txn *txn, uint64_t dir, const char *name,
 }
 
 int
-runs_insert(struct store *st, MDB_txn *txn, uint64_t art, const char *artkey,
-    json_t *run, json_t *files, uint64_t *no)
+runs_next_no(struct store *st, MDB_txn *txn, uint64_t art, const char *tc,
+    uint64_t *no)
 {
-	const char *tc = json_string_value(json_object_get(run, "testcase"));
-	char key[8 + NAME_MAX_BYTES + 1 + 8], *last = NULL, *text = NULL;
-	char *compact = NULL, name[32], lpath[1200];
-	uint64_t runs_ino, tc_ino, file_ino, n, be;
-	uint8_t d[DIGEST_LEN];
-	size_t plen, klen, tlen;
-	int64_t now = time_parse_iso(json_string_value(json_object_get(run,
-	    "recorded")));
-	struct node dn;
+	char key[8 + NAME_MAX_BYTES + 1 + 8], *last = NULL;
+	size_t plen = run_prefix(key, art, tc), klen;
+	uint64_t be;
 	int rc;
 
-	if (!tc || strlen(tc) > NAME_MAX_BYTES)
-		return store_seterr(-EINVAL, "a run names no valid test case");
-	plen = run_prefix(key, art, tc);
-	n = (uint64_t)json_integer_value(json_object_get(run, "run"));
-	if (!n) {
-		rc = index_last_with_prefix(st->ix, txn, TAB_RUNS, key, plen,
-		    &last, &klen);
-		if (rc == 0 && klen == plen + 8) {
-			memcpy(&be, last + plen, 8);
-			n = be64toh(be) + 1;
-		} else if (rc == -ENOENT || rc == 0) {
-			n = 1;
-		} else {
-			return rc;
-		}
-		free(last);
-		json_object_set_new(run, "run", json_integer((json_int_t)n));
+	rc = index_last_with_prefix(st->ix, txn, TAB_RUNS, key, plen, &last,
+	    &klen);
+	if (rc == 0 && klen == plen + 8) {
+		memcpy(&be, last + plen, 8);
+		*no = be64toh(be) + 1;
+	} else if (rc == -ENOENT || rc == 0) {
+		*no = 1;
+	} else {
+		return rc;
 	}
-	be = htobe64(n);
+	free(last);
+	return 0;
+}
+
+int
+runs_dir_touch(struct store *st, MDB_txn *txn, uint64_t dir, int64_t now)
+{
+	struct node dn;
+	int rc = index_node_get(st->ix, txn, dir, &dn);
+
+	if (rc < 0)
+		return rc;
+	dn.mtime = now;
+	dn.change = (dn.change + 1) % 1000000000;
+	return index_node_put(st->ix, txn, dir, &dn);
+}
+
+int
+runs_put(struct store *st, MDB_txn *txn, const struct run_place *at,
+    json_t *run, const char *compact, uint64_t size)
+{
+	char key[8 + NAME_MAX_BYTES + 1 + 8], name[32], *val = NULL;
+	uint64_t be = htobe64(at->no), abe = htobe64(at->art);
+	size_t plen = run_prefix(key, at->art, at->tc), vlen;
+	uint8_t d[DIGEST_LEN];
+	int rc;
+
 	memcpy(key + plen, &be, 8);
-	compact = json_dumps(run, JSON_COMPACT | JSON_SORT_KEYS);
-	text = json_dumps(run, JSON_INDENT(2) | JSON_SORT_KEYS);
-	if (!compact || !text) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	tlen = strlen(text);
-	text[tlen++] = '\n';	/* json_dumps leaves room: it was NUL */
+	if ((rc = run_pack(run, compact, &val, &vlen)) == 0)
+		rc = index_put_raw(st->ix, txn, TAB_RUNS, key, plen + 8, val,
+		    vlen, 1);
+	free(val);
+	if (rc == -EEXIST)
+		return store_seterr(-EEXIST, "run %llu of %s is already "
+		    "recorded", (unsigned long long)at->no, at->tc);
+	if (rc < 0)
+		return rc;
 	/*
 	 * The run file is rendered from the index when it is opened: no
 	 * content object per run, which keeps a million runs cheap.  The
@@ -244,48 +267,56 @@ runs_insert(struct store *st, MDB_txn *txn, uint64_t art, const char *artkey,
 	 */
 	memset(d, 0, sizeof(d));
 	memcpy(d, &be, 8);
-	{
-		uint64_t abe = htobe64(art);
+	memcpy(d + 8, &abe, 8);
+	snprintf(name, sizeof(name), "%06llu.json", (unsigned long long)at->no);
+	return tree_put_node(st, txn, at->ino, at->tc_ino, name, NODE_RUN, 0,
+	    0444, size, at->now, d);
+}
 
-		memcpy(d + 8, &abe, 8);
-	}
-	{
-		char *val = NULL;
-		size_t vlen;
+int
+runs_insert(struct store *st, MDB_txn *txn, uint64_t art, const char *artkey,
+    json_t *run, json_t *files, uint64_t *no)
+{
+	const char *tc = json_string_value(json_object_get(run, "testcase"));
+	struct run_place at = { art, 0, 0, 0, tc, time_parse_iso(
+	    json_string_value(json_object_get(run, "recorded"))) };
+	char *compact = NULL, *text = NULL, lpath[1200];
+	uint64_t runs_ino;
+	size_t tlen;
+	int rc;
 
-		rc = run_pack(run, compact, &val, &vlen);
-		if (rc == 0)
-			rc = index_put_raw(st->ix, txn, TAB_RUNS, key, plen + 8,
-			    val, vlen, 1);
-		free(val);
+	if (!tc || strlen(tc) > NAME_MAX_BYTES)
+		return store_seterr(-EINVAL, "a run names no valid test case");
+	at.no = (uint64_t)json_integer_value(json_object_get(run, "run"));
+	if (!at.no) {
+		if ((rc = runs_next_no(st, txn, art, tc, &at.no)) < 0)
+			return rc;
+		json_object_set_new(run, "run", json_integer((json_int_t)at.no));
 	}
-	if (rc == -EEXIST)
-		rc = store_seterr(-EEXIST, "run %llu of %s is already "
-		    "recorded", (unsigned long long)n, tc);
-	if (rc < 0)
+	compact = json_dumps(run, JSON_COMPACT | JSON_SORT_KEYS);
+	text = json_dumps(run, RUN_TEXT_FLAGS);
+	if (!compact || !text) {
+		rc = -ENOMEM;
 		goto out;
+	}
+	tlen = strlen(text);
+	text[tlen++] = '\n';	/* json_dumps leaves room: it was NUL */
 	if ((rc = index_lookup(st->ix, txn, art, "runs", &runs_ino)) < 0 ||
-	    (rc = runs_dir_ensure(st, txn, runs_ino, tc, now, &tc_ino)) < 0 ||
-	    (rc = index_alloc_ino(st->ix, txn, 1, &file_ino)) < 0)
-		goto out;
-	snprintf(name, sizeof(name), "%06llu.json", (unsigned long long)n);
-	if ((rc = tree_put_node(st, txn, file_ino, tc_ino, name, NODE_RUN, 0,
-	    0444, tlen, now, d)) < 0 ||
-	    (rc = index_node_get(st->ix, txn, tc_ino, &dn)) < 0)
-		goto out;
-	dn.mtime = now;
-	dn.change = (dn.change + 1) % 1000000000;
-	if ((rc = index_node_put(st->ix, txn, tc_ino, &dn)) < 0)
+	    (rc = runs_dir_ensure(st, txn, runs_ino, tc, at.now, NULL,
+	    &at.tc_ino)) < 0 ||
+	    (rc = index_alloc_ino(st->ix, txn, 1, &at.ino)) < 0 ||
+	    (rc = runs_put(st, txn, &at, run, compact, tlen)) < 0 ||
+	    (rc = runs_dir_touch(st, txn, at.tc_ino, at.now)) < 0)
 		goto out;
 	if (files) {
 		/* inline: the ledger never waits for an object to be synced */
-		snprintf(lpath, sizeof(lpath), "runs/%s/%s/%s", artkey, tc,
-		    name);
+		snprintf(lpath, sizeof(lpath), "runs/%s/%s/%06llu.json", artkey,
+		    tc, (unsigned long long)at.no);
 		json_array_append_new(files, json_pack("{s:s,s:s%}", "path",
 		    lpath, "data", text, tlen));
 	}
 	if (no)
-		*no = n;
+		*no = at.no;
 out:
 	free(compact);
 	free(text);
@@ -467,170 +498,40 @@ store_result_add(struct store *st, uint64_t art, const char *filename,
 	return 0;
 }
 
-/* -- import --------------------------------------------------------- */
+/* -- the run files of the mount -------------------------------------- */
 
-#define IMPORT_BATCH 10000
-
-struct importer {
-	json_t *touched;	/* "p/v" -> inode of artifacts with new runs */
-	struct store *st;
-	const struct store_user *who;
-	const char *path;
-	MDB_txn *txn;
-	json_t *files;
-	size_t in_batch, part;
-	int64_t now;
-};
-
-static int
-import_commit(struct importer *im)
+/*
+ * What JSON_INDENT(2) adds to the compact text of v at depth d: jansson
+ * puts a newline and 2 (d + 1) spaces before each member of a non-empty
+ * object or array, a newline and 2 d spaces before its end, and a space
+ * after each key's colon; everything else is written alike.
+ */
+static size_t
+indent_extra(json_t *v, size_t d)
 {
-	char msg[1024];
-	int rc;
+	size_t k = json_is_object(v) ? json_object_size(v) :
+	    json_is_array(v) ? json_array_size(v) : 0, extra, i;
+	const char *key;
+	json_t *m;
 
-	if (!im->txn)
+	if (k == 0)
 		return 0;
-	if (im->in_batch) {
-		im->part++;
-		snprintf(msg, sizeof(msg), "import %zu runs from %s%s", im->in_batch,
-		    im->path, im->part > 1 ? " (continued)" : "");
-		rc = outbox_queue(im->st, im->txn, im->who, im->now, msg,
-		    im->files);
-		{
-			const char *k;
-			json_t *v;
-
-			json_object_foreach(im->touched, k, v) {
-				if (rc < 0)
-					break;
-				rc = promote_eval_in(im->st, im->txn,
-				    (uint64_t)json_integer_value(v), k, im->who,
-				    im->now);
-			}
-			json_object_clear(im->touched);
-		}
-		if (rc < 0) {
-			index_abort(im->txn);
-			im->txn = NULL;
-			return rc;
-		}
+	extra = k * (1 + 2 * (d + 1)) + 1 + 2 * d;
+	if (json_is_object(v)) {
+		extra += k;
+		json_object_foreach(v, key, m)
+			extra += indent_extra(m, d + 1);
+	} else {
+		json_array_foreach(v, i, m)
+			extra += indent_extra(m, d + 1);
 	}
-	rc = index_commit(im->txn);
-	im->txn = NULL;
-	json_array_clear(im->files);
-	im->in_batch = 0;
-	if (rc == 0)
-		outbox_kick(im->st);
-	return rc;
+	return extra;
 }
 
-int
-store_import(struct store *st, const char *path,
-    const struct store_user *who,
-    void (*refused)(void *arg, size_t line, const char *why),
-    void (*progress)(void *arg, uint64_t done, uint64_t total), void *arg,
-    uint64_t *imported)
+size_t
+run_text_len(json_t *run, size_t compact_len)
 {
-	struct importer im = { json_object(), st, who, path, NULL,
-	    json_array(), 0, 0, time(NULL) };
-	char *line = NULL, fname[300];
-	size_t cap = 0, lineno = 0;
-	uint64_t total = 0, done = 0;
-	struct stat sb;
-	ssize_t len;
-	FILE *f;
-	int rc = 0;
-
-	if ((rc = store_may(st, who, STORE_ROLE_CI,
-	    "importing results")) < 0)
-		return rc;
-	*imported = 0;
-	/* the ledger is written beside the reading, on the other core */
-	if ((rc = outbox_worker_start(st)) < 0)
-		return rc;
-	f = fopen(path, "r");
-	if (!f)
-		return store_seterr(-errno, "could not open '%s': %s", path,
-		    strerror(errno));
-	if (fstat(fileno(f), &sb) == 0)
-		total = (uint64_t)sb.st_size;
-	while ((len = getline(&line, &cap, f)) > 0) {
-		struct art_rec rec;
-		const char *artifact, *cn;
-		json_t *obj, *run = NULL;
-		json_error_t err;
-
-		lineno++;
-		done += (uint64_t)len;
-		if (progress && lineno % 1000 == 0)
-			progress(arg, done, total);
-		if (len == 1 && line[0] == '\n')
-			continue;
-		obj = json_loadb(line, (size_t)len, JSON_REJECT_DUPLICATES, &err);
-		artifact = json_string_value(json_object_get(obj, "artifact"));
-		cn = json_string_value(json_object_get(obj, "case_name"));
-		if (!json_is_object(obj)) {
-			store_seterr(-EINVAL, "not a JSON object (%s)", err.text);
-		} else if (!artifact) {
-			store_seterr(-EINVAL, "the record names no \"artifact\"");
-		} else if (!im.txn && (rc = index_begin(st->ix, 0,
-		    &im.txn)) < 0) {
-			json_decref(obj);
-			break;
-		} else if (index_get(st->ix, im.txn, TAB_ARTIFACT, artifact,
-		    &rec, sizeof(rec)) < 0) {
-			store_seterr(-ENOENT, "artifact %s does not exist",
-			    artifact);
-		} else {
-			char *text = json_dumps(obj, JSON_COMPACT);
-
-			snprintf(fname, sizeof(fname), "%s.json",
-			    cn ? cn : "result");
-			rc = text ? result_parse(fname, text, strlen(text),
-			    &run) : -ENOMEM;
-			free(text);
-			if (rc == 0) {
-				stamp(run, NULL, who, im.now);
-				rc = runs_insert(st, im.txn, rec.ino, artifact, run,
-				    im.files, NULL);
-				if (rc == 0)
-					rc = run_event(st, im.txn, artifact, run,
-					    who, im.now);
-				if (rc == 0) {
-					(*imported)++;
-					im.in_batch++;
-					json_object_set_new(im.touched, artifact,
-					    json_integer((json_int_t)rec.ino));
-				}
-			}
-			json_decref(run);
-			if (rc < 0 && rc != -EINVAL && rc != -EFBIG) {
-				json_decref(obj);
-				break;
-			}
-			rc = rc == 0 ? 1 : 0;
-		}
-		if (rc != 1 && refused)
-			refused(arg, lineno, store_errmsg());
-		rc = 0;
-		json_decref(obj);
-		if (im.in_batch >= IMPORT_BATCH && (rc = import_commit(&im)) < 0)
-			break;
-	}
-	if (rc == 0)
-		rc = import_commit(&im);
-	else
-		index_abort(im.txn);
-	/* imported means in the ledger too */
-	if (rc == 0)
-		rc = store_drain(st);
-	if (progress && rc == 0)
-		progress(arg, total, total);
-	free(line);
-	fclose(f);
-	json_decref(im.files);
-	json_decref(im.touched);
-	return rc;
+	return compact_len + indent_extra(run, 0) + 1;	/* and a newline */
 }
 
 int
@@ -665,7 +566,7 @@ store_run_text(struct store *st, const struct node *n, char **buf,
 		    json_loadb(sum.json, sum.jsonlen, JSON_REJECT_DUPLICATES, NULL) : NULL;
 	}
 	free(val);
-	*buf = run ? json_dumps(run, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+	*buf = run ? json_dumps(run, RUN_TEXT_FLAGS) : NULL;
 	json_decref(run);
 	if (!*buf) {
 		rc = store_seterr(-EIO, "run record of %s is damaged", tc);

@@ -25,4 +25,7 @@
 int result_parse(const char *filename, const char *buf, size_t len,
     json_t **out);
 
+/* The same from a record already parsed (rec: a JSON object, kept). */
+int result_run(const char *filename, json_t *rec, json_t **out);
+
 #endif

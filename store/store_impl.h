@@ -118,6 +118,34 @@ int run_unpack(const char *rec, size_t len, struct run_summary *s);
 /* Runs: insert one (results.c), the nodes an artifact needs for them. */
 int runs_insert(struct store *st, MDB_txn *txn, uint64_t art,
     const char *artkey, json_t *run, json_t *files, uint64_t *no);
+
+/* Where a run goes: its artifact, number, node and test case's dir. */
+struct run_place {
+	uint64_t art, no, ino, tc_ino;
+	const char *tc;
+	int64_t now;
+};
+
+/*
+ * The pieces of runs_insert, for an import that keeps what they look up:
+ * the next number of a test case's runs, its directory (made when missing,
+ * its inode from *next when given), the run's record and node (size: the
+ * length of the file the mount renders), and the directory's time moved.
+ */
+int runs_next_no(struct store *st, MDB_txn *txn, uint64_t art,
+    const char *tc, uint64_t *no);
+int runs_dir_ensure(struct store *st, MDB_txn *txn, uint64_t dir,
+    const char *name, int64_t now, uint64_t *next, uint64_t *ino);
+int runs_put(struct store *st, MDB_txn *txn, const struct run_place *at,
+    json_t *run, const char *compact, uint64_t size);
+int runs_dir_touch(struct store *st, MDB_txn *txn, uint64_t dir,
+    int64_t now);
+
+/*
+ * The length of the file the mount shows for run (the text json_dumps
+ * gives with JSON_COMPACT is compact_len long), without rendering it.
+ */
+size_t run_text_len(json_t *run, size_t compact_len);
 int runs_nodes(struct store *st, MDB_txn *txn, uint64_t art,
     int64_t created);
 

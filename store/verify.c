@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cas.h"
+#include "fanout.h"
 #include "ledger.h"
 #include "manifest.h"
 #include "safe.h"
@@ -217,6 +218,21 @@ count_run(void *arg, const char *key, size_t keylen, const void *val,
 	return 0;
 }
 
+/*
+ * The runs a run file of the ledger holds (runs/<p>/<v>/<tc>/<name>): one,
+ * or those an import's <first>-<last>.jsonl names.
+ */
+static uint64_t
+runs_in_file(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	long long first, last;
+
+	if (base && fanout_run_range(base + 1, &first, &last) == 0)
+		return (uint64_t)(last - first + 1);
+	return 1;
+}
+
 static int
 verify_ledger_blob(void *arg, const char *path, const char *data,
     size_t len)
@@ -228,7 +244,7 @@ verify_ledger_blob(void *arg, const char *path, const char *data,
 	(void)data;
 	(void)len;
 	if (strncmp(path, "runs/", 5) == 0)
-		v->ledger_runs++;
+		v->ledger_runs += runs_in_file(path);
 	if (strncmp(path, "artifacts/", 10) != 0)
 		return 0;
 	end = strstr(path, "/manifest.json");
@@ -329,19 +345,20 @@ out:
 
 /* -- verify --since ---------------------------------------------------- */
 
-/* A run's file of the ledger is in the index: runs/<p>/<v>/<tc>/<n>. */
+/* A run file of the ledger is in the index: each run it holds. */
 static void
 check_run(struct verify *v, const char *path)
 {
-	char buf[600], *p, *tc, *name;
+	char buf[600], *p, *tc, *name, file[32];
+	long long first, last;
 	struct art_rec rec;
-	uint64_t ino;
+	uint64_t runs, ino;
 
 	snprintf(buf, sizeof(buf), "%s", path + 5);
 	p = strchr(buf, '/');
 	tc = p ? strchr(p + 1, '/') : NULL;
 	name = tc ? strchr(tc + 1, '/') : NULL;
-	if (!name) {
+	if (!name || fanout_run_range(name + 1, &first, &last) < 0) {
 		problem(v, "%s: not a run's path", path);
 		return;
 	}
@@ -349,10 +366,23 @@ check_run(struct verify *v, const char *path)
 	*name++ = '\0';
 	if (index_get(v->st->ix, v->txn, TAB_ARTIFACT, buf, &rec,
 	    sizeof(rec)) < 0 ||
-	    index_lookup(v->st->ix, v->txn, rec.ino, "runs", &ino) < 0 ||
-	    index_lookup(v->st->ix, v->txn, ino, tc, &ino) < 0 ||
-	    index_lookup(v->st->ix, v->txn, ino, name, &ino) < 0)
+	    index_lookup(v->st->ix, v->txn, rec.ino, "runs", &runs) < 0 ||
+	    index_lookup(v->st->ix, v->txn, runs, tc, &runs) < 0) {
 		problem(v, "%s: in the ledger but not in the index", path);
+		return;
+	}
+	for (long long n = first; n <= last; n++) {
+		snprintf(file, sizeof(file), "%06lld.json", n);
+		if (index_lookup(v->st->ix, v->txn, runs, file, &ino) < 0) {
+			if (first == last)
+				problem(v, "%s: in the ledger but not in the "
+				    "index", path);
+			else
+				problem(v, "%s: run %lld is in the ledger but "
+				    "not in the index", path, n);
+			return;
+		}
+	}
 }
 
 static int
@@ -365,7 +395,7 @@ since_one(void *arg, const char *path, int removed)
 		return 0;
 	if (strncmp(path, "runs/", 5) == 0) {
 		check_run(v, path);
-		v->ledger_runs++;
+		v->ledger_runs += runs_in_file(path);
 	} else if (strncmp(path, "artifacts/", 10) == 0 &&
 	    (end = strstr(path, "/manifest.json")) && end[14] == '\0') {
 		char key[600];

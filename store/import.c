@@ -1,0 +1,471 @@
+/*
+ * import.c - relctl import: OPNFV records by the thousand (see store.h).
+ *
+ * A batch of IMPORT_BATCH runs is one LMDB transaction and one ledger
+ * commit.  What a run through the mount looks up again for every run (its
+ * artifact, its test case's directory and next number, an inode number) is
+ * kept for the batch, and the ledger gets one file per test case and bucket
+ * of 100 runs, runs/<p>/<v>/<tc>/<first>-<last>.jsonl (a run's compact
+ * JSON a line), instead of one per run: a git object costs the ledger's
+ * thread about as much as all of a run's index work.  One runs.imported
+ * event per artifact and batch says what came in.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fanout.h"
+#include "results.h"
+#include "store_impl.h"
+
+#define IMPORT_BATCH 10000
+
+/* One test case of one artifact, as far as this batch goes. */
+struct pair {
+	struct pair *chain;	/* the next in its hash slot */
+	struct pair *next;	/* in the order first seen */
+	struct seen *art;
+	uint64_t tc_ino, next_no, first, last, pass, fail;
+	char *buf;		/* runs since first, a line each */
+	size_t len, cap;
+	char tc[];
+};
+
+/* An artifact the batch added runs to. */
+struct seen {
+	struct seen *next;
+	uint64_t ino, runs_ino, count;
+	char key[];
+};
+
+struct importer {
+	struct store *st;
+	const struct store_user *who;
+	const char *path;
+	MDB_txn *txn;
+	json_t *files;		/* the batch's ledger files */
+	json_t *stamp;		/* recorded, user, uid: the same for all */
+	struct pair **slot, *pairs, **tail;
+	size_t nslot, npairs, in_batch, part;
+	struct seen *arts, *last_art;
+	uint64_t ino0, ino;	/* the inode numbers the batch takes */
+	int64_t now;
+};
+
+static uint64_t
+pair_hash(uint64_t art, const char *tc)
+{
+	uint64_t h = 1469598103934665603ULL ^ art;
+
+	for (; *tc; tc++)
+		h = (h ^ (unsigned char)*tc) * 1099511628211ULL;
+	return h;
+}
+
+static int
+pairs_grow(struct importer *im)
+{
+	size_t n = im->nslot ? im->nslot * 2 : 1024;
+	struct pair **s = calloc(n, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	for (struct pair *p = im->pairs; p; p = p->next) {
+		size_t i = pair_hash(p->art->ino, p->tc) & (n - 1);
+
+		p->chain = s[i];
+		s[i] = p;
+	}
+	free(im->slot);
+	im->slot = s;
+	im->nslot = n;
+	return 0;
+}
+
+/* This batch's record of art's test case tc, made when first seen. */
+static int
+pair_get(struct importer *im, struct seen *art, const char *tc,
+    struct pair **out)
+{
+	size_t len = strlen(tc), i;
+	struct pair *p;
+	int rc;
+
+	if (im->nslot) {
+		i = pair_hash(art->ino, tc) & (im->nslot - 1);
+		for (p = im->slot[i]; p; p = p->chain)
+			if (p->art == art && strcmp(p->tc, tc) == 0) {
+				*out = p;
+				return 0;
+			}
+	}
+	if (im->npairs * 2 >= im->nslot && (rc = pairs_grow(im)) < 0)
+		return rc;
+	if (!(p = calloc(1, sizeof(*p) + len + 1)))
+		return -ENOMEM;
+	memcpy(p->tc, tc, len + 1);
+	p->art = art;
+	if ((rc = runs_dir_ensure(im->st, im->txn, art->runs_ino, tc, im->now,
+	    &im->ino, &p->tc_ino)) < 0 ||
+	    (rc = runs_next_no(im->st, im->txn, art->ino, tc,
+	    &p->next_no)) < 0) {
+		free(p);
+		return rc;
+	}
+	i = pair_hash(art->ino, tc) & (im->nslot - 1);
+	p->chain = im->slot[i];
+	im->slot[i] = p;
+	*im->tail = p;
+	im->tail = &p->next;
+	im->npairs++;
+	*out = p;
+	return 0;
+}
+
+/* The artifact "p/v" (the last one asked for is kept); -ENOENT. */
+static int
+art_get(struct importer *im, const char *key, struct seen **out)
+{
+	size_t len = strlen(key);
+	struct art_rec rec;
+	struct seen *a;
+	int rc;
+
+	if (im->last_art && strcmp(im->last_art->key, key) == 0) {
+		*out = im->last_art;
+		return 0;
+	}
+	for (a = im->arts; a; a = a->next)
+		if (strcmp(a->key, key) == 0)
+			break;
+	if (!a) {
+		if (index_get(im->st->ix, im->txn, TAB_ARTIFACT, key, &rec,
+		    sizeof(rec)) < 0)
+			return store_seterr(-ENOENT, "artifact %s does not "
+			    "exist", key);
+		if (!(a = calloc(1, sizeof(*a) + len + 1)))
+			return -ENOMEM;
+		memcpy(a->key, key, len + 1);
+		a->ino = rec.ino;
+		if ((rc = index_lookup(im->st->ix, im->txn, rec.ino, "runs",
+		    &a->runs_ino)) < 0) {
+			free(a);
+			return rc;
+		}
+		a->next = im->arts;
+		im->arts = a;
+	}
+	im->last_art = a;
+	*out = a;
+	return 0;
+}
+
+/* The runs p holds since its first into the batch's ledger files. */
+static int
+pair_flush(struct importer *im, struct pair *p)
+{
+	char path[1200];
+
+	if (!p->len)
+		return 0;
+	if (snprintf(path, sizeof(path), "runs/%s/%s/%06llu-%06llu.jsonl",
+	    p->art->key, p->tc, (unsigned long long)p->first,
+	    (unsigned long long)p->last) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	if (json_array_append_new(im->files, json_pack("{s:s,s:s%}", "path",
+	    path, "data", p->buf, p->len)) < 0)
+		return -ENOMEM;
+	p->len = 0;
+	return 0;
+}
+
+static int
+buf_add(struct pair *p, const char *line, size_t len)
+{
+	if (p->len + len + 1 > p->cap) {
+		size_t cap = (p->len + len + 1) * 2;
+		char *b = realloc(p->buf, cap);
+
+		if (!b)
+			return -ENOMEM;
+		p->buf = b;
+		p->cap = cap;
+	}
+	memcpy(p->buf + p->len, line, len);
+	p->buf[p->len + len] = '\n';
+	p->len += len + 1;
+	return 0;
+}
+
+/* Record run (parsed and stamped) as the next run of its test case. */
+static int
+import_run(struct importer *im, struct seen *art, json_t *run)
+{
+	const char *tc = json_string_value(json_object_get(run, "testcase"));
+	struct run_place at = { art->ino, 0, 0, 0, tc, im->now };
+	struct pair *p;
+	char *compact;
+	size_t size;
+	int rc;
+
+	if ((rc = pair_get(im, art, tc, &p)) < 0)
+		return rc;
+	at.no = p->next_no;
+	at.ino = im->ino;	/* after pair_get, which may take one */
+	at.tc_ino = p->tc_ino;
+	/* one ledger file a bucket of the layout */
+	if (p->len && at.no / FANOUT_RUNS_A_DIR != p->first / FANOUT_RUNS_A_DIR &&
+	    (rc = pair_flush(im, p)) < 0)
+		return rc;
+	if (!p->len)
+		p->first = at.no;
+	json_object_set_new(run, "run", json_integer((json_int_t)at.no));
+	if (!(compact = json_dumps(run, JSON_COMPACT | JSON_SORT_KEYS)))
+		return -ENOMEM;
+	size = strlen(compact);
+	if ((rc = runs_put(im->st, im->txn, &at, run, compact,
+	    run_text_len(run, size))) == 0)
+		rc = buf_add(p, compact, size);
+	free(compact);
+	if (rc < 0)
+		return rc;
+	p->last = at.no;
+	p->next_no++;
+	if (strcmp(json_string_value(json_object_get(run, "outcome")),
+	    "PASS") == 0)
+		p->pass++;
+	else
+		p->fail++;
+	art->count++;
+	im->ino++;
+	im->in_batch++;
+	return 0;
+}
+
+static int
+batch_begin(struct importer *im)
+{
+	int rc;
+
+	if (im->txn)
+		return 0;
+	if ((rc = index_begin(im->st->ix, 0, &im->txn)) < 0)
+		return rc;
+	/* the batch counts its inode numbers itself, taken at its end */
+	if ((rc = index_alloc_ino(im->st->ix, im->txn, 0, &im->ino0)) < 0) {
+		index_abort(im->txn);
+		im->txn = NULL;
+		return rc;
+	}
+	im->ino = im->ino0;
+	return 0;
+}
+
+static void
+batch_forget(struct importer *im)
+{
+	struct pair *p, *pn;
+	struct seen *a, *an;
+
+	for (p = im->pairs; p; p = pn) {
+		pn = p->next;
+		free(p->buf);
+		free(p);
+	}
+	for (a = im->arts; a; a = an) {
+		an = a->next;
+		free(a);
+	}
+	free(im->slot);
+	im->slot = NULL;
+	im->nslot = im->npairs = 0;
+	im->pairs = NULL;
+	im->tail = &im->pairs;
+	im->arts = im->last_art = NULL;
+	json_array_clear(im->files);
+	im->in_batch = 0;
+}
+
+/* One runs.imported event for art: its test cases' runs of the batch. */
+static int
+art_event(struct importer *im, struct seen *art)
+{
+	json_t *tcs = json_object(), *ev;
+	int rc;
+
+	for (struct pair *p = im->pairs; p; p = p->next)
+		if (p->art == art && p->pass + p->fail > 0)
+			json_object_set_new(tcs, p->tc, json_pack(
+			    "{s:I,s:I,s:I,s:I}", "first", (json_int_t)(p->last -
+			    p->pass - p->fail + 1), "last", (json_int_t)p->last,
+			    "pass", (json_int_t)p->pass, "fail",
+			    (json_int_t)p->fail));
+	ev = json_pack("{s:I,s:o,s:s}", "runs", (json_int_t)art->count,
+	    "testcases", tcs, "file", im->path);
+	rc = ev ? event_artifact(im->st, im->txn, "runs.imported", im->who,
+	    im->now, art->key, ev) : -ENOMEM;
+	json_decref(ev);
+	return rc;
+}
+
+/* The batch into the index (and the ledger's queue), then evaluated. */
+static int
+batch_commit(struct importer *im)
+{
+	char msg[1024];
+	uint64_t first;
+	int rc = 0;
+
+	if (!im->txn)
+		return 0;
+	if (!im->in_batch) {
+		index_abort(im->txn);
+		im->txn = NULL;
+		batch_forget(im);
+		return 0;
+	}
+	im->part++;
+	snprintf(msg, sizeof(msg), "import %zu runs from %s%s", im->in_batch,
+	    im->path, im->part > 1 ? " (continued)" : "");
+	for (struct pair *p = im->pairs; rc == 0 && p; p = p->next)
+		if ((rc = pair_flush(im, p)) == 0 && p->pass + p->fail > 0)
+			rc = runs_dir_touch(im->st, im->txn, p->tc_ino, im->now);
+	if (rc == 0 && (rc = index_alloc_ino(im->st->ix, im->txn,
+	    im->ino - im->ino0, &first)) == 0 && first != im->ino0)
+		rc = store_seterr(-EIO, "import: inode numbers were taken "
+		    "beside the batch's");
+	if (rc == 0)
+		rc = outbox_queue(im->st, im->txn, im->who, im->now, msg,
+		    im->files);
+	for (struct seen *a = im->arts; rc == 0 && a; a = a->next)
+		if (a->count && (rc = art_event(im, a)) == 0)
+			rc = promote_eval_in(im->st, im->txn, a->ino, a->key,
+			    im->who, im->now);
+	if (rc == 0)
+		rc = index_commit(im->txn);
+	else
+		index_abort(im->txn);
+	im->txn = NULL;
+	batch_forget(im);
+	if (rc == 0)
+		outbox_kick(im->st);
+	return rc;
+}
+
+/*
+ * One line of the file: 1 imported, 0 refused (the error says why), or
+ * < 0 when the import cannot go on.  A line is refused before anything of
+ * it is written.
+ */
+static int
+import_line(struct importer *im, const char *line, size_t len)
+{
+	const char *artifact, *cn;
+	char fname[NAME_MAX_BYTES + 8];
+	struct seen *art = NULL;
+	json_error_t err;
+	json_t *obj, *run = NULL;
+	int rc;
+
+	if (len > RESULT_MAX) {
+		store_seterr(-EINVAL, "the record is larger than the limit of "
+		    "%d bytes", RESULT_MAX);
+		return 0;
+	}
+	obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &err);
+	artifact = json_string_value(json_object_get(obj, "artifact"));
+	cn = json_string_value(json_object_get(obj, "case_name"));
+	snprintf(fname, sizeof(fname), "%s.json", cn ? cn : "result");
+	if (!json_is_object(obj))
+		rc = store_seterr(-EINVAL, "not a JSON object (%s)", err.text);
+	else if (!artifact)
+		rc = store_seterr(-EINVAL, "the record names no \"artifact\"");
+	else if ((rc = batch_begin(im)) < 0 ||
+	    (rc = art_get(im, artifact, &art)) < 0 ||
+	    (rc = result_run(fname, obj, &run)) < 0)
+		;
+	else if (json_object_update(run, im->stamp) < 0)
+		rc = -ENOMEM;
+	else if ((rc = import_run(im, art, run)) == 0)
+		rc = 1;
+	else if (rc == -EINVAL || rc == -ENOENT)
+		rc = -EIO;	/* it wrote part of the run: not a refusal */
+	json_decref(run);
+	json_decref(obj);
+	if (rc == -EINVAL || rc == -ENOENT)
+		return 0;
+	return rc;
+}
+
+int
+store_import(struct store *st, const char *path,
+    const struct store_user *who,
+    void (*refused)(void *arg, size_t line, const char *why),
+    void (*progress)(void *arg, uint64_t done, uint64_t total), void *arg,
+    uint64_t *imported)
+{
+	struct importer im = { .st = st, .who = who, .path = path };
+	char *line = NULL, when[32];
+	size_t cap = 0, lineno = 0;
+	uint64_t total = 0, done = 0;
+	struct stat sb;
+	ssize_t len;
+	FILE *f;
+	int rc;
+
+	if ((rc = store_may(st, who, STORE_ROLE_CI,
+	    "importing results")) < 0)
+		return rc;
+	*imported = 0;
+	/* the ledger is written beside the reading, on the other core */
+	if ((rc = outbox_worker_start(st)) < 0)
+		return rc;
+	if (!(f = fopen(path, "r")))
+		return store_seterr(-errno, "could not open '%s': %s", path,
+		    strerror(errno));
+	if (fstat(fileno(f), &sb) == 0)
+		total = (uint64_t)sb.st_size;
+	im.now = time(NULL);
+	time_iso(when, im.now);
+	im.stamp = json_pack("{s:s,s:s,s:I}", "recorded", when, "user",
+	    who->name, "uid", (json_int_t)who->uid);
+	im.files = json_array();
+	im.tail = &im.pairs;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		lineno++;
+		done += (uint64_t)len;
+		if (progress && lineno % 1000 == 0)
+			progress(arg, done, total);
+		if (len == 1 && line[0] == '\n')
+			continue;
+		if ((rc = import_line(&im, line, (size_t)len)) < 0)
+			break;
+		if (rc == 1)
+			(*imported)++;
+		else if (refused)
+			refused(arg, lineno, store_errmsg());
+		rc = 0;
+		if (im.in_batch >= IMPORT_BATCH && (rc = batch_commit(&im)) < 0)
+			break;
+	}
+	if (rc == 0)
+		rc = batch_commit(&im);
+	if (im.txn) {
+		index_abort(im.txn);
+		im.txn = NULL;
+	}
+	batch_forget(&im);
+	/* imported means in the ledger too */
+	if (rc == 0)
+		rc = store_drain(st);
+	if (progress && rc == 0)
+		progress(arg, total, total);
+	free(line);
+	fclose(f);
+	json_decref(im.files);
+	json_decref(im.stamp);
+	return rc;
+}
