@@ -84,7 +84,8 @@ symbols: all
 unit: $(UNIT_BIN) $(BUILD)/tests/receiver
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; \
 	    RELFS_RECEIVER=$(abspath $(BUILD)/tests/receiver) \
-	    RELFS_FIXTURES=$(abspath tests/fixtures) $$t; done
+	    RELFS_FIXTURES=$(abspath tests/fixtures) \
+	    RELFS_DATA=$(abspath ../shared/data/opnfv-results.jsonl) $$t; done
 
 $(BUILD)/tests/probe: tests/probe.c
 	@mkdir -p $(dir $@)

@@ -48,8 +48,10 @@ struct importer {
 	MDB_txn *txn;
 	json_t *files;		/* the batch's ledger files */
 	json_t *stamp;		/* recorded, user, uid: the same for all */
+	char *stamp_text;	/* the same as JSON, without its braces */
 	struct pair **slot, *pairs, **tail;
 	size_t nslot, npairs, in_batch, part;
+	int render;		/* sizes by rendering (see import_run) */
 	struct seen *arts, *last_art;
 	uint64_t ino0, ino;	/* the inode numbers the batch takes */
 	int64_t now;
@@ -200,15 +202,48 @@ buf_add(struct pair *p, const char *line, size_t len)
 	return 0;
 }
 
-/* Record run (parsed and stamped) as the next run of its test case. */
+/*
+ * What the index and the ledger keep of an imported run (run_complete
+ * makes the rest again): the record as given (rec, a line of the file),
+ * the run's number and the import's stamp.  Made by hand, since every part
+ * of it is JSON already: rendering a run costs as much as parsing it.
+ */
+static char *
+kept_text(const struct importer *im, const char *rec, size_t len,
+    uint64_t no, size_t *out)
+{
+	char num[40];
+	int n = snprintf(num, sizeof(num), ",\"run\":%llu,",
+	    (unsigned long long)no);
+	size_t sl = strlen(im->stamp_text), total = 10 + len + (size_t)n +
+	    sl + 1;
+	char *t = malloc(total + 1);
+
+	if (!t)
+		return NULL;
+	memcpy(t, "{\"record\":", 10);
+	memcpy(t + 10, rec, len);
+	memcpy(t + 10 + len, num, (size_t)n);
+	memcpy(t + 10 + len + (size_t)n, im->stamp_text, sl);
+	t[total - 1] = '}';
+	t[total] = '\0';
+	*out = total;
+	return t;
+}
+
+/*
+ * Record run (parsed from the record rec, len bytes, and stamped) as the
+ * next run of its test case.
+ */
 static int
-import_run(struct importer *im, struct seen *art, json_t *run)
+import_run(struct importer *im, struct seen *art, json_t *run,
+    const char *rec, size_t len)
 {
 	const char *tc = json_string_value(json_object_get(run, "testcase"));
 	struct run_place at = { art->ino, 0, 0, 0, tc, im->now };
 	struct pair *p;
-	char *compact;
-	size_t size;
+	char *kept;
+	size_t size, klen;
 	int rc;
 
 	if ((rc = pair_get(im, art, tc, &p)) < 0)
@@ -217,19 +252,26 @@ import_run(struct importer *im, struct seen *art, json_t *run)
 	at.ino = im->ino;	/* after pair_get, which may take one */
 	at.tc_ino = p->tc_ino;
 	/* one ledger file a bucket of the layout */
-	if (p->len && at.no / FANOUT_RUNS_A_DIR != p->first / FANOUT_RUNS_A_DIR &&
-	    (rc = pair_flush(im, p)) < 0)
+	if (p->len && at.no / FANOUT_RUNS_A_DIR != p->first /
+	    FANOUT_RUNS_A_DIR && (rc = pair_flush(im, p)) < 0)
 		return rc;
 	if (!p->len)
 		p->first = at.no;
 	json_object_set_new(run, "run", json_integer((json_int_t)at.no));
-	if (!(compact = json_dumps(run, JSON_COMPACT | JSON_SORT_KEYS)))
+	size = run_text_len(run, im->render);
+	/* the count is checked once a batch: a jansson that writes
+	 * differently gets each run rendered for its size instead */
+	if (!im->in_batch && !im->render && size != run_text_len(run, 1)) {
+		im->render = 1;
+		size = run_text_len(run, 1);
+	}
+	if (!size)
 		return -ENOMEM;
-	size = strlen(compact);
-	if ((rc = runs_put(im->st, im->txn, &at, run, compact,
-	    run_text_len(run, size))) == 0)
-		rc = buf_add(p, compact, size);
-	free(compact);
+	if (!(kept = kept_text(im, rec, len, at.no, &klen)))
+		return -ENOMEM;
+	if ((rc = runs_put(im->st, im->txn, &at, run, kept, size)) == 0)
+		rc = buf_add(p, kept, klen);
+	free(kept);
 	if (rc < 0)
 		return rc;
 	p->last = at.no;
@@ -370,6 +412,8 @@ import_line(struct importer *im, const char *line, size_t len)
 	json_t *obj, *run = NULL;
 	int rc;
 
+	while (len && strchr(" \t\r\n", line[len - 1]))
+		len--;
 	if (len > RESULT_MAX) {
 		store_seterr(-EINVAL, "the record is larger than the limit of "
 		    "%d bytes", RESULT_MAX);
@@ -389,7 +433,7 @@ import_line(struct importer *im, const char *line, size_t len)
 		;
 	else if (json_object_update(run, im->stamp) < 0)
 		rc = -ENOMEM;
-	else if ((rc = import_run(im, art, run)) == 0)
+	else if ((rc = import_run(im, art, run, line, len)) == 0)
 		rc = 1;
 	else if (rc == -EINVAL || rc == -ENOENT)
 		rc = -EIO;	/* it wrote part of the run: not a refusal */
@@ -432,6 +476,20 @@ store_import(struct store *st, const char *path,
 	time_iso(when, im.now);
 	im.stamp = json_pack("{s:s,s:s,s:I}", "recorded", when, "user",
 	    who->name, "uid", (json_int_t)who->uid);
+	{
+		char *t = json_dumps(im.stamp, JSON_COMPACT | JSON_SORT_KEYS);
+		size_t tl = t ? strlen(t) : 0;
+
+		if (tl < 2) {
+			free(t);
+			fclose(f);
+			json_decref(im.stamp);
+			return -ENOMEM;
+		}
+		memmove(t, t + 1, tl - 2);	/* the members only */
+		t[tl - 2] = '\0';
+		im.stamp_text = t;
+	}
 	im.files = json_array();
 	im.tail = &im.pairs;
 	while ((len = getline(&line, &cap, f)) > 0) {
@@ -467,5 +525,6 @@ store_import(struct store *st, const char *path,
 	fclose(f);
 	json_decref(im.files);
 	json_decref(im.stamp);
+	free(im.stamp_text);
 	return rc;
 }

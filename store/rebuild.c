@@ -559,9 +559,11 @@ rebuild_run(struct store *st, MDB_txn *txn, const char *path,
     const char *key, uint64_t art, const char *text, size_t len,
     long long want)
 {
-	json_t *run = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+	json_t *kept = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+	json_t *run = kept ? run_complete(kept) : NULL;
 	int rc;
 
+	json_decref(kept);
 	if (!run || json_integer_value(json_object_get(run, "run")) != want) {
 		json_decref(run);
 		return store_seterr(-EINVAL, "ledger: run %lld of '%s' is "

@@ -528,10 +528,107 @@ indent_extra(json_t *v, size_t d)
 	return extra;
 }
 
-size_t
-run_text_len(json_t *run, size_t compact_len)
+/* The length of the JSON string of s (len bytes), quotes included. */
+static size_t
+escaped_len(const char *s, size_t len)
 {
-	return compact_len + indent_extra(run, 0) + 1;	/* and a newline */
+	size_t n = len + 2;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\' || c == '\b' || c == '\f' ||
+		    c == '\n' || c == '\r' || c == '\t')
+			n++;
+		else if (c < 0x20)
+			n += 5;
+	}
+	return n;
+}
+
+/*
+ * The length of jansson's text of v with JSON_COMPACT, counted (a run's
+ * file size is asked for each of a million imported runs, and rendering it
+ * costs as much as parsing it).  Strings are escaped as jansson escapes
+ * them without JSON_ENSURE_ASCII or JSON_ESCAPE_SLASH: quotes, backslashes
+ * and \b \f \n \r \t in two bytes, other control characters in six;
+ * reals are left to jansson itself.  test_results checks it against
+ * json_dumps, and import checks a run of each batch.
+ */
+static size_t
+compact_len(json_t *v)
+{
+	size_t n = 0, i, len;
+	const char *key, *sv;
+	char num[32];
+	json_t *m;
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		json_object_foreach(v, key, m) {
+			n += escaped_len(key, strlen(key)) + 1 + compact_len(m);
+			n++;	/* a comma, or the closing brace */
+		}
+		return json_object_size(v) ? n + 1 : 2;
+	case JSON_ARRAY:
+		json_array_foreach(v, i, m)
+			n += compact_len(m) + 1;
+		return json_array_size(v) ? n + 1 : 2;
+	case JSON_STRING:
+		sv = json_string_value(v);
+		len = json_string_length(v);
+		return escaped_len(sv, len);
+	case JSON_INTEGER:
+		return (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(v));
+	case JSON_TRUE:
+	case JSON_NULL:
+		return 4;
+	case JSON_FALSE:
+		return 5;
+	default: {
+		char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+
+		n = t ? strlen(t) : 0;
+		free(t);
+		return n;
+	}
+	}
+}
+
+size_t
+run_text_len(json_t *run, int render)
+{
+	char *t;
+	size_t n;
+
+	if (!render)
+		return compact_len(run) + indent_extra(run, 0) + 1;
+	if (!(t = json_dumps(run, RUN_TEXT_FLAGS)))
+		return 0;
+	n = strlen(t) + 1;	/* and a newline */
+	free(t);
+	return n;
+}
+
+json_t *
+run_complete(json_t *run)
+{
+	static const char *stamp[] = { "recorded", "user", "uid", "run",
+	    "file" };
+	json_t *rec = json_object_get(run, "record"), *full = NULL;
+
+	if (json_object_get(run, "testcase"))
+		return json_incref(run);
+	if (!json_is_object(rec) || result_run("record", rec, &full) < 0)
+		return NULL;
+	for (size_t i = 0; i < sizeof(stamp) / sizeof(*stamp); i++) {
+		json_t *v = json_object_get(run, stamp[i]);
+
+		if (v)
+			json_object_set(full, stamp[i], v);
+	}
+	return full;
 }
 
 int
@@ -561,9 +658,12 @@ store_run_text(struct store *st, const struct node *n, char **buf,
 		goto out;
 	{
 		struct run_summary sum;
+		json_t *slim = run_unpack(val, vlen, &sum) == 0 ?
+		    json_loadb(sum.json, sum.jsonlen, JSON_REJECT_DUPLICATES,
+		    NULL) : NULL;
 
-		run = run_unpack(val, vlen, &sum) == 0 ?
-		    json_loadb(sum.json, sum.jsonlen, JSON_REJECT_DUPLICATES, NULL) : NULL;
+		run = slim ? run_complete(slim) : NULL;
+		json_decref(slim);
 	}
 	free(val);
 	*buf = run ? json_dumps(run, RUN_TEXT_FLAGS) : NULL;

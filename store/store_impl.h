@@ -142,10 +142,18 @@ int runs_dir_touch(struct store *st, MDB_txn *txn, uint64_t dir,
     int64_t now);
 
 /*
- * The length of the file the mount shows for run (the text json_dumps
- * gives with JSON_COMPACT is compact_len long), without rendering it.
+ * A run as the mount shows it, from what the index or the ledger keeps of
+ * it: the whole run, or (an import's) only what cannot be derived again,
+ * {"record", "recorded", "run", "uid", "user"}, whose other fields
+ * result_run makes from the record.  A new reference, or NULL.
  */
-size_t run_text_len(json_t *run, size_t compact_len);
+json_t *run_complete(json_t *run);
+
+/*
+ * The length of the file the mount shows for run: counted, or (render)
+ * by rendering it; 0 when out of memory.
+ */
+size_t run_text_len(json_t *run, int render);
 int runs_nodes(struct store *st, MDB_txn *txn, uint64_t art,
     int64_t created);
 
