@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 
 #include "fanout.h"
-#include "results.h"
+#include "import_read.h"
 #include "store_impl.h"
 
 #define IMPORT_BATCH 10000
@@ -202,51 +202,29 @@ buf_add(struct pair *p, const char *line, size_t len)
 	return 0;
 }
 
-/*
- * What the index and the ledger keep of an imported run (run_complete
- * makes the rest again): the record as given (rec, a line of the file),
- * the run's number and the import's stamp.  Made by hand, since every part
- * of it is JSON already: rendering a run costs as much as parsing it.
- */
-static char *
-kept_text(const struct importer *im, const char *rec, size_t len,
-    uint64_t no, size_t *out)
+/* The size of the rendered file of the run whose kept JSON is text. */
+static size_t
+rendered_size(const char *text, size_t len)
 {
-	char num[40];
-	int n = snprintf(num, sizeof(num), ",\"run\":%llu,",
-	    (unsigned long long)no);
-	size_t sl = strlen(im->stamp_text), total = 10 + len + (size_t)n +
-	    sl + 1;
-	char *t = malloc(total + 1);
+	json_t *kept = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+	json_t *run = kept ? run_complete(kept) : NULL;
+	size_t size = run ? run_text_len(run, 1) : 0;
 
-	if (!t)
-		return NULL;
-	memcpy(t, "{\"record\":", 10);
-	memcpy(t + 10, rec, len);
-	memcpy(t + 10 + len, num, (size_t)n);
-	memcpy(t + 10 + len + (size_t)n, im->stamp_text, sl);
-	t[total - 1] = '}';
-	t[total] = '\0';
-	*out = total;
-	return t;
+	json_decref(run);
+	json_decref(kept);
+	return size;
 }
 
-/*
- * Record run (parsed from the record rec, len bytes, and stamped) as the
- * next run of its test case.
- */
+/* Record the run of l as the next run of its test case. */
 static int
-import_run(struct importer *im, struct seen *art, json_t *run,
-    const char *rec, size_t len)
+import_run(struct importer *im, struct seen *art, struct import_line *l)
 {
-	const char *tc = json_string_value(json_object_get(run, "testcase"));
-	struct run_place at = { art->ino, 0, 0, 0, tc, im->now };
+	struct run_place at = { art->ino, 0, 0, 0, l->tc, im->now };
 	struct pair *p;
-	char *kept;
-	size_t size, klen;
-	int rc;
+	size_t size, len;
+	int rc, k;
 
-	if ((rc = pair_get(im, art, tc, &p)) < 0)
+	if ((rc = pair_get(im, art, l->tc, &p)) < 0)
 		return rc;
 	at.no = p->next_no;
 	at.ino = im->ino;	/* after pair_get, which may take one */
@@ -257,27 +235,30 @@ import_run(struct importer *im, struct seen *art, json_t *run,
 		return rc;
 	if (!p->len)
 		p->first = at.no;
-	json_object_set_new(run, "run", json_integer((json_int_t)at.no));
-	size = run_text_len(run, im->render);
-	/* the count is checked once a batch: a jansson that writes
-	 * differently gets each run rendered for its size instead */
-	if (!im->in_batch && !im->render && size != run_text_len(run, 1)) {
-		im->render = 1;
-		size = run_text_len(run, 1);
+	/* the number ends the kept JSON; the size grows with its digits */
+	k = snprintf(l->packed + l->packed_len, IMPORT_NO_ROOM, "%llu}",
+	    (unsigned long long)at.no);
+	len = l->packed_len + (size_t)k;
+	size = l->size1 + (size_t)k - 2;
+	/*
+	 * The count is checked once a batch: a jansson that writes otherwise
+	 * gets each run rendered for its size instead.
+	 */
+	if (!im->in_batch || im->render) {
+		size_t real = rendered_size(l->packed + l->json_at,
+		    len - l->json_at);
+
+		if (!real)
+			return -ENOMEM;
+		im->render |= real != size;
+		size = real;
 	}
-	if (!size)
-		return -ENOMEM;
-	if (!(kept = kept_text(im, rec, len, at.no, &klen)))
-		return -ENOMEM;
-	if ((rc = runs_put(im->st, im->txn, &at, run, kept, size)) == 0)
-		rc = buf_add(p, kept, klen);
-	free(kept);
-	if (rc < 0)
+	if ((rc = runs_put(im->st, im->txn, &at, l->packed, len, size)) < 0 ||
+	    (rc = buf_add(p, l->packed + l->json_at, len - l->json_at)) < 0)
 		return rc;
 	p->last = at.no;
 	p->next_no++;
-	if (strcmp(json_string_value(json_object_get(run, "outcome")),
-	    "PASS") == 0)
+	if (l->pass)
 		p->pass++;
 	else
 		p->fail++;
@@ -398,50 +379,49 @@ batch_commit(struct importer *im)
 }
 
 /*
- * One line of the file: 1 imported, 0 refused (the error says why), or
- * < 0 when the import cannot go on.  A line is refused before anything of
- * it is written.
+ * One line of the file, parsed: 1 imported, 0 refused (the error says
+ * why), or < 0 when the import cannot go on.  A line is refused before
+ * anything of it is written.
  */
 static int
-import_line(struct importer *im, const char *line, size_t len)
+import_line(struct importer *im, struct import_line *l)
 {
-	const char *artifact, *cn;
-	char fname[NAME_MAX_BYTES + 8];
 	struct seen *art = NULL;
-	json_error_t err;
-	json_t *obj, *run = NULL;
 	int rc;
 
-	while (len && strchr(" \t\r\n", line[len - 1]))
-		len--;
-	if (len > RESULT_MAX) {
-		store_seterr(-EINVAL, "the record is larger than the limit of "
-		    "%d bytes", RESULT_MAX);
+	if (l->why || !l->packed) {
+		store_seterr(-EINVAL, "%s", l->why ? l->why : "out of memory");
 		return 0;
 	}
-	obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &err);
-	artifact = json_string_value(json_object_get(obj, "artifact"));
-	cn = json_string_value(json_object_get(obj, "case_name"));
-	snprintf(fname, sizeof(fname), "%s.json", cn ? cn : "result");
-	if (!json_is_object(obj))
-		rc = store_seterr(-EINVAL, "not a JSON object (%s)", err.text);
-	else if (!artifact)
-		rc = store_seterr(-EINVAL, "the record names no \"artifact\"");
-	else if ((rc = batch_begin(im)) < 0 ||
-	    (rc = art_get(im, artifact, &art)) < 0 ||
-	    (rc = result_run(fname, obj, &run)) < 0)
-		;
-	else if (json_object_update(run, im->stamp) < 0)
-		rc = -ENOMEM;
-	else if ((rc = import_run(im, art, run, line, len)) == 0)
-		rc = 1;
-	else if (rc == -EINVAL || rc == -ENOENT)
-		rc = -EIO;	/* it wrote part of the run: not a refusal */
-	json_decref(run);
-	json_decref(obj);
-	if (rc == -EINVAL || rc == -ENOENT)
-		return 0;
-	return rc;
+	if ((rc = batch_begin(im)) < 0)
+		return rc;
+	if ((rc = art_get(im, l->artifact, &art)) < 0)
+		return rc == -ENOENT ? 0 : rc;
+	rc = import_run(im, art, l);
+	/* it may have written part of the run: not a refusal */
+	return rc == 0 ? 1 : rc == -EINVAL || rc == -ENOENT ? -EIO : rc;
+}
+
+/* The stamp every run gets (recorded, user, uid), and its JSON text. */
+static int
+stamp_make(struct importer *im)
+{
+	char when[32], *t;
+	size_t tl;
+
+	time_iso(when, im->now);
+	im->stamp = json_pack("{s:s,s:s,s:I}", "recorded", when, "user",
+	    im->who->name, "uid", (json_int_t)im->who->uid);
+	t = im->stamp ? json_dumps(im->stamp, JSON_COMPACT | JSON_SORT_KEYS) :
+	    NULL;
+	if (!t || (tl = strlen(t)) < 2) {
+		free(t);
+		return -ENOMEM;
+	}
+	memmove(t, t + 1, tl - 2);	/* the members only */
+	t[tl - 2] = '\0';
+	im->stamp_text = t;
+	return 0;
 }
 
 int
@@ -451,12 +431,13 @@ store_import(struct store *st, const char *path,
     void (*progress)(void *arg, uint64_t done, uint64_t total), void *arg,
     uint64_t *imported)
 {
-	struct importer im = { .st = st, .who = who, .path = path };
-	char *line = NULL, when[32];
-	size_t cap = 0, lineno = 0;
+	struct importer im = { .st = st, .who = who, .path = path,
+	    .now = time(NULL) };
+	struct import_reader *rd = NULL;
+	struct import_line *l;
 	uint64_t total = 0, done = 0;
+	size_t seen = 0;
 	struct stat sb;
-	ssize_t len;
 	FILE *f;
 	int rc;
 
@@ -472,56 +453,39 @@ store_import(struct store *st, const char *path,
 		    strerror(errno));
 	if (fstat(fileno(f), &sb) == 0)
 		total = (uint64_t)sb.st_size;
-	im.now = time(NULL);
-	time_iso(when, im.now);
-	im.stamp = json_pack("{s:s,s:s,s:I}", "recorded", when, "user",
-	    who->name, "uid", (json_int_t)who->uid);
-	{
-		char *t = json_dumps(im.stamp, JSON_COMPACT | JSON_SORT_KEYS);
-		size_t tl = t ? strlen(t) : 0;
-
-		if (tl < 2) {
-			free(t);
-			fclose(f);
-			json_decref(im.stamp);
-			return -ENOMEM;
-		}
-		memmove(t, t + 1, tl - 2);	/* the members only */
-		t[tl - 2] = '\0';
-		im.stamp_text = t;
-	}
 	im.files = json_array();
 	im.tail = &im.pairs;
-	while ((len = getline(&line, &cap, f)) > 0) {
-		lineno++;
-		done += (uint64_t)len;
-		if (progress && lineno % 1000 == 0)
+	if ((rc = stamp_make(&im)) < 0 ||
+	    (rc = import_reader_start(&rd, f, im.stamp, im.stamp_text)) < 0)
+		goto out;
+	while ((rc = import_reader_next(rd, &l, &done)) == 1) {
+		if (progress && l->lineno / 1000 != seen / 1000)
 			progress(arg, done, total);
-		if (len == 1 && line[0] == '\n')
-			continue;
-		if ((rc = import_line(&im, line, (size_t)len)) < 0)
+		seen = l->lineno;
+		if ((rc = import_line(&im, l)) < 0)
 			break;
 		if (rc == 1)
 			(*imported)++;
 		else if (refused)
-			refused(arg, lineno, store_errmsg());
+			refused(arg, l->lineno, store_errmsg());
 		rc = 0;
 		if (im.in_batch >= IMPORT_BATCH && (rc = batch_commit(&im)) < 0)
 			break;
 	}
 	if (rc == 0)
 		rc = batch_commit(&im);
+out:
 	if (im.txn) {
 		index_abort(im.txn);
 		im.txn = NULL;
 	}
 	batch_forget(&im);
+	import_reader_stop(rd);
 	/* imported means in the ledger too */
 	if (rc == 0)
 		rc = store_drain(st);
 	if (progress && rc == 0)
 		progress(arg, total, total);
-	free(line);
 	fclose(f);
 	json_decref(im.files);
 	json_decref(im.stamp);

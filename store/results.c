@@ -242,19 +242,17 @@ runs_dir_touch(struct store *st, MDB_txn *txn, uint64_t dir, int64_t now)
 
 int
 runs_put(struct store *st, MDB_txn *txn, const struct run_place *at,
-    json_t *run, const char *compact, uint64_t size)
+    const char *packed, size_t packed_len, uint64_t size)
 {
-	char key[8 + NAME_MAX_BYTES + 1 + 8], name[32], *val = NULL;
+	char key[8 + NAME_MAX_BYTES + 1 + 8], name[32];
 	uint64_t be = htobe64(at->no), abe = htobe64(at->art);
-	size_t plen = run_prefix(key, at->art, at->tc), vlen;
+	size_t plen = run_prefix(key, at->art, at->tc);
 	uint8_t d[DIGEST_LEN];
 	int rc;
 
 	memcpy(key + plen, &be, 8);
-	if ((rc = run_pack(run, compact, &val, &vlen)) == 0)
-		rc = index_put_raw(st->ix, txn, TAB_RUNS, key, plen + 8, val,
-		    vlen, 1);
-	free(val);
+	rc = index_put_raw(st->ix, txn, TAB_RUNS, key, plen + 8, packed,
+	    packed_len, 1);
 	if (rc == -EEXIST)
 		return store_seterr(-EEXIST, "run %llu of %s is already "
 		    "recorded", (unsigned long long)at->no, at->tc);
@@ -280,9 +278,9 @@ runs_insert(struct store *st, MDB_txn *txn, uint64_t art, const char *artkey,
 	const char *tc = json_string_value(json_object_get(run, "testcase"));
 	struct run_place at = { art, 0, 0, 0, tc, time_parse_iso(
 	    json_string_value(json_object_get(run, "recorded"))) };
-	char *compact = NULL, *text = NULL, lpath[1200];
+	char *compact = NULL, *text = NULL, *packed = NULL, lpath[1200];
 	uint64_t runs_ino;
-	size_t tlen;
+	size_t tlen, plen;
 	int rc;
 
 	if (!tc || strlen(tc) > NAME_MAX_BYTES)
@@ -305,7 +303,8 @@ runs_insert(struct store *st, MDB_txn *txn, uint64_t art, const char *artkey,
 	    (rc = runs_dir_ensure(st, txn, runs_ino, tc, at.now, NULL,
 	    &at.tc_ino)) < 0 ||
 	    (rc = index_alloc_ino(st->ix, txn, 1, &at.ino)) < 0 ||
-	    (rc = runs_put(st, txn, &at, run, compact, tlen)) < 0 ||
+	    (rc = run_pack(run, compact, 0, &packed, &plen)) < 0 ||
+	    (rc = runs_put(st, txn, &at, packed, plen, tlen)) < 0 ||
 	    (rc = runs_dir_touch(st, txn, at.tc_ino, at.now)) < 0)
 		goto out;
 	if (files) {
@@ -320,6 +319,7 @@ runs_insert(struct store *st, MDB_txn *txn, uint64_t art, const char *artkey,
 out:
 	free(compact);
 	free(text);
+	free(packed);
 	return rc;
 }
 

@@ -25,7 +25,8 @@
 #define RUN_MAGIC "R2"
 
 int
-run_pack(json_t *run, const char *json, char **out, size_t *len)
+run_pack(json_t *run, const char *json, size_t room, char **out,
+    size_t *len)
 {
 	static const char *keys[] = { "pod", "installer", "scenario",
 	    "platform" };
@@ -45,7 +46,7 @@ run_pack(json_t *run, const char *json, char **out, size_t *len)
 			l[i] = 65535;
 		total += l[i];
 	}
-	b = malloc(total);
+	b = malloc(total + room);
 	if (!b)
 		return -ENOMEM;
 	memcpy(b, RUN_MAGIC, 2);

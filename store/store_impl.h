@@ -112,7 +112,9 @@ struct run_summary {
 	size_t jsonlen;
 };
 
-int run_pack(json_t *run, const char *json, char **out, size_t *len);
+/* room: bytes more to allocate, for JSON still to be added at the end */
+int run_pack(json_t *run, const char *json, size_t room, char **out,
+    size_t *len);
 int run_unpack(const char *rec, size_t len, struct run_summary *s);
 
 /* Runs: insert one (results.c), the nodes an artifact needs for them. */
@@ -129,15 +131,16 @@ struct run_place {
 /*
  * The pieces of runs_insert, for an import that keeps what they look up:
  * the next number of a test case's runs, its directory (made when missing,
- * its inode from *next when given), the run's record and node (size: the
- * length of the file the mount renders), and the directory's time moved.
+ * its inode from *next when given), the run's record (run_pack's) and
+ * node (size: the length of the file the mount renders), and the
+ * directory's time moved.
  */
 int runs_next_no(struct store *st, MDB_txn *txn, uint64_t art,
     const char *tc, uint64_t *no);
 int runs_dir_ensure(struct store *st, MDB_txn *txn, uint64_t dir,
     const char *name, int64_t now, uint64_t *next, uint64_t *ino);
 int runs_put(struct store *st, MDB_txn *txn, const struct run_place *at,
-    json_t *run, const char *compact, uint64_t size);
+    const char *packed, size_t packed_len, uint64_t size);
 int runs_dir_touch(struct store *st, MDB_txn *txn, uint64_t dir,
     int64_t now);
 

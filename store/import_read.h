@@ -1,0 +1,54 @@
+/*
+ * import_read.h - the reading side of relctl import: the lines of a file
+ * of OPNFV records parsed into what the index keeps of their runs, on a
+ * thread of its own, and handed over in the file's order.
+ */
+#ifndef RELFS_IMPORT_READ_H
+#define RELFS_IMPORT_READ_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/*
+ * One line of the file that was not blank, parsed: its run packed for the
+ * index (run_pack), whose JSON, what an import keeps of a run (see
+ * run_complete), ends in "run": for the number (and a '}') to be added in
+ * the room left for them.
+ */
+struct import_line {
+	char *why;		/* NULL, or why the line is refused */
+	char *artifact;		/* "p/v" */
+	char *tc;		/* the test case */
+	char *packed;
+	size_t packed_len;
+	size_t json_at;		/* where the JSON starts in packed */
+	size_t size1;		/* the run file's size, were it run 1 */
+	size_t lineno;
+	int pass;
+};
+
+#define IMPORT_NO_ROOM 24	/* room in packed for the number and '}' */
+
+struct import_reader;
+
+/*
+ * Start parsing f on a thread of its own; each run gets the members of
+ * stamp (recorded, user, uid), which are stamp_text in JSON (without its
+ * braces).  0, or < 0 with a message.
+ */
+int import_reader_start(struct import_reader **out, FILE *f, json_t *stamp,
+    const char *stamp_text);
+
+/*
+ * The next line that is not blank: 1 (*out is the reader's until the next
+ * call; *bytes is how far into the file the parser has read), 0 at the
+ * end, or < 0 when the file could not be read.
+ */
+int import_reader_next(struct import_reader *r, struct import_line **out,
+    uint64_t *bytes);
+
+/* Stop (when it has not ended) and free r. */
+void import_reader_stop(struct import_reader *r);
+
+#endif
