@@ -165,11 +165,17 @@ art_get(struct importer *im, const char *key, struct seen **out)
 	return 0;
 }
 
-/* The runs p holds since its first into the batch's ledger files. */
+/*
+ * The runs p holds since its first into the batch's ledger files: a line of
+ * what they share ({"first", "last", "recorded", "uid", "user"}), then
+ * their records as given, a line each.
+ */
 static int
 pair_flush(struct importer *im, struct pair *p)
 {
-	char path[1200];
+	char path[1200], first[64], *data;
+	size_t sl;
+	int head, rc;
 
 	if (!p->len)
 		return 0;
@@ -177,8 +183,20 @@ pair_flush(struct importer *im, struct pair *p)
 	    p->art->key, p->tc, (unsigned long long)p->first,
 	    (unsigned long long)p->last) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
-	if (json_array_append_new(im->files, json_pack("{s:s,s:s%}", "path",
-	    path, "data", p->buf, p->len)) < 0)
+	/* a line of what the runs share, then their records as given */
+	head = snprintf(first, sizeof(first), "{\"first\":%llu,\"last\":%llu,",
+	    (unsigned long long)p->first, (unsigned long long)p->last);
+	sl = strlen(im->stamp_text);
+	if (!(data = malloc((size_t)head + sl + 2 + p->len)))
+		return -ENOMEM;
+	memcpy(data, first, (size_t)head);
+	memcpy(data + head, im->stamp_text, sl);
+	memcpy(data + (size_t)head + sl, "}\n", 2);
+	memcpy(data + (size_t)head + sl + 2, p->buf, p->len);
+	rc = json_array_append_new(im->files, json_pack("{s:s,s:s%}", "path",
+	    path, "data", data, (size_t)head + sl + 2 + p->len));
+	free(data);
+	if (rc < 0)
 		return -ENOMEM;
 	p->len = 0;
 	return 0;
@@ -254,7 +272,8 @@ import_run(struct importer *im, struct seen *art, struct import_line *l)
 		size = real;
 	}
 	if ((rc = runs_put(im->st, im->txn, &at, l->packed, len, size)) < 0 ||
-	    (rc = buf_add(p, l->packed + l->json_at, len - l->json_at)) < 0)
+	    (rc = buf_add(p, l->packed + l->json_at + KEPT_REC_AT,
+	    l->rec_len)) < 0)
 		return rc;
 	p->last = at.no;
 	p->next_no++;
@@ -456,9 +475,9 @@ store_import(struct store *st, const char *path,
 	im.files = json_array();
 	im.tail = &im.pairs;
 	if ((rc = stamp_make(&im)) < 0 ||
-	    (rc = import_reader_start(&rd, f, im.stamp, im.stamp_text)) < 0)
+	    (rc = import_read_start(&rd, f, im.stamp, im.stamp_text)) < 0)
 		goto out;
-	while ((rc = import_reader_next(rd, &l, &done)) == 1) {
+	while ((rc = import_read_next(rd, &l, &done)) == 1) {
 		if (progress && l->lineno / 1000 != seen / 1000)
 			progress(arg, done, total);
 		seen = l->lineno;
@@ -480,7 +499,7 @@ out:
 		im.txn = NULL;
 	}
 	batch_forget(&im);
-	import_reader_stop(rd);
+	import_read_stop(rd);
 	/* imported means in the ledger too */
 	if (rc == 0)
 		rc = store_drain(st);

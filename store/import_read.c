@@ -33,11 +33,11 @@ kept_text(const char *stamp_text, const char *rec, size_t len)
 
 	if (!t)
 		return NULL;
-	memcpy(t, "{\"record\":", 10);
-	memcpy(t + 10, rec, len);
-	t[10 + len] = ',';
-	memcpy(t + 11 + len, stamp_text, sl);
-	memcpy(t + 11 + len + sl, ",\"run\":", 8);	/* and its NUL */
+	memcpy(t, "{\"record\":", KEPT_REC_AT);
+	memcpy(t + KEPT_REC_AT, rec, len);
+	t[KEPT_REC_AT + len] = ',';
+	memcpy(t + KEPT_REC_AT + 1 + len, stamp_text, sl);
+	memcpy(t + KEPT_REC_AT + 1 + len + sl, ",\"run\":", 8);	/* and NUL */
 	return t;
 }
 
@@ -56,6 +56,7 @@ line_pack(json_t *stamp, const char *stamp_text, json_t *run,
 		return -ENOMEM;
 	rc = run_pack(run, kept, IMPORT_NO_ROOM, &l->packed, &l->packed_len);
 	l->json_at = l->packed_len - strlen(kept);
+	l->rec_len = len;
 	free(kept);
 	if (rc < 0)
 		return rc;
@@ -109,30 +110,45 @@ line_clear(struct import_line *l)
 	memset(l, 0, sizeof(*l));
 }
 
-/* -- the parser's thread ------------------------------------------- */
+/* -- the parsers' threads ------------------------------------------ */
 
+/*
+ * PARSERS threads take turns at the file: each reads a chunk of lines
+ * (under the lock: reading is a twentieth of the work), parses it on its
+ * own, and puts it in line by its number; the recording side takes the
+ * chunks in that order.  Two parsers with the ledger's thread keep both
+ * cores busy where one left the recording side waiting.
+ */
+#define PARSERS 2
 #define CHUNK_LINES 256
 #define CHUNKS_AHEAD 16
 
 struct chunk {
 	struct chunk *next;
+	uint64_t seq;		/* its place in the file */
 	struct import_line line[CHUNK_LINES];
 	size_t n;
 	uint64_t bytes;		/* of the file, up to the chunk's end */
+	char *raw;		/* the lines as read, one after the other */
+	size_t rawcap, off[CHUNK_LINES], len[CHUNK_LINES];
 };
 
 struct import_reader {
 	FILE *f;
 	json_t *stamp;
 	const char *stamp_text;
-	pthread_t thread;
+	pthread_t thread[PARSERS];
+	size_t nthreads;
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
-	struct chunk *ready, **ready_tail;	/* parsed, not yet taken */
-	struct chunk *done;	/* taken and used: the parser empties them */
+	struct chunk *ready;	/* parsed, by seq, not yet taken */
+	struct chunk *spare;	/* taken and used: to be filled again */
 	struct chunk *cur;	/* the one being taken from */
-	size_t nready, at;
-	int ended, stop, rc;
+	uint64_t next_read, next_take;	/* chunks' seq */
+	char *buf;
+	size_t cap, lineno, nready, at, running;
+	uint64_t bytes;
+	int eof, stop, rc;
 };
 
 static void
@@ -151,116 +167,132 @@ chunks_free(struct chunk *c)
 		struct chunk *next = c->next;
 
 		chunk_clear(c);
+		free(c->raw);
 		free(c);
 		c = next;
 	}
 }
 
-/* Fill c with the next lines of r's file; 1 at its end, < 0 on error. */
+/* The next lines of the file, as they are, into c (r->mu held). */
 static int
-chunk_fill(struct import_reader *r, struct chunk *c, char **buf,
-    size_t *cap, size_t *lineno, uint64_t *bytes)
+chunk_read(struct import_reader *r, struct chunk *c)
 {
+	size_t used = 0;
 	ssize_t len;
 
-	while (c->n < CHUNK_LINES) {
-		if ((len = getline(buf, cap, r->f)) <= 0)
-			return ferror(r->f) ? store_seterr(-EIO, "could not "
-			    "read the file: %s", strerror(errno)) : 1;
-		(*lineno)++;
-		*bytes += (uint64_t)len;
-		while (len > 0 && strchr(" \t\r\n", (*buf)[len - 1]))
+	while (c->n < CHUNK_LINES && !r->eof) {
+		if ((len = getline(&r->buf, &r->cap, r->f)) <= 0) {
+			r->eof = 1;
+			if (ferror(r->f))
+				return store_seterr(-EIO, "could not read the "
+				    "file: %s", strerror(errno));
+			break;
+		}
+		r->lineno++;
+		r->bytes += (uint64_t)len;
+		while (len > 0 && strchr(" \t\r\n", r->buf[len - 1]))
 			len--;
 		if (len == 0)
 			continue;
-		c->line[c->n].lineno = *lineno;
-		import_parse(r->stamp, r->stamp_text, *buf, (size_t)len,
-		    &c->line[c->n++]);
+		if (used + (size_t)len > c->rawcap) {
+			size_t cap = (used + (size_t)len) * 2;
+			char *raw = realloc(c->raw, cap);
+
+			if (!raw)
+				return -ENOMEM;
+			c->raw = raw;
+			c->rawcap = cap;
+		}
+		memcpy(c->raw + used, r->buf, (size_t)len);
+		c->off[c->n] = used;
+		c->len[c->n] = (size_t)len;
+		c->line[c->n++].lineno = r->lineno;
+		used += (size_t)len;
 	}
+	c->bytes = r->bytes;
 	return 0;
+}
+
+/* Put c in line (r->mu held). */
+static void
+chunk_ready(struct import_reader *r, struct chunk *c)
+{
+	struct chunk **at = &r->ready;
+
+	while (*at && (*at)->seq < c->seq)
+		at = &(*at)->next;
+	c->next = *at;
+	*at = c;
+	r->nready++;
+	pthread_cond_broadcast(&r->cond);
 }
 
 static void *
 parser(void *arg)
 {
 	struct import_reader *r = arg;
-	struct chunk *spare = NULL, *c;
-	char *buf = NULL;
-	size_t cap = 0, lineno = 0;
-	uint64_t bytes = 0;
+	struct chunk *c;
 	int rc = 0;
 
-	while (rc == 0) {
-		if ((c = spare))
-			spare = c->next;
+	pthread_mutex_lock(&r->mu);
+	for (;;) {
+		while (!r->stop && !r->eof && r->nready >= CHUNKS_AHEAD)
+			pthread_cond_wait(&r->cond, &r->mu);
+		if (r->stop || r->eof)
+			break;
+		if ((c = r->spare))
+			r->spare = c->next;
 		else if (!(c = calloc(1, sizeof(*c)))) {
 			rc = -ENOMEM;
 			break;
 		}
-		c->next = NULL;
-		rc = chunk_fill(r, c, &buf, &cap, &lineno, &bytes);
-		c->bytes = bytes;
-		pthread_mutex_lock(&r->mu);
-		/* room to read ahead; and the chunks given back, emptied */
-		while (!r->stop && (r->done || r->nready >= CHUNKS_AHEAD)) {
-			struct chunk *old = r->done;
-
-			if (!old) {
-				pthread_cond_wait(&r->cond, &r->mu);
-				continue;
-			}
-			r->done = NULL;
-			pthread_mutex_unlock(&r->mu);
-			while (old) {
-				struct chunk *next = old->next;
-
-				chunk_clear(old);
-				old->next = spare;
-				spare = old;
-				old = next;
-			}
-			pthread_mutex_lock(&r->mu);
-		}
-		if (r->stop) {
-			pthread_mutex_unlock(&r->mu);
+		chunk_clear(c);
+		c->seq = r->next_read++;
+		if ((rc = chunk_read(r, c)) < 0) {
 			chunks_free(c);
 			break;
 		}
-		*r->ready_tail = c;
-		r->ready_tail = &c->next;
-		r->nready++;
-		pthread_cond_broadcast(&r->cond);
 		pthread_mutex_unlock(&r->mu);
+		for (size_t i = 0; i < c->n; i++)
+			import_parse(r->stamp, r->stamp_text, c->raw + c->off[i],
+			    c->len[i], &c->line[i]);
+		pthread_mutex_lock(&r->mu);
+		chunk_ready(r, c);
 	}
-	chunks_free(spare);
-	free(buf);
-	pthread_mutex_lock(&r->mu);
-	r->ended = 1;
-	r->rc = rc < 0 ? rc : 0;
+	if (rc < 0 && !r->rc)
+		r->rc = rc;
+	if (rc < 0)
+		r->eof = 1;	/* the others stop too */
+	r->running--;
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->mu);
 	return NULL;
 }
 
 int
-import_reader_start(struct import_reader **out, FILE *f, json_t *stamp,
+import_read_start(struct import_reader **out, FILE *f, json_t *stamp,
     const char *stamp_text)
 {
 	struct import_reader *r = calloc(1, sizeof(*r));
-	int rc;
+	int rc = 0;
 
 	if (!r)
 		return -ENOMEM;
 	r->f = f;
 	r->stamp = stamp;
 	r->stamp_text = stamp_text;
-	r->ready_tail = &r->ready;
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cond, NULL);
-	if ((rc = pthread_create(&r->thread, NULL, parser, r)) != 0) {
-		pthread_mutex_destroy(&r->mu);
-		pthread_cond_destroy(&r->cond);
-		free(r);
+	pthread_mutex_lock(&r->mu);
+	for (; r->nthreads < PARSERS; r->nthreads++) {
+		if ((rc = pthread_create(&r->thread[r->nthreads], NULL, parser,
+		    r)) != 0)
+			break;
+		r->running++;
+	}
+	pthread_mutex_unlock(&r->mu);
+	if (rc) {
+		import_read_stop(r);
 		return store_seterr(-rc, "could not start reading: %s",
 		    strerror(rc));
 	}
@@ -269,32 +301,32 @@ import_reader_start(struct import_reader **out, FILE *f, json_t *stamp,
 }
 
 int
-import_reader_next(struct import_reader *r, struct import_line **out,
+import_read_next(struct import_reader *r, struct import_line **out,
     uint64_t *bytes)
 {
-	int rc;
-
 	while (!r->cur || r->at == r->cur->n) {
 		pthread_mutex_lock(&r->mu);
 		if (r->cur) {
-			/* used: back to the parser, which empties it */
-			r->cur->next = r->done;
-			r->done = r->cur;
+			/* used: to be filled again */
+			r->cur->next = r->spare;
+			r->spare = r->cur;
 			r->cur = NULL;
-			pthread_cond_broadcast(&r->cond);
 		}
-		while (!r->ready && !r->ended)
+		/* the next chunk in the file's order, once it is parsed */
+		while (!(r->ready && r->ready->seq == r->next_take) &&
+		    r->running > 0)
 			pthread_cond_wait(&r->cond, &r->mu);
-		if (!r->ready) {
-			rc = r->rc;
+		if (!(r->ready && r->ready->seq == r->next_take)) {
+			int rc = r->rc;
+
 			pthread_mutex_unlock(&r->mu);
 			return rc;
 		}
 		r->cur = r->ready;
-		if (!(r->ready = r->cur->next))
-			r->ready_tail = &r->ready;
+		r->ready = r->cur->next;
 		r->cur->next = NULL;
 		r->nready--;
+		r->next_take++;
 		r->at = 0;
 		pthread_cond_broadcast(&r->cond);
 		pthread_mutex_unlock(&r->mu);
@@ -305,7 +337,7 @@ import_reader_next(struct import_reader *r, struct import_line **out,
 }
 
 void
-import_reader_stop(struct import_reader *r)
+import_read_stop(struct import_reader *r)
 {
 	if (!r)
 		return;
@@ -313,10 +345,12 @@ import_reader_stop(struct import_reader *r)
 	r->stop = 1;
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->mu);
-	pthread_join(r->thread, NULL);
+	for (size_t i = 0; i < r->nthreads; i++)
+		pthread_join(r->thread[i], NULL);
 	chunks_free(r->ready);
-	chunks_free(r->done);
+	chunks_free(r->spare);
 	chunks_free(r->cur);
+	free(r->buf);
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->cond);
 	free(r);

@@ -23,12 +23,14 @@ struct import_line {
 	char *packed;
 	size_t packed_len;
 	size_t json_at;		/* where the JSON starts in packed */
+	size_t rec_len;		/* the record's, at json_at + KEPT_REC_AT */
 	size_t size1;		/* the run file's size, were it run 1 */
 	size_t lineno;
 	int pass;
 };
 
 #define IMPORT_NO_ROOM 24	/* room in packed for the number and '}' */
+#define KEPT_REC_AT 10		/* the record in the JSON: {"record":... */
 
 struct import_reader;
 
@@ -37,7 +39,7 @@ struct import_reader;
  * stamp (recorded, user, uid), which are stamp_text in JSON (without its
  * braces).  0, or < 0 with a message.
  */
-int import_reader_start(struct import_reader **out, FILE *f, json_t *stamp,
+int import_read_start(struct import_reader **out, FILE *f, json_t *stamp,
     const char *stamp_text);
 
 /*
@@ -45,10 +47,10 @@ int import_reader_start(struct import_reader **out, FILE *f, json_t *stamp,
  * call; *bytes is how far into the file the parser has read), 0 at the
  * end, or < 0 when the file could not be read.
  */
-int import_reader_next(struct import_reader *r, struct import_line **out,
+int import_read_next(struct import_reader *r, struct import_line **out,
     uint64_t *bytes);
 
 /* Stop (when it has not ended) and free r. */
-void import_reader_stop(struct import_reader *r);
+void import_read_stop(struct import_reader *r);
 
 #endif

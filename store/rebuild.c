@@ -553,17 +553,14 @@ order_cmp(const void *a, const void *b)
 	return x->i < y->i ? -1 : x->i > y->i;
 }
 
-/* One run of the ledger's file path (its n-th, counted from first). */
+/* Run want of the ledger's file path, as kept (see run_complete). */
 static int
 rebuild_run(struct store *st, MDB_txn *txn, const char *path,
-    const char *key, uint64_t art, const char *text, size_t len,
-    long long want)
+    const char *key, uint64_t art, json_t *kept, long long want)
 {
-	json_t *kept = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
 	json_t *run = kept ? run_complete(kept) : NULL;
 	int rc;
 
-	json_decref(kept);
 	if (!run || json_integer_value(json_object_get(run, "run")) != want) {
 		json_decref(run);
 		return store_seterr(-EINVAL, "ledger: run %lld of '%s' is "
@@ -575,17 +572,72 @@ rebuild_run(struct store *st, MDB_txn *txn, const char *path,
 }
 
 /*
+ * The runs of an import's file of the ledger: a line of what they share
+ * ({"first", "last", "recorded", "uid", "user"}), then their records as
+ * given, a line each.
+ */
+static int
+rebuild_import(struct store *st, MDB_txn *txn, const char *path,
+    const char *key, uint64_t art, const char *text, size_t len,
+    long long first, long long last)
+{
+	const char *nl = memchr(text, '\n', len);
+	json_t *head = nl ? json_loadb(text, (size_t)(nl - text),
+	    JSON_REJECT_DUPLICATES, NULL) : NULL;
+	long long n;
+	int rc = 0;
+
+	if (!json_is_object(head) || json_integer_value(json_object_get(head,
+	    "first")) != first || json_integer_value(json_object_get(head,
+	    "last")) != last) {
+		json_decref(head);
+		return store_seterr(-EINVAL, "ledger: '%s' does not begin with "
+		    "the runs it holds", path);
+	}
+	json_object_del(head, "first");
+	json_object_del(head, "last");
+	len -= (size_t)(nl - text) + 1;
+	text = nl + 1;
+	for (n = first; rc == 0 && n <= last; n++) {
+		/* a line each; the last one's newline may be missing */
+		size_t ll = (nl = memchr(text, '\n', len)) ?
+		    (size_t)(nl - text) : len;
+		json_t *kept;
+
+		if (!ll) {
+			rc = store_seterr(-EINVAL, "ledger: '%s' holds runs up "
+			    "to %lld, not %lld", path, n - 1, last);
+			break;
+		}
+		kept = json_copy(head);
+		json_object_set_new(kept, "record", json_loadb(text, ll,
+		    JSON_REJECT_DUPLICATES, NULL));
+		json_object_set_new(kept, "run", json_integer(n));
+		rc = rebuild_run(st, txn, path, key, art, kept, n);
+		json_decref(kept);
+		len -= ll + (nl != NULL);
+		text += ll + (nl != NULL);
+	}
+	json_decref(head);
+	if (rc == 0 && len)
+		rc = store_seterr(-EINVAL, "ledger: '%s' holds more runs than "
+		    "%lld to %lld", path, first, last);
+	return rc;
+}
+
+/*
  * The runs of a run file of the ledger: runs/<p>/<v>/<testcase>/<n>.json,
- * or an import's <first>-<last>.jsonl, a run a line.
+ * or an import's <first>-<last>.jsonl.
  */
 static int
 rebuild_runs(struct store *st, MDB_txn *txn, const char *path,
     const char *text, size_t len)
 {
-	const char *p = path + 5, *tc, *base = strrchr(path, '/'), *nl;
-	long long first, last, n;
+	const char *p = path + 5, *tc, *base = strrchr(path, '/');
+	long long first, last;
 	struct art_rec rec;
 	char key[600];
+	json_t *kept;
 	int rc;
 
 	tc = strchr(p, '/');
@@ -597,23 +649,13 @@ rebuild_runs(struct store *st, MDB_txn *txn, const char *path,
 	if (index_get(st->ix, txn, TAB_ARTIFACT, key, &rec, sizeof(rec)) < 0)
 		return store_seterr(-EINVAL, "ledger: run '%s' names no "
 		    "artifact", path);
-	if (first == last && strcmp(base + strcspn(base, "."), ".json") == 0)
-		return rebuild_run(st, txn, path, key, rec.ino, text, len,
-		    first);
-	for (n = first; n <= last; n++) {
-		if (!len || !(nl = memchr(text, '\n', len)))
-			return store_seterr(-EINVAL, "ledger: '%s' holds runs "
-			    "up to %lld, not %lld", path, n - 1, last);
-		if ((rc = rebuild_run(st, txn, path, key, rec.ino, text,
-		    (size_t)(nl - text), n)) < 0)
-			return rc;
-		len -= (size_t)(nl - text) + 1;
-		text = nl + 1;
-	}
-	if (len)
-		return store_seterr(-EINVAL, "ledger: '%s' holds more runs "
-		    "than %lld to %lld", path, first, last);
-	return 0;
+	if (strcmp(base + strcspn(base, "."), ".jsonl") == 0)
+		return rebuild_import(st, txn, path, key, rec.ino, text, len,
+		    first, last);
+	kept = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+	rc = rebuild_run(st, txn, path, key, rec.ino, kept, first);
+	json_decref(kept);
+	return rc;
 }
 
 /*

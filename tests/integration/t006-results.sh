@@ -87,14 +87,49 @@ n=$(wc -l <"$T/apex.jsonl")
 check "the data holds records of that artifact" test "$n" -gt 0
 echo '{"artifact": "nope/1", "case_name": "x", "criteria": "PASS"}' >>"$T/apex.jsonl"
 echo 'not json' >>"$T/apex.jsonl"
+"$RELCTL" events --follow "$STORE" >"$T/import-events.log" &
+FOL=$!
+sleep 0.5
 check_eq "import reports what it took and refused" "imported $n runs, refused 2 records" \
 	"$("$RELCTL" import "$STORE" "$T/apex.jsonl" --quiet 2>/dev/null)"
+for _ in $(seq 50); do grep -q runs.imported "$T/import-events.log" && break; sleep 0.1; done
+kill $FOL; wait $FOL 2>/dev/null
+check_eq "one runs.imported event for the artifact, its runs counted by test case" \
+	"1 apex 2026-11-01-os-odl-sfc-noha $n 13 7 1 7" \
+	"$(grep '"runs.imported"' "$T/import-events.log" | jq -rs 'length as $k | .[0] |
+	"\($k) \(.project) \(.version) \(.runs) \(.testcases | length) \(.testcases.vping_ssh | .pass + .fail)
+	\(.testcases.vping_ssh.first) \(.testcases.vping_ssh.last)"' | xargs)"
+check_eq "no run.recorded event per imported run" "0" "$(grep -c '"run.recorded"' "$T/import-events.log")"
+# the ledger: a file a test case (and bucket of 100 runs), the records as given
+G() { git --git-dir="$STORE/ledger.git" "$@"; }
+settle
+vp=$(lpath runs/apex/2026-11-01-os-odl-sfc-noha/vping_ssh)
+check_eq "the import's runs of a test case are one ledger file" "$vp/00/00/000001-000007.jsonl" \
+	"$(G ls-tree -r --name-only HEAD -- "$vp/")"
+check_eq "one file for each of the 13 test cases" "13" \
+	"$(G ls-tree -r --name-only HEAD -- "$(dirname "$(dirname "$vp")")" | grep -c '/000001-[0-9]*\.jsonl$')"
+check_eq "its first line: the runs it holds, who and when" "1 7 $(id -un) $(id -u)" \
+	"$(G show "HEAD:$vp/00/00/000001-000007.jsonl" | head -1 | jq -r '"\(.first) \(.last) \(.user) \(.uid)"')"
+check_eq "then the records, byte for byte as given" "$(grep '"case_name": "vping_ssh"' "$T/apex.jsonl")" \
+	"$(G show "HEAD:$vp/00/00/000001-000007.jsonl" | tail -n +2)"
+check_eq "git log of the test case names the import" "import $n runs from $T/apex.jsonl" \
+	"$(G log --format=%s -- "$vp")"
+check_eq "the mount shows each imported run as its own file" \
+	"$(grep '"case_name": "vping_ssh"' "$T/apex.jsonl" | sed -n 3p | jq -S .)" \
+	"$(jq -S .record "$MNT/artifacts/apex/2026-11-01-os-odl-sfc-noha/runs/vping_ssh/000003.json")"
+check_eq "and its size is the size a read gives" \
+	"$(wc -c <"$MNT/artifacts/apex/2026-11-01-os-odl-sfc-noha/runs/vping_ssh/000003.json")" \
+	"$(stat -c %s "$MNT/artifacts/apex/2026-11-01-os-odl-sfc-noha/runs/vping_ssh/000003.json")"
 # (the second import runs to its end before anything is counted: a grep -q
 # reading its stderr through a pipe would leave it committing behind the count)
 "$RELCTL" import "$STORE" "$T/apex.jsonl" --quiet >/dev/null 2>"$T/import.err"
 check "import names the refused lines" grep -q "refused line $((n + 1)): artifact nope/1 does not exist" "$T/import.err"
 check_eq "both imports' runs are readable in the mount" "$((2 * n))" \
 	"$(find "$MNT/artifacts/apex/2026-11-01-os-odl-sfc-noha/runs" -type f | wc -l)"
+settle
+check_eq "the second import's runs follow the first's, in a file of their own" \
+	"$vp/00/00/000001-000007.jsonl $vp/00/00/000008-000014.jsonl" \
+	"$(G ls-tree -r --name-only HEAD -- "$vp/" | xargs)"
 check "verify clean after import" "$RELCTL" verify "$STORE"
 
 # kill -9 during four parallel writers: every confirmed run survives, and

@@ -103,4 +103,44 @@ seq=$(G log -1 --format=%B | sed -n 's/^Relfs-Seq: //p')
 check_exit "verify --since finds it" 1 "$RELCTL" verify --since HEAD~1 "$STORE"
 check_eq "and names it" "problem: runs/apex/1.0/vping_ssh/000099.json: in the ledger but not in the index" \
 	"$(head -1 "$T/out")"
+
+# an import's file of runs planted, then one damaged: found, and named
+plant() {	# LOGICAL-PATH TEXT MESSAGE: a commit that writes TEXT there
+	local lp seq
+	lp=$(lpath "$1")
+	seq=$(G log -1 --format=%B | sed -n 's/^Relfs-Seq: //p')
+	(export GIT_DIR=$STORE/ledger.git GIT_INDEX_FILE=$T/git-index \
+		GIT_AUTHOR_NAME=x GIT_AUTHOR_EMAIL=x@x GIT_COMMITTER_NAME=x GIT_COMMITTER_EMAIL=x@x
+	 git read-tree HEAD
+	 git update-index --add --cacheinfo "100644,$(printf '%s' "$2" | git hash-object -w --stdin),$lp"
+	 git update-ref refs/heads/main "$(printf '%s\n\nRelfs-Seq: %s\n' "$3" "$seq" |
+		git commit-tree "$(git write-tree)" -p HEAD)")
+}
+rm -rf "$STORE"
+"$RELCTL" init "$STORE" >/dev/null
+"$RELCTL" publish "$STORE" "$T/src" --project apex --version 1.0 >/dev/null
+for i in 1 2 3; do echo '{"artifact": "apex/1.0", "case_name": "tempest", "criteria": "PASS"}'; done >"$T/three.jsonl"
+"$RELCTL" import "$STORE" "$T/three.jsonl" --quiet >/dev/null
+rec='{"artifact": "apex/1.0", "case_name": "tempest", "criteria": "FAIL"}'
+plant runs/apex/1.0/tempest/000101-000102.jsonl "$(printf '{"first":101,"last":102,"recorded":"2026-12-01T00:00:00Z","uid":0,"user":"x"}\n%s\n%s\n' "$rec" "$rec")" planted
+check_exit "verify --since finds the planted import" 1 "$RELCTL" verify --since HEAD~1 "$STORE"
+check_eq "and names its first run the index lacks" \
+	"problem: runs/apex/1.0/tempest/000101-000102.jsonl: run 101 is in the ledger but not in the index" \
+	"$(head -1 "$T/out")"
+check_exit "verify of everything counts its runs" 1 "$RELCTL" verify "$STORE"
+check_eq "as two runs more than the index has" "problem: runs: the index has 3, the ledger 5" "$(grep "problem: runs:" "$T/out")"
+check_exit "rebuild takes them" 0 "$RELCTL" rebuild "$STORE"
+check_eq "and shows them" "000001.json 000002.json 000003.json 000101.json 000102.json" \
+	"$(mount_store && ls "$MNT/artifacts/apex/1.0/runs/tempest" | xargs; unmount_store)"
+head=$(G rev-parse HEAD)
+plant runs/apex/1.0/tempest/000001-000003.jsonl "$(printf '{"first":1,"last":3,"recorded":"2026-12-01T00:00:00Z","uid":0,"user":"x"}\n%s\n%s\n' "$rec" "$rec")" damaged
+check_refused "rebuild refuses a file short of its runs" \
+	"relctl: ledger: 'runs/apex/1.0/tempest/000001-000003.jsonl' holds runs up to 2, not 3 (the old index is kept)" \
+	"$RELCTL" rebuild "$STORE"
+plant runs/apex/1.0/tempest/000001-000003.jsonl "$(printf '{"first":1,"last":4,"recorded":"2026-12-01T00:00:00Z","uid":0,"user":"x"}\n%s\n%s\n%s\n' "$rec" "$rec" "$rec")" damaged
+check_refused "or whose first line is not its runs" \
+	"relctl: ledger: 'runs/apex/1.0/tempest/000001-000003.jsonl' does not begin with the runs it holds (the old index is kept)" \
+	"$RELCTL" rebuild "$STORE"
+G update-ref refs/heads/main "$head"
+check_exit "the ledger as it was rebuilds again" 0 "$RELCTL" rebuild "$STORE"
 finish

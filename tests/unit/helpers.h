@@ -123,4 +123,27 @@ store_env_new(const struct store_user *owner)
 	return e;
 }
 
+/*
+ * Publish project/version (one file, a.txt) into e's store as who; its
+ * node is then e->art.
+ */
+static inline int
+store_env_publish(struct store_env *e, const struct store_user *who,
+    const char *project, const char *version)
+{
+	struct store_publish o = { 0 };
+	char src[4200], path[600];
+	struct node n;
+	int rc;
+
+	snprintf(src, sizeof(src), "%s/src", e->dir);
+	put_file(src, "a.txt", "alpha\n", 0644);
+	o.project = project;
+	o.version = version;
+	if ((rc = store_publish_dir(e->st, src, &o, who, NULL)) < 0)
+		return rc;
+	snprintf(path, sizeof(path), "artifacts/%s/%s", project, version);
+	return store_resolve(e->st, path, &e->art, &n);
+}
+
 #endif

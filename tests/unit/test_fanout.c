@@ -110,12 +110,56 @@ test_layout1_and_damage(void **state)
 	    tiny, sizeof(tiny)), -ENAMETOOLONG);
 }
 
+/* an import's file of runs: filed where its first run would be */
+static void
+test_import_files(void **state)
+{
+	long long first = -7, last = -7;
+	char want[4096], out[4096];
+
+	(void)state;
+	snprintf(want, sizeof(want), "runs/fuel/%s/9.0.1/%s/vping/00/01/"
+	    "000100-000199.jsonl", h("9.0.1"), h("vping"));
+	round_trip("runs/fuel/9.0.1/vping/000100-000199.jsonl", want);
+	snprintf(want, sizeof(want), "runs/fuel/%s/9.0.1/%s/vping/123/45/"
+	    "1234501-1234599.jsonl", h("9.0.1"), h("vping"));
+	round_trip("runs/fuel/9.0.1/vping/1234501-1234599.jsonl", want);
+	assert_int_equal(fanout_run_range("000042.json", &first, &last), 0);
+	assert_true(first == 42 && last == 42);
+	assert_int_equal(fanout_run_range("000101-000150.jsonl", &first,
+	    &last), 0);
+	assert_true(first == 101 && last == 150);
+	assert_int_equal(fanout_run_range("000007-000007.jsonl", &first,
+	    &last), 0);
+	assert_true(first == 7 && last == 7);
+	/* not a run file: backwards, across buckets, other endings */
+	assert_int_equal(fanout_run_range("000150-000101.jsonl", &first,
+	    &last), -1);
+	assert_int_equal(fanout_run_range("000099-000100.jsonl", &first,
+	    &last), -1);
+	assert_int_equal(fanout_run_range("000001-000002.json", &first,
+	    &last), -1);
+	assert_int_equal(fanout_run_range("000001.jsonl", &first, &last), -1);
+	assert_int_equal(fanout_run_range("000001-.jsonl", &first, &last), -1);
+	assert_int_equal(fanout_run_range("a-000002.jsonl", &first, &last), -1);
+	/* one filed in the wrong bucket is refused */
+	snprintf(out, sizeof(out), "runs/fuel/%s/9.0.1/%s/vping/00/00/"
+	    "000100-000199.jsonl", h("9.0.1"), h("vping"));
+	{
+		char back[4096];
+
+		assert_int_equal(fanout_logical(2, out, back, sizeof(back)),
+		    -EINVAL);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_layout2),
 		cmocka_unit_test(test_layout1_and_damage),
+		cmocka_unit_test(test_import_files),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

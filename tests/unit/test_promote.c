@@ -22,18 +22,9 @@ static int
 setup(void **state)
 {
 	struct store_env *e = store_env_new(&alice);
-	struct store_publish o = { 0 };
-	char src[4200];
-	struct node n;
 
 	assert_non_null(e);
-	snprintf(src, sizeof(src), "%s/src", e->dir);
-	put_file(src, "a.txt", "alpha\n", 0644);
-	o.project = "apex";
-	o.version = "1.0";
-	assert_int_equal(store_publish_dir(e->st, src, &o, &alice, NULL), 0);
-	assert_int_equal(store_resolve(e->st, "artifacts/apex/1.0", &e->art,
-	    &n), 0);
+	assert_int_equal(store_env_publish(e, &alice, "apex", "1.0"), 0);
 	*state = e;
 	return 0;
 }
