@@ -508,7 +508,8 @@ eval_testcase(const struct crit_input *in, const struct by_tc *bt,
 			goto out;
 		if (need == 1)
 			unmet_add(unmet, "result-failed", tc, "the latest run "
-			    "(%llu) failed", (unsigned long long)v[n - 1]->no);
+			    "(%llu) %s", (unsigned long long)v[n - 1]->no,
+			    v[n - 1]->error ? "ended in an error" : "failed");
 		else
 			unmet_add(unmet, "result-failed", tc, "a run among the "
 			    "last %zu failed", window);

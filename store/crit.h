@@ -25,6 +25,7 @@
 struct crit_run {
 	const char *testcase;
 	int pass;
+	int error;		/* a failure that was an error (ERROR) */
 	uint64_t no;		/* run number, in recording order */
 	int64_t time;
 	const char *pod, *installer, *scenario;

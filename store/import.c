@@ -19,6 +19,7 @@
 
 #include "fanout.h"
 #include "import_read.h"
+#include "results.h"
 #include "store_impl.h"
 
 #define IMPORT_BATCH 10000
@@ -28,7 +29,8 @@ struct pair {
 	struct pair *chain;	/* the next in its hash slot */
 	struct pair *next;	/* in the order first seen */
 	struct seen *art;
-	uint64_t tc_ino, next_no, first, last, pass, fail;
+	uint64_t tc_ino, next_no, first, last;
+	uint64_t runs, count[4];	/* the batch's, by outcome (RESULT_*) */
 	char *buf;		/* runs since first, a line each */
 	size_t len, cap;
 	char tc[];
@@ -277,10 +279,8 @@ import_run(struct importer *im, struct seen *art, struct import_line *l)
 		return rc;
 	p->last = at.no;
 	p->next_no++;
-	if (l->pass)
-		p->pass++;
-	else
-		p->fail++;
+	p->runs++;
+	p->count[l->outcome]++;
 	art->count++;
 	im->ino++;
 	im->in_batch++;
@@ -339,12 +339,15 @@ art_event(struct importer *im, struct seen *art)
 	int rc;
 
 	for (struct pair *p = im->pairs; p; p = p->next)
-		if (p->art == art && p->pass + p->fail > 0)
+		if (p->art == art && p->runs > 0)
 			json_object_set_new(tcs, p->tc, json_pack(
-			    "{s:I,s:I,s:I,s:I}", "first", (json_int_t)(p->last -
-			    p->pass - p->fail + 1), "last", (json_int_t)p->last,
-			    "pass", (json_int_t)p->pass, "fail",
-			    (json_int_t)p->fail));
+			    "{s:I,s:I,s:I,s:I,s:I,s:I}", "first",
+			    (json_int_t)(p->last - p->runs + 1), "last",
+			    (json_int_t)p->last, "pass",
+			    (json_int_t)p->count[RESULT_PASS], "fail",
+			    (json_int_t)p->count[RESULT_FAIL], "error",
+			    (json_int_t)p->count[RESULT_ERROR], "skip",
+			    (json_int_t)p->count[RESULT_SKIP]));
 	ev = json_pack("{s:I,s:o,s:s}", "runs", (json_int_t)art->count,
 	    "testcases", tcs, "file", im->path);
 	rc = ev ? event_artifact(im->st, im->txn, "runs.imported", im->who,
@@ -373,7 +376,7 @@ batch_commit(struct importer *im)
 	snprintf(msg, sizeof(msg), "import %zu runs from %s%s", im->in_batch,
 	    im->path, im->part > 1 ? " (continued)" : "");
 	for (struct pair *p = im->pairs; rc == 0 && p; p = p->next)
-		if ((rc = pair_flush(im, p)) == 0 && p->pass + p->fail > 0)
+		if ((rc = pair_flush(im, p)) == 0 && p->runs > 0)
 			rc = runs_dir_touch(im->st, im->txn, p->tc_ino, im->now);
 	if (rc == 0 && (rc = index_alloc_ino(im->st->ix, im->txn,
 	    im->ino - im->ino0, &first)) == 0 && first != im->ino0)

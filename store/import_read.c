@@ -63,8 +63,8 @@ line_pack(json_t *stamp, const char *stamp_text, json_t *run,
 	l->artifact = strdup(json_string_value(json_object_get(json_object_get(
 	    run, "record"), "artifact")));
 	l->tc = strdup(json_string_value(json_object_get(run, "testcase")));
-	l->pass = strcmp(json_string_value(json_object_get(run, "outcome")),
-	    "PASS") == 0;
+	l->outcome = result_outcome_code(json_string_value(json_object_get(run,
+	    "outcome")));
 	return l->artifact && l->tc ? 0 : -ENOMEM;
 }
 

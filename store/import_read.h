@@ -26,7 +26,7 @@ struct import_line {
 	size_t rec_len;		/* the record's, at json_at + KEPT_REC_AT */
 	size_t size1;		/* the run file's size, were it run 1 */
 	size_t lineno;
-	int pass;
+	int outcome;		/* RESULT_PASS, ... (results.h) */
 };
 
 #define IMPORT_NO_ROOM 24	/* room in packed for the number and '}' */

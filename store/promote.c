@@ -30,7 +30,9 @@ promote_gather_run(void *arg, const char *key, size_t keylen, const void *val,
 	struct crit_run *r;
 	uint64_t be;
 
-	if (keylen < 8 + 1 + 8 || run_unpack(val, vallen, &sum) < 0)
+	/* a skipped run counts as neither a pass nor a failure: it is none */
+	if (keylen < 8 + 1 + 8 || run_unpack(val, vallen, &sum) < 0 ||
+	    sum.outcome == RESULT_SKIP)
 		return 0;
 	if (g->nruns == g->caprun) {
 		size_t cap = g->caprun ? g->caprun * 2 : 64;
@@ -49,6 +51,7 @@ promote_gather_run(void *arg, const char *key, size_t keylen, const void *val,
 	 */
 	r->testcase = key + 8;
 	r->pass = sum.pass;
+	r->error = sum.outcome == RESULT_ERROR;
 	memcpy(&be, key + keylen - 8, 8);
 	r->no = be64toh(be);
 	r->time = sum.time;

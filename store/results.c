@@ -15,123 +15,6 @@
 
 #define RUN_TEXT_FLAGS (JSON_INDENT(2) | JSON_SORT_KEYS)	/* a run's file */
 
-static const char *copied[][2] = {
-	/* record key, run key */
-	{ "pod_name", "pod" }, { "pod", "pod" }, { "installer", "installer" },
-	{ "scenario", "scenario" }, { "platform", "platform" },
-	{ "build_tag", "build_tag" }, { "version", "version" },
-	{ "project_name", "project_name" }, { "start_date", "start_date" },
-	{ "stop_date", "stop_date" },
-};
-
-static int
-outcome_of(const char *word, const char **out)
-{
-	if (!word)
-		return -EINVAL;
-	if (strcmp(word, "PASS") == 0 || strcmp(word, "FAIL") == 0) {
-		*out = word;
-		return 0;
-	}
-	return -EINVAL;
-}
-
-/* The run of a parsed JSON result (rec: the file's object). */
-int
-result_run(const char *filename, json_t *rec, json_t **out)
-{
-	const char *outcome, *testcase, *format;
-	json_t *run;
-	int rc;
-
-	if (!json_is_object(rec))
-		return store_seterr(-EINVAL, "result '%s' is not a JSON object",
-		    filename);
-	if (json_object_get(rec, "case_name")) {
-		format = "opnfv";
-		testcase = json_string_value(json_object_get(rec, "case_name"));
-		outcome = json_string_value(json_object_get(rec, "criteria"));
-	} else {
-		format = "simple";
-		testcase = json_string_value(json_object_get(rec, "testcase"));
-		outcome = json_string_value(json_object_get(rec, "outcome"));
-	}
-	if (!testcase)
-		return store_seterr(-EINVAL, "result '%s' names no test "
-		    "case (\"case_name\" or \"testcase\")", filename);
-	if (outcome_of(outcome, &outcome) < 0)
-		return store_seterr(-EINVAL, "result '%s': unknown outcome "
-		    "'%s' (PASS or FAIL in \"%s\")", filename,
-		    outcome ? outcome : "(none)",
-		    strcmp(format, "opnfv") ? "outcome" : "criteria");
-	if ((rc = name_check(testcase, "test case")) < 0)
-		return store_prefixerr(rc, "result '%s'", filename);
-	run = json_pack("{s:s,s:s,s:s}", "testcase", testcase, "outcome",
-	    outcome, "format", format);
-	for (size_t i = 0; i < sizeof(copied) / sizeof(*copied); i++) {
-		json_t *v = json_object_get(rec, copied[i][0]);
-
-		if (json_is_string(v) && !json_object_get(run, copied[i][1]))
-			json_object_set(run, copied[i][1], v);
-	}
-	json_object_set(run, "record", rec);
-	*out = run;
-	return 0;
-}
-
-int
-result_parse(const char *filename, const char *buf, size_t len,
-    json_t **out)
-{
-	const char *outcome = NULL;
-	char word[8], tc[256], *dot;
-	json_t *rec;
-	json_error_t err;
-	size_t b = 0, e = len;
-	int rc;
-
-	if (len > RESULT_MAX)
-		return store_seterr(-EFBIG, "result '%s' is larger than the "
-		    "limit of %d bytes", filename, RESULT_MAX);
-	if (!utf8_valid(buf, len) || memchr(buf, '\0', len))
-		return store_seterr(-EINVAL, "result '%s' is not UTF-8 text",
-		    filename);
-	while (b < e && strchr(" \t\r\n", buf[b]))
-		b++;
-	while (e > b && strchr(" \t\r\n", buf[e - 1]))
-		e--;
-	if (e == b)
-		return store_seterr(-EINVAL, "result '%s' is empty", filename);
-	if (buf[b] == '{') {
-		rec = json_loadb(buf + b, e - b, JSON_REJECT_DUPLICATES, &err);
-		if (!json_is_object(rec)) {
-			json_decref(rec);
-			return store_seterr(-EINVAL, "result '%s' is not valid "
-			    "JSON (line %d: %s)", filename, err.line, err.text);
-		}
-		rc = result_run(filename, rec, out);
-		json_decref(rec);
-		return rc;
-	}
-	/* a bare word: the test case is the file name */
-	if (e - b >= sizeof(word))
-		return store_seterr(-EINVAL, "result '%s' is neither "
-		    "JSON nor the word PASS or FAIL", filename);
-	memcpy(word, buf + b, e - b);
-	word[e - b] = '\0';
-	if (outcome_of(word, &outcome) < 0)
-		return store_seterr(-EINVAL, "result '%s': unknown "
-		    "outcome '%s' (PASS or FAIL)", filename, word);
-	snprintf(tc, sizeof(tc), "%s", filename);
-	if ((dot = strrchr(tc, '.')) && dot != tc)
-		*dot = '\0';
-	if ((rc = name_check(tc, "test case")) < 0)
-		return store_prefixerr(rc, "result '%s'", filename);
-	*out = json_pack("{s:s,s:s,s:s}", "testcase", tc, "outcome",
-	    outcome[0] == 'P' ? "PASS" : "FAIL", "format", "word");
-	return 0;
-}
-
 static size_t
 run_prefix(char *buf, uint64_t art, const char *tc)
 {
@@ -382,8 +265,8 @@ stamp(json_t *run, const char *filename, const struct store_user *who,
 struct run_add {
 	struct run_add *next;
 	uint64_t art;
-	const char *key;
-	json_t *run;
+	const char *key, *file;
+	json_t *runs;		/* the file's runs, one or more */
 	const struct store_user *who;
 	int64_t now;
 	uint64_t no;
@@ -391,24 +274,52 @@ struct run_add {
 	char err[512];
 };
 
+/* The ledger commit's message for the runs of one file. */
+static void
+runs_message(char *msg, size_t len, const struct run_add *a)
+{
+	size_t n = json_array_size(a->runs), count[4] = { 0 }, i;
+	json_t *run;
+
+	if (n == 1) {
+		run = json_array_get(a->runs, 0);
+		snprintf(msg, len, "run %s %s #%llu: %s", a->key,
+		    json_string_value(json_object_get(run, "testcase")),
+		    (unsigned long long)a->no,
+		    json_string_value(json_object_get(run, "outcome")));
+		return;
+	}
+	json_array_foreach(a->runs, i, run)
+		count[result_outcome_code(json_string_value(json_object_get(run,
+		    "outcome")))]++;
+	snprintf(msg, len, "runs %s from %s: %zu runs (%zu PASS, %zu FAIL, "
+	    "%zu ERROR, %zu SKIP)", a->key, a->file, n, count[RESULT_PASS],
+	    count[RESULT_FAIL], count[RESULT_ERROR], count[RESULT_SKIP]);
+}
+
+/* The runs of one file, all or none (a transaction nested in parent). */
 static int
 run_add_in(struct store *st, MDB_txn *parent, struct run_add *a)
 {
-	json_t *files = json_array();
+	json_t *files = json_array(), *run;
 	MDB_txn *txn = NULL;
 	char msg[1024];
+	uint64_t no;
+	size_t i;
 	int rc;
 
-	if ((rc = index_begin_nested(parent, &txn)) < 0 ||
-	    (rc = runs_insert(st, txn, a->art, a->key, a->run, files,
-	    &a->no)) < 0)
+	if ((rc = index_begin_nested(parent, &txn)) < 0)
 		goto out;
-	snprintf(msg, sizeof(msg), "run %s %s #%llu: %s", a->key,
-	    json_string_value(json_object_get(a->run, "testcase")),
-	    (unsigned long long)a->no,
-	    json_string_value(json_object_get(a->run, "outcome")));
+	json_array_foreach(a->runs, i, run) {
+		if ((rc = runs_insert(st, txn, a->art, a->key, run, files,
+		    &no)) < 0 ||
+		    (rc = run_event(st, txn, a->key, run, a->who, a->now)) < 0)
+			goto out;
+		if (i == 0)
+			a->no = no;
+	}
+	runs_message(msg, sizeof(msg), a);
 	if ((rc = outbox_queue(st, txn, a->who, a->now, msg, files)) < 0 ||
-	    (rc = run_event(st, txn, a->key, a->run, a->who, a->now)) < 0 ||
 	    (rc = promote_eval_in(st, txn, a->art, a->key, a->who, a->now)) < 0)
 		goto out;
 	rc = index_commit(txn);
@@ -457,13 +368,20 @@ store_result_add(struct store *st, uint64_t art, const char *filename,
 
 	if ((rc = store_may(st, who, STORE_ROLE_CI, "writing results")) < 0 ||
 	    (rc = store_artifact_key(st, art, key)) < 0 ||
-	    (rc = result_parse(filename, buf, len, &me.run)) < 0)
+	    (rc = result_parse(filename, buf, len, &me.runs)) < 0)
 		return rc;
 	me.art = art;
 	me.key = key;
+	me.file = filename;
 	me.who = who;
 	me.now = time(NULL);
-	stamp(me.run, filename, who, me.now);
+	{
+		size_t i;
+		json_t *run;
+
+		json_array_foreach(me.runs, i, run)
+			stamp(run, filename, who, me.now);
+	}
 
 	pthread_mutex_lock(&st->runs_mu);
 	for (tail = &st->runs_pending; *tail; tail = &(*tail)->next)
@@ -490,7 +408,7 @@ store_result_add(struct store *st, uint64_t art, const char *filename,
 		pthread_cond_broadcast(&st->runs_cond);
 	}
 	pthread_mutex_unlock(&st->runs_mu);
-	json_decref(me.run);
+	json_decref(me.runs);
 	if (me.rc < 0)
 		return store_seterr(me.rc, "%s", me.err);
 	if (no)

@@ -19,8 +19,9 @@
  * A run as the index keeps it: what evaluation needs, readable without
  * parsing JSON (it runs for every run of an artifact at every change),
  * then the whole record as JSON.
- *   "R2", pass (1), time (8), 4 x length (2), pod, installer, scenario,
- *   platform (each followed by a NUL, so they can be used in place), JSON
+ *   "R2", outcome (1: RESULT_FAIL 0, _PASS 1, _ERROR 2, _SKIP 3), time (8),
+ *   4 x length (2), pod, installer, scenario, platform (each followed by a
+ *   NUL, so they can be used in place), JSON
  */
 #define RUN_MAGIC "R2"
 
@@ -34,9 +35,8 @@ run_pack(json_t *run, const char *json, size_t room, char **out,
 	size_t l[4], jl = strlen(json), total = 2 + 1 + 8 + 8 + 4 + jl, o;
 	int64_t t = time_parse_iso(json_string_value(json_object_get(run,
 	    "recorded")));
-	uint8_t pass = strcmp(json_string_value(json_object_get(run,
-	    "outcome")) ? json_string_value(json_object_get(run, "outcome")) :
-	    "", "PASS") == 0;
+	uint8_t pass = (uint8_t)result_outcome_code(json_string_value(
+	    json_object_get(run, "outcome")));
 	char *b;
 
 	for (int i = 0; i < 4; i++) {
@@ -78,7 +78,8 @@ run_unpack(const char *b, size_t len, struct run_summary *s)
 
 	if (len < 19 || memcmp(b, RUN_MAGIC, 2) != 0)
 		return -EIO;
-	s->pass = b[2] != 0;
+	s->outcome = (unsigned char)b[2];
+	s->pass = s->outcome == RESULT_PASS;
 	memcpy(&s->time, b + 3, 8);
 	for (int i = 0; i < 4; i++)
 		memcpy(&l[i], b + 11 + 2 * i, 2);

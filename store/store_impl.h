@@ -105,6 +105,7 @@ int outbox_worker_start(struct store *st);
 /* A run's index record, unpacked in place (pointers into the record). */
 struct run_summary {
 	int pass;
+	int outcome;		/* RESULT_PASS, _FAIL, _ERROR or _SKIP */
 	int64_t time;
 	const char *str[4];	/* pod, installer, scenario, platform */
 	size_t len[4];

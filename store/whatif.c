@@ -20,13 +20,14 @@ store_what_if(struct store *st, uint64_t art, const char *stage,
 	struct promote_whatif pw = { NULL, 0, NULL, w->without_waivers, 0 };
 	struct ctx c = { st, NULL, NULL, w->now ? w->now : store_now(st), 0,
 	    &pw };
-	struct crit_run *runs = calloc(w->n + 1, sizeof(*runs));
+	struct crit_run *runs = NULL;
 	json_t *keep = json_array(), *srec = NULL, *crit = NULL;
+	size_t nruns = 0;
 	char artkey[512];
 	int rc;
 
 	*decision = NULL;
-	if (!runs || !keep) {
+	if (!keep) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -34,30 +35,44 @@ store_what_if(struct store *st, uint64_t art, const char *stage,
 		goto out;
 	/* the results as the mount would record them, now */
 	for (size_t i = 0; i < w->n; i++) {
-		json_t *run;
-		const char *o;
+		json_t *parsed;
 
 		if ((rc = result_parse(w->names[i], w->texts[i], w->lens[i],
-		    &run)) < 0) {
+		    &parsed)) < 0) {
 			store_prefixerr(rc, "what if: %s", w->names[i]);
 			goto out;
 		}
-		json_array_append_new(keep, run);
-		o = json_string_value(json_object_get(run, "outcome"));
-		runs[i].testcase = json_string_value(json_object_get(run,
+		json_array_extend(keep, parsed);
+		json_decref(parsed);
+	}
+	if (!(runs = calloc(json_array_size(keep) + 1, sizeof(*runs)))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < json_array_size(keep); i++) {
+		json_t *run = json_array_get(keep, i);
+		int code = result_outcome_code(json_string_value(
+		    json_object_get(run, "outcome")));
+		struct crit_run *r = &runs[nruns];
+
+		if (code == RESULT_SKIP)
+			continue;	/* counts as neither */
+		nruns++;
+		r->testcase = json_string_value(json_object_get(run,
 		    "testcase"));
-		runs[i].pass = o && strcmp(o, "PASS") == 0;
-		runs[i].time = c.now;
-		runs[i].pod = json_string_value(json_object_get(run, "pod"));
-		runs[i].installer = json_string_value(json_object_get(run,
+		r->pass = code == RESULT_PASS;
+		r->error = code == RESULT_ERROR;
+		r->time = c.now;
+		r->pod = json_string_value(json_object_get(run, "pod"));
+		r->installer = json_string_value(json_object_get(run,
 		    "installer"));
-		runs[i].scenario = json_string_value(json_object_get(run,
+		r->scenario = json_string_value(json_object_get(run,
 		    "scenario"));
-		runs[i].platform = json_string_value(json_object_get(run,
+		r->platform = json_string_value(json_object_get(run,
 		    "platform"));
 	}
 	pw.runs = runs;
-	pw.nruns = w->n;
+	pw.nruns = nruns;
 	if (w->criteria && (rc = crit_parse(w->criteria, w->clen,
 	    &crit)) < 0) {
 		store_prefixerr(rc, "what if: criteria");

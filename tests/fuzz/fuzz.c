@@ -45,20 +45,28 @@ fuzz_result(const uint8_t *data, size_t size)
 	const uint8_t *nl = memchr(data, '\n', size);
 	size_t nlen = nl ? (size_t)(nl - data) : 0;
 	char *name;
-	json_t *run;
+	json_t *runs, *run;
+	size_t i;
 
 	if (!nl || nlen > 255)
 		return;
 	name = cstr(data, nlen);
 	if (name_check(name, "result") == 0 &&
 	    result_parse(name, (const char *)nl + 1, size - nlen - 1,
-	    &run) == 0) {
-		if (!json_string_value(json_object_get(run, "testcase")) ||
-		    name_check(json_string_value(json_object_get(run,
-		    "testcase")), "test case") < 0)
+	    &runs) == 0) {
+		/* at least one run, each with a test case and an outcome */
+		if (json_array_size(runs) == 0)
 			abort();
-		renders(run);
-		json_decref(run);
+		json_array_foreach(runs, i, run) {
+			if (!json_string_value(json_object_get(run,
+			    "testcase")) || name_check(json_string_value(
+			    json_object_get(run, "testcase")), "test case") <
+			    0 || !json_string_value(json_object_get(run,
+			    "outcome")))
+				abort();
+			renders(run);
+		}
+		json_decref(runs);
 	}
 	free(name);
 }

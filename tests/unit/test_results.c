@@ -16,13 +16,65 @@
 #include "store_impl.h"
 #include "util.h"
 
+/* The runs of a file that parses; want: how many it must hold. */
+static json_t *
+parse_runs(const char *name, const char *text, size_t want)
+{
+	json_t *runs = NULL;
+
+	assert_int_equal(result_parse(name, text, strlen(text), &runs), 0);
+	assert_int_equal(json_array_size(runs), want);
+	return runs;
+}
+
+/* The one run of a file that holds one. */
 static json_t *
 parse_ok(const char *name, const char *text)
 {
-	json_t *run = NULL;
+	json_t *runs = parse_runs(name, text, 1);
+	json_t *run = json_incref(json_array_get(runs, 0));
 
-	assert_int_equal(result_parse(name, text, strlen(text), &run), 0);
+	json_decref(runs);
 	return run;
+}
+
+/* "testcase outcome" of each run, with a space between runs. */
+static char *
+summary(json_t *runs)
+{
+	char *buf = NULL;
+	size_t len = 0, i;
+	json_t *run;
+	FILE *f = open_memstream(&buf, &len);
+
+	json_array_foreach(runs, i, run)
+		fprintf(f, "%s%s %s", i ? ", " : "",
+		    json_string_value(json_object_get(run, "testcase")),
+		    json_string_value(json_object_get(run, "outcome")));
+	fclose(f);
+	return buf;
+}
+
+static void
+runs_are(const char *name, const char *text, size_t n, const char *want)
+{
+	json_t *runs = parse_runs(name, text, n);
+	char *got = summary(runs);
+
+	assert_string_equal(got, want);
+	free(got);
+	json_decref(runs);
+}
+
+static void
+refused(const char *name, const char *text, const char *msg)
+{
+	json_t *runs = NULL;
+
+	assert_int_equal(result_parse(name, text, strlen(text), &runs),
+	    -EINVAL);
+	assert_null(runs);
+	assert_string_equal(store_errmsg(), msg);
 }
 
 static const char *
@@ -78,7 +130,7 @@ test_refusals(void **state)
 	assert_string_equal(store_errmsg(), "result 'a' is empty");
 	assert_int_equal(result_parse("a", "MAYBE", 5, &r), -EINVAL);
 	assert_string_equal(store_errmsg(),
-	    "result 'a': unknown outcome 'MAYBE' (PASS or FAIL)");
+	    "result 'a': unknown outcome 'MAYBE' (PASS, FAIL, ERROR or SKIP)");
 	assert_int_equal(result_parse("a", "{\"case_name\": ", 14, &r),
 	    -EINVAL);
 	assert_int_equal(result_parse("a", "{\"outcome\": \"PASS\"}", 19, &r),
@@ -95,6 +147,106 @@ test_refusals(void **state)
 	assert_int_equal(result_parse("a", big, RESULT_MAX + 1, &r), -EFBIG);
 	free(big);
 	assert_null(r);
+}
+
+/* ERROR and SKIP, and the forms that hold a run per test case */
+static void
+test_many(void **state)
+{
+	json_t *runs, *r;
+
+	(void)state;
+	runs_are("t.json", "ERROR", 1, "t ERROR");
+	runs_are("t.json", "SKIP\n", 1, "t SKIP");
+	runs_are("a.json", "[{\"case_name\": \"vping\", \"criteria\": \"PASS\"}, "
+	    "{\"testcase\": \"tempest\", \"outcome\": \"ERROR\"},\n"
+	    "{\"testcase\": \"vping\", \"outcome\": \"SKIP\"}]", 3,
+	    "vping PASS, tempest ERROR, vping SKIP");
+	runs_are("l.jsonl", "{\"case_name\": \"vping\", \"criteria\": \"FAIL\"}\n"
+	    "\n{\"testcase\": \"odl\", \"outcome\": \"PASS\"}\r\n", 2,
+	    "vping FAIL, odl PASS");
+	/* one object over several lines is one run, not JSON Lines */
+	runs_are("p.json", "{\n  \"testcase\": \"odl\",\n  \"outcome\": "
+	    "\"PASS\"\n}\n", 1, "odl PASS");
+	runs_are("s.tap", "TAP version 13\n1..6\nok 1 - vping_ssh\n"
+	    "not ok 2 - tempest # took 3s\n  ---\n  message: boom\n  ...\n"
+	    "ok 3 - odl # SKIP no odl here\nnot ok 4 rally # TODO flaky\n"
+	    "ok 5\n# a comment\nok 6 - a \\# b\nBail out! disk full\n"
+	    "ok 7 - after the bail\n", 6, "vping_ssh PASS, tempest FAIL, "
+	    "odl SKIP, rally SKIP, test 5 PASS, a # b PASS");
+	runs = parse_runs("s.tap", "ok 1 - x\nnot ok 2 - y # TIME 2s\n  "
+	    "at line 3\n", 2);
+	r = json_object_get(json_array_get(runs, 1), "record");
+	assert_string_equal(json_string_value(json_object_get(r, "line")),
+	    "not ok 2 - y # TIME 2s");
+	assert_int_equal(json_integer_value(json_object_get(r, "number")), 2);
+	assert_string_equal(json_string_value(json_object_get(r,
+	    "diagnostics")), "  at line 3\n");
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(runs, 0), "format")), "tap");
+	json_decref(runs);
+	runs_are("j.xml", "<?xml version=\"1.0\"?>\n<testsuites>\n"
+	    "<testsuite name=\"functest\">\n"
+	    "<testcase classname=\"healthcheck\" name=\"vping_ssh\" "
+	    "time=\"1.2\"/>\n<testcase name=\"tempest\"><failure message=\"b"
+	    "oom\" type=\"AssertionError\">trace &amp; more</failure>"
+	    "<system-out>x</system-out></testcase>\n<testcase name=\"rally\">"
+	    "<failure/><error message=\"crash\"/></testcase>\n"
+	    "<testcase name=\"odl\"><skipped/></testcase>\n</testsuite>\n"
+	    "</testsuites>", 4, "healthcheck.vping_ssh PASS, tempest FAIL, "
+	    "rally ERROR, odl SKIP");
+	runs = parse_runs("j.xml", "<testsuite name=\"s\"><testcase name=\"t\">"
+	    "<failure message=\"m\" type=\"T\">line 1\nline 2</failure>"
+	    "</testcase></testsuite>", 1);
+	r = json_object_get(json_array_get(runs, 0), "record");
+	assert_string_equal(json_string_value(json_object_get(r, "suite")),
+	    "s");
+	assert_string_equal(json_string_value(json_object_get(r, "message")),
+	    "m");
+	assert_string_equal(json_string_value(json_object_get(r, "text")),
+	    "line 1\nline 2");
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(runs, 0), "format")), "junit");
+	json_decref(runs);
+}
+
+/* one entry that is no run refuses the whole file */
+static void
+test_many_refused(void **state)
+{
+	(void)state;
+	refused("a.json", "[]", "result 'a.json' is an empty array: no run");
+	refused("a.json", "[{\"testcase\": \"x\", \"outcome\": \"PASS\"}, "
+	    "{\"testcase\": \"y\", \"outcome\": \"MAYBE\"}]", "result 'a.json, "
+	    "record 2': unknown outcome 'MAYBE' (PASS, FAIL, ERROR or SKIP in "
+	    "\"outcome\")");
+	refused("a.json", "[1]", "result 'a.json, record 1' is not a JSON "
+	    "object");
+	refused("l.jsonl", "{\"testcase\": \"x\", \"outcome\": \"PASS\"}\n"
+	    "{\"testcase\": \"x/y\", \"outcome\": \"PASS\"}\n",
+	    "result 'l.jsonl, line 2': invalid test case name 'x/y': contains "
+	    "'/'");
+	refused("l.jsonl", "{\"testcase\": \"x\", \"outcome\": \"PASS\"}\n"
+	    "{\"testcase\": \n", "result 'l.jsonl' is not valid JSON (line 2: "
+	    "end of file expected near '{')");
+	refused("s.tap", "1..0 # SKIP nothing\n", "result 's.tap' is TAP "
+	    "without a test line: no run");
+	refused("s.tap", "ok 1 - a\nwhat is this\n", "result 's.tap', line 2: "
+	    "not a line of TAP");
+	refused("s.tap", "ok 1 - a/b\n", "result 's.tap', line 1: invalid "
+	    "test case name 'a/b': contains '/'");
+	refused("j.xml", "<testsuite><testcase name=\"a\"></testsuite>",
+	    "result 'j.xml' is not valid XML (line 1: mismatched tag)");
+	refused("j.xml", "<testsuite/>", "result 'j.xml' is XML without a "
+	    "<testcase>: no run");
+	refused("j.xml", "<testsuite><testcase classname=\"c\"/></testsuite>",
+	    "result 'j.xml', line 1: a testcase without a name");
+	refused("j.xml", "<?xml version=\"1.0\"?>\n<!DOCTYPE t [\n<!ENTITY a "
+	    "\"aaaaaaaaaa\">\n<!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;\">\n]>\n"
+	    "<testsuite><testcase name=\"&b;\"/></testsuite>", "result 'j.xml': "
+	    "XML entity declarations are not accepted");
+	refused("w", "MAYBE", "result 'w': unknown outcome 'MAYBE' (PASS, FAIL, "
+	    "ERROR or SKIP)");
 }
 
 /* The counted size of run (stamped as an import stamps it) is the real. */
@@ -131,13 +283,14 @@ test_text_len(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(odd) / sizeof(*odd); i++) {
-		run = NULL;
-		if (result_parse("t.json", odd[i], strlen(odd[i]), &run) < 0) {
+		json_t *runs = NULL;
+
+		if (result_parse("t.json", odd[i], strlen(odd[i]), &runs) < 0) {
 			assert_int_equal(i, 2);	/* a NUL in a key: refused */
 			continue;
 		}
-		same_size(run);
-		json_decref(run);
+		same_size(json_array_get(runs, 0));
+		json_decref(runs);
 	}
 	run = parse_ok("vping.txt", "PASS");
 	same_size(run);
@@ -196,6 +349,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_forms),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_many),
+		cmocka_unit_test(test_many_refused),
 		cmocka_unit_test(test_text_len),
 		cmocka_unit_test(test_complete),
 	};
