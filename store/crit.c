@@ -424,7 +424,7 @@ eval_testcase(const struct crit_input *in, const struct by_tc *bt,
     json_t *rule, const char *tc, json_t *unmet, json_t *evidence)
 {
 	const struct crit_run **v;
-	size_t n = 0, need = 1, passes = 0, window, lo, hi;
+	size_t n = 0, need = 1, passes = 0, errors = 0, window, lo, hi;
 	json_t *nos, *k;
 	char kind[64] = "latest";
 
@@ -501,18 +501,22 @@ eval_testcase(const struct crit_input *in, const struct by_tc *bt,
 	window = n < need ? n : need;
 	for (size_t i = n - window; i < n; i++) {
 		passes += v[i]->pass;
+		errors += v[i]->error;
 		json_array_append_new(nos, json_integer((json_int_t)v[i]->no));
 	}
 	if (passes < window) {
+		/* an error is a failure, named as what it was */
+		const char *how = errors == window - passes ?
+		    "ended in an error" : "failed";
+
 		if (waived(in, tc, evidence))
 			goto out;
 		if (need == 1)
 			unmet_add(unmet, "result-failed", tc, "the latest run "
-			    "(%llu) %s", (unsigned long long)v[n - 1]->no,
-			    v[n - 1]->error ? "ended in an error" : "failed");
+			    "(%llu) %s", (unsigned long long)v[n - 1]->no, how);
 		else
 			unmet_add(unmet, "result-failed", tc, "a run among the "
-			    "last %zu failed", window);
+			    "last %zu %s", window, how);
 		goto out;
 	}
 	if (n < need) {

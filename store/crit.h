@@ -25,11 +25,11 @@
 struct crit_run {
 	const char *testcase;
 	int pass;
-	int error;		/* a failure that was an error (ERROR) */
 	uint64_t no;		/* run number, in recording order */
 	int64_t time;
 	const char *pod, *installer, *scenario;
 	const char *platform;	/* "<project>/<version>" or NULL */
+	int error;		/* a failure that was an error (ERROR) */
 };
 
 struct crit_approval {

@@ -112,10 +112,16 @@ result_run(const char *filename, json_t *rec, json_t **out)
 	return 0;
 }
 
-/* Append run to runs (taking it); -ENOMEM. */
+/* Append run to runs (taking it); -ENOMEM, or -EINVAL past the limit. */
 static int
-runs_add(json_t *runs, json_t *run)
+runs_add(const char *filename, json_t *runs, json_t *run)
 {
+	if (json_array_size(runs) >= RESULT_MAX_RUNS) {
+		json_decref(run);
+		return store_seterr(-EINVAL, "result '%s' holds more than %d "
+		    "runs (relctl import takes any number)", filename,
+		    RESULT_MAX_RUNS);
+	}
 	return run && json_array_append_new(runs, run) == 0 ? 0 : -ENOMEM;
 }
 
@@ -138,7 +144,7 @@ json_array_runs(const char *filename, json_t *arr, json_t *runs)
 		snprintf(where, sizeof(where), "%s, record %zu", filename,
 		    i + 1);
 		if ((rc = result_run(where, rec, &run)) < 0 ||
-		    (rc = runs_add(runs, run)) < 0)
+		    (rc = runs_add(filename, runs, run)) < 0)
 			return rc;
 	}
 	return 0;
@@ -171,7 +177,7 @@ json_lines_runs(const char *filename, const char *buf, size_t len,
 			snprintf(where, sizeof(where), "%s, line %zu",
 			    filename, lineno);
 			if ((*rc = result_run(where, rec, &run)) == 0)
-				*rc = runs_add(runs, run);
+				*rc = runs_add(filename, runs, run);
 			json_decref(rec);
 		}
 		p = nl ? nl + 1 : end;
@@ -191,7 +197,7 @@ json_runs(const char *filename, const char *buf, size_t len, json_t *runs)
 		rc = json_array_runs(filename, doc, runs);
 	} else if (json_is_object(doc)) {
 		if ((rc = result_run(filename, doc, &run)) == 0)
-			rc = runs_add(runs, run);
+			rc = runs_add(filename, runs, run);
 	} else if (buf[0] != '{' || !json_lines_runs(filename, buf, len, runs,
 	    &rc)) {
 		rc = doc ? store_seterr(-EINVAL, "result '%s' is neither a "
@@ -209,9 +215,24 @@ struct tap {
 	const char *filename;
 	json_t *runs;
 	json_t *last;		/* the record of the last test line */
-	size_t lineno, tests;
+	char *diag;		/* the indented lines after it, so far */
+	size_t dlen, dcap, lineno, tests;
 	int bailed;
 };
+
+/* The indented lines gathered into the last test's record. */
+static int
+tap_diag_end(struct tap *t)
+{
+	int rc = 0;
+
+	if (t->last && t->dlen)
+		rc = json_object_set_new(t->last, "diagnostics",
+		    json_stringn(t->diag, t->dlen)) < 0 ? -ENOMEM : 0;
+	t->dlen = 0;
+	t->last = NULL;
+	return rc;
+}
 
 /* A TAP description as a test case name: "\#" is "#", "\\" is "\". */
 static void
@@ -302,7 +323,8 @@ tap_test(struct tap *t, const char *line, size_t len, const char *rest,
 	    (json_int_t)num);
 	if (rec && dir[0])
 		json_object_set_new(rec, "directive", json_string(dir));
-	rc = runs_add(t->runs, run_new(name, outcome, "tap", rec));
+	rc = runs_add(t->filename, t->runs, run_new(name, outcome, "tap",
+	    rec));
 	t->last = rec;
 	json_decref(rec);
 	return rc;
@@ -318,36 +340,30 @@ tap_line(struct tap *t, const char *line, size_t len)
 		return 0;
 	if (line[0] == ' ' || line[0] == '\t') {
 		/* a YAML block or a subtest: the last test's diagnostics */
-		json_t *d;
-
 		if (!t->last)
 			return 0;
-		d = json_object_get(t->last, "diagnostics");
-		if (!d) {
-			d = json_string("");
-			json_object_set_new(t->last, "diagnostics", d);
-		}
-		{
-			size_t old = json_string_length(d);
-			char *buf = malloc(old + len + 2);
+		if (t->dlen + len + 1 > t->dcap) {
+			size_t cap = (t->dlen + len + 1) * 2;
+			char *d = realloc(t->diag, cap);
 
-			if (!buf)
+			if (!d)
 				return -ENOMEM;
-			memcpy(buf, json_string_value(d), old);
-			memcpy(buf + old, line, len);
-			buf[old + len] = '\n';
-			json_string_setn(d, buf, old + len + 1);
-			free(buf);
+			t->diag = d;
+			t->dcap = cap;
 		}
+		memcpy(t->diag + t->dlen, line, len);
+		t->diag[t->dlen + len] = '\n';
+		t->dlen += len + 1;
 		return 0;
 	}
+	if (tap_diag_end(t) < 0)
+		return -ENOMEM;
 	if (len >= 6 && strncmp(line, "not ok", 6) == 0 &&
 	    (len == 6 || line[6] == ' '))
 		return tap_test(t, line, len, line + 6, 0);
 	if (len >= 2 && strncmp(line, "ok", 2) == 0 &&
 	    (len == 2 || line[2] == ' '))
 		return tap_test(t, line, len, line + 2, 1);
-	t->last = NULL;
 	if (len >= 9 && strncmp(line, "Bail out!", 9) == 0) {
 		t->bailed = 1;	/* what ran before is what there is */
 		return 0;
@@ -363,7 +379,7 @@ tap_line(struct tap *t, const char *line, size_t len)
 static int
 tap_runs(const char *filename, const char *buf, size_t len, json_t *runs)
 {
-	struct tap t = { filename, runs, NULL, 0, 0, 0 };
+	struct tap t = { filename, runs, NULL, NULL, 0, 0, 0, 0, 0 };
 	const char *p = buf, *end = buf + len;
 	int rc = 0;
 
@@ -374,6 +390,9 @@ tap_runs(const char *filename, const char *buf, size_t len, json_t *runs)
 		rc = tap_line(&t, p, nl ? (size_t)(nl - p) : (size_t)(end - p));
 		p = nl ? nl + 1 : end;
 	}
+	if (rc == 0)
+		rc = tap_diag_end(&t);
+	free(t.diag);
 	if (rc == 0 && json_array_size(runs) == 0)
 		rc = store_seterr(-EINVAL, "result '%s' is TAP without a test "
 		    "line: no run", filename);
@@ -533,8 +552,8 @@ junit_end(void *arg, const XML_Char *el)
 			junit_stop(j, store_prefixerr(rc, "result '%s', line "
 			    "%lu", j->filename,
 			    (unsigned long)XML_GetCurrentLineNumber(j->p)));
-		else if ((rc = runs_add(j->runs, run_new(j->name, j->outcome,
-		    "junit", j->rec))) < 0)
+		else if ((rc = runs_add(j->filename, j->runs, run_new(j->name,
+		    j->outcome, "junit", j->rec))) < 0)
 			junit_stop(j, rc);
 		json_decref(j->rec);
 		j->rec = NULL;
@@ -624,7 +643,7 @@ word_run(const char *filename, const char *buf, size_t len, json_t *runs)
 		*dot = '\0';
 	if ((rc = name_check(tc, "test case")) < 0)
 		return store_prefixerr(rc, "result '%s'", filename);
-	return runs_add(runs, run_new(tc, o, "word", NULL));
+	return runs_add(filename, runs, run_new(tc, o, "word", NULL));
 }
 
 int

@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #define RESULT_MAX (1 << 20)
+#define RESULT_MAX_RUNS 10000	/* runs in one file (relctl import: any) */
 
 /*
  * Parse one result file into an array of its runs, each {testcase,

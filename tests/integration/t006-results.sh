@@ -79,6 +79,60 @@ check_errno "no directories in results/" EINVAL mkdir "$R/sub"
 check_eq "nothing recorded by the refusals" "$before" \
 	"$(ledger_commits) $(find "$A/runs" -type f | wc -l)"
 
+# a file of many runs: JUnit XML, TAP, JSON Lines, a JSON array; one run a
+# test case, all or nothing; ERROR and SKIP
+"$RELCTL" publish "$STORE" "$SRC" --project fuel --version multi >/dev/null
+M=$MNT/artifacts/fuel/multi
+cat >"$T/in/suite.xml" <<'XML'
+<?xml version="1.0" encoding="UTF-8"?>
+<testsuites>
+  <testsuite name="functest" tests="4">
+    <testcase classname="healthcheck" name="vping_ssh" time="12.5"/>
+    <testcase name="tempest"><failure message="2 tests failed" type="AssertionError">test_a
+test_b</failure></testcase>
+    <testcase name="rally"><error message="VM did not boot"/></testcase>
+    <testcase name="odl"><skipped message="no ODL"/></testcase>
+  </testsuite>
+</testsuites>
+XML
+check "cp of a JUnit XML file" cp "$T/in/suite.xml" "$M/results/"
+check_eq "one run a testcase, each its outcome" \
+	"healthcheck.vping_ssh:PASS odl:SKIP rally:ERROR tempest:FAIL" \
+	"$(for d in "$M"/runs/*; do printf '%s:%s\n' "$(basename "$d")" "$(jq -r .outcome "$d/000001.json")"; done | xargs)"
+check_eq "the run keeps the testcase's record" "junit functest 2 tests failed suite.xml" \
+	"$(jq -r '"\(.format) \(.record.suite) \(.record.message) \(.file)"' "$M/runs/tempest/000001.json")"
+settle
+check_eq "one ledger commit for the file, its runs counted" \
+	"runs fuel/multi from suite.xml: 4 runs (1 PASS, 1 FAIL, 1 ERROR, 1 SKIP)" \
+	"$(git --git-dir="$STORE/ledger.git" log -1 --format=%s)"
+check_eq "each run its own file in the ledger" "4" \
+	"$(git --git-dir="$STORE/ledger.git" show --name-only --format= HEAD | grep -c '/000001\.json$')"
+printf 'TAP version 13\n1..3\nok 1 - vping_ssh\nnot ok 2 - tempest # 3 of 100 failed\n  ---\n  at: test_x\n  ...\nok 3 - odl # SKIP no ODL\n' >"$M/results/smoke.tap"
+check_eq "TAP by redirection: a run a test line" "PASS FAIL SKIP" \
+	"$(jq -r .outcome "$M/runs/vping_ssh/000001.json" "$M/runs/tempest/000002.json" "$M/runs/odl/000002.json" | xargs)"
+check_eq "a TAP run keeps its line and diagnostics" "not ok 2 - tempest # 3 of 100 failed|  ---
+  at: test_x
+  ...
+|" "$(jq -r '"\(.record.line)|\(.record.diagnostics)|"' "$M/runs/tempest/000002.json")"
+printf '%s\n' '{"case_name": "vping_ssh", "criteria": "ERROR"}' '{"testcase": "rally", "outcome": "PASS"}' >"$T/in/more.jsonl"
+check "cp of JSON Lines" cp "$T/in/more.jsonl" "$M/results/"
+check_eq "a run a line" "ERROR PASS" "$(jq -r .outcome "$M/runs/vping_ssh/000002.json" "$M/runs/rally/000002.json" | xargs)"
+echo '[{"testcase": "odl", "outcome": "PASS"}, {"testcase": "odl", "outcome": "FAIL"}]' >"$T/in/arr.json"
+check "cp of a JSON array" cp "$T/in/arr.json" "$M/results/"
+check_eq "a run a record, in order" "000001.json 000002.json 000003.json 000004.json" "$(ls "$M/runs/odl" | xargs)"
+check_eq "the array's runs" "PASS FAIL" "$(jq -r .outcome "$M/runs/odl/000003.json" "$M/runs/odl/000004.json" | xargs)"
+before="$(ledger_commits) $(find "$M/runs" -type f | wc -l) $(ls "$M/runs" | xargs)"
+printf 'ok 1 - fine\nnot ok 2 - a/b\n' >"$T/in/bad.tap"
+check_errno "one bad entry refuses the whole file" EINVAL copy "$T/in/bad.tap" "$M/results/bad.tap"
+check_log "and the message names its line" "result 'bad.tap', line 2: invalid test case name 'a/b'"
+printf '<testsuite><testcase name="ok"/><testcase name="x">\n' >"$T/in/cut.xml"
+check_errno "XML cut short is refused" EINVAL copy "$T/in/cut.xml" "$M/results/cut.xml"
+check_log "with expat's reason" "result 'cut.xml' is not valid XML (line 1: no element found)"
+echo '[{"testcase": "fine", "outcome": "PASS"}, {"testcase": "y", "outcome": "MAYBE"}]' >"$T/in/badarr.json"
+check_errno "an array with one bad record is refused" EINVAL copy "$T/in/badarr.json" "$M/results/badarr.json"
+check_eq "none of their runs was recorded" "$before" \
+	"$(ledger_commits) $(find "$M/runs" -type f | wc -l) $(ls "$M/runs" | xargs)"
+
 # relctl import
 "$RELCTL" publish "$STORE" "$SRC" --project apex --version 2026-11-01-os-odl-sfc-noha >/dev/null
 need_data

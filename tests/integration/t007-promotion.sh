@@ -310,4 +310,21 @@ state >"$T/state.after"
 check "stages, criteria, approvals, waivers and promotions are rebuilt" \
 	diff "$T/state.before" "$T/state.after"
 check "verify clean after rebuild" "$RELCTL" verify "$STORE"
+
+# ERROR counts as a failure and says so; SKIP counts as neither
+for v in 30 31; do "$RELCTL" publish "$STORE" "$SRC" --project fuel --version "$v" >/dev/null; done
+check "mkdir stages/skiperr" mkdir "$S/skiperr"
+echo '{"projects": ["fuel"], "require": [{"testcase": "odl", "consecutive": 2}]}' >"$S/skiperr/criteria.json"
+echo PASS >"$MNT/artifacts/fuel/30/results/odl"
+echo SKIP >"$MNT/artifacts/fuel/30/results/odl"
+check_eq "after PASS, SKIP: one pass, not two" "fuel 30 is not promoted to skiperr:
+  not-enough-runs odl: 1 passing runs in a row, 2 needed" "$("$RELCTL" why "$STORE" fuel 30 skiperr 2>&1)"
+echo PASS >"$MNT/artifacts/fuel/30/results/odl"
+check "PASS, SKIP, PASS: two in a row, promoted" test -L "$S/skiperr/fuel/30"
+check_eq "the evidence leaves the skip out" "odl consecutive 2: 1 3" \
+	"$(jq -r '.stages.skiperr.evidence[0] | "\(.testcase) \(.rule): \(.runs | map(tostring) | join(" "))"' "$MNT/artifacts/fuel/30/status.json")"
+echo ERROR >"$MNT/artifacts/fuel/31/results/odl"
+check_eq "an error is a failure, and named so" "fuel 31 is not promoted to skiperr:
+  result-failed odl: a run among the last 1 ended in an error" "$("$RELCTL" why "$STORE" fuel 31 skiperr 2>&1)"
+check_eq "the run shows the error" "ERROR" "$(jq -r .outcome "$MNT/artifacts/fuel/31/runs/odl/000001.json")"
 finish

@@ -69,7 +69,7 @@ unmet(json_t *d, size_t i)
 }
 
 #define RUN(tc, ok, no) { tc, ok, no, NOW - 1000 + (no), "pod1", "fuel", \
-	"os-nosdn-nofeature-ha", NULL }
+	"os-nosdn-nofeature-ha", NULL, 0 }
 
 static void
 test_check(void **state)
@@ -428,6 +428,38 @@ test_any_order(void **state)
 	json_decref(d);
 }
 
+/* ERROR is a failure that says so; SKIP runs never reach evaluation */
+static void
+test_error(void **state)
+{
+	struct crit_run runs[] = { RUN("t", 1, 1), RUN("t", 0, 2),
+	    RUN("t", 0, 3) };
+	const char *latest = "{\"require\": [{\"testcase\": \"t\"}]}";
+	const char *two = "{\"require\": [{\"testcase\": \"t\", "
+	    "\"consecutive\": 2}]}";
+	json_t *d;
+
+	(void)state;
+	runs[1].error = 1;
+	d = eval(latest, runs, 2, NULL);
+	assert_string_equal(unmet(d, 0), "result-failed");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    json_object_get(d, "unmet"), 0), "detail")),
+	    "the latest run (2) ended in an error");
+	json_decref(d);
+	d = eval(two, runs, 2, NULL);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    json_object_get(d, "unmet"), 0), "detail")),
+	    "a run among the last 2 ended in an error");
+	json_decref(d);
+	/* a plain failure beside the error: "failed" */
+	d = eval(two, runs + 1, 2, NULL);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    json_object_get(d, "unmet"), 0), "detail")),
+	    "a run among the last 2 failed");
+	json_decref(d);
+}
+
 int
 main(void)
 {
@@ -443,6 +475,7 @@ main(void)
 		cmocka_unit_test(test_unmet_label),
 		cmocka_unit_test(test_layers_all_apply),
 		cmocka_unit_test(test_any_order),
+		cmocka_unit_test(test_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -67,6 +67,12 @@ runs_are(const char *name, const char *text, size_t n, const char *want)
 }
 
 static void
+runs_are_n(const char *name, const char *text, size_t n)
+{
+	json_decref(parse_runs(name, text, n));
+}
+
+static void
 refused(const char *name, const char *text, const char *msg)
 {
 	json_t *runs = NULL;
@@ -247,6 +253,21 @@ test_many_refused(void **state)
 	    "XML entity declarations are not accepted");
 	refused("w", "MAYBE", "result 'w': unknown outcome 'MAYBE' (PASS, FAIL, "
 	    "ERROR or SKIP)");
+	/* a file of more runs than one close() should hold */
+	{
+		size_t n = RESULT_MAX_RUNS + 1;
+		char *many = malloc(n * 3 + 1);
+
+		assert_non_null(many);
+		for (size_t i = 0; i < n; i++)
+			memcpy(many + 3 * i, "ok\n", 3);
+		many[3 * n] = '\0';
+		refused("m.tap", many, "result 'm.tap' holds more than 10000 runs "
+		    "(relctl import takes any number)");
+		many[3 * (n - 1)] = '\0';
+		runs_are_n("m.tap", many, RESULT_MAX_RUNS);
+		free(many);
+	}
 }
 
 /* The counted size of run (stamped as an import stamps it) is the real. */
