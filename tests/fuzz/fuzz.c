@@ -85,11 +85,11 @@ fuzz_criteria(const uint8_t *data, size_t size)
 {
 	static const struct crit_run runs[] = {
 		{ "functest", 1, 1, 1000, "pod1", "fuel", "os-nosdn-nofeature-ha",
-		    NULL },
+		    NULL, 0 },
 		{ "functest", 0, 2, 2000, "pod2", "apex", "os-odl-nofeature-ha",
-		    NULL },
+		    NULL, 1 },
 		{ "yardstick", 1, 3, 3000, "pod1", "fuel",
-		    "os-nosdn-nofeature-ha", "opnfv/1.0" },
+		    "os-nosdn-nofeature-ha", "opnfv/1.0", 0 },
 	};
 	static const struct crit_approval app[] = { { 1000, "alice", 1500 } };
 	static const struct crit_waiver wv[] = {
