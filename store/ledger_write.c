@@ -204,10 +204,11 @@ out:
 
 /*
  * Within a batch, the changes of one user follow each other into one
- * commit (a tagged change, another user or GROUP_MAX changes end it): its
- * trees are written once, however many changes it holds, so a change
- * costs its own blobs and a share of a few trees, whatever the size of the
- * history.  Its message lists every change with its number (see ledger.h).
+ * commit (a tagged change, another user, another second or GROUP_MAX
+ * changes end it): its trees are written once, however many changes it
+ * holds, so a change costs its own blobs and a share of a few trees,
+ * whatever the size of the history.  Its message lists every change with
+ * its number (see ledger.h).
  */
 #define GROUP_MAX 2000
 
@@ -781,7 +782,12 @@ ledger_commit(struct ledger *lg, const struct ledger_change *changes,
 	/* outside a batch, a batch of its own: one packfile */
 	if (own && (rc = ledger_batch_begin(lg)) < 0)
 		return rc;
-	if (lg->gcount && (!same_user(&lg->gwho, who) ||
+	/*
+	 * A change of another second ends the group too: a commit's time is
+	 * then every one of its changes' time, which a view of the past gives
+	 * the files that carry no time of their own (ledger_file_times).
+	 */
+	if (lg->gcount && (!same_user(&lg->gwho, who) || lg->gwhen != when ||
 	    lg->gcount >= GROUP_MAX))
 		rc = ledger_group_flush(lg, NULL, 0);
 	if (rc == 0)

@@ -233,6 +233,12 @@ snap() {
 snap >"$T/before.whatif"
 check_exit "why --with: would be promoted, exit 0" 0 "$RELCTL" why "$STORE" fuel 9 gated --with "$T/vping_ssh" "$T/tempest_smoke"
 check_eq "and says so" "fuel 9 would be promoted to gated (nothing was recorded)" "$(cat "$T/out")"
+printf 'TAP version 13\nok 1 - vping_ssh\nok 2 - tempest_smoke\n' >"$T/both.tap"
+check_exit "why --with a TAP file of both runs: exit 0" 0 "$RELCTL" why "$STORE" fuel 9 gated --with "$T/both.tap"
+printf 'ok 1 - vping_ssh\nok 2 - tempest_smoke # SKIP\n' >"$T/skip.tap"
+check_exit "and with one skipped: exit 1" 1 "$RELCTL" why "$STORE" fuel 9 gated --with "$T/skip.tap"
+check_eq "a skip counts as no run" "fuel 9 would not be promoted to gated (nothing was recorded):
+  result-missing tempest_smoke: no run of tempest_smoke counts for this rule" "$(cat "$T/out")"
 check_exit "why --with one of two: exit 1" 1 "$RELCTL" why "$STORE" fuel 9 gated --with "$T/vping_ssh"
 check_eq "with the reason" "fuel 9 would not be promoted to gated (nothing was recorded):
   result-missing tempest_smoke: no run of tempest_smoke counts for this rule" "$(cat "$T/out")"

@@ -92,8 +92,8 @@ git_out(const char *repo, const char *args, char *out, size_t len)
 
 /*
  * In a batch, the changes of one user that follow each other are one
- * commit listing each; another user, or a tag, ends it.  A single change's
- * commit reads as it always did.
+ * commit listing each; another user, another second, or a tag, ends it.
+ * A single change's commit reads as it always did.
  */
 static void
 test_group_commits(void **state)
@@ -115,12 +115,12 @@ test_group_commits(void **state)
 	for (int i = 1; i <= 3; i++) {
 		snprintf(name, sizeof(name), "runs/p/1/t/%06d.json", i);
 		assert_int_equal(ledger_commit(lg, &ch, 1, NULL, 0, &bob,
-		    1700000000 + i, i == 2 ? "result t 2" : "result t",
+		    1700000001, i == 2 ? "result t 2" : "result t",
 		    (uint64_t)i), 0);
 	}
 	/* a tagged change ends the commit it is in */
 	snprintf(name, sizeof(name), "promotions/daily/p/1.json");
-	assert_int_equal(ledger_commit(lg, &ch, 1, &tag, 1, &bob, 1700000004,
+	assert_int_equal(ledger_commit(lg, &ch, 1, &tag, 1, &bob, 1700000001,
 	    "promote p 1 to daily", 4), 0);
 	/* another user: a commit of her own */
 	snprintf(name, sizeof(name), "runs/p/1/t/%06d.json", 4);
@@ -128,10 +128,10 @@ test_group_commits(void **state)
 	    "result t", 5), 0);
 	/* a removal of what is there and an upsert of the same path later */
 	ch.remove = 1;
-	assert_int_equal(ledger_commit(lg, &ch, 1, NULL, 0, &eve, 1700000006,
+	assert_int_equal(ledger_commit(lg, &ch, 1, NULL, 0, &eve, 1700000005,
 	    "withdraw", 6), 0);
 	ch.remove = 0;
-	assert_int_equal(ledger_commit(lg, &ch, 1, NULL, 0, &eve, 1700000007,
+	assert_int_equal(ledger_commit(lg, &ch, 1, NULL, 0, &eve, 1700000005,
 	    "again", 7), 0);
 	assert_int_equal(ledger_batch_end(lg), 0);
 	assert_int_equal(ledger_count(lg, &n), 0);
@@ -161,6 +161,19 @@ test_group_commits(void **state)
 	git_out(path, "log -1 --format=%B HEAD", out, sizeof(out));
 	assert_string_equal(out, "create stage daily\n\nRelfs-Seq: 8\n"
 	    "Relfs-Uid: 1234\n\n");
+	/* a change of another second ends the commit: its time is theirs */
+	assert_int_equal(ledger_batch_begin(lg), 0);
+	for (int i = 9; i <= 11; i++) {
+		snprintf(name, sizeof(name), "runs/p/1/t/%06d.json", i);
+		ch.path = name;
+		assert_int_equal(ledger_commit(lg, &ch, 1, NULL, 0, &bob,
+		    1700000009 + (i == 11), "result t", (uint64_t)i), 0);
+	}
+	assert_int_equal(ledger_batch_end(lg), 0);
+	git_out(path, "log -3 --format=%at/%s HEAD", out, sizeof(out));
+	assert_string_equal(out, "1700000010/result t\n"
+	    "1700000009/result t (and 1 more changes)\n"
+	    "1700000008/create stage daily\n");
 	assert_int_equal(ledger_fsck(path, &report), 0);
 	free(report);
 	ledger_close(lg);
