@@ -204,24 +204,6 @@ pair_flush(struct importer *im, struct pair *p)
 	return 0;
 }
 
-static int
-buf_add(struct pair *p, const char *line, size_t len)
-{
-	if (p->len + len + 1 > p->cap) {
-		size_t cap = (p->len + len + 1) * 2;
-		char *b = realloc(p->buf, cap);
-
-		if (!b)
-			return -ENOMEM;
-		p->buf = b;
-		p->cap = cap;
-	}
-	memcpy(p->buf + p->len, line, len);
-	p->buf[p->len + len] = '\n';
-	p->len += len + 1;
-	return 0;
-}
-
 /* The size of the rendered file of the run whose kept JSON is text. */
 static size_t
 rendered_size(const char *text, size_t len)
@@ -274,8 +256,8 @@ import_run(struct importer *im, struct seen *art, struct import_line *l)
 		size = real;
 	}
 	if ((rc = runs_put(im->st, im->txn, &at, l->packed, len, size)) < 0 ||
-	    (rc = buf_add(p, l->packed + l->json_at + KEPT_REC_AT,
-	    l->rec_len)) < 0)
+	    (rc = line_append(&p->buf, &p->len, &p->cap, l->packed +
+	    l->json_at + KEPT_REC_AT, l->rec_len)) < 0)
 		return rc;
 	p->last = at.no;
 	p->next_no++;

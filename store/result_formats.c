@@ -340,21 +340,8 @@ tap_line(struct tap *t, const char *line, size_t len)
 		return 0;
 	if (line[0] == ' ' || line[0] == '\t') {
 		/* a YAML block or a subtest: the last test's diagnostics */
-		if (!t->last)
-			return 0;
-		if (t->dlen + len + 1 > t->dcap) {
-			size_t cap = (t->dlen + len + 1) * 2;
-			char *d = realloc(t->diag, cap);
-
-			if (!d)
-				return -ENOMEM;
-			t->diag = d;
-			t->dcap = cap;
-		}
-		memcpy(t->diag + t->dlen, line, len);
-		t->diag[t->dlen + len] = '\n';
-		t->dlen += len + 1;
-		return 0;
+		return t->last ? line_append(&t->diag, &t->dlen, &t->dcap,
+		    line, len) : 0;
 	}
 	if (tap_diag_end(t) < 0)
 		return -ENOMEM;

@@ -394,3 +394,22 @@ json_parse_checked(const char *text, size_t len, const char *what,
 	*out = j;
 	return 0;
 }
+
+int
+line_append(char **buf, size_t *used, size_t *cap, const char *line,
+    size_t len)
+{
+	if (*used + len + 1 > *cap) {
+		size_t n = (*used + len + 1) * 2;
+		char *b = realloc(*buf, n);
+
+		if (!b)
+			return -ENOMEM;
+		*buf = b;
+		*cap = n;
+	}
+	memcpy(*buf + *used, line, len);
+	(*buf)[*used + len] = '\n';
+	*used += len + 1;
+	return 0;
+}

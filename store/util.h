@@ -82,6 +82,13 @@ void time_iso(char out[32], int64_t t);
 /* "2026-11-29T00:05:05Z" -> seconds; 0 when it is not such a time. */
 int64_t time_parse_iso(const char *s);
 
+/*
+ * Append line (len bytes) and a newline to *buf (*used of *cap bytes,
+ * grown as needed); 0 or -ENOMEM.
+ */
+int line_append(char **buf, size_t *used, size_t *cap, const char *line,
+    size_t len);
+
 /* Write all of buf to fd; returns 0 or -errno. */
 int write_all(int fd, const void *buf, size_t len);
 
