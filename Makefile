@@ -45,7 +45,7 @@ RELCTL_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/*.c))
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps check symbols unit integration asan demo demo-stop bench install \
+.PHONY: all deps check symbols man unit integration asan demo demo-stop bench install \
         clean fuzz fuzz-run
 all: $(BUILD)/relfs $(BUILD)/relctl
 
@@ -81,11 +81,17 @@ symbols: all
 	@scripts/check-symbols $(BUILD)/librelstore.a
 	@scripts/check-cycles $(BUILD)
 
+# the sample records beside the project (or beside the checkout a clone
+# was made from)
+DATA := $(firstword $(wildcard $(abspath ../shared/data/opnfv-results.jsonl) \
+    $(shell git config --get remote.origin.url 2>/dev/null)/../shared/data/opnfv-results.jsonl) \
+    ../shared/data/opnfv-results.jsonl)
+
 unit: $(UNIT_BIN) $(BUILD)/tests/receiver
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; \
 	    RELFS_RECEIVER=$(abspath $(BUILD)/tests/receiver) \
 	    RELFS_FIXTURES=$(abspath tests/fixtures) \
-	    RELFS_DATA=$(abspath ../shared/data/opnfv-results.jsonl) $$t; done
+	    RELFS_DATA=$(DATA) $$t; done
 
 $(BUILD)/tests/probe: tests/probe.c
 	@mkdir -p $(dir $@)
@@ -131,7 +137,7 @@ fuzz-run: fuzz
 # The whole suite, then again under AddressSanitizer and UBSan, then each
 # parser under libFuzzer.
 check: deps
-	$(MAKE) all symbols unit integration
+	$(MAKE) all symbols man unit integration
 	$(MAKE) BUILD=build/asan SAN=1 MANY_FILES=20000 all unit integration
 	$(MAKE) fuzz-run
 
@@ -144,9 +150,19 @@ demo-stop:
 bench: deps all
 	@scripts/bench
 
+# the manual pages, as mandoc reads them (warnings are errors)
+man:
+	mandoc -Tlint -Wwarning tools/relctl.1 tools/relfs.8
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/share/man/man8 \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 0755 $(BUILD)/relfs $(BUILD)/relctl $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 tools/relctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 tools/relfs.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 tools/relctl.bash-completion \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/relctl
 
 clean:
 	rm -rf build
