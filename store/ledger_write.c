@@ -493,10 +493,11 @@ ledger_group_flush(struct ledger *lg, const struct ledger_tag *tags,
 		    lg->gsubject, (unsigned long long)lg->glast,
 		    (unsigned)lg->gwho.uid);
 	else
-		rc = asprintf(&msg, "%s (and %zu more changes)\n\n%.*s\n"
+		rc = asprintf(&msg, "%s (and %zu more change%s)\n\n%.*s\n"
 		    "Relfs-Changes: %zu\nRelfs-First-Seq: %llu\n"
 		    "Relfs-Seq: %llu\nRelfs-Uid: %u\n", lg->gsubject,
-		    lg->gcount - 1, (int)lg->gbodylen, lg->gbody, lg->gcount,
+		    lg->gcount - 1, lg->gcount == 2 ? "" : "s",
+		    (int)lg->gbodylen, lg->gbody, lg->gcount,
 		    (unsigned long long)lg->gfirst,
 		    (unsigned long long)lg->glast, (unsigned)lg->gwho.uid);
 	if (rc < 0) {

@@ -172,7 +172,7 @@ test_group_commits(void **state)
 	assert_int_equal(ledger_batch_end(lg), 0);
 	git_out(path, "log -3 --format=%at/%s HEAD", out, sizeof(out));
 	assert_string_equal(out, "1700000010/result t\n"
-	    "1700000009/result t (and 1 more changes)\n"
+	    "1700000009/result t (and 1 more change)\n"
 	    "1700000008/create stage daily\n");
 	assert_int_equal(ledger_fsck(path, &report), 0);
 	free(report);
