@@ -139,8 +139,6 @@ json_array_runs(const char *filename, json_t *arr, json_t *runs)
 		return store_seterr(-EINVAL, "result '%s' is an empty array: "
 		    "no run", filename);
 	json_array_foreach(arr, i, rec) {
-		snprintf(where, sizeof(where), "%s' [%zu]", filename, i);
-		where[strlen(where) - strlen("' [") - 0] = where[0];
 		snprintf(where, sizeof(where), "%s, record %zu", filename,
 		    i + 1);
 		if ((rc = result_run(where, rec, &run)) < 0 ||
@@ -279,9 +277,11 @@ tap_test(struct tap *t, const char *line, size_t len, const char *rest,
 	while (rest < end && *rest == ' ')
 		rest++;
 	if (rest < end && isdigit((unsigned char)*rest)) {
-		num = strtoull(rest, NULL, 10);
-		while (rest < end && isdigit((unsigned char)*rest))
-			rest++;
+		/* the line is not NUL-terminated: read its digits only */
+		for (num = 0; rest < end && isdigit((unsigned char)*rest);
+		    rest++)
+			if (num < 1000000000000ULL)
+				num = num * 10 + (unsigned long long)(*rest - '0');
 	}
 	while (rest < end && *rest == ' ')
 		rest++;
