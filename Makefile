@@ -163,6 +163,10 @@ install: all
 	install -m 0644 tools/relfs.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 tools/relctl.bash-completion \
 	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/relctl
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' tools/relfs@.service \
+	    >$(DESTDIR)$(PREFIX)/lib/systemd/system/relfs@.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/relfs@.service
 
 clean:
 	rm -rf build

@@ -440,7 +440,10 @@ main(int argc, char **argv)
 	} else {
 		loop = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(loop, opts.clone_fd);
-		fuse_loop_cfg_set_idle_threads(loop, opts.max_idle_threads);
+		/* libfuse says "unset" with UINT_MAX, then warns if it is set */
+		if (opts.max_idle_threads <= 100000)
+			fuse_loop_cfg_set_idle_threads(loop,
+			    opts.max_idle_threads);
 		if (opts.max_threads <= 100000)
 			fuse_loop_cfg_set_max_threads(loop, opts.max_threads);
 		ret = fuse_session_loop_mt(fs.se, loop);

@@ -1,8 +1,9 @@
 #!/bin/bash
-# What ships with relctl: make install puts the programs, the manual pages
-# and the bash completion under a prefix; the pages read; the completion
-# completes commands, options, projects and versions; an fstab line mounts
-# a store (through mount.fuse3, as at boot).
+# What ships with relctl: make install puts the programs, the manual pages,
+# the bash completion and the systemd unit under a prefix; the pages read;
+# the completion completes commands, options, projects and versions;
+# systemd takes the unit, and its commands mount and unmount a store; an
+# fstab line mounts a store (through mount.fuse3, as at boot).
 . "$(dirname "$0")/lib.sh"
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -10,7 +11,7 @@ P=$T/prefix
 # the programs the tests built: not made again (-o all)
 check "make install into a prefix" make -s -C "$TOP" -o all BUILD="$BUILD" PREFIX="$P" install
 check_eq "the programs, pages and completion, with their modes" \
-	"755 bin/relctl 755 bin/relfs 644 share/bash-completion/completions/relctl 644 share/man/man1/relctl.1 644 share/man/man8/relfs.8" \
+	"755 bin/relctl 755 bin/relfs 644 lib/systemd/system/relfs@.service 644 share/bash-completion/completions/relctl 644 share/man/man1/relctl.1 644 share/man/man8/relfs.8" \
 	"$(cd "$P" && find . -type f -printf '%m %P\n' | sort -k2 | xargs)"
 check "the installed relctl runs" cmp "$P/bin/relctl" "$RELCTL"
 check_eq "man relctl reads, and names import" "relctl import" \
@@ -40,6 +41,25 @@ check_eq "a project's versions" "9.0.1 9.0.2" "$(complete_words why "$STORE" fue
 check_eq "after the stage, for revoke" "apex fuel" "$(complete_words revoke "$STORE" daily '')"
 check_eq "release: its words before the store" "create" "$(complete_words release cr)"
 check_eq "nothing from a store that is not one" "" "$(complete_words status /nonexistent '')"
+
+# the systemd unit: systemd reads it (its programs are there), and its
+# commands, with the instance's file as systemd gives it, mount and unmount
+U=$P/lib/systemd/system/relfs@.service
+check "systemd-analyze verify takes the unit" systemd-analyze verify --man=no "$U"
+check_eq "it starts the installed relfs" "$P/bin/relfs -f \${STORE} \${MOUNTPOINT} \$OPTIONS" \
+	"$(sed -n 's/^ExecStart=//p' "$U")"
+# (quoted: systemd and the shell read it alike)
+printf 'STORE=%s\nMOUNTPOINT=%s\nOPTIONS="-o cache_timeout=5"\n' "$STORE" "$MNT" >"$T/unit.conf"
+unit_cmd() {	# KEY: the unit's command KEY= with the instance's variables
+	(set -a; . "$T/unit.conf"; eval "$(sed -n "s/^$1=//p" "$U")")
+}
+unit_cmd ExecStart &
+UNIT=$!
+check "ExecStart mounts the store" eventually 5 mountpoint -q "$MNT"
+check_eq "the tree it shows" "apex fuel" "$(ls "$MNT/artifacts" | xargs)"
+check "ExecStop unmounts it" unit_cmd ExecStop
+check "and relfs -f ends, as systemd waits for it" wait "$UNIT"
+check "nothing is mounted" sh -c "! mountpoint -q '$MNT'"
 
 # /etc/fstab: an fstab line mounts the store through mount.fuse3 (mount -T
 # reads this one; mount keeps its own PATH, so the program is named whole)
