@@ -221,9 +221,10 @@ int store_result_take(struct store *st, uint64_t art, const char *name,
     char **bytes, size_t *len);
 
 /*
- * Record one run of the artifact with inode art from the file name and
- * bytes written to its results/.  0 and *no (the run's number within its
- * test case), or -EINVAL/-EFBIG with a message; nothing is recorded then.
+ * Record the runs of the artifact with inode art from the file name and
+ * bytes written to its results/ (one, or one per entry of a file of many:
+ * results.h).  0 and *no (the first run's number within its test case),
+ * or -EINVAL/-EFBIG with a message; nothing is recorded then.
  */
 int store_result_add(struct store *st, uint64_t art, const char *filename,
     const char *buf, size_t len, const struct store_user *who,

@@ -18,11 +18,13 @@
 
 #include "deliver.h"
 #include "relctl.h"
+#include "results.h"
 #include "store.h"
 
 static int	cmd_events(int argc, char **argv);
 static int	cmd_fetch(int argc, char **argv);
 static int	cmd_import(int argc, char **argv);
+static int	cmd_result(int argc, char **argv);
 static int	cmd_init(int argc, char **argv);
 static int	cmd_ledger(int argc, char **argv);
 static int	cmd_list(int argc, char **argv);
@@ -45,6 +47,8 @@ static const struct {
 	{ "verify", cmd_verify, "verify [--since COMMIT] STORE   (--since: only "
 	    "what changed after COMMIT)" },
 	{ "import", cmd_import, "import STORE FILE.jsonl [--progress|--quiet]" },
+	{ "result", cmd_result, "result STORE PROJECT VERSION FILE...   (as a "
+	    "cp of each FILE into the artifact's results/)" },
 	{ "ledger", cmd_ledger, "ledger [--sync] STORE   (queued and written "
 	    "ledger commits, the lag; --sync writes the queue first); "
 	    "ledger --path STORE PATH   (where the ledger keeps PATH)" },
@@ -380,6 +384,79 @@ cmd_import(int argc, char **argv)
 	rc = json_array_size(refused) ? 1 : 0;
 	json_decref(refused);
 	return rc;
+}
+
+/*
+ * relctl result STORE PROJECT VERSION FILE...: each FILE recorded as if
+ * copied into the artifact's results/ under its own name (a run, or a run
+ * per entry); exit 1 when one was refused (the others are recorded).
+ */
+static int
+cmd_result(int argc, char **argv)
+{
+	json_t *out = json_pack("{s:[],s:[]}", "recorded", "refused");
+	char key[600], *buf;
+	struct store_user u;
+	struct store *st;
+	struct node n;
+	uint64_t art, no;
+	size_t len;
+	int rc = 0, bad = 0;
+
+	if (argc < 5) {
+		relctl_usage(stderr);
+		json_decref(out);
+		return 2;
+	}
+	if (relctl_open_store(argv[1], &st)) {
+		json_decref(out);
+		return 1;
+	}
+	relctl_me(&u);
+	snprintf(key, sizeof(key), "artifacts/%s/%s", argv[2], argv[3]);
+	if ((rc = store_resolve(st, key, &art, &n)) < 0) {
+		store_close(st);
+		json_decref(out);
+		return relctl_fail(store_seterr(rc, "artifact %s %s does not "
+		    "exist", argv[2], argv[3]));
+	}
+	for (int i = 4; i < argc; i++) {
+		const char *name = strrchr(argv[i], '/');
+
+		name = name ? name + 1 : argv[i];
+		buf = NULL;
+		/* one byte more than the limit: then it says it is too big */
+		rc = read_small_file(argv[i], RESULT_MAX + 1, &buf, &len);
+		if (rc == 0)
+			rc = store_result_add(st, art, name, buf, len, &u, &no);
+		free(buf);
+		if (rc == -EACCES) {
+			store_close(st);
+			json_decref(out);
+			return relctl_fail(rc);
+		}
+		if (rc < 0) {
+			bad = 1;
+			json_array_append_new(json_object_get(out, "refused"),
+			    json_pack("{s:s,s:s}", "file", argv[i], "why",
+			    store_errmsg()));
+			if (!relctl_json_out)
+				fprintf(stderr, "relctl: refused %s: %s\n",
+				    argv[i], store_errmsg());
+		} else {
+			json_array_append_new(json_object_get(out, "recorded"),
+			    json_string(argv[i]));
+			if (!relctl_json_out)
+				printf("recorded %s\n", argv[i]);
+		}
+	}
+	store_close(st);
+	if (relctl_json_out) {
+		json_dumpf(out, stdout, JSON_INDENT(2));
+		putchar('\n');
+	}
+	json_decref(out);
+	return bad;
 }
 
 /* relctl ledger --path STORE LOGICAL: where the ledger keeps it */

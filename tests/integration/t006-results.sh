@@ -133,6 +133,19 @@ check_errno "an array with one bad record is refused" EINVAL copy "$T/in/badarr.
 check_eq "none of their runs was recorded" "$before" \
 	"$(ledger_commits) $(find "$M/runs" -type f | wc -l) $(ls "$M/runs" | xargs)"
 
+# relctl result: the same files beside the mount, shown in it at once
+printf 'ok 1 - vping_ssh\nok 2 - odl # SKIP later\n' >"$T/in/beside.tap"
+check_eq "relctl result records a file as a cp would" "recorded $T/in/beside.tap" \
+	"$("$RELCTL" result "$STORE" fuel multi "$T/in/beside.tap")"
+check_eq "its runs are in the mount at once" "PASS SKIP" \
+	"$(jq -r .outcome "$M/runs/vping_ssh/000003.json" "$M/runs/odl/000005.json" | xargs)"
+check_eq "the run names the file" "beside.tap $(id -un)" "$(jq -r '"\(.file) \(.user)"' "$M/runs/odl/000005.json")"
+check_exit "a refused file: exit 1, the others recorded" 1 "$RELCTL" result "$STORE" fuel multi "$T/in/bad.tap" "$T/in/beside.tap"
+check_eq "and says which and why" "relctl: refused $T/in/bad.tap: result 'bad.tap', line 2: invalid test case name 'a/b': contains '/'
+recorded $T/in/beside.tap" "$(cat "$T/out")"
+check_refused "an artifact that does not exist" "relctl: artifact fuel nope does not exist" \
+	"$RELCTL" result "$STORE" fuel nope "$T/in/beside.tap"
+
 # relctl import
 "$RELCTL" publish "$STORE" "$SRC" --project apex --version 2026-11-01-os-odl-sfc-noha >/dev/null
 need_data

@@ -33,13 +33,16 @@ complete_words() {	# WORD...: what the completion offers for the last
 	 printf '%s\n' "${COMPREPLY[@]}" | sort | xargs)
 }
 check_eq "commands" "stage status" "$(complete_words st)"
-check_eq "after --json too" "rebuild release restore revoke" "$(complete_words --json re)"
+check_eq "after --json too" "rebuild release restore result revoke" "$(complete_words --json re)"
 check_eq "a command's options" "--progress --project" "$(complete_words publish "$STORE" "$T/src" --pro)"
 check_eq "the store: a directory" "$STORE/" "$(cd / && complete_words status "${STORE%/*}/st" | sed 's|/*$|/|')"
 check_eq "the store's projects" "apex fuel" "$(complete_words status "$STORE" '')"
 check_eq "a project's versions" "9.0.1 9.0.2" "$(complete_words why "$STORE" fuel '')"
 check_eq "after the stage, for revoke" "apex fuel" "$(complete_words revoke "$STORE" daily '')"
 check_eq "release: its words before the store" "create" "$(complete_words release cr)"
+touch "$T/src/smoke.tap"
+check_eq "result: the artifact, then files" "9.0.1 9.0.2|$T/src/smoke.tap" \
+	"$(complete_words result "$STORE" fuel '')|$(complete_words result "$STORE" fuel 9.0.1 "$T/src/sm")"
 check_eq "nothing from a store that is not one" "" "$(complete_words status /nonexistent '')"
 
 # the systemd unit: systemd reads it (its programs are there), and its
