@@ -131,8 +131,58 @@ attr_entry(struct fs *fs, uint64_t ino, const struct node *n,
 }
 
 /* results/ of an artifact is the real directory behind it. */
+/* Note that the kernel knows results/ node by kernel (fs->mu held). */
+static void
+resmap_put(struct fs *fs, uint64_t node, uint64_t kernel)
+{
+	size_t i;
+
+	if (2 * (fs->resmap_used + 1) > fs->resmap_size) {
+		size_t size = fs->resmap_size ? fs->resmap_size * 2 : 256;
+		struct res_ino *m = calloc(size, sizeof(*m));
+
+		if (!m)
+			return;	/* it stays as it was: the timeout then */
+		for (i = 0; i < fs->resmap_size; i++) {
+			size_t j = fs->resmap[i].node & (size - 1);
+
+			if (!fs->resmap[i].node)
+				continue;
+			while (m[j].node)
+				j = (j + 1) & (size - 1);
+			m[j] = fs->resmap[i];
+		}
+		free(fs->resmap);
+		fs->resmap = m;
+		fs->resmap_size = size;
+	}
+	for (i = node & (fs->resmap_size - 1); fs->resmap[i].node &&
+	    fs->resmap[i].node != node; i = (i + 1) & (fs->resmap_size - 1))
+		;
+	if (!fs->resmap[i].node)
+		fs->resmap_used++;
+	fs->resmap[i].node = node;
+	fs->resmap[i].kernel = kernel;
+}
+
 int
-attr_results_entry(struct fs *fs, const struct node *n,
+attr_results_ino(struct fs *fs, uint64_t node, uint64_t *kernel)
+{
+	size_t i;
+
+	if (!fs->resmap_size)
+		return 0;
+	for (i = node & (fs->resmap_size - 1); fs->resmap[i].node;
+	    i = (i + 1) & (fs->resmap_size - 1))
+		if (fs->resmap[i].node == node) {
+			*kernel = fs->resmap[i].kernel;
+			return 1;
+		}
+	return 0;
+}
+
+int
+attr_results_entry(struct fs *fs, uint64_t ino, const struct node *n,
     struct fuse_entry_param *e)
 {
 	char path[4096];
@@ -146,6 +196,9 @@ attr_results_entry(struct fs *fs, const struct node *n,
 		in->ci_root = 1;
 		in->art = n->parent;
 		node_role_attr(fs, in, &e->attr);
+		pthread_mutex_lock(&fs->mu);
+		resmap_put(fs, ino, e->ino);
+		pthread_mutex_unlock(&fs->mu);
 	}
 	/*
 	 * Only the mount changes it, and the kernel notices its own changes:

@@ -73,7 +73,7 @@ add_entry(void *arg, const char *name, uint64_t ino, const struct node *n,
 		struct fuse_entry_param e;
 
 		if (n->kind == NODE_RESULTS) {
-			if (attr_results_entry(d->fs, n, &e) < 0)
+			if (attr_results_entry(d->fs, ino, n, &e) < 0)
 				return 0;	/* leave it out of the listing */
 		} else {
 			attr_entry(d->fs, ino, n, &e);
@@ -92,7 +92,7 @@ add_entry(void *arg, const char *name, uint64_t ino, const struct node *n,
 			struct fuse_entry_param e;
 
 			/* not sent: give back the lookup it counted */
-			if (attr_results_entry(d->fs, n, &e) == 0) {
+			if (attr_results_entry(d->fs, ino, n, &e) == 0) {
 				struct inc_node *in = inc_node_of(d->fs, e.ino);
 
 				inc_forget(d->fs, in, 2);

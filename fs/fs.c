@@ -28,8 +28,18 @@ fs_changed(struct fs *fs)
 	 * Inode invalidations only: they take no directory lock, so they are
 	 * safe from inside a request (entry invalidations are not).
 	 */
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		uint64_t kernel;
+		int res;
+
 		fuse_lowlevel_notify_inval_inode(fs->se, inos[i], 0, 0);
+		/* an artifact's results/: the kernel knows it by another */
+		pthread_mutex_lock(&fs->mu);
+		res = attr_results_ino(fs, inos[i], &kernel);
+		pthread_mutex_unlock(&fs->mu);
+		if (res)
+			fuse_lowlevel_notify_inval_inode(fs->se, kernel, 0, 0);
+	}
 	/* what a layer above keeps of the tree (at/'s listings: main.c) */
 	if (n && fs->on_change)
 		fs->on_change(fs);

@@ -104,6 +104,14 @@ struct fs {
 	pthread_cond_t wcond;	/* the wake-up thread (soak, expiries) */
 	pthread_mutex_t chg_mu;	/* the change log read so far */
 	uint64_t chg_since;
+	/*
+	 * results/ index node -> the inode the kernel knows it by (fs->mu):
+	 * open addressing, a power of two of slots, half of them at most.
+	 */
+	struct res_ino {
+		uint64_t node, kernel;
+	} *resmap;
+	size_t resmap_size, resmap_used;
 	pthread_t wthread;
 	pthread_cond_t dcond;	/* the delivery thread (hooks, webhooks) */
 	pthread_t dthread;
@@ -322,8 +330,15 @@ void attr_node_in(struct fs *fs, struct store *from, uint64_t ino,
     const struct node *n, struct stat *st);
 void attr_entry(struct fs *fs, uint64_t ino, const struct node *n,
     struct fuse_entry_param *e);
-int attr_results_entry(struct fs *fs, const struct node *n,
+/*
+ * The entry of an artifact's results/ (the index node n, inode ino): a
+ * real directory the kernel knows by an inode of its own, which the change
+ * log of ino (a change of the roles) invalidates too (fs_changed).
+ */
+int attr_results_entry(struct fs *fs, uint64_t ino, const struct node *n,
     struct fuse_entry_param *e);
+/* The inode the kernel knows results/ node by: 1, or 0 (fs->mu held). */
+int attr_results_ino(struct fs *fs, uint64_t node, uint64_t *kernel);
 
 /* Add a DIRTY_ flag to fd, or (0) clear its flags. */
 void fs_mark_dirty(struct fs *fs, int fd, int dirty);

@@ -483,6 +483,7 @@ out_store:
 	free(fs.stream);
 	free(fs.writer);
 	free(fs.spool);
+	free(fs.resmap);
 out_unmount:
 	fuse_session_unmount(fs.se);
 out_signals:

@@ -87,7 +87,7 @@ op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	rc = store_node_lookup(fs->st, parent, name, &ino, &n);
 	if (rc == 0 && n.kind == NODE_RESULTS)
-		rc = attr_results_entry(fs, &n, &e);
+		rc = attr_results_entry(fs, ino, &n, &e);
 	else if (rc == 0)
 		attr_entry(fs, ino, &n, &e);
 	if (rc < 0)

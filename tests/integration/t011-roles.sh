@@ -197,5 +197,11 @@ check_eq "stages/ shows the new manager group at once" "drwxrwxr-x $P-gappr" "$(
 check "and the kernel lets a member in at once" as "$P-appr" mkdir "$S/byappr"
 "$RELCTL" config "$STORE" approver "$P-gmgr" >/dev/null
 check_eq "approvals/ shows the new approver group at once" "drwxrwxr-x $P-gmgr" "$(stat -c '%A %G' "$A/approvals")"
+# results/ too: a real directory the kernel knows by an inode of its own
+stat "$A/results" >/dev/null	# in the kernel's cache
+errno_as "the approver is no CI user yet" "$P-appr" EACCES write "$A/results/byappr.json"
+"$RELCTL" config "$STORE" ci "$P-gappr" >/dev/null
+check_eq "results/ shows the new CI group at once" "$P-gappr" "$(stat -c '%G' "$A/results")"
+check "and the kernel lets a member write a result at once" as "$P-appr" sh -c "echo PASS >'$A/results/byappr.json'"
 check "verify is clean" "$RELCTL" verify "$STORE"
 finish
