@@ -49,8 +49,7 @@ struct importer {
 	const char *path;
 	MDB_txn *txn;
 	json_t *files;		/* the batch's ledger files */
-	json_t *stamp;		/* recorded, user, uid: the same for all */
-	char *stamp_text;	/* the same as JSON, without its braces */
+	struct import_how how;	/* the stamp, and the artifact by default */
 	struct pair **slot, *pairs, **tail;
 	size_t nslot, npairs, in_batch, part;
 	int render;		/* sizes by rendering (see import_run) */
@@ -188,11 +187,11 @@ pair_flush(struct importer *im, struct pair *p)
 	/* a line of what the runs share, then their records as given */
 	head = snprintf(first, sizeof(first), "{\"first\":%llu,\"last\":%llu,",
 	    (unsigned long long)p->first, (unsigned long long)p->last);
-	sl = strlen(im->stamp_text);
+	sl = strlen(im->how.stamp_text);
 	if (!(data = malloc((size_t)head + sl + 2 + p->len)))
 		return -ENOMEM;
 	memcpy(data, first, (size_t)head);
-	memcpy(data + head, im->stamp_text, sl);
+	memcpy(data + head, im->how.stamp_text, sl);
 	memcpy(data + (size_t)head + sl, "}\n", 2);
 	memcpy(data + (size_t)head + sl + 2, p->buf, p->len);
 	rc = json_array_append_new(im->files, json_pack("{s:s,s:s%}", "path",
@@ -412,31 +411,31 @@ stamp_make(struct importer *im)
 {
 	char when[32], *t;
 	size_t tl;
+	json_t *stamp;
 
 	time_iso(when, im->now);
-	im->stamp = json_pack("{s:s,s:s,s:I}", "recorded", when, "user",
-	    im->who->name, "uid", (json_int_t)im->who->uid);
-	t = im->stamp ? json_dumps(im->stamp, JSON_COMPACT | JSON_SORT_KEYS) :
-	    NULL;
+	im->how.stamp = stamp = json_pack("{s:s,s:s,s:I}", "recorded", when,
+	    "user", im->who->name, "uid", (json_int_t)im->who->uid);
+	t = stamp ? json_dumps(stamp, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	if (!t || (tl = strlen(t)) < 2) {
 		free(t);
 		return -ENOMEM;
 	}
 	memmove(t, t + 1, tl - 2);	/* the members only */
 	t[tl - 2] = '\0';
-	im->stamp_text = t;
+	im->how.stamp_text = t;
 	return 0;
 }
 
 int
-store_import(struct store *st, const char *path,
+store_import(struct store *st, const char *path, const char *artifact,
     const struct store_user *who,
     void (*refused)(void *arg, size_t line, const char *why),
     void (*progress)(void *arg, uint64_t done, uint64_t total), void *arg,
     uint64_t *imported)
 {
 	struct importer im = { .st = st, .who = who, .path = path,
-	    .now = time(NULL) };
+	    .now = time(NULL), .how = { .artifact = artifact } };
 	struct import_reader *rd = NULL;
 	struct import_line *l;
 	uint64_t total = 0, done = 0;
@@ -460,7 +459,7 @@ store_import(struct store *st, const char *path,
 	im.files = json_array();
 	im.tail = &im.pairs;
 	if ((rc = stamp_make(&im)) < 0 ||
-	    (rc = import_read_start(&rd, f, im.stamp, im.stamp_text)) < 0)
+	    (rc = import_read_start(&rd, f, &im.how)) < 0)
 		goto out;
 	while ((rc = import_read_next(rd, &l, &done)) == 1) {
 		if (progress && l->lineno / 1000 != seen / 1000)
@@ -492,7 +491,7 @@ out:
 		progress(arg, total, total);
 	fclose(f);
 	json_decref(im.files);
-	json_decref(im.stamp);
-	free(im.stamp_text);
+	json_decref(im.how.stamp);
+	free((char *)im.how.stamp_text);
 	return rc;
 }

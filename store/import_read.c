@@ -43,16 +43,16 @@ kept_text(const char *stamp_text, const char *rec, size_t len)
 
 /* Pack run (parsed from rec, len bytes) into l, stamped. */
 static int
-line_pack(json_t *stamp, const char *stamp_text, json_t *run,
+line_pack(const struct import_how *how, const char *artifact, json_t *run,
     const char *rec, size_t len, struct import_line *l)
 {
 	char *kept;
 	int rc;
 
-	if (json_object_update(run, stamp) < 0 ||
+	if (json_object_update(run, how->stamp) < 0 ||
 	    json_object_set_new(run, "run", json_integer(1)) < 0 ||
 	    !(l->size1 = run_text_len(run, 0)) ||
-	    !(kept = kept_text(stamp_text, rec, len)))
+	    !(kept = kept_text(how->stamp_text, rec, len)))
 		return -ENOMEM;
 	rc = run_pack(run, kept, IMPORT_NO_ROOM, &l->packed, &l->packed_len);
 	l->json_at = l->packed_len - strlen(kept);
@@ -60,8 +60,7 @@ line_pack(json_t *stamp, const char *stamp_text, json_t *run,
 	free(kept);
 	if (rc < 0)
 		return rc;
-	l->artifact = strdup(json_string_value(json_object_get(json_object_get(
-	    run, "record"), "artifact")));
+	l->artifact = strdup(artifact);
 	l->tc = strdup(json_string_value(json_object_get(run, "testcase")));
 	l->outcome = result_outcome_code(json_string_value(json_object_get(run,
 	    "outcome")));
@@ -69,10 +68,10 @@ line_pack(json_t *stamp, const char *stamp_text, json_t *run,
 }
 
 static void
-import_parse(json_t *stamp, const char *stamp_text, const char *line,
-    size_t len, struct import_line *l)
+import_parse(const struct import_how *how, const char *line, size_t len,
+    struct import_line *l)
 {
-	const char *cn;
+	const char *cn, *artifact = NULL;
 	char fname[NAME_MAX_BYTES + 8];
 	json_error_t err;
 	json_t *obj = NULL, *run = NULL;
@@ -85,13 +84,15 @@ import_parse(json_t *stamp, const char *stamp_text, const char *line,
 		    "limit of %d bytes", RESULT_MAX);
 	} else if (!json_is_object(obj)) {
 		rc = store_seterr(-EINVAL, "not a JSON object (%s)", err.text);
-	} else if (!json_is_string(json_object_get(obj, "artifact"))) {
-		rc = store_seterr(-EINVAL, "the record names no \"artifact\"");
+	} else if (!(artifact = json_string_value(json_object_get(obj,
+	    "artifact"))) && !(artifact = how->artifact)) {
+		rc = store_seterr(-EINVAL, "the record names no \"artifact\" "
+		    "(relctl import --artifact P/V names one for all)");
 	} else {
 		cn = json_string_value(json_object_get(obj, "case_name"));
 		snprintf(fname, sizeof(fname), "%s.json", cn ? cn : "result");
 		if ((rc = result_run(fname, obj, &run)) == 0)
-			rc = line_pack(stamp, stamp_text, run, line, len, l);
+			rc = line_pack(how, artifact, run, line, len, l);
 	}
 	json_decref(run);
 	json_decref(obj);
@@ -135,8 +136,7 @@ struct chunk {
 
 struct import_reader {
 	FILE *f;
-	json_t *stamp;
-	const char *stamp_text;
+	const struct import_how *how;
 	pthread_t thread[PARSERS];
 	size_t nthreads;
 	pthread_mutex_t mu;
@@ -254,7 +254,7 @@ parser(void *arg)
 		}
 		pthread_mutex_unlock(&r->mu);
 		for (size_t i = 0; i < c->n; i++)
-			import_parse(r->stamp, r->stamp_text, c->raw + c->off[i],
+			import_parse(r->how, c->raw + c->off[i],
 			    c->len[i], &c->line[i]);
 		pthread_mutex_lock(&r->mu);
 		chunk_ready(r, c);
@@ -270,8 +270,8 @@ parser(void *arg)
 }
 
 int
-import_read_start(struct import_reader **out, FILE *f, json_t *stamp,
-    const char *stamp_text)
+import_read_start(struct import_reader **out, FILE *f,
+    const struct import_how *how)
 {
 	struct import_reader *r = calloc(1, sizeof(*r));
 	int rc = 0;
@@ -279,8 +279,7 @@ import_read_start(struct import_reader **out, FILE *f, json_t *stamp,
 	if (!r)
 		return -ENOMEM;
 	r->f = f;
-	r->stamp = stamp;
-	r->stamp_text = stamp_text;
+	r->how = how;
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cond, NULL);
 	pthread_mutex_lock(&r->mu);

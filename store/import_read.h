@@ -32,15 +32,18 @@ struct import_line {
 #define IMPORT_NO_ROOM 24	/* room in packed for the number and '}' */
 #define KEPT_REC_AT 10		/* the record in the JSON: {"record":... */
 
+/* What every line of an import gets. */
+struct import_how {
+	json_t *stamp;		/* recorded, user, uid */
+	const char *stamp_text;	/* the same in JSON, without its braces */
+	const char *artifact;	/* "p/v" for a record naming none, or NULL */
+};
+
 struct import_reader;
 
-/*
- * Start parsing f on a thread of its own; each run gets the members of
- * stamp (recorded, user, uid), which are stamp_text in JSON (without its
- * braces).  0, or < 0 with a message.
- */
-int import_read_start(struct import_reader **out, FILE *f, json_t *stamp,
-    const char *stamp_text);
+/* Start parsing f on threads of their own, as how says.  0, or < 0. */
+int import_read_start(struct import_reader **out, FILE *f,
+    const struct import_how *how);
 
 /*
  * The next line that is not blank: 1 (*out is the reader's until the next

@@ -243,11 +243,12 @@ int store_results_dir(struct store *st, uint64_t art, char *out,
 
 /*
  * Import OPNFV records, one JSON object per line, each naming its artifact
- * in "artifact": "<project>/<version>".  refused(arg, line, why) is called
- * for each line not imported; *imported counts the runs recorded.  One
- * ledger commit for the whole import.
+ * in "artifact": "<project>/<version>" (or, when it names none, artifact,
+ * "<project>/<version>", when that is not NULL).  refused(arg, line, why)
+ * is called for each line not imported; *imported counts the runs
+ * recorded.  A ledger commit a batch of 10,000 runs.
  */
-int store_import(struct store *st, const char *path,
+int store_import(struct store *st, const char *path, const char *artifact,
     const struct store_user *who,
     void (*refused)(void *arg, size_t line, const char *why),
     void (*progress)(void *arg, uint64_t done, uint64_t total), void *arg,

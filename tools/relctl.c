@@ -46,7 +46,8 @@ static const struct {
 	{ "show", cmd_show, "show STORE PROJECT VERSION" },
 	{ "verify", cmd_verify, "verify [--since COMMIT] STORE   (--since: only "
 	    "what changed after COMMIT)" },
-	{ "import", cmd_import, "import STORE FILE.jsonl [--progress|--quiet]" },
+	{ "import", cmd_import, "import STORE FILE.jsonl [--artifact P/V] "
+	    "[--progress|--quiet]   (--artifact: of the records naming none)" },
 	{ "result", cmd_result, "result STORE PROJECT VERSION FILE...   (as a "
 	    "cp of each FILE into the artifact's results/)" },
 	{ "ledger", cmd_ledger, "ledger [--sync] STORE   (queued and written "
@@ -339,7 +340,7 @@ cmd_import(int argc, char **argv)
 	uint64_t n = 0;
 	int rc, i = 1;
 
-	const char *pos[2];
+	const char *pos[2], *artifact = NULL;
 	int npos = 0;
 
 	import_bar.on = isatty(2);
@@ -348,13 +349,16 @@ cmd_import(int argc, char **argv)
 			import_bar.on = 1;
 		else if (strcmp(argv[i], "--quiet") == 0)
 			import_bar.on = 0;
+		else if (strcmp(argv[i], "--artifact") == 0 && i + 1 < argc)
+			artifact = argv[++i];
 		else if (npos < 2)
 			pos[npos++] = argv[i];
 		else
 			npos = 3;
 	}
 	if (npos != 2) {
-		fprintf(stderr, "usage: relctl import STORE FILE.jsonl\n");
+		fprintf(stderr, "usage: relctl import STORE FILE.jsonl "
+		    "[--artifact P/V] [--progress|--quiet]\n");
 		json_decref(refused);
 		return 2;
 	}
@@ -363,8 +367,8 @@ cmd_import(int argc, char **argv)
 		return 1;
 	}
 	relctl_me(&u);
-	rc = store_import(st, pos[1], &u, print_refused, import_progress,
-	    refused, &n);
+	rc = store_import(st, pos[1], artifact, &u, print_refused,
+	    import_progress, refused, &n);
 	store_close(st);
 	if (rc < 0) {
 		json_decref(refused);

@@ -198,6 +198,17 @@ check_eq "the second import's runs follow the first's, in a file of their own" \
 	"$vp/00/00/000001-000007.jsonl $vp/00/00/000008-000014.jsonl" \
 	"$(G ls-tree -r --name-only HEAD -- "$vp/" | xargs)"
 check "verify clean after import" "$RELCTL" verify "$STORE"
+# a dump of one artifact's records that name none: --artifact names it
+grep '"artifact": "apex/2026-11-01-os-odl-sfc-noha"' "$DATA" | sed 's/"artifact": "[^"]*", //' >"$T/noart.jsonl"
+check_eq "records naming no artifact are refused without --artifact" \
+	"imported 0 runs, refused $n records" "$("$RELCTL" import "$STORE" "$T/noart.jsonl" --quiet 2>"$T/noart.err")"
+check "and say what to do" grep -q "refused line 1: the record names no \"artifact\" (relctl import --artifact P/V names one for all)" "$T/noart.err"
+check_eq "with --artifact they are that artifact's" "imported $n runs, refused 0 records" \
+	"$("$RELCTL" import "$STORE" "$T/noart.jsonl" --artifact apex/2026-11-01-os-odl-sfc-noha --quiet)"
+check_eq "the third import's runs follow" "$vp/00/00/000015-000021.jsonl" \
+	"$(settle; G ls-tree -r --name-only HEAD -- "$vp/" | tail -1)"
+check_eq "each record as given, without an artifact" "$(grep '"case_name": "vping_ssh"' "$T/noart.jsonl" | head -1)" \
+	"$(G show "HEAD:$vp/00/00/000015-000021.jsonl" | sed -n 2p)"
 
 # kill -9 during four parallel writers: every confirmed run survives, and
 # the promotions are those a re-evaluation gives

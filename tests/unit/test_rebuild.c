@@ -255,7 +255,7 @@ test_rebuild_imported(void **state)
 		fprintf(f, "{\"artifact\": \"apex/1.0\", \"case_name\": "
 		    "\"tempest\", \"criteria\": \"PASS\"}\n");
 	fclose(f);
-	assert_int_equal(store_import(e->st, file, &alice, refused_line,
+	assert_int_equal(store_import(e->st, file, NULL, &alice, refused_line,
 	    NULL, &refused, &n), 0);
 	assert_int_equal(n, 153);
 	assert_int_equal(refused, 151);
@@ -268,7 +268,7 @@ test_rebuild_imported(void **state)
 	    "\"criteria\": \"PASS\"}\n{\"case_name\": \"vping\", "
 	    "\"criteria\": \"FAIL\", \"artifact\": \"apex/1.0\"}\n");
 	fclose(f);
-	assert_int_equal(store_import(e->st, file, &alice, NULL, NULL, NULL,
+	assert_int_equal(store_import(e->st, file, NULL, &alice, NULL, NULL, NULL,
 	    &n), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(store_drain(e->st), 0);
