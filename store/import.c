@@ -5,10 +5,12 @@
  * commit.  What a run through the mount looks up again for every run (its
  * artifact, its test case's directory and next number, an inode number) is
  * kept for the batch, and the ledger gets one file per test case and bucket
- * of 100 runs, runs/<p>/<v>/<tc>/<first>-<last>.jsonl (a run's compact
- * JSON a line), instead of one per run: a git object costs the ledger's
- * thread about as much as all of a run's index work.  One runs.imported
- * event per artifact and batch says what came in.
+ * of 100 runs, runs/<p>/<v>/<tc>/<first>-<last>.jsonl (a line of what the
+ * runs share, then their records as given, a line each), instead of one
+ * per run: a git object costs the ledger's thread about as much as all of
+ * a run's index work.  One runs.imported event per artifact and batch says
+ * what came in.  The lines are parsed on threads of their own
+ * (import_read.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,11 +32,18 @@ struct pair {
 	struct pair *next;	/* in the order first seen */
 	struct seen *art;
 	uint64_t tc_ino, next_no, first, last;
-	uint64_t runs, count[4];	/* the batch's, by outcome (RESULT_*) */
+	uint64_t count[4];	/* the batch's runs, by outcome (RESULT_*) */
 	char *buf;		/* runs since first, a line each */
 	size_t len, cap;
 	char tc[];
 };
+
+/* How many runs the batch gave p. */
+static uint64_t
+pair_runs(const struct pair *p)
+{
+	return p->count[0] + p->count[1] + p->count[2] + p->count[3];
+}
 
 /* An artifact the batch added runs to. */
 struct seen {
@@ -50,6 +59,7 @@ struct importer {
 	MDB_txn *txn;
 	json_t *files;		/* the batch's ledger files */
 	struct import_how how;	/* the stamp, and the artifact by default */
+	char *stamp_text;	/* how.stamp_text's memory */
 	struct pair **slot, *pairs, **tail;
 	size_t nslot, npairs, in_batch, part;
 	int render;		/* sizes by rendering (see import_run) */
@@ -260,7 +270,6 @@ import_run(struct importer *im, struct seen *art, struct import_line *l)
 		return rc;
 	p->last = at.no;
 	p->next_no++;
-	p->runs++;
 	p->count[l->outcome]++;
 	art->count++;
 	im->ino++;
@@ -320,10 +329,10 @@ art_event(struct importer *im, struct seen *art)
 	int rc;
 
 	for (struct pair *p = im->pairs; p; p = p->next)
-		if (p->art == art && p->runs > 0)
+		if (p->art == art && pair_runs(p) > 0)
 			json_object_set_new(tcs, p->tc, json_pack(
 			    "{s:I,s:I,s:I,s:I,s:I,s:I}", "first",
-			    (json_int_t)(p->last - p->runs + 1), "last",
+			    (json_int_t)(p->last - pair_runs(p) + 1), "last",
 			    (json_int_t)p->last, "pass",
 			    (json_int_t)p->count[RESULT_PASS], "fail",
 			    (json_int_t)p->count[RESULT_FAIL], "error",
@@ -357,7 +366,7 @@ batch_commit(struct importer *im)
 	snprintf(msg, sizeof(msg), "import %zu runs from %s%s", im->in_batch,
 	    im->path, im->part > 1 ? " (continued)" : "");
 	for (struct pair *p = im->pairs; rc == 0 && p; p = p->next)
-		if ((rc = pair_flush(im, p)) == 0 && p->runs > 0)
+		if ((rc = pair_flush(im, p)) == 0 && pair_runs(p) > 0)
 			rc = runs_dir_touch(im->st, im->txn, p->tc_ino, im->now);
 	if (rc == 0 && (rc = index_alloc_ino(im->st->ix, im->txn,
 	    im->ino - im->ino0, &first)) == 0 && first != im->ino0)
@@ -423,7 +432,7 @@ stamp_make(struct importer *im)
 	}
 	memmove(t, t + 1, tl - 2);	/* the members only */
 	t[tl - 2] = '\0';
-	im->how.stamp_text = t;
+	im->how.stamp_text = im->stamp_text = t;
 	return 0;
 }
 
@@ -492,6 +501,6 @@ out:
 	fclose(f);
 	json_decref(im.files);
 	json_decref(im.how.stamp);
-	free((char *)im.how.stamp_text);
+	free(im.stamp_text);
 	return rc;
 }
