@@ -527,18 +527,8 @@ static int
 dir_add(struct at_dirbuf *d, const char *name,
     const struct fuse_entry_param *e, uint64_t next_off)
 {
-	size_t len;
-
-	if (d->plus)
-		len = fuse_add_direntry_plus(d->req, d->buf + d->used,
-		    d->size - d->used, name, e, (off_t)next_off);
-	else
-		len = fuse_add_direntry(d->req, d->buf + d->used,
-		    d->size - d->used, name, &e->attr, (off_t)next_off);
-	if (len > d->size - d->used)
-		return 1;
-	d->used += len;
-	return 0;
+	return fs_dirent_add(d->req, d->buf, d->size, &d->used, d->plus, name,
+	    e, next_off);
 }
 
 static int

@@ -67,40 +67,24 @@ add_entry(void *arg, const char *name, uint64_t ino, const struct node *n,
     uint64_t next_off)
 {
 	struct dirbuf *d = arg;
-	size_t len;
+	struct fuse_entry_param e;
 
-	if (d->plus) {
-		struct fuse_entry_param e;
-
-		if (n->kind == NODE_RESULTS) {
-			if (attr_results_entry(d->fs, ino, n, &e) < 0)
-				return 0;	/* leave it out of the listing */
-		} else {
-			attr_entry(d->fs, ino, n, &e);
-		}
-		len = fuse_add_direntry_plus(d->req, d->buf + d->used,
-		    d->size - d->used, name, &e, (off_t)next_off);
+	if (!d->plus) {
+		memset(&e, 0, sizeof(e));
+		attr_node(d->fs, ino, n, &e.attr);
+	} else if (n->kind == NODE_RESULTS) {
+		if (attr_results_entry(d->fs, ino, n, &e) < 0)
+			return 0;	/* leave it out of the listing */
 	} else {
-		struct stat st;
-
-		attr_node(d->fs, ino, n, &st);
-		len = fuse_add_direntry(d->req, d->buf + d->used,
-		    d->size - d->used, name, &st, (off_t)next_off);
+		attr_entry(d->fs, ino, n, &e);
 	}
-	if (len > d->size - d->used) {
-		if (d->plus && n->kind == NODE_RESULTS) {
-			struct fuse_entry_param e;
-
-			/* not sent: give back the lookup it counted */
-			if (attr_results_entry(d->fs, ino, n, &e) == 0) {
-				struct inc_node *in = inc_node_of(d->fs, e.ino);
-
-				inc_forget(d->fs, in, 2);
-			}
-		}
+	if (fs_dirent_add(d->req, d->buf, d->size, &d->used, d->plus, name,
+	    &e, next_off)) {
+		/* not sent: give back the lookup attr_results_entry counted */
+		if (d->plus && n->kind == NODE_RESULTS)
+			inc_forget(d->fs, inc_node_of(d->fs, e.ino), 1);
 		return 1;
 	}
-	d->used += len;
 	return 0;
 }
 

@@ -121,3 +121,18 @@ fs_inval(struct fs *fs, uint64_t parent, const char *name, uint64_t ino)
 	pthread_cond_signal(&fs->qcond);
 	pthread_mutex_unlock(&fs->qmu);
 }
+
+int
+fs_dirent_add(fuse_req_t req, char *buf, size_t size, size_t *used,
+    int plus, const char *name, const struct fuse_entry_param *e,
+    uint64_t next_off)
+{
+	size_t len = plus ? fuse_add_direntry_plus(req, buf + *used,
+	    size - *used, name, e, (off_t)next_off) : fuse_add_direntry(req,
+	    buf + *used, size - *used, name, &e->attr, (off_t)next_off);
+
+	if (len > size - *used)
+		return 1;
+	*used += len;
+	return 0;
+}

@@ -148,6 +148,15 @@ void fs_refuse(fuse_req_t req, int err, const char *what);
 void fs_who(fuse_req_t req, struct store_user *who);
 
 /*
+ * Add name to a directory reply of size bytes, *used of them filled (plus:
+ * with e's whole entry, else its attributes): 0, or 1 when it does not fit
+ * (nothing is added then).
+ */
+int fs_dirent_add(fuse_req_t req, char *buf, size_t size, size_t *used,
+    int plus, const char *name, const struct fuse_entry_param *e,
+    uint64_t next_off);
+
+/*
  * 1, and req answered with store_staging_may's refusal (logged), when its
  * caller may not change the staging area; 0 when it may.
  */
