@@ -24,7 +24,7 @@
 #include "results.h"
 #include "store_impl.h"
 
-#define IMPORT_BATCH 10000
+#define IMPORT_BATCH 5000
 
 /* One test case of one artifact, as far as this batch goes. */
 struct pair {
@@ -65,6 +65,8 @@ struct importer {
 	int render;		/* sizes by rendering (see import_run) */
 	struct seen *arts, *last_art;
 	uint64_t ino0, ino;	/* the inode numbers the batch takes */
+	uint64_t queued[2];	/* the last two batches' changes (see batch_begin) */
+	int nowait;
 	int64_t now;
 };
 
@@ -284,6 +286,16 @@ batch_begin(struct importer *im)
 
 	if (im->txn)
 		return 0;
+	/*
+	 * The ledger's thread writes the last batch while this one is made,
+	 * but no more: the batch before must be written first.  Else the
+	 * parsers and the recording, three threads to its one, take more of
+	 * the two cores, and at the end it writes alone with a core idle
+	 * (a ledger that cannot write is waited for once, 5 s).
+	 */
+	if (!im->nowait && im->queued[0] &&
+	    outbox_wait_done(im->st, im->queued[0], 5000) < 0)
+		im->nowait = 1;
 	if ((rc = index_begin(im->st->ix, 0, &im->txn)) < 0)
 		return rc;
 	/* the batch counts its inode numbers itself, taken at its end */
@@ -372,9 +384,10 @@ batch_commit(struct importer *im)
 	    im->ino - im->ino0, &first)) == 0 && first != im->ino0)
 		rc = store_seterr(-EIO, "import: inode numbers were taken "
 		    "beside the batch's");
+	im->queued[0] = im->queued[1];
 	if (rc == 0)
-		rc = outbox_queue(im->st, im->txn, im->who, im->now, msg,
-		    im->files);
+		rc = outbox_queue_seq(im->st, im->txn, im->who, im->now, msg,
+		    im->files, &im->queued[1]);
 	for (struct seen *a = im->arts; rc == 0 && a; a = a->next)
 		if (a->count && (rc = art_event(im, a)) == 0)
 			rc = promote_eval_in(im->st, im->txn, a->ino, a->key,
@@ -386,7 +399,7 @@ batch_commit(struct importer *im)
 	im->txn = NULL;
 	batch_forget(im);
 	if (rc == 0)
-		outbox_kick(im->st);
+		outbox_kick_now(im->st);
 	return rc;
 }
 
@@ -457,6 +470,7 @@ store_import(struct store *st, const char *path, const char *artifact,
 	    "importing results")) < 0)
 		return rc;
 	*imported = 0;
+	import_read_prepare();
 	/* the ledger is written beside the reading, on the other core */
 	if ((rc = outbox_worker_start(st)) < 0)
 		return rc;

@@ -41,6 +41,12 @@ struct import_how {
 
 struct import_reader;
 
+/*
+ * Give jansson the parsers' allocator (see import_read.c): once, before
+ * any thread that uses jansson beside the parsers starts.
+ */
+void import_read_prepare(void);
+
 /* Start parsing f on threads of their own, as how says.  0, or < 0. */
 int import_read_start(struct import_reader **out, FILE *f,
     const struct import_how *how);

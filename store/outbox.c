@@ -30,17 +30,37 @@
 static int	drain_locked(struct store *st);
 
 /* Queue one ledger commit: message, author and the blobs it writes. */
+static int	queue_entry(struct store *st, MDB_txn *txn,
+    const struct store_user *who, int64_t when, const char *message,
+    json_t *files, json_t *tags, uint64_t *seq);
+
 int
 outbox_queue(struct store *st, MDB_txn *txn, const struct store_user *who,
     int64_t when, const char *message, json_t *files)
 {
-	return outbox_queue_tags(st, txn, who, when, message, files, NULL);
+	return queue_entry(st, txn, who, when, message, files, NULL, NULL);
+}
+
+int
+outbox_queue_seq(struct store *st, MDB_txn *txn,
+    const struct store_user *who, int64_t when, const char *message,
+    json_t *files, uint64_t *seq)
+{
+	return queue_entry(st, txn, who, when, message, files, NULL, seq);
 }
 
 int
 outbox_queue_tags(struct store *st, MDB_txn *txn,
     const struct store_user *who, int64_t when, const char *message,
     json_t *files, json_t *tags)
+{
+	return queue_entry(st, txn, who, when, message, files, tags, NULL);
+}
+
+static int
+queue_entry(struct store *st, MDB_txn *txn, const struct store_user *who,
+    int64_t when, const char *message, json_t *files, json_t *tags,
+    uint64_t *seq)
 {
 	json_t *e = json_object(), *qfiles = json_array(), *f;
 	char *text, *entry = NULL;
@@ -100,7 +120,7 @@ outbox_queue_tags(struct store *st, MDB_txn *txn,
 			rawlen += json_string_length(data);
 		}
 	}
-	rc = index_queue_push(st->ix, txn, entry, cap, NULL);
+	rc = index_queue_push(st->ix, txn, entry, cap, seq);
 	free(entry);
 	/* tags to come: at/'s listings will change (store_tags_queued) */
 	if (rc == 0 && json_array_size(tags) > 0) {
@@ -365,6 +385,11 @@ drain_locked(struct store *st)
 		}
 		if ((rc = index_commit(txn)) < 0)
 			return rc;
+		if (st->async) {	/* for outbox_wait_done */
+			pthread_mutex_lock(&st->work_mu);
+			pthread_cond_broadcast(&st->done_cond);
+			pthread_mutex_unlock(&st->work_mu);
+		}
 		/*
 		 * The daemon merges packs when it is idle (ledger_worker);
 		 * here only a pile far too big, and for relctl one bounded
@@ -450,7 +475,7 @@ static void *
 ledger_worker(void *arg)
 {
 	struct store *st = arg;
-	int idle = 0;
+	int idle = 0, now;
 
 	pthread_mutex_lock(&st->work_mu);
 	for (;;) {
@@ -478,7 +503,8 @@ ledger_worker(void *arg)
 			}
 			continue;
 		}
-		st->work_pending = 0;
+		now = st->work_now;
+		st->work_pending = st->work_now = 0;
 		pthread_mutex_unlock(&st->work_mu);
 		/*
 		 * Let changes gather for a quarter of a second: under load a
@@ -486,7 +512,7 @@ ledger_worker(void *arg)
 		 * one sync and one move of the branch (at 50 ms, the daemon
 		 * used 1.5 times the CPU per run: scripts/bench-results).
 		 */
-		if (!st->work_stop)
+		if (!st->work_stop && !now)
 			usleep(250000);
 		if (store_drain(st) < 0)
 			store_log(st, "ledger: %s (queued, retried at the next "
@@ -513,6 +539,66 @@ outbox_kick(struct store *st)
 	pthread_mutex_unlock(&st->work_mu);
 }
 
+/*
+ * An import's batch of thousands of runs is a batch enough: waiting would
+ * leave the ledger's core idle at the start and its work at the end.
+ */
+void
+outbox_kick_now(struct store *st)
+{
+	if (st->async) {
+		pthread_mutex_lock(&st->work_mu);
+		st->work_now = 1;
+		pthread_mutex_unlock(&st->work_mu);
+	}
+	outbox_kick(st);
+}
+
+/* The change the ledger wrote last (0 before any, or when unknown). */
+static uint64_t
+ledger_done(struct store *st)
+{
+	uint64_t done = 0;
+	MDB_txn *txn;
+
+	if (index_begin(st->ix, 1, &txn) < 0)
+		return 0;
+	if (index_get(st->ix, txn, TAB_META, "ledger_done", &done,
+	    sizeof(done)) < 0)
+		done = 0;
+	index_abort(txn);
+	return done;
+}
+
+int
+outbox_wait_done(struct store *st, uint64_t seq, int max_ms)
+{
+	struct timespec until;
+
+	if (!st->async)
+		return 0;	/* outbox_kick wrote it already */
+	pthread_mutex_lock(&st->work_mu);
+	for (int waited = 0; ledger_done(st) < seq; waited += 50) {
+		if (waited >= max_ms) {
+			pthread_mutex_unlock(&st->work_mu);
+			return -ETIMEDOUT;
+		}
+		/*
+		 * Woken by this process's drain; another's (the daemon's)
+		 * is seen at the next look
+		 */
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 50 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&st->done_cond, &st->work_mu, &until);
+	}
+	pthread_mutex_unlock(&st->work_mu);
+	return 0;
+}
+
 int
 outbox_worker_start(struct store *st)
 {
@@ -520,6 +606,7 @@ outbox_worker_start(struct store *st)
 		return 0;
 	pthread_mutex_init(&st->work_mu, NULL);
 	pthread_cond_init(&st->work_cond, NULL);
+	pthread_cond_init(&st->done_cond, NULL);
 	if (pthread_create(&st->worker, NULL, ledger_worker, st) != 0)
 		return store_seterr(-EAGAIN, "could not start the ledger "
 		    "thread");

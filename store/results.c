@@ -504,13 +504,9 @@ compact_len(json_t *v)
 		return 4;
 	case JSON_FALSE:
 		return 5;
-	default: {
-		char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-
-		n = t ? strlen(t) : 0;
-		free(t);
-		return n;
-	}
+	default:	/* a real: into num, without an allocation */
+		return json_dumpb(v, num, sizeof(num), JSON_ENCODE_ANY |
+		    JSON_COMPACT);
 	}
 }
 

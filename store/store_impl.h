@@ -32,6 +32,8 @@ struct store {
 	pthread_mutex_t work_mu;
 	pthread_cond_t work_cond;
 	int work_pending, work_stop;
+	int work_now;		/* a kick that asks for no gathering */
+	pthread_cond_t done_cond;	/* a drain moved ledger_done */
 	/* group commit of runs: writers queue, one of them commits for all */
 	pthread_mutex_t runs_mu;
 	pthread_cond_t runs_cond;
@@ -85,6 +87,17 @@ int outbox_queue(struct store *st, MDB_txn *txn,
     const struct store_user *who, int64_t when, const char *message,
     json_t *files);
 
+/* The same, giving the change's number in the queue. */
+int outbox_queue_seq(struct store *st, MDB_txn *txn,
+    const struct store_user *who, int64_t when, const char *message,
+    json_t *files, uint64_t *seq);
+
+/*
+ * Wait until change seq is in the ledger, at most max_ms: 0, or
+ * -ETIMEDOUT (the change stays queued).
+ */
+int outbox_wait_done(struct store *st, uint64_t seq, int max_ms);
+
 /* The same, with annotated tags ([{name, message}]) on the commit. */
 int outbox_queue_tags(struct store *st, MDB_txn *txn,
     const struct store_user *who, int64_t when, const char *message,
@@ -96,6 +109,8 @@ void outbox_add_file(json_t *files, const char *path,
 
 /* Write queued ledger commits now, or wake the ledger thread. */
 void outbox_kick(struct store *st);
+/* The same for a change big enough alone: no quarter second gathering. */
+void outbox_kick_now(struct store *st);
 /*
  * Write the ledger on a thread of its own from now on (the daemon's, and
  * an import's: the next batch is read while the last is written).
