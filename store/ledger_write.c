@@ -346,38 +346,68 @@ up_cmp(const void *a, const void *b)
 	return c ? c : x->order < y->order ? -1 : x->order > y->order;
 }
 
-/* Each directory the updated paths go through, in the new tree. */
+/*
+ * Each directory the updated paths go through, in the new tree.  The paths
+ * are sorted: the trees of the last one's directories are kept, from the
+ * root down, and the next path loads only those it does not share (looked
+ * up from the root for each path, the deep fan-out read the big trees
+ * near the root again and again, and libgit2 does not cache trees of more
+ * than 4 KiB: a cost that grew with the history).
+ */
+#define KEEP_DEPTH 64
+
 static int
 keep_dirs(struct ledger *lg, git_tree *tree, git_tree_update *ups,
     size_t n)
 {
+	git_tree *at[KEEP_DEPTH + 1];	/* at[0] is tree, not ours */
+	size_t end[KEEP_DEPTH + 1];	/* where directory d's name ends */
+	size_t depth = 0;
+	const char *prev = NULL;
 	int rc = ledger_batch_keep(lg, git_tree_id(tree));
 
+	at[0] = tree;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
-		char dir[4096];
-		size_t same = 0;
+		const char *p = ups[i].path, *slash;
+		size_t shared = 0, off;
 
-		/* the directories it shares with the path before are kept */
-		if (i > 0) {
-			const char *a = ups[i - 1].path, *b = ups[i].path;
+		while (shared < depth && strncmp(prev, p, end[shared + 1]) ==
+		    0 && p[end[shared + 1]] == '/')
+			shared++;
+		while (depth > shared)
+			git_tree_free(at[depth--]);
+		off = depth ? end[depth] + 1 : 0;
+		for (; rc == 0 && (slash = strchr(p + off, '/')); off =
+		    (size_t)(slash - p) + 1) {
+			char name[NAME_MAX_BYTES + 1];
+			const git_tree_entry *e;
+			size_t len = (size_t)(slash - p) - off;
 
-			for (size_t k = 0; a[k] && a[k] == b[k]; k++)
-				if (a[k] == '/')
-					same = k + 1;
-		}
-		snprintf(dir, sizeof(dir), "%s", ups[i].path);
-		for (char *slash = strchr(dir + same, '/'); rc == 0 && slash;
-		    slash = strchr(slash + 1, '/')) {
-			git_tree_entry *e = NULL;
-
-			*slash = '\0';
-			if (git_tree_entry_bypath(&e, tree, dir) == 0) {
-				rc = ledger_batch_keep(lg, git_tree_entry_id(e));
-				git_tree_entry_free(e);
+			if (depth == KEEP_DEPTH || len > NAME_MAX_BYTES) {
+				rc = store_seterr(-ENAMETOOLONG, "ledger: '%s' is "
+				    "too deep", p);
+				break;
 			}
-			*slash = '/';
+			memcpy(name, p + off, len);
+			name[len] = '\0';
+			/* a path removed may have taken its directory along */
+			e = git_tree_entry_byname(at[depth], name);
+			if (!e || git_tree_entry_type(e) != GIT_OBJECT_TREE)
+				break;
+			if ((rc = ledger_batch_keep(lg,
+			    git_tree_entry_id(e))) < 0)
+				break;
+			if (git_tree_lookup(&at[depth + 1], lg->brepo,
+			    git_tree_entry_id(e)) < 0) {
+				rc = ledger_git_fail("could not read a new tree");
+				break;
+			}
+			end[++depth] = (size_t)(slash - p);
 		}
+		prev = p;
 	}
+	while (depth > 0)
+		git_tree_free(at[depth--]);
 	return rc;
 }
 
