@@ -419,86 +419,82 @@ store_result_add(struct store *st, uint64_t art, const char *filename,
 /* -- the run files of the mount -------------------------------------- */
 
 /*
- * What JSON_INDENT(2) adds to the compact text of v at depth d: jansson
- * puts a newline and 2 (d + 1) spaces before each member of a non-empty
- * object or array, a newline and 2 d spaces before its end, and a space
- * after each key's colon; everything else is written alike.
+ * What a byte of a string adds to its length in jansson's text: quotes,
+ * backslashes and \b \f \n \r \t take two bytes, other control
+ * characters six (jansson without JSON_ENSURE_ASCII or JSON_ESCAPE_SLASH).
  */
-static size_t
-indent_extra(json_t *v, size_t d)
-{
-	size_t k = json_is_object(v) ? json_object_size(v) :
-	    json_is_array(v) ? json_array_size(v) : 0, extra, i;
-	const char *key;
-	json_t *m;
-
-	if (k == 0)
-		return 0;
-	extra = k * (1 + 2 * (d + 1)) + 1 + 2 * d;
-	if (json_is_object(v)) {
-		extra += k;
-		json_object_foreach(v, key, m)
-			extra += indent_extra(m, d + 1);
-	} else {
-		json_array_foreach(v, i, m)
-			extra += indent_extra(m, d + 1);
-	}
-	return extra;
-}
+static const unsigned char escape_extra[256] = {
+	5, 5, 5, 5, 5, 5, 5, 5, 1, 1, 1, 5, 1, 1, 5, 5,
+	5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5,
+	0, 0, 1, ['\\'] = 1,
+};
 
 /* The length of the JSON string of s (len bytes), quotes included. */
 static size_t
 escaped_len(const char *s, size_t len)
 {
+	const unsigned char *u = (const unsigned char *)s;
 	size_t n = len + 2;
 
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
+	for (size_t i = 0; i < len; i++)
+		n += escape_extra[u[i]];
+	return n;
+}
 
-		if (c == '"' || c == '\\' || c == '\b' || c == '\f' ||
-		    c == '\n' || c == '\r' || c == '\t')
-			n++;
-		else if (c < 0x20)
-			n += 5;
+/* The digits of i, and its sign. */
+static size_t
+integer_len(json_int_t i)
+{
+	unsigned long long u = i < 0 ? 0ULL - (unsigned long long)i :
+	    (unsigned long long)i;
+	size_t n = i < 0 ? 2 : 1;
+
+	while (u >= 10) {
+		u /= 10;
+		n++;
 	}
 	return n;
 }
 
 /*
- * The length of jansson's text of v with JSON_COMPACT, counted (a run's
- * file size is asked for each of a million imported runs, and rendering it
- * costs as much as parsing it).  Strings are escaped as jansson escapes
- * them without JSON_ENSURE_ASCII or JSON_ESCAPE_SLASH: quotes, backslashes
- * and \b \f \n \r \t in two bytes, other control characters in six;
- * reals are left to jansson itself.  test_results checks it against
- * json_dumps, and import checks a run of each batch.
+ * The length of jansson's text of v at depth d with RUN_TEXT_FLAGS,
+ * counted in one walk (a run's file size is asked for each of a million
+ * imported runs, and rendering it costs as much as parsing it).  The
+ * compact text, plus what JSON_INDENT(2) adds: a newline and 2 (d + 1)
+ * spaces before each member of a non-empty object or array, a newline and
+ * 2 d spaces before its end, and a space after each key's colon.  Reals
+ * are left to jansson itself.  test_results checks it against json_dumps,
+ * and import checks a run of each batch.
  */
 static size_t
-compact_len(json_t *v)
+text_len(json_t *v, size_t d)
 {
-	size_t n = 0, i, len;
-	const char *key, *sv;
+	size_t n = 0, k, i, ind = 1 + 2 * (d + 1);
 	char num[32];
+	void *it;
 	json_t *m;
 
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
-		json_object_foreach(v, key, m) {
-			n += escaped_len(key, strlen(key)) + 1 + compact_len(m);
-			n++;	/* a comma, or the closing brace */
-		}
-		return json_object_size(v) ? n + 1 : 2;
+		if (!(k = json_object_size(v)))
+			return 2;
+		for (it = json_object_iter(v); it; it = json_object_iter_next(v,
+		    it))
+			n += escaped_len(json_object_iter_key(it),
+			    json_object_iter_key_len(it)) + 2 +
+			    text_len(json_object_iter_value(it), d + 1);
+		/* a comma each but the last, the braces; the indents */
+		return n + k + 1 + k * ind + 1 + 2 * d;
 	case JSON_ARRAY:
+		if (!(k = json_array_size(v)))
+			return 2;
 		json_array_foreach(v, i, m)
-			n += compact_len(m) + 1;
-		return json_array_size(v) ? n + 1 : 2;
+			n += text_len(m, d + 1);
+		return n + k + 1 + k * ind + 1 + 2 * d;
 	case JSON_STRING:
-		sv = json_string_value(v);
-		len = json_string_length(v);
-		return escaped_len(sv, len);
+		return escaped_len(json_string_value(v), json_string_length(v));
 	case JSON_INTEGER:
-		return (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
-		    json_integer_value(v));
+		return integer_len(json_integer_value(v));
 	case JSON_TRUE:
 	case JSON_NULL:
 		return 4;
@@ -517,7 +513,7 @@ run_text_len(json_t *run, int render)
 	size_t n;
 
 	if (!render)
-		return compact_len(run) + indent_extra(run, 0) + 1;
+		return text_len(run, 0) + 1;	/* and a newline */
 	if (!(t = json_dumps(run, RUN_TEXT_FLAGS)))
 		return 0;
 	n = strlen(t) + 1;	/* and a newline */
