@@ -249,8 +249,8 @@ import_run(struct importer *im, struct seen *art, struct import_line *l)
 	if (!p->len)
 		p->first = at.no;
 	/* the number ends the kept JSON; the size grows with its digits */
-	k = snprintf(l->packed + l->packed_len, IMPORT_NO_ROOM, "%llu}",
-	    (unsigned long long)at.no);
+	k = (int)u64_digits(l->packed + l->packed_len, at.no, 0);
+	memcpy(l->packed + l->packed_len + k++, "}", 2);
 	len = l->packed_len + (size_t)k;
 	size = l->size1 + (size_t)k - 2;
 	/*

@@ -62,9 +62,16 @@ static json_t *
 run_new(const char *tc, const char *outcome, const char *format,
     json_t *rec)
 {
-	json_t *run = json_pack("{s:s,s:s,s:s}", "testcase", tc, "outcome",
-	    outcome, "format", format);
+	json_t *run = json_object();
 
+	/* not json_pack: its format is parsed again for every run */
+	if (run && (json_object_set_new_nocheck(run, "testcase",
+	    json_string(tc)) < 0 || json_object_set_new_nocheck(run, "outcome",
+	    json_string(outcome)) < 0 || json_object_set_new_nocheck(run,
+	    "format", json_string(format)) < 0)) {
+		json_decref(run);
+		return NULL;
+	}
 	if (run && rec)
 		json_object_set(run, "record", rec);
 	return run;

@@ -149,7 +149,7 @@ runs_put(struct store *st, MDB_txn *txn, const struct run_place *at,
 	memset(d, 0, sizeof(d));
 	memcpy(d, &be, 8);
 	memcpy(d + 8, &abe, 8);
-	snprintf(name, sizeof(name), "%06llu.json", (unsigned long long)at->no);
+	memcpy(name + u64_digits(name, at->no, 6), ".json", 6);
 	return tree_put_node(st, txn, at->ino, at->tc_ino, name, NODE_RUN, 0,
 	    0444, size, at->now, d);
 }

@@ -229,10 +229,42 @@ time_iso(char out[32], int64_t t)
 int64_t
 time_parse_iso(const char *s)
 {
+	/* the thread's last answer: an import asks the same a million times */
+	static __thread char last[24];
+	static __thread int64_t last_t;
 	struct tm tm = { 0 };
-	const char *end = s ? strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
+	const char *end;
+	int64_t t;
 
-	return end && *end == '\0' ? (int64_t)timegm(&tm) : 0;
+	if (s && last[0] && strcmp(s, last) == 0)
+		return last_t;
+	end = s ? strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
+	t = end && *end == '\0' ? (int64_t)timegm(&tm) : 0;
+	if (s && strlen(s) < sizeof(last)) {
+		memcpy(last, s, strlen(s) + 1);
+		last_t = t;
+	}
+	return t;
+}
+
+size_t
+u64_digits(char *out, uint64_t v, size_t width)
+{
+	char rev[20];
+	size_t n = 0, len;
+
+	do {
+		rev[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (width > 20)
+		width = 20;
+	while (n < width)
+		rev[n++] = '0';
+	for (len = 0; len < n; len++)
+		out[len] = rev[n - 1 - len];
+	out[len] = '\0';
+	return len;
 }
 
 int

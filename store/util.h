@@ -76,6 +76,13 @@ int store_user_member(const struct store_user *u, gid_t gid);
 /* Fill u for the user running this process (real uid, its groups). */
 void store_user_self(struct store_user *u);
 
+/*
+ * The decimal digits of v, at least width of them (zeros before), into
+ * out (21 bytes at least) and a NUL: the length.  snprintf's format is
+ * parsed again at every call, and an import numbers a million runs.
+ */
+size_t u64_digits(char *out, uint64_t v, size_t width);
+
 /* ISO-8601 UTC ("2026-11-29T00:05:05Z") of t into out (21 bytes). */
 void time_iso(char out[32], int64_t t);
 

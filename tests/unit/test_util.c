@@ -94,6 +94,31 @@ test_user_and_errors(void **state)
 	assert_string_equal(store_errmsg(), "outer: inner 7");
 }
 
+static void
+test_numbers_and_times(void **state)
+{
+	char out[24];
+
+	(void)state;
+	assert_int_equal(u64_digits(out, 0, 0), 1);
+	assert_string_equal(out, "0");
+	assert_int_equal(u64_digits(out, 42, 6), 6);
+	assert_string_equal(out, "000042");
+	assert_int_equal(u64_digits(out, 1234567, 6), 7);
+	assert_string_equal(out, "1234567");
+	assert_int_equal(u64_digits(out, UINT64_MAX, 0), 20);
+	assert_string_equal(out, "18446744073709551615");
+	assert_int_equal(u64_digits(out, 7, 99), 20);	/* 20 at most */
+	/* the same again, another, a bad one, the first again: each right */
+	assert_int_equal(time_parse_iso("2026-11-29T00:05:05Z"), 1795910705);
+	assert_int_equal(time_parse_iso("2026-11-29T00:05:05Z"), 1795910705);
+	assert_int_equal(time_parse_iso("1970-01-01T00:00:01Z"), 1);
+	assert_int_equal(time_parse_iso("1970-01-01T00:00:01"), 0);
+	assert_int_equal(time_parse_iso(NULL), 0);
+	assert_int_equal(time_parse_iso("2026-11-29T00:05:05Z"), 1795910705);
+	assert_int_equal(time_parse_iso("1970-01-01T00:00:01Z"), 1);
+}
+
 int
 main(void)
 {
@@ -102,6 +127,7 @@ main(void)
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_digest),
 		cmocka_unit_test(test_user_and_errors),
+		cmocka_unit_test(test_numbers_and_times),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
