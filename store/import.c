@@ -57,7 +57,9 @@ struct importer {
 	const struct store_user *who;
 	const char *path;
 	MDB_txn *txn;
-	json_t *files;		/* the batch's ledger files */
+	json_t *files;		/* the batch's ledger files: path, raw */
+	char *raw;		/* their bytes, one after the other */
+	size_t rawlen, rawcap;
 	struct import_how how;	/* the stamp, and the artifact by default */
 	char *stamp_text;	/* how.stamp_text's memory */
 	struct pair **slot, *pairs, **tail;
@@ -186,9 +188,10 @@ art_get(struct importer *im, const char *key, struct seen **out)
 static int
 pair_flush(struct importer *im, struct pair *p)
 {
-	char path[1200], first[64], *data;
-	size_t sl;
-	int head, rc;
+	char path[1200], first[64];
+	size_t sl = strlen(im->how.stamp_text), len, need;
+	int head;
+	json_t *f;
 
 	if (!p->len)
 		return 0;
@@ -196,21 +199,28 @@ pair_flush(struct importer *im, struct pair *p)
 	    p->art->key, p->tc, (unsigned long long)p->first,
 	    (unsigned long long)p->last) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
-	/* a line of what the runs share, then their records as given */
 	head = snprintf(first, sizeof(first), "{\"first\":%llu,\"last\":%llu,",
 	    (unsigned long long)p->first, (unsigned long long)p->last);
-	sl = strlen(im->how.stamp_text);
-	if (!(data = malloc((size_t)head + sl + 2 + p->len)))
+	len = (size_t)head + sl + 2 + p->len;
+	if ((need = im->rawlen + len) > im->rawcap) {
+		size_t cap = need * 2;
+		char *b = realloc(im->raw, cap);
+
+		if (!b)
+			return -ENOMEM;
+		im->raw = b;
+		im->rawcap = cap;
+	}
+	/* the batch's bytes for the queue: not copied again until its page */
+	f = json_pack("{s:s,s:[I,I]}", "path", path, "raw",
+	    (json_int_t)im->rawlen, (json_int_t)len);
+	if (!f || json_array_append_new(im->files, f) < 0)
 		return -ENOMEM;
-	memcpy(data, first, (size_t)head);
-	memcpy(data + head, im->how.stamp_text, sl);
-	memcpy(data + (size_t)head + sl, "}\n", 2);
-	memcpy(data + (size_t)head + sl + 2, p->buf, p->len);
-	rc = json_array_append_new(im->files, json_pack("{s:s,s:s%}", "path",
-	    path, "data", data, (size_t)head + sl + 2 + p->len));
-	free(data);
-	if (rc < 0)
-		return -ENOMEM;
+	memcpy(im->raw + im->rawlen, first, (size_t)head);
+	memcpy(im->raw + im->rawlen + head, im->how.stamp_text, sl);
+	memcpy(im->raw + im->rawlen + (size_t)head + sl, "}\n", 2);
+	memcpy(im->raw + im->rawlen + (size_t)head + sl + 2, p->buf, p->len);
+	im->rawlen += len;
 	p->len = 0;
 	return 0;
 }
@@ -330,6 +340,7 @@ batch_forget(struct importer *im)
 	im->tail = &im->pairs;
 	im->arts = im->last_art = NULL;
 	json_array_clear(im->files);
+	im->rawlen = 0;
 	im->in_batch = 0;
 }
 
@@ -386,8 +397,8 @@ batch_commit(struct importer *im)
 		    "beside the batch's");
 	im->queued[0] = im->queued[1];
 	if (rc == 0)
-		rc = outbox_queue_seq(im->st, im->txn, im->who, im->now, msg,
-		    im->files, &im->queued[1]);
+		rc = outbox_queue_raw(im->st, im->txn, im->who, im->now, msg,
+		    im->files, im->raw, im->rawlen, &im->queued[1]);
 	for (struct seen *a = im->arts; rc == 0 && a; a = a->next)
 		if (a->count && (rc = art_event(im, a)) == 0)
 			rc = promote_eval_in(im->st, im->txn, a->ino, a->key,
@@ -514,6 +525,7 @@ out:
 		progress(arg, total, total);
 	fclose(f);
 	json_decref(im.files);
+	free(im.raw);
 	json_decref(im.how.stamp);
 	free(im.stamp_text);
 	return rc;

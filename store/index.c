@@ -760,19 +760,38 @@ int
 index_queue_push(struct index *ix, MDB_txn *txn, const void *data,
     size_t len, uint64_t *seq)
 {
+	struct index_part p = { data, len };
+
+	return index_queue_push_parts(ix, txn, &p, 1, seq);
+}
+
+int
+index_queue_push_parts(struct index *ix, MDB_txn *txn,
+    const struct index_part *parts, size_t nparts, uint64_t *seq)
+{
 	uint64_t next;
-	MDB_val k = { sizeof(next), &next }, v = { len, (void *)data };
+	MDB_val k = { sizeof(next), &next }, v = { 0, NULL };
+	size_t at = 0;
 	int rc;
 
+	for (size_t i = 0; i < nparts; i++)
+		v.mv_size += parts[i].len;
 	rc = index_get(ix, txn, TAB_META, "next_seq", &next, sizeof(next));
 	if (rc == -ENOENT)
 		next = 1;
 	else if (rc < 0)
 		return rc;
-	rc = lmdb_err(mdb_put(txn, ix->queue, &k, &v, MDB_NOOVERWRITE),
-	    "queue");
+	/* the space reserved in the page, filled in place: no copy before */
+	rc = lmdb_err(mdb_put(txn, ix->queue, &k, &v, MDB_NOOVERWRITE |
+	    MDB_RESERVE), "queue");
 	if (rc < 0)
 		return rc;
+	for (size_t i = 0; i < nparts; i++) {
+		if (parts[i].len)
+			memcpy((char *)v.mv_data + at, parts[i].data,
+			    parts[i].len);
+		at += parts[i].len;
+	}
 	if (seq)
 		*seq = next;
 	next++;

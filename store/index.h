@@ -215,6 +215,14 @@ int index_iter(struct index *ix, MDB_txn *txn, enum index_table t,
  */
 int index_queue_push(struct index *ix, MDB_txn *txn, const void *data,
     size_t len, uint64_t *seq);
+
+/* The same, the entry's bytes given in parts, laid end to end once. */
+struct index_part {
+	const void *data;
+	size_t len;
+};
+int index_queue_push_parts(struct index *ix, MDB_txn *txn,
+    const struct index_part *parts, size_t nparts, uint64_t *seq);
 /* The first entry numbered from or later, or -ENOENT. */
 int index_queue_from(struct index *ix, MDB_txn *txn, uint64_t from,
     uint64_t *seq, char **data, size_t *len);

@@ -29,24 +29,27 @@
 
 static int	drain_locked(struct store *st);
 
-/* Queue one ledger commit: message, author and the blobs it writes. */
 static int	queue_entry(struct store *st, MDB_txn *txn,
     const struct store_user *who, int64_t when, const char *message,
-    json_t *files, json_t *tags, uint64_t *seq);
+    json_t *files, json_t *tags, const char *raw, size_t rawlen,
+    uint64_t *seq);
 
+/* Queue one ledger commit: message, author and the blobs it writes. */
 int
 outbox_queue(struct store *st, MDB_txn *txn, const struct store_user *who,
     int64_t when, const char *message, json_t *files)
 {
-	return queue_entry(st, txn, who, when, message, files, NULL, NULL);
+	return queue_entry(st, txn, who, when, message, files, NULL, NULL, 0,
+	    NULL);
 }
 
 int
-outbox_queue_seq(struct store *st, MDB_txn *txn,
+outbox_queue_raw(struct store *st, MDB_txn *txn,
     const struct store_user *who, int64_t when, const char *message,
-    json_t *files, uint64_t *seq)
+    json_t *files, const char *raw, size_t rawlen, uint64_t *seq)
 {
-	return queue_entry(st, txn, who, when, message, files, NULL, seq);
+	return queue_entry(st, txn, who, when, message, files, NULL, raw,
+	    rawlen, seq);
 }
 
 int
@@ -54,23 +57,37 @@ outbox_queue_tags(struct store *st, MDB_txn *txn,
     const struct store_user *who, int64_t when, const char *message,
     json_t *files, json_t *tags)
 {
-	return queue_entry(st, txn, who, when, message, files, tags, NULL);
+	return queue_entry(st, txn, who, when, message, files, tags, NULL, 0,
+	    NULL);
 }
 
+/*
+ * The entry: its JSON, a NUL, then the files' bytes raw (escaping them into
+ * JSON and back cost a quarter of an import): first raw (rawlen bytes, the
+ * caller's files name their part of it with "raw": [offset, length]), then
+ * each "data" string of files, which become "raw" too.  The parts are laid
+ * into the queue's page once.
+ */
 static int
 queue_entry(struct store *st, MDB_txn *txn, const struct store_user *who,
     int64_t when, const char *message, json_t *files, json_t *tags,
-    uint64_t *seq)
+    const char *raw, size_t rawlen, uint64_t *seq)
 {
 	json_t *e = json_object(), *qfiles = json_array(), *f;
-	char *text, *entry = NULL;
-	size_t i, tlen, rawlen = 0, cap = 0;
+	struct index_part *parts = calloc(json_array_size(files) + 2,
+	    sizeof(*parts));
+	size_t i, nparts = 2, at = rawlen;
+	struct timespec ts;
+	char *text;
 	int rc = 0;
 
-	/*
-	 * A file's bytes go after the entry's JSON and a NUL, raw: escaping
-	 * them into JSON and back cost a quarter of an import.
-	 */
+	if (!parts) {
+		json_decref(e);
+		json_decref(qfiles);
+		return -ENOMEM;
+	}
+	parts[1].data = raw;
+	parts[1].len = rawlen;
 	json_array_foreach(files, i, f) {
 		json_t *data = json_object_get(f, "data"), *nf;
 
@@ -81,9 +98,11 @@ queue_entry(struct store *st, MDB_txn *txn, const struct store_user *who,
 		nf = json_copy(f);
 		json_object_del(nf, "data");
 		json_object_set_new(nf, "raw", json_pack("[I,I]",
-		    (json_int_t)rawlen, (json_int_t)json_string_length(data)));
+		    (json_int_t)at, (json_int_t)json_string_length(data)));
 		json_array_append_new(qfiles, nf);
-		rawlen += json_string_length(data);
+		parts[nparts].data = json_string_value(data);
+		parts[nparts++].len = json_string_length(data);
+		at += json_string_length(data);
 	}
 	if (tags)
 		json_object_set(e, "tags", tags);
@@ -92,36 +111,21 @@ queue_entry(struct store *st, MDB_txn *txn, const struct store_user *who,
 	json_object_set_new(e, "uid", json_integer(who->uid));
 	json_object_set_new(e, "time", json_integer(when));
 	/* when it was queued, to the millisecond: the ledger's lag */
-	{
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		json_object_set_new(e, "queued_ms", json_integer(
-		    (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
-	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	json_object_set_new(e, "queued_ms", json_integer(
+	    (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
 	json_object_set_new(e, "files", qfiles);
 	text = json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(e);
-	tlen = text ? strlen(text) : 0;
-	cap = tlen + 1 + rawlen;
-	if (!text || !(entry = malloc(cap ? cap : 1))) {
-		free(text);
+	if (!text) {
+		free(parts);
 		return -ENOMEM;
 	}
-	memcpy(entry, text, tlen + 1);
+	parts[0].data = text;
+	parts[0].len = strlen(text) + 1;	/* and its NUL */
+	rc = index_queue_push_parts(st->ix, txn, parts, nparts, seq);
 	free(text);
-	rawlen = 0;
-	json_array_foreach(files, i, f) {
-		json_t *data = json_object_get(f, "data");
-
-		if (json_is_string(data)) {
-			memcpy(entry + tlen + 1 + rawlen, json_string_value(data),
-			    json_string_length(data));
-			rawlen += json_string_length(data);
-		}
-	}
-	rc = index_queue_push(st->ix, txn, entry, cap, seq);
-	free(entry);
+	free(parts);
 	/* tags to come: at/'s listings will change (store_tags_queued) */
 	if (rc == 0 && json_array_size(tags) > 0) {
 		uint64_t n = 0;

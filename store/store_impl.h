@@ -87,10 +87,13 @@ int outbox_queue(struct store *st, MDB_txn *txn,
     const struct store_user *who, int64_t when, const char *message,
     json_t *files);
 
-/* The same, giving the change's number in the queue. */
-int outbox_queue_seq(struct store *st, MDB_txn *txn,
+/*
+ * The same for files that name their bytes in raw (rawlen bytes) with
+ * "raw": [offset, length] instead of "data", giving the change's number.
+ */
+int outbox_queue_raw(struct store *st, MDB_txn *txn,
     const struct store_user *who, int64_t when, const char *message,
-    json_t *files, uint64_t *seq);
+    json_t *files, const char *raw, size_t rawlen, uint64_t *seq);
 
 /*
  * Wait until change seq is in the ledger, at most max_ms: 0, or
