@@ -114,6 +114,20 @@ test_queue(void **state)
 	assert_int_equal(len, 11);
 	assert_memory_equal(json, "{\"b\":2}\0raw", 12);
 	free(json);
+	/* in parts, empty ones among them: laid end to end */
+	{
+		struct index_part parts[] = { { "{\"c\":3}", 8 }, { NULL, 0 },
+		    { "ab", 2 }, { "", 0 }, { "cde", 3 } };
+
+		assert_int_equal(index_queue_push_parts(ix, txn, parts, 5, &seq),
+		    0);
+		assert_int_equal(seq, 3);
+		assert_int_equal(index_queue_from(ix, txn, 3, &seq, &json,
+		    &len), 0);
+		assert_int_equal(len, 13);
+		assert_memory_equal(json, "{\"c\":3}\0abcde", 14);
+		free(json);
+	}
 	assert_int_equal(index_commit(txn), 0);
 	index_close(ix);
 	tmpdir_free(dir);
