@@ -24,7 +24,7 @@
 #include "results.h"
 #include "store_impl.h"
 
-#define IMPORT_BATCH 5000
+#define IMPORT_BATCH 20000
 
 /* One test case of one artifact, as far as this batch goes. */
 struct pair {
