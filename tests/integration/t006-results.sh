@@ -209,6 +209,27 @@ check_eq "the third import's runs follow" "$vp/00/00/000015-000021.jsonl" \
 	"$(settle; G ls-tree -r --name-only HEAD -- "$vp/" | tail -1)"
 check_eq "each record as given, without an artifact" "$(grep '"case_name": "vping_ssh"' "$T/noart.jsonl" | head -1)" \
 	"$(G show "HEAD:$vp/00/00/000015-000021.jsonl" | sed -n 2p)"
+A2=$MNT/artifacts/apex/2026-11-01-os-odl-sfc-noha
+# an import of more than a batch (20,000 runs): a commit each, the runs
+# numbered on, and a bucket the batches share split between them
+awk 'BEGIN { for (i = 1; i <= 20130; i++) printf "{\"artifact\": \"apex/2026-11-01-os-odl-sfc-noha\", \"case_name\": \"%s\", \"criteria\": \"PASS\", \"n\": %d}\n", i <= 50 ? "other" : "split", i }' >"$T/big.jsonl"
+settle
+before=$(G rev-parse HEAD)
+check_eq "an import of 20,130 records" "imported 20130 runs, refused 0 records" \
+	"$("$RELCTL" import "$STORE" "$T/big.jsonl" --quiet)"
+settle
+# (two changes of the ledger, in one commit when they fall in one second)
+check_eq "is two changes of the ledger, the second continued" "import 130 runs from $T/big.jsonl (continued)
+import 20000 runs from $T/big.jsonl" \
+	"$(G log --format='%s%n%b' "$before..HEAD" | sed -E 's/^[0-9]+ //; s/ \(and [0-9]+ more changes?\)$//' |
+	grep -F "runs from $T/big.jsonl" | sort -u)"
+sp=$(lpath runs/apex/2026-11-01-os-odl-sfc-noha/split)
+check_eq "the bucket the batches share is two files, then the next bucket" \
+	"$sp/01/99/019900-019950.jsonl $sp/01/99/019951-019999.jsonl $sp/02/00/020000-020080.jsonl" \
+	"$(G ls-tree -r --name-only HEAD -- "$sp/01/99" "$sp/02" | xargs)"
+check_eq "the runs on both sides of the split, in order" "19950 20000 19951" \
+	"$(jq -r .record.n "$A2/runs/split/019900.json" "$A2/runs/split/019950.json" | xargs) $(G show "HEAD:$sp/01/99/019951-019999.jsonl" | head -1 | jq .first)"
+check_eq "every run of it in the mount" "20080" "$(ls "$A2/runs/split" | wc -l)"
 
 # kill -9 during four parallel writers: every confirmed run survives, and
 # the promotions are those a re-evaluation gives
