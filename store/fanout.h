@@ -18,8 +18,9 @@
  * h(x) is the first two hex digits of SHA-256(x): at most 256 entries a
  * level, and at most 100 runs a directory.  An import writes the runs of
  * one test case and bucket in one file, <first>-<last>.jsonl (a run a
- * line), filed where its first run's <n>.json would be.  Everything else (store.json,
- * projects/, stages/, scenarios/, releases/, config.json) keeps its path.
+ * line), filed where its first run's <n>.json would be.  Everything else
+ * (store.json, projects/, stages/, scenarios/, releases/, config.json)
+ * keeps its path.
  * Layout 1, the stores written before, keeps every path as it is.
  */
 #ifndef RELFS_FANOUT_H
