@@ -11,12 +11,12 @@
 #include "import_read.h"
 
 #include <errno.h>
-#include <sys/resource.h>
-#include <unistd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "results.h"
 #include "store_impl.h"
