@@ -273,6 +273,11 @@ import_run(struct importer *im, struct seen *art, struct import_line *l)
 
 		if (!real)
 			return -ENOMEM;
+		if (real != size && !im->render)
+			store_log(im->st, "import: a run's counted size (%zu) is "
+			    "not jansson's rendering (%zu bytes): each run of "
+			    "%s is rendered for its size instead (slower)", size,
+			    real, im->path);
 		im->render |= real != size;
 		size = real;
 	}

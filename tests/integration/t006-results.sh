@@ -230,6 +230,8 @@ check_eq "the bucket the batches share is two files, then the next bucket" \
 check_eq "the runs on both sides of the split, in order" "19950 20000 19951" \
 	"$(jq -r .record.n "$A2/runs/split/019900.json" "$A2/runs/split/019950.json" | xargs) $(G show "HEAD:$sp/01/99/019951-019999.jsonl" | head -1 | jq .first)"
 check_eq "every run of it in the mount" "20080" "$(ls "$A2/runs/split" | wc -l)"
+check_eq "no import had to render its runs for their sizes" "0" \
+	"$(grep -c "is not jansson's rendering" "$STORE/relfs.log")"
 
 # kill -9 during four parallel writers: every confirmed run survives, and
 # the promotions are those a re-evaluation gives
