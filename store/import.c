@@ -190,8 +190,7 @@ pair_flush(struct importer *im, struct pair *p)
 {
 	char path[1200], first[64];
 	size_t sl = strlen(im->how.stamp_text), len, need;
-	int head;
-	json_t *f;
+	int head, rc;
 
 	if (!p->len)
 		return 0;
@@ -212,10 +211,8 @@ pair_flush(struct importer *im, struct pair *p)
 		im->rawcap = cap;
 	}
 	/* the batch's bytes for the queue: not copied again until its page */
-	f = json_pack("{s:s,s:[I,I]}", "path", path, "raw",
-	    (json_int_t)im->rawlen, (json_int_t)len);
-	if (!f || json_array_append_new(im->files, f) < 0)
-		return -ENOMEM;
+	if ((rc = outbox_add_raw(im->files, path, im->rawlen, len)) < 0)
+		return rc;
 	memcpy(im->raw + im->rawlen, first, (size_t)head);
 	memcpy(im->raw + im->rawlen + head, im->how.stamp_text, sl);
 	memcpy(im->raw + im->rawlen + (size_t)head + sl, "}\n", 2);

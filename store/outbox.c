@@ -68,6 +68,22 @@ outbox_queue_tags(struct store *st, MDB_txn *txn,
  * each "data" string of files, which become "raw" too.  The parts are laid
  * into the queue's page once.
  */
+/* Where a file's bytes are among the entry's raw bytes: [offset, length]. */
+static json_t *
+raw_span(size_t off, size_t len)
+{
+	return json_pack("[I,I]", (json_int_t)off, (json_int_t)len);
+}
+
+int
+outbox_add_raw(json_t *files, const char *path, size_t off, size_t len)
+{
+	json_t *f = json_pack("{s:s,s:o}", "path", path, "raw",
+	    raw_span(off, len));
+
+	return f && json_array_append_new(files, f) == 0 ? 0 : -ENOMEM;
+}
+
 static int
 queue_entry(struct store *st, MDB_txn *txn, const struct store_user *who,
     int64_t when, const char *message, json_t *files, json_t *tags,
@@ -97,8 +113,8 @@ queue_entry(struct store *st, MDB_txn *txn, const struct store_user *who,
 		}
 		nf = json_copy(f);
 		json_object_del(nf, "data");
-		json_object_set_new(nf, "raw", json_pack("[I,I]",
-		    (json_int_t)at, (json_int_t)json_string_length(data)));
+		json_object_set_new(nf, "raw", raw_span(at,
+		    json_string_length(data)));
 		json_array_append_new(qfiles, nf);
 		parts[nparts].data = json_string_value(data);
 		parts[nparts++].len = json_string_length(data);

@@ -106,6 +106,12 @@ int outbox_queue_tags(struct store *st, MDB_txn *txn,
     const struct store_user *who, int64_t when, const char *message,
     json_t *files, json_t *tags);
 
+/*
+ * Append {path, raw} to a ledger file list for outbox_queue_raw: its bytes
+ * are len bytes at off of the raw buffer given there.  0, or -ENOMEM.
+ */
+int outbox_add_raw(json_t *files, const char *path, size_t off, size_t len);
+
 /* Append {path, sha256} to a ledger file list. */
 void outbox_add_file(json_t *files, const char *path,
     const uint8_t d[DIGEST_LEN]);
