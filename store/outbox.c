@@ -27,7 +27,7 @@
 #include "safe.h"
 #include "store_impl.h"
 
-static int	drain_locked(struct store *st);
+static int	drain_locked(struct store *st, int gather);
 
 static int	queue_entry(struct store *st, MDB_txn *txn,
     const struct store_user *who, int64_t when, const char *message,
@@ -305,14 +305,20 @@ clear_stale_git_locks(struct store *st)
 /*
  * Write queued changes to git, a batch at a time: one commit each, then
  * one sync of the ledger, then the batch leaves the queue.  Under load the
- * batches grow, and git keeps up with the index.
+ * batches grow, and git keeps up with the index.  A gathering drain (the
+ * daemon's ledger thread) goes on to another batch only while a full one
+ * waits: what came in during a batch's write is left to gather for the
+ * worker's quarter second, so a batch's own costs (its pack, the sync,
+ * the branch) are shared by many changes instead of the few that arrived
+ * in the meantime (4 writers by cp: 170 batches of 12 changes for 2,000).
+ * It returns 1 when it left changes queued.
  */
 static int
-drain_locked(struct store *st)
+drain_locked(struct store *st, int gather)
 {
 	uint64_t seqs[DRAIN_BATCH], seq, last, from, queued = 0;
 	MDB_txn *txn;
-	size_t n, tlen;
+	size_t n, tlen, batches = 0;
 	char *text;
 	int rc;
 
@@ -327,6 +333,8 @@ drain_locked(struct store *st)
 		    &done, sizeof(done)) < 0)
 			done = 0;
 		index_abort(txn);
+		if (gather && batches++ > 0 && queued < DRAIN_BATCH)
+			return queued > 0;
 		/*
 		 * Always one packfile for the batch: loose objects cost a
 		 * file each, and under load creating and removing those
@@ -424,7 +432,7 @@ drain_locked(struct store *st)
 }
 
 int
-outbox_drain(struct store *st, int wait)
+outbox_drain(struct store *st, int wait, int gather)
 {
 	int rc;
 
@@ -436,7 +444,7 @@ outbox_drain(struct store *st, int wait)
 		    store_seterr(-errno, "could not lock the ledger: %s",
 		    strerror(errno));
 	} else {
-		rc = drain_locked(st);
+		rc = drain_locked(st, gather);
 		flock(st->lockfd, LOCK_UN);
 	}
 	pthread_mutex_unlock(&st->ledger_mu);
@@ -452,7 +460,7 @@ store_sync(struct store *st)
 int
 store_drain(struct store *st)
 {
-	return outbox_drain(st, 1);
+	return outbox_drain(st, 1, 0);
 }
 
 /*
@@ -495,7 +503,7 @@ static void *
 ledger_worker(void *arg)
 {
 	struct store *st = arg;
-	int idle = 0, now;
+	int idle = 0, now, rc;
 
 	pthread_mutex_lock(&st->work_mu);
 	for (;;) {
@@ -534,11 +542,15 @@ ledger_worker(void *arg)
 		 */
 		if (!st->work_stop && !now)
 			usleep(250000);
-		if (store_drain(st) < 0)
+		/* what is asked for now (an import's batch) is not held back */
+		rc = outbox_drain(st, 1, !st->work_stop && !now);
+		if (rc < 0)
 			store_log(st, "ledger: %s (queued, retried at the next "
 			    "change)", store_errmsg());
 		idle = 1;
 		pthread_mutex_lock(&st->work_mu);
+		if (rc > 0)	/* left to gather */
+			st->work_pending = 1;
 	}
 	pthread_mutex_unlock(&st->work_mu);
 	return NULL;

@@ -179,7 +179,7 @@ store_open(struct store **out, const char *path)
 	 * be written now keeps its queue: the index is the truth, so the
 	 * store opens all the same.
 	 */
-	if (rc == 0 && !store_daemon_running(st) && outbox_drain(st, 0) < 0)
+	if (rc == 0 && !store_daemon_running(st) && outbox_drain(st, 0, 0) < 0)
 		store_log(st, "ledger: %s (queued, retried at the next change)",
 		    store_errmsg());
 	if (rc < 0) {

@@ -248,7 +248,8 @@ struct store *store_alloc(const char *path);
 int store_insert_root(struct store *st, MDB_txn *txn, int64_t now);
 
 /* outbox.c */
-int outbox_drain(struct store *st, int wait);
+/* gather: leave less than a full batch for the next kick (ledger_worker) */
+int outbox_drain(struct store *st, int wait, int gather);
 
 /* rebuild.c: fill st's new index from its ledger (HEAD, or its pin). */
 int rebuild_index(struct store *st, uint64_t *artifacts);
