@@ -668,6 +668,23 @@ store_ledger_async(struct store *st)
 			st->daemonfd = -1;
 		}
 	}
+	/*
+	 * What is queued already (its writer was killed, and the open could
+	 * not take the ledger's lock to write it) is written now, not at the
+	 * next change.
+	 */
+	{
+		uint64_t queued = 0;
+		MDB_txn *txn;
+
+		if (index_begin(st->ix, 1, &txn) == 0) {
+			if (index_queue_count(st->ix, txn, &queued) < 0)
+				queued = 0;
+			index_abort(txn);
+		}
+		if (queued)
+			outbox_kick(st);
+	}
 	return 0;
 }
 

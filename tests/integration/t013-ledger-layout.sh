@@ -143,4 +143,37 @@ check_refused "or whose first line is not its runs" \
 	"$RELCTL" rebuild "$STORE"
 G update-ref refs/heads/main "$head"
 check_exit "the ledger as it was rebuilds again" 0 "$RELCTL" rebuild "$STORE"
+
+# More than a batch (256) waiting at once: the daemon writes one batch and
+# leaves the rest to gather for its next pass, which comes without another
+# change.  The ledger lock held by this shell keeps the ledger waiting
+# while 300 results go in; the daemon is killed, and the next one, which
+# cannot take the lock at its start either, writes them once it can.
+commits=$(G rev-list --count HEAD)
+mount_store
+exec 9>"$STORE/ledger.lock"
+flock 9
+for i in $(seq 300); do
+	echo '{"case_name": "gather", "criteria": "PASS"}' >"$MNT/artifacts/apex/1.0/results/g$i.json"
+done
+check_eq "300 changes wait for the ledger" 300 "$("$RELCTL" --json ledger "$STORE" | jq .pending)"
+kill -9 "$(pgrep -f "relfs $STORE $MNT")"
+fusermount3 -uz "$MNT"
+mount_store
+sleep 0.5
+check_eq "still queued while the lock is held" 300 "$("$RELCTL" --json ledger "$STORE" | jq .pending)"
+flock -u 9
+exec 9>&-
+for _ in $(seq 100); do
+	[ "$("$RELCTL" --json ledger "$STORE" | jq .pending)" = 0 ] && break
+	sleep 0.1
+done
+check_eq "all are written without another change" 0 "$("$RELCTL" --json ledger "$STORE" | jq .pending)"
+check_eq "each run is in the ledger" 300 \
+	"$(G ls-tree -r --name-only HEAD runs/ | grep -c '/gather/.*\.json$')"
+check_eq "in the changes' order, each once" "$(seq 300 | xargs)" \
+	"$(G log --reverse --format='%s%n%b' "HEAD~$(( $(G rev-list --count HEAD) - commits ))..HEAD" |
+		sed -n 's/^[0-9]* run apex\/1.0 gather #\([0-9]*\): PASS$/\1/p; s/^run apex\/1.0 gather #\([0-9]*\): PASS$/\1/p' | xargs)"
+unmount_store
+check "git fsck is clean" G fsck --strict
 finish
