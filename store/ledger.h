@@ -89,6 +89,28 @@ int ledger_sync(struct ledger *lg);
 int ledger_tidy(struct ledger *lg, size_t max_packs, off_t max_bytes);
 
 /*
+ * The daemon's merge, in three steps so that the ledger is held only for
+ * the first and the last: ledger_merge_plan (under the ledger's lock)
+ * picks the packs a geometric merge without a bound on its size takes,
+ * once there are more than min_packs (1, or 0 with nothing to do);
+ * ledger_merge_write (without the lock, from any thread: it opens the
+ * repository for itself) writes and syncs their merged pack, and stops
+ * with -ECANCELED once cancel(arg) says so; ledger_merge_finish (under the
+ * lock again) removes the merged packs and returns how many went.  The
+ * packs are never written again once written, so reading them beside the
+ * ledger's writes is safe; one that went meanwhile (relctl merged it) makes
+ * the write fail, and nothing changes.
+ */
+struct ledger_merge;
+int ledger_merge_plan(struct ledger *lg, size_t min_packs,
+    struct ledger_merge **out);
+int ledger_merge_write(struct ledger_merge *m, int (*cancel)(void *),
+    void *arg);
+int ledger_merge_finish(struct ledger *lg, struct ledger_merge *m);
+off_t ledger_merge_bytes(const struct ledger_merge *m);
+void ledger_merge_free(struct ledger_merge *m);
+
+/*
  * Move a ledger of an older layout to the newest (one commit that moves
  * every file, by who at when, in the current batch or one of its own);
  * 0 at once when it is in the newest already.

@@ -107,56 +107,94 @@ total_size(const struct pack_file *packs, size_t n)
 	return sum;
 }
 
-int
-ledger_tidy(struct ledger *lg, size_t max_packs, off_t max_bytes)
+/*
+ * The packs of dir smaller than TIDY_MAX_PACK, smallest first, into
+ * *packs: how many, or -errno.
+ */
+static int
+list_packs(const char *dir, struct pack_file **packs, size_t *count)
 {
-	char dir[4096], path[4400];
-	struct pack_file *packs = NULL;
-	size_t n = 0, cap = 0, k = 0;
-	git_packbuilder *pb = NULL;
-	git_odb *odb = NULL;
+	char path[4400];
+	size_t n = 0, cap = 0;
 	struct dirent *de;
 	struct stat sb;
-	DIR *d;
+	DIR *d = opendir(dir);
 	int rc = 0;
 
-	snprintf(dir, sizeof(dir), "%s/objects/pack", lg->path);
-	/* the common case, after every batch: nothing to do */
-	if (count_packs(dir) <= max_packs || !(d = opendir(dir)))
-		return 0;
+	*packs = NULL;
+	*count = 0;
+	if (!d)
+		return store_seterr(-errno, "ledger: could not read '%s': %s",
+		    dir, strerror(errno));
 	while ((de = readdir(d))) {
 		size_t len = strlen(de->d_name);
 
-		if (len < 6 || len >= sizeof(packs->name) + 5 ||
+		if (len < 6 || len >= sizeof((*packs)->name) + 5 ||
 		    strcmp(de->d_name + len - 5, ".pack") != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (stat(path, &sb) < 0 || sb.st_size >= TIDY_MAX_PACK)
 			continue;
 		if (n == cap) {
-			struct pack_file *v = realloc(packs,
+			struct pack_file *v = realloc(*packs,
 			    (cap = cap ? cap * 2 : 64) * sizeof(*v));
 
 			if (!v) {
 				rc = -ENOMEM;
 				break;
 			}
-			packs = v;
+			*packs = v;
 		}
-		snprintf(packs[n].name, sizeof(packs[n].name), "%.*s",
+		snprintf((*packs)[n].name, sizeof((*packs)[n].name), "%.*s",
 		    (int)(len - 5), de->d_name);
-		packs[n++].size = sb.st_size;
+		(*packs)[n++].size = sb.st_size;
 	}
 	closedir(d);
-	if (rc < 0 || n <= max_packs)
-		goto out;
-	qsort(packs, n, sizeof(*packs), pack_size_cmp);
+	if (rc < 0) {
+		free(*packs);
+		*packs = NULL;
+		return rc;
+	}
+	if (n)
+		qsort(*packs, n, sizeof(**packs), pack_size_cmp);
+	*count = n;
+	return 0;
+}
+
+/*
+ * How many of the smallest packs a geometric merge takes: up to the
+ * last one smaller than twice all the smaller ones together (at least 2),
+ * so that what is left after it is a progression of doubling sizes.
+ */
+static size_t
+geometric_count(const struct pack_file *packs, size_t n)
+{
+	size_t k = 0;
+
 	for (off_t j = 1, sum = packs[0].size; j < (off_t)n;
 	    sum += packs[j++].size)
 		if (packs[j].size < 2 * sum)
 			k = (size_t)j + 1;
-	if (k < 2)
-		k = 2;
+	return k < 2 ? 2 : k;
+}
+
+int
+ledger_tidy(struct ledger *lg, size_t max_packs, off_t max_bytes)
+{
+	char dir[4096], path[4400];
+	struct pack_file *packs = NULL;
+	size_t n = 0, k = 0;
+	git_packbuilder *pb = NULL;
+	git_odb *odb = NULL;
+	int rc = 0;
+
+	snprintf(dir, sizeof(dir), "%s/objects/pack", lg->path);
+	/* the common case, after every batch: nothing to do */
+	if (count_packs(dir) <= max_packs)
+		return 0;
+	if ((rc = list_packs(dir, &packs, &n)) < 0 || n <= max_packs)
+		goto out;
+	k = geometric_count(packs, n);
 	while (max_bytes && k > 2 && total_size(packs, k) > max_bytes)
 		k--;
 	/*
@@ -201,4 +239,168 @@ out:
 	git_odb_free(odb);
 	free(packs);
 	return rc;
+}
+
+/* -- the daemon's merge: written beside the ledger, swapped in under it -- */
+
+struct ledger_merge {
+	char *path;		/* the ledger's */
+	char dir[4096];		/* its objects/pack */
+	struct pack_file *packs;	/* what it takes, smallest first */
+	size_t n;
+	off_t bytes;
+	char name[GIT_OID_HEXSZ + 1];	/* the merged pack's id */
+};
+
+void
+ledger_merge_free(struct ledger_merge *m)
+{
+	if (!m)
+		return;
+	free(m->path);
+	free(m->packs);
+	free(m);
+}
+
+int
+ledger_merge_plan(struct ledger *lg, size_t min_packs,
+    struct ledger_merge **out)
+{
+	struct ledger_merge *m = calloc(1, sizeof(*m));
+	int rc;
+
+	*out = NULL;
+	if (!m || !(m->path = strdup(lg->path))) {
+		ledger_merge_free(m);
+		return -ENOMEM;
+	}
+	snprintf(m->dir, sizeof(m->dir), "%s/objects/pack", lg->path);
+	if (count_packs(m->dir) <= min_packs ||
+	    (rc = list_packs(m->dir, &m->packs, &m->n)) < 0 ||
+	    m->n <= min_packs) {
+		ledger_merge_free(m);
+		return 0;
+	}
+	m->n = geometric_count(m->packs, m->n);
+	m->bytes = total_size(m->packs, m->n);
+	*out = m;
+	return 1;
+}
+
+struct merge_cancel {
+	int (*cancel)(void *);
+	void *arg;
+};
+
+static int
+merge_progress(int stage, uint32_t current, uint32_t total, void *payload)
+{
+	struct merge_cancel *c = payload;
+
+	(void)stage;
+	(void)current;
+	(void)total;
+	return c->cancel(c->arg) ? -1 : 0;
+}
+
+static int
+merge_index_progress(const git_indexer_progress *stats, void *payload)
+{
+	struct merge_cancel *c = payload;
+
+	(void)stats;
+	return c->cancel(c->arg) ? -1 : 0;
+}
+
+/* fsync path (a file, or a directory) */
+static int
+sync_path(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc = 0;
+
+	if (fd < 0 || fsync(fd) < 0)
+		rc = store_seterr(-errno, "ledger: could not sync '%s': %s",
+		    path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+int
+ledger_merge_write(struct ledger_merge *m, int (*cancel)(void *), void *arg)
+{
+	struct merge_cancel c = { cancel, arg };
+	git_repository *repo = NULL;
+	git_packbuilder *pb = NULL;
+	char path[4400];
+	int rc = 0;
+
+	/* a repository of its own: the ledger's is the ledger thread's */
+	if (git_repository_open_bare(&repo, m->path) < 0 ||
+	    git_packbuilder_new(&pb, repo) < 0) {
+		rc = ledger_git_fail("could not merge packs");
+		goto out;
+	}
+	git_packbuilder_set_threads(pb, 1);
+	if (git_packbuilder_set_callbacks(pb, merge_progress, &c) < 0) {
+		rc = ledger_git_fail("could not merge packs");
+		goto out;
+	}
+	for (size_t i = 0; rc == 0 && i < m->n; i++) {
+		snprintf(path, sizeof(path), "%s/%s.idx", m->dir,
+		    m->packs[i].name);
+		rc = pack_insert_idx(pb, path);
+	}
+	if (rc < 0)
+		goto out;
+	if (git_packbuilder_write(pb, m->dir, 0, merge_index_progress,
+	    &c) < 0) {
+		rc = ledger_git_fail("could not write the merged pack");
+		goto out;
+	}
+	snprintf(m->name, sizeof(m->name), "%s", git_packbuilder_name(pb));
+	/* the merged pack is on disk before any of the old ones goes */
+	snprintf(path, sizeof(path), "%s/pack-%s.pack", m->dir, m->name);
+	if ((rc = sync_path(path)) < 0)
+		goto out;
+	snprintf(path, sizeof(path), "%s/pack-%s.idx", m->dir, m->name);
+	if ((rc = sync_path(path)) < 0 || (rc = sync_path(m->dir)) < 0)
+		goto out;
+out:
+	if (rc < 0 && cancel(arg))
+		rc = store_seterr(-ECANCELED, "ledger: the merge of %zu packs "
+		    "was stopped", m->n);
+	git_packbuilder_free(pb);
+	git_repository_free(repo);
+	return rc;
+}
+
+int
+ledger_merge_finish(struct ledger *lg, struct ledger_merge *m)
+{
+	char path[4400];
+	git_odb *odb = NULL;
+
+	/* the ledger thread sees the merged pack before the old ones go */
+	if (git_repository_odb(&odb, lg->repo) == 0)
+		git_odb_refresh(odb);
+	git_odb_free(odb);
+	for (size_t i = 0; i < m->n; i++) {
+		/* an old pack of exactly these objects has the new one's name */
+		if (strcmp(m->packs[i].name + 5, m->name) == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s.pack", m->dir,
+		    m->packs[i].name);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/%s.idx", m->dir,
+		    m->packs[i].name);
+		unlink(path);
+	}
+	return (int)m->n;
+}
+
+off_t
+ledger_merge_bytes(const struct ledger_merge *m)
+{
+	return m->bytes;
 }

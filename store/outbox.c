@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -499,6 +500,118 @@ tidy(struct store *st)
 	}
 }
 
+/* -- the daemon's merges: a thread of their own ------------------------- */
+
+static int
+merge_cancelled(void *arg)
+{
+	struct store *st = arg;
+
+	return __atomic_load_n(&st->work_stop, __ATOMIC_RELAXED);
+}
+
+static int
+lock_ledger(struct store *st, int wait)
+{
+	pthread_mutex_lock(&st->ledger_mu);
+	if (flock(st->lockfd, LOCK_EX | (wait ? 0 : LOCK_NB)) == 0)
+		return 0;
+	pthread_mutex_unlock(&st->ledger_mu);
+	return -1;
+}
+
+static void
+unlock_ledger(struct store *st)
+{
+	flock(st->lockfd, LOCK_UN);
+	pthread_mutex_unlock(&st->ledger_mu);
+}
+
+static long long
+ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (long long)(t1.tv_sec - t0->tv_sec) * 1000 +
+	    (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/*
+ * One geometric merge of the small packs.  Only picking them and removing
+ * them once merged hold the ledger (a few milliseconds); the merge itself,
+ * whatever its size, is written beside the ledger thread's batches, at a
+ * lower priority, so that neither the ledger nor its writers wait for it.
+ * 1 when it merged, 0 with nothing to do, -1 when it failed (logged).
+ */
+static int
+merge_once(struct store *st)
+{
+	struct ledger_merge *m = NULL;
+	struct timespec t0, t1;
+	long long held;
+	int rc;
+
+	if (lock_ledger(st, 0) < 0)
+		return 0;	/* busy: whoever has it merges */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = ledger_merge_plan(st->lg, LEDGER_TIDY_PACKS, &m);
+	held = ms_since(&t0);
+	unlock_ledger(st);
+	if (rc <= 0) {
+		if (rc < 0)
+			store_log(st, "ledger: %s", store_errmsg());
+		return rc < 0 ? -1 : 0;
+	}
+	rc = ledger_merge_write(m, merge_cancelled, st);
+	if (rc == 0 && lock_ledger(st, 1) == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		rc = ledger_merge_finish(st->lg, m);
+		held += ms_since(&t1);
+		unlock_ledger(st);
+		store_log(st, "ledger: merged %d packs (%.1f MiB) in %lld ms, "
+		    "%lld ms of it holding the ledger", rc,
+		    (double)ledger_merge_bytes(m) / (1 << 20), ms_since(&t0),
+		    held);
+		rc = 1;
+	} else if (rc < 0) {
+		store_log(st, "ledger: %s (the packs stay as they were)",
+		    store_errmsg());
+		rc = -1;
+	}
+	ledger_merge_free(m);
+	return rc;
+}
+
+static void *
+merge_worker(void *arg)
+{
+	struct store *st = arg;
+	int nice_now;
+
+	/* Linux's nice is a thread's: behind the writers and their ledger */
+	errno = 0;
+	nice_now = getpriority(PRIO_PROCESS, (id_t)gettid());
+	if (errno == 0)
+		(void)setpriority(PRIO_PROCESS, (id_t)gettid(),
+		    nice_now + 10 > 19 ? 19 : nice_now + 10);
+	pthread_mutex_lock(&st->work_mu);
+	for (;;) {
+		while (!st->merge_want && !st->work_stop)
+			pthread_cond_wait(&st->merge_cond, &st->work_mu);
+		if (st->work_stop)
+			break;
+		st->merge_want = 0;
+		pthread_mutex_unlock(&st->work_mu);
+		/* a merge leaves a progression: another finds little to do */
+		while (merge_once(st) > 0 && !merge_cancelled(st))
+			;
+		pthread_mutex_lock(&st->work_mu);
+	}
+	pthread_mutex_unlock(&st->work_mu);
+	return NULL;
+}
+
 static void *
 ledger_worker(void *arg)
 {
@@ -524,9 +637,14 @@ ledger_worker(void *arg)
 			if (pthread_cond_timedwait(&st->work_cond, &st->work_mu,
 			    &until) == ETIMEDOUT && !st->work_pending &&
 			    !st->work_stop) {
-				pthread_mutex_unlock(&st->work_mu);
-				tidy(st);
-				pthread_mutex_lock(&st->work_mu);
+				if (st->merging) {
+					st->merge_want = 1;
+					pthread_cond_signal(&st->merge_cond);
+				} else {
+					pthread_mutex_unlock(&st->work_mu);
+					tidy(st);
+					pthread_mutex_lock(&st->work_mu);
+				}
 				idle = 0;
 			}
 			continue;
@@ -639,6 +757,7 @@ outbox_worker_start(struct store *st)
 	pthread_mutex_init(&st->work_mu, NULL);
 	pthread_cond_init(&st->work_cond, NULL);
 	pthread_cond_init(&st->done_cond, NULL);
+	pthread_cond_init(&st->merge_cond, NULL);
 	if (pthread_create(&st->worker, NULL, ledger_worker, st) != 0)
 		return store_seterr(-EAGAIN, "could not start the ledger "
 		    "thread");
@@ -655,6 +774,12 @@ store_ledger_async(struct store *st)
 
 	if (rc < 0)
 		return rc;
+	/* the daemon's merges, off the ledger thread (merge_worker) */
+	if (!st->merging && pthread_create(&st->merger, NULL, merge_worker,
+	    st) == 0) {
+		pthread_setname_np(st->merger, "relfs-merge");
+		st->merging = 1;
+	}
 	/* while it runs, relctl's opens leave the queue to it */
 	{
 		char p[4096];

@@ -260,8 +260,11 @@ store_close(struct store *st)
 		st->work_stop = 1;
 		st->work_pending = 1;
 		pthread_cond_signal(&st->work_cond);
+		pthread_cond_signal(&st->merge_cond);	/* a merge stops */
 		pthread_mutex_unlock(&st->work_mu);
 		pthread_join(st->worker, NULL);
+		if (st->merging)
+			pthread_join(st->merger, NULL);
 	}
 	/* what relctl or the daemon did survives a power cut once it ends */
 	if (st->ix)

@@ -34,6 +34,11 @@ struct store {
 	int work_pending, work_stop;
 	int work_now;		/* a kick that asks for no gathering */
 	pthread_cond_t done_cond;	/* a drain moved ledger_done */
+	/* the daemon merges packs in a thread of its own (outbox.c) */
+	int merging;
+	pthread_t merger;
+	pthread_cond_t merge_cond;
+	int merge_want;
 	/* group commit of runs: writers queue, one of them commits for all */
 	pthread_mutex_t runs_mu;
 	pthread_cond_t runs_cond;

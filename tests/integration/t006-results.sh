@@ -271,6 +271,8 @@ before=$(packs) commits=$(ledger_commits)
 check "the pauses made more than 16 packs ($before)" test "$before" -gt 16
 for _ in $(seq 100); do [ "$(packs)" -le 16 ] && break; sleep 0.1; done
 check "a second without writes, and they are merged ($(packs) left)" test "$(packs)" -le 16
+check "by the daemon's merge, beside the ledger (relfs.log)" \
+	grep -Eq 'ledger: merged [0-9]+ packs \([0-9.]+ MiB\) in [0-9]+ ms, [0-9]+ ms of it holding the ledger$' "$STORE/relfs.log"
 check_eq "every commit is still there" "$commits" "$(ledger_commits)"
 check "verify (git fsck included) is clean" "$RELCTL" verify "$STORE"
 finish

@@ -180,21 +180,82 @@ test_group_commits(void **state)
 	tmpdir_free(dir);
 }
 
+/* how many files of repo's objects/pack match the grep pattern */
 static int
-count_packs(const char *repo)
+count_in_packs(const char *repo, const char *pattern)
 {
 	char cmd[4200], line[64];
 	int n = -1;
 	FILE *f;
 
-	snprintf(cmd, sizeof(cmd), "ls %s/objects/pack | grep -c '\\.pack$'",
-	    repo);
+	snprintf(cmd, sizeof(cmd), "ls %s/objects/pack | grep -c '%s'",
+	    repo, pattern);
 	f = popen(cmd, "r");
 	if (f && fgets(line, sizeof(line), f))
 		n = atoi(line);
 	if (f)
 		pclose(f);
 	return n;
+}
+
+static int
+count_packs(const char *repo)
+{
+	return count_in_packs(repo, "\\.pack$");
+}
+
+static int
+stop_now(void *arg)
+{
+	return *(int *)arg;
+}
+
+/* batch b: runs b + 1 of test cases t0-t2, changes 3b + 1 to 3b + 3 */
+static void
+write_batch(struct ledger *lg, int b)
+{
+	struct store_user bob = { 1234, 1234, "bob", 0, { 0 } };
+	char name[64], body[64];
+
+	assert_int_equal(ledger_batch_begin(lg), 0);
+	for (int i = 0; i < 3; i++) {
+		struct ledger_change ch = { name, body, 0, 0 };
+
+		snprintf(name, sizeof(name), "runs/p/v/t%d/%06d.json", i, b + 1);
+		ch.len = (size_t)snprintf(body, sizeof(body), "{\"n\": %d}\n",
+		    b * 3 + i);
+		assert_int_equal(ledger_commit(lg, &ch, 1, NULL, 0, &bob,
+		    1700000000 + b, "run", (uint64_t)(b * 3 + i + 1)), 0);
+	}
+	assert_int_equal(ledger_batch_end(lg), 0);
+}
+
+/* a new ledger dir/l.git (its path into path) of batches 0 to n - 1 */
+static struct ledger *
+ledger_of_batches(char *path, size_t size, const char *dir, int n)
+{
+	struct ledger *lg;
+
+	snprintf(path, size, "%s/l.git", dir);
+	assert_int_equal(ledger_init(path), 0);
+	assert_int_equal(ledger_open(&lg, path), 0);
+	for (int b = 0; b < n; b++)
+		write_batch(lg, b);
+	assert_int_equal(count_packs(path), n);
+	return lg;
+}
+
+/* the ledger's file at path holds text */
+static void
+assert_file(struct ledger *lg, const char *path, const char *text)
+{
+	size_t len;
+	char *buf;
+
+	assert_int_equal(ledger_read(lg, path, &buf, &len), 0);
+	assert_int_equal(len, strlen(text));
+	assert_memory_equal(buf, text, len);
+	free(buf);
 }
 
 /*
@@ -204,32 +265,12 @@ count_packs(const char *repo)
 static void
 test_batches_and_tidy(void **state)
 {
-	char *dir = tmpdir_new(), path[4096], name[64], body[64], *buf;
-	struct store_user bob = { 1234, 1234, "bob", 0, { 0 } };
+	char *dir = tmpdir_new(), path[4096], *buf;
 	struct ledger *lg;
 	uint64_t seq, n;
-	size_t len;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/l.git", dir);
-	assert_int_equal(ledger_init(path), 0);
-	assert_int_equal(ledger_open(&lg, path), 0);
-	for (int b = 0; b < 20; b++) {
-		assert_int_equal(ledger_batch_begin(lg), 0);
-		for (int i = 0; i < 3; i++) {
-			struct ledger_change ch = { name, body, 0, 0 };
-
-			snprintf(name, sizeof(name), "runs/p/v/t%d/%06d.json",
-			    i, b + 1);
-			ch.len = (size_t)snprintf(body, sizeof(body),
-			    "{\"n\": %d}\n", b * 3 + i);
-			assert_int_equal(ledger_commit(lg, &ch, 1, NULL, 0,
-			    &bob, 1700000000 + b, "run", (uint64_t)(b * 3 + i +
-			    1)), 0);
-		}
-		assert_int_equal(ledger_batch_end(lg), 0);
-	}
-	assert_int_equal(count_packs(path), 20);
+	lg = ledger_of_batches(path, sizeof(path), dir, 20);
 	/* a step bounded to one byte merges nothing (a few packs) */
 	assert_int_equal(ledger_tidy(lg, LEDGER_TIDY_PACKS, 1), 0);
 	assert_int_equal(count_packs(path), 20);
@@ -244,14 +285,67 @@ test_batches_and_tidy(void **state)
 	assert_int_equal(n, 20);
 	assert_int_equal(ledger_last_seq(lg, &seq), 0);
 	assert_int_equal(seq, 60);
-	assert_int_equal(ledger_read(lg, "runs/p/v/t2/000007.json", &buf,
-	    &len), 0);
-	assert_int_equal(len, strlen("{\"n\": 20}\n"));
-	assert_memory_equal(buf, "{\"n\": 20}\n", len);
-	free(buf);
+	assert_file(lg, "runs/p/v/t2/000007.json", "{\"n\": 20}\n");
 	/* a few packs: nothing to do */
 	assert_int_equal(ledger_tidy(lg, LEDGER_TIDY_PACKS, 0), 0);
 	assert_int_equal(count_packs(path), 1);
+	assert_int_equal(ledger_fsck(path, &buf), 0);
+	free(buf);
+	ledger_close(lg);
+	tmpdir_free(dir);
+}
+
+/*
+ * The daemon's merge: planned, written beside a batch that comes in the
+ * meantime (which it leaves alone), then swapped in; a stopped merge and
+ * one whose packs went meanwhile change nothing.
+ */
+static void
+test_merge_beside(void **state)
+{
+	char *dir = tmpdir_new(), path[4096], *buf;
+	struct ledger_merge *m = NULL;
+	struct ledger *lg;
+	int stop = 1;
+	uint64_t n;
+
+	(void)state;
+	lg = ledger_of_batches(path, sizeof(path), dir, 20);
+	assert_int_equal(ledger_merge_plan(lg, 20, &m), 0);
+	assert_null(m);
+	assert_int_equal(ledger_merge_plan(lg, LEDGER_TIDY_PACKS, &m), 1);
+	/* stopped: -ECANCELED, the packs as they were */
+	assert_int_equal(ledger_merge_write(m, stop_now, &stop), -ECANCELED);
+	assert_string_equal(store_errmsg(),
+	    "ledger: the merge of 20 packs was stopped");
+	assert_int_equal(count_packs(path), 20);
+	assert_int_equal(count_in_packs(path, "."), 40);	/* nothing else */
+	stop = 0;
+	assert_int_equal(ledger_merge_write(m, stop_now, &stop), 0);
+	assert_int_equal(count_packs(path), 21);
+	write_batch(lg, 20);	/* the ledger goes on meanwhile */
+	assert_int_equal(count_packs(path), 22);
+	assert_int_equal(ledger_merge_finish(lg, m), 20);
+	ledger_merge_free(m);
+	assert_int_equal(count_packs(path), 2);
+	assert_int_equal(ledger_count(lg, &n), 0);
+	assert_int_equal(n, 21);
+	assert_file(lg, "runs/p/v/t2/000007.json", "{\"n\": 20}\n");
+	assert_file(lg, "runs/p/v/t0/000021.json", "{\"n\": 60}\n");
+	/* a few packs: nothing to plan */
+	assert_int_equal(ledger_merge_plan(lg, LEDGER_TIDY_PACKS, &m), 0);
+	/* packs merged by another writer between the plan and the write */
+	for (int b = 21; b < 40; b++)
+		write_batch(lg, b);
+	assert_int_equal(ledger_merge_plan(lg, LEDGER_TIDY_PACKS, &m), 1);
+	assert_int_equal(ledger_tidy(lg, LEDGER_TIDY_PACKS, 0), 21);
+	assert_int_equal(count_packs(path), 1);
+	assert_true(ledger_merge_write(m, stop_now, &stop) < 0);
+	ledger_merge_free(m);
+	assert_int_equal(count_packs(path), 1);
+	assert_int_equal(count_in_packs(path, "."), 2);
+	assert_int_equal(ledger_count(lg, &n), 0);
+	assert_int_equal(n, 40);
 	assert_int_equal(ledger_fsck(path, &buf), 0);
 	free(buf);
 	ledger_close(lg);
@@ -392,6 +486,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_commits),
 		cmocka_unit_test(test_batches_and_tidy),
+		cmocka_unit_test(test_merge_beside),
 		cmocka_unit_test(test_group_commits),
 		cmocka_unit_test(test_find_and_pin),
 	};
