@@ -302,6 +302,13 @@ clear_stale_git_locks(struct store *st)
 }
 
 #define DRAIN_BATCH 256
+/*
+ * The daemon's merge thread is asked every MERGE_EVERY batches too, not
+ * only when the writers pause: under a load that never pauses, batches of
+ * a quarter second would otherwise pile up to LEDGER_TIDY_MAX_PACKS (a
+ * minute) and leave the merging to the ledger thread.
+ */
+#define MERGE_EVERY 32
 
 /*
  * Write queued changes to git, a batch at a time: one commit each, then
@@ -417,6 +424,12 @@ drain_locked(struct store *st, int gather)
 		if (st->async) {	/* for outbox_wait_done */
 			pthread_mutex_lock(&st->work_mu);
 			pthread_cond_broadcast(&st->done_cond);
+			/* under load, a merge beside the writers now and then */
+			if (st->merging && ++st->merge_batches >= MERGE_EVERY) {
+				st->merge_batches = 0;
+				st->merge_want = 1;
+				pthread_cond_signal(&st->merge_cond);
+			}
 			pthread_mutex_unlock(&st->work_mu);
 		}
 		/*

@@ -39,6 +39,7 @@ struct store {
 	pthread_t merger;
 	pthread_cond_t merge_cond;
 	int merge_want;
+	int merge_batches;	/* batches written since the last one asked */
 	/* group commit of runs: writers queue, one of them commits for all */
 	pthread_mutex_t runs_mu;
 	pthread_cond_t runs_cond;
