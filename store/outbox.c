@@ -573,7 +573,7 @@ merge_once(struct store *st)
 	unlock_ledger(st);
 	if (rc <= 0) {
 		if (rc < 0)
-			store_log(st, "ledger: %s", store_errmsg());
+			store_log(st, "%s", store_errmsg());
 		return rc < 0 ? -1 : 0;
 	}
 	rc = ledger_merge_write(m, merge_cancelled, st);
@@ -588,12 +588,44 @@ merge_once(struct store *st)
 		    held);
 		rc = 1;
 	} else if (rc < 0) {
-		store_log(st, "ledger: %s (the packs stay as they were)",
+		store_log(st, "%s (the packs stay as they were)",
 		    store_errmsg());
 		rc = -1;
 	}
 	ledger_merge_free(m);
 	return rc;
+}
+
+/*
+ * A merge killed while it wrote leaves libgit2's temporary pack
+ * (objects/pack/pack_git2_*).  With the ledger's lock held nobody writes
+ * one, so any there is stale: gone before this daemon's merges start.
+ */
+static void
+clear_stale_merges(struct store *st)
+{
+	char path[4200];
+	struct dirent *de;
+	int n = 0, fd;
+	DIR *d;
+
+	if (lock_ledger(st, 0) < 0)
+		return;		/* busy: the next daemon clears them */
+	snprintf(path, sizeof(path), "%s/ledger.git/objects/pack", st->path);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && (d = fdopendir(fd))) {
+		while ((de = readdir(d)))
+			if (strncmp(de->d_name, "pack_git2_", 10) == 0 &&
+			    unlinkat(dirfd(d), de->d_name, 0) == 0)
+				n++;
+		closedir(d);
+	} else if (fd >= 0) {
+		close(fd);
+	}
+	unlock_ledger(st);
+	if (n)
+		store_log(st, "ledger: removed %d temporary pack file%s a "
+		    "killed merge left", n, n == 1 ? "" : "s");
 }
 
 static void *
@@ -788,6 +820,7 @@ store_ledger_async(struct store *st)
 	if (rc < 0)
 		return rc;
 	/* the daemon's merges, off the ledger thread (merge_worker) */
+	clear_stale_merges(st);
 	if (!st->merging && pthread_create(&st->merger, NULL, merge_worker,
 	    st) == 0) {
 		pthread_setname_np(st->merger, "relfs-merge");

@@ -99,6 +99,15 @@ touch "$STORE/ledger.git/refs/heads/main.lock"
 n=$(ledger_commits)
 check "publish with a stale git lock" "$RELCTL" publish "$STORE" "$SRC" --project fuel --version after-lock --quiet
 check_eq "the ledger took the commit" $((n + 1)) "$(ledger_commits)"
+# a daemon killed while it merged packs left libgit2's temporary pack
+unmount_store
+head -c 4096 /dev/urandom >"$STORE/ledger.git/objects/pack/pack_git2_5ecdbdc4e53a0d5b"
+packs=$(ls "$STORE/ledger.git/objects/pack" | grep -c '\.pack$')
+mount_store
+check_gone "the next daemon removes it" "$STORE/ledger.git/objects/pack/pack_git2_5ecdbdc4e53a0d5b"
+check_eq "and only it" "$packs" "$(ls "$STORE/ledger.git/objects/pack" | grep -c '\.pack$')"
+check_eq "and says so" "ledger: removed 1 temporary pack file a killed merge left" \
+	"$(grep -o 'ledger: removed .*' "$STORE/relfs.log")"
 check "verify clean at the end" "$RELCTL" verify "$STORE"
 check "git fsck clean at the end" git --git-dir="$STORE/ledger.git" fsck --strict
 finish
