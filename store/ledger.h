@@ -108,6 +108,11 @@ int ledger_merge_write(struct ledger_merge *m, int (*cancel)(void *),
     void *arg);
 int ledger_merge_finish(struct ledger *lg, struct ledger_merge *m);
 off_t ledger_merge_bytes(const struct ledger_merge *m);
+/*
+ * lg's repository reads the pack directory again: a pack written since is
+ * searched first, so that it answers for packs a merge removes next.
+ */
+void ledger_refresh(struct ledger *lg);
 void ledger_merge_free(struct ledger_merge *m);
 
 /*

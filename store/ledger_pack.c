@@ -109,7 +109,7 @@ total_size(const struct pack_file *packs, size_t n)
 
 /*
  * The packs of dir smaller than TIDY_MAX_PACK, smallest first, into
- * *packs: how many, or -errno.
+ * *packs and their number into *count: 0, or -errno.
  */
 static int
 list_packs(const char *dir, struct pack_file **packs, size_t *count)
@@ -267,7 +267,7 @@ ledger_merge_plan(struct ledger *lg, size_t min_packs,
     struct ledger_merge **out)
 {
 	struct ledger_merge *m = calloc(1, sizeof(*m));
-	int rc;
+	int rc = 0;
 
 	*out = NULL;
 	if (!m || !(m->path = strdup(lg->path))) {
@@ -279,7 +279,7 @@ ledger_merge_plan(struct ledger *lg, size_t min_packs,
 	    (rc = list_packs(m->dir, &m->packs, &m->n)) < 0 ||
 	    m->n <= min_packs) {
 		ledger_merge_free(m);
-		return 0;
+		return rc;
 	}
 	m->n = geometric_count(m->packs, m->n);
 	m->bytes = total_size(m->packs, m->n);
@@ -379,12 +379,9 @@ int
 ledger_merge_finish(struct ledger *lg, struct ledger_merge *m)
 {
 	char path[4400];
-	git_odb *odb = NULL;
 
 	/* the ledger thread sees the merged pack before the old ones go */
-	if (git_repository_odb(&odb, lg->repo) == 0)
-		git_odb_refresh(odb);
-	git_odb_free(odb);
+	ledger_refresh(lg);
 	for (size_t i = 0; i < m->n; i++) {
 		/* an old pack of exactly these objects has the new one's name */
 		if (strcmp(m->packs[i].name + 5, m->name) == 0)
@@ -397,6 +394,16 @@ ledger_merge_finish(struct ledger *lg, struct ledger_merge *m)
 		unlink(path);
 	}
 	return (int)m->n;
+}
+
+void
+ledger_refresh(struct ledger *lg)
+{
+	git_odb *odb = NULL;
+
+	if (git_repository_odb(&odb, lg->repo) == 0)
+		git_odb_refresh(odb);
+	git_odb_free(odb);
 }
 
 off_t

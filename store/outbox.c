@@ -515,12 +515,17 @@ tidy(struct store *st)
 
 /* -- the daemon's merges: a thread of their own ------------------------- */
 
+/* the daemon stops: a merge under way stops too (within half a second) */
 static int
 merge_cancelled(void *arg)
 {
 	struct store *st = arg;
+	int stop;
 
-	return __atomic_load_n(&st->work_stop, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&st->work_mu);
+	stop = st->work_stop;
+	pthread_mutex_unlock(&st->work_mu);
+	return stop;
 }
 
 static int
@@ -579,6 +584,11 @@ merge_once(struct store *st)
 	rc = ledger_merge_write(m, merge_cancelled, st);
 	if (rc == 0 && lock_ledger(st, 1) == 0) {
 		clock_gettime(CLOCK_MONOTONIC, &t1);
+		/* the reader of at/ has a repository of its own */
+		pthread_mutex_lock(&st->past_mu);
+		if (st->past)
+			ledger_refresh(st->past);
+		pthread_mutex_unlock(&st->past_mu);
 		rc = ledger_merge_finish(st->lg, m);
 		held += ms_since(&t1);
 		unlock_ledger(st);
