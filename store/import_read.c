@@ -15,8 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include "results.h"
 #include "store_impl.h"
@@ -307,17 +305,9 @@ parser(void *arg)
 	struct import_reader *r = arg;
 	struct arena arena = { malloc(ARENA_BYTES), 0 };
 	struct chunk *c;
-	int rc = 0, nice_now;
+	int rc = 0;
 
-	/*
-	 * Linux's nice is a thread's: PARSER_NICE more than the process's
-	 * (19 at most); failing, the parser runs as it is.
-	 */
-	errno = 0;
-	nice_now = getpriority(PRIO_PROCESS, (id_t)gettid());
-	if (errno == 0)
-		(void)setpriority(PRIO_PROCESS, (id_t)gettid(),
-		    nice_now + PARSER_NICE > 19 ? 19 : nice_now + PARSER_NICE);
+	thread_nice_more(PARSER_NICE);
 	pthread_mutex_lock(&r->mu);
 	if (!arena.mem)
 		rc = -ENOMEM;

@@ -32,6 +32,16 @@ ledger_git_fail(const char *what)
 	    e && e->message ? e->message : "unknown error");
 }
 
+void
+ledger_refresh(struct ledger *lg)
+{
+	git_odb *odb = NULL;
+
+	if (git_repository_odb(&odb, lg->repo) == 0)
+		git_odb_refresh(odb);
+	git_odb_free(odb);
+}
+
 int
 ledger_head_commit(struct ledger *lg, git_commit **out)
 {

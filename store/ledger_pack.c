@@ -178,6 +178,24 @@ geometric_count(const struct pack_file *packs, size_t n)
 	return k < 2 ? 2 : k;
 }
 
+/* Remove the n packs of dir but the one named merged (the merge's own). */
+static void
+remove_packs(const char *dir, const struct pack_file *packs, size_t n,
+    const char *merged)
+{
+	char path[4400];
+
+	for (size_t i = 0; i < n; i++) {
+		/* an old pack of exactly these objects has the new one's name */
+		if (strcmp(packs[i].name + 5, merged) == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s.pack", dir, packs[i].name);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/%s.idx", dir, packs[i].name);
+		unlink(path);
+	}
+}
+
 int
 ledger_tidy(struct ledger *lg, size_t max_packs, off_t max_bytes)
 {
@@ -185,7 +203,6 @@ ledger_tidy(struct ledger *lg, size_t max_packs, off_t max_bytes)
 	struct pack_file *packs = NULL;
 	size_t n = 0, k = 0;
 	git_packbuilder *pb = NULL;
-	git_odb *odb = NULL;
 	int rc = 0;
 
 	snprintf(dir, sizeof(dir), "%s/objects/pack", lg->path);
@@ -222,21 +239,11 @@ ledger_tidy(struct ledger *lg, size_t max_packs, off_t max_bytes)
 	}
 	if ((rc = ledger_sync(lg)) < 0)
 		goto out;
-	for (size_t i = 0; i < k; i++) {
-		/* an old pack of exactly these objects has the new one's name */
-		if (strcmp(packs[i].name + 5, git_packbuilder_name(pb)) == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s.pack", dir, packs[i].name);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/%s.idx", dir, packs[i].name);
-		unlink(path);
-	}
-	if (git_repository_odb(&odb, lg->repo) == 0)
-		git_odb_refresh(odb);
+	remove_packs(dir, packs, k, git_packbuilder_name(pb));
+	ledger_refresh(lg);
 	rc = (int)k;
 out:
 	git_packbuilder_free(pb);
-	git_odb_free(odb);
 	free(packs);
 	return rc;
 }
@@ -378,32 +385,10 @@ out:
 int
 ledger_merge_finish(struct ledger *lg, struct ledger_merge *m)
 {
-	char path[4400];
-
 	/* the ledger thread sees the merged pack before the old ones go */
 	ledger_refresh(lg);
-	for (size_t i = 0; i < m->n; i++) {
-		/* an old pack of exactly these objects has the new one's name */
-		if (strcmp(m->packs[i].name + 5, m->name) == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s.pack", m->dir,
-		    m->packs[i].name);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/%s.idx", m->dir,
-		    m->packs[i].name);
-		unlink(path);
-	}
+	remove_packs(m->dir, m->packs, m->n, m->name);
 	return (int)m->n;
-}
-
-void
-ledger_refresh(struct ledger *lg)
-{
-	git_odb *odb = NULL;
-
-	if (git_repository_odb(&odb, lg->repo) == 0)
-		git_odb_refresh(odb);
-	git_odb_free(odb);
 }
 
 off_t

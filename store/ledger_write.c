@@ -784,14 +784,7 @@ ledger_batch_end(struct ledger *lg)
 	/* the objects first, then the references, never the other way */
 	if ((rc = write_bulk(lg, lg->brepo, lg->mp)) < 0)
 		goto out;
-	{
-		git_odb *odb = NULL;
-
-		/* let the main repository see the new pack */
-		if (git_repository_odb(&odb, lg->repo) == 0)
-			git_odb_refresh(odb);
-		git_odb_free(odb);
-	}
+	ledger_refresh(lg);	/* the main repository sees the new pack */
 	if (git_reference_create(&ref, lg->repo, "refs/heads/main", &lg->tip,
 	    1, "relfs") < 0) {
 		rc = ledger_git_fail("could not move HEAD");

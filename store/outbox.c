@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,13 +61,6 @@ outbox_queue_tags(struct store *st, MDB_txn *txn,
 	    NULL);
 }
 
-/*
- * The entry: its JSON, a NUL, then the files' bytes raw (escaping them into
- * JSON and back cost a quarter of an import): first raw (rawlen bytes, the
- * caller's files name their part of it with "raw": [offset, length]), then
- * each "data" string of files, which become "raw" too.  The parts are laid
- * into the queue's page once.
- */
 /* Where a file's bytes are among the entry's raw bytes: [offset, length]. */
 static json_t *
 raw_span(size_t off, size_t len)
@@ -85,6 +77,13 @@ outbox_add_raw(json_t *files, const char *path, size_t off, size_t len)
 	return f && json_array_append_new(files, f) == 0 ? 0 : -ENOMEM;
 }
 
+/*
+ * The entry: its JSON, a NUL, then the files' bytes raw (escaping them into
+ * JSON and back cost a quarter of an import): first raw (rawlen bytes, the
+ * caller's files name their part of it with "raw": [offset, length]), then
+ * each "data" string of files, which become "raw" too.  The parts are laid
+ * into the queue's page once.
+ */
 static int
 queue_entry(struct store *st, MDB_txn *txn, const struct store_user *who,
     int64_t when, const char *message, json_t *files, json_t *tags,
@@ -445,23 +444,54 @@ drain_locked(struct store *st, int gather)
 	}
 }
 
-int
-outbox_drain(struct store *st, int wait, int gather)
+/*
+ * The ledger for this thread alone (ledger_mu) and this process alone
+ * (STORE/ledger.lock, which relctl beside the daemon takes too): 0, or
+ * -errno (-EWOULDBLOCK: busy, without wait).
+ */
+static int
+lock_ledger(struct store *st, int wait)
 {
 	int rc;
 
 	pthread_mutex_lock(&st->ledger_mu);
-	/* other processes (relctl beside the daemon) take the same lock */
-	if (flock(st->lockfd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
-		/* busy: whoever holds it drains the queue */
-		rc = !wait && errno == EWOULDBLOCK ? 0 :
-		    store_seterr(-errno, "could not lock the ledger: %s",
-		    strerror(errno));
-	} else {
-		rc = drain_locked(st, gather);
-		flock(st->lockfd, LOCK_UN);
-	}
+	if (flock(st->lockfd, LOCK_EX | (wait ? 0 : LOCK_NB)) == 0)
+		return 0;
+	rc = -errno;
 	pthread_mutex_unlock(&st->ledger_mu);
+	return rc;
+}
+
+static void
+unlock_ledger(struct store *st)
+{
+	flock(st->lockfd, LOCK_UN);
+	pthread_mutex_unlock(&st->ledger_mu);
+}
+
+static long long
+ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (long long)(t1.tv_sec - t0->tv_sec) * 1000 +
+	    (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+int
+outbox_drain(struct store *st, int wait, int gather)
+{
+	int rc = lock_ledger(st, wait);
+
+	/* busy: whoever holds it drains the queue */
+	if (rc == -EWOULDBLOCK && !wait)
+		return 0;
+	if (rc < 0)
+		return store_seterr(rc, "could not lock the ledger: %s",
+		    strerror(-rc));
+	rc = drain_locked(st, gather);
+	unlock_ledger(st);
 	return rc;
 }
 
@@ -488,23 +518,19 @@ tidy(struct store *st)
 
 	while (!pending) {
 		rc = 0;
-		pthread_mutex_lock(&st->ledger_mu);
-		if (flock(st->lockfd, LOCK_EX | LOCK_NB) == 0) {
-			struct timespec t0, t1;
+		if (lock_ledger(st, 0) == 0) {
+			struct timespec t0;
 
 			clock_gettime(CLOCK_MONOTONIC, &t0);
 			rc = ledger_tidy(st->lg, LEDGER_TIDY_PACKS,
 			    LEDGER_TIDY_STEP);
-			clock_gettime(CLOCK_MONOTONIC, &t1);
 			if (rc < 0)
 				store_log(st, "ledger: %s", store_errmsg());
 			else if (rc > 0)
 				store_log(st, "ledger: merged %d packs in %lld ms",
-				    rc, (long long)((t1.tv_sec - t0.tv_sec) *
-				    1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
-			flock(st->lockfd, LOCK_UN);
+				    rc, ms_since(&t0));
+			unlock_ledger(st);
 		}
-		pthread_mutex_unlock(&st->ledger_mu);
 		if (rc <= 0)
 			break;
 		pthread_mutex_lock(&st->work_mu);
@@ -526,33 +552,6 @@ merge_cancelled(void *arg)
 	stop = st->work_stop;
 	pthread_mutex_unlock(&st->work_mu);
 	return stop;
-}
-
-static int
-lock_ledger(struct store *st, int wait)
-{
-	pthread_mutex_lock(&st->ledger_mu);
-	if (flock(st->lockfd, LOCK_EX | (wait ? 0 : LOCK_NB)) == 0)
-		return 0;
-	pthread_mutex_unlock(&st->ledger_mu);
-	return -1;
-}
-
-static void
-unlock_ledger(struct store *st)
-{
-	flock(st->lockfd, LOCK_UN);
-	pthread_mutex_unlock(&st->ledger_mu);
-}
-
-static long long
-ms_since(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (long long)(t1.tv_sec - t0->tv_sec) * 1000 +
-	    (t1.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
 /*
@@ -642,14 +641,8 @@ static void *
 merge_worker(void *arg)
 {
 	struct store *st = arg;
-	int nice_now;
 
-	/* Linux's nice is a thread's: behind the writers and their ledger */
-	errno = 0;
-	nice_now = getpriority(PRIO_PROCESS, (id_t)gettid());
-	if (errno == 0)
-		(void)setpriority(PRIO_PROCESS, (id_t)gettid(),
-		    nice_now + 10 > 19 ? 19 : nice_now + 10);
+	thread_nice_more(10);	/* behind the writers and their ledger */
 	pthread_mutex_lock(&st->work_mu);
 	for (;;) {
 		while (!st->merge_want && !st->work_stop)
@@ -855,15 +848,9 @@ store_ledger_async(struct store *st)
 	 * next change.
 	 */
 	{
-		uint64_t queued = 0;
-		MDB_txn *txn;
+		struct store_ledger_lag lag;
 
-		if (index_begin(st->ix, 1, &txn) == 0) {
-			if (index_queue_count(st->ix, txn, &queued) < 0)
-				queued = 0;
-			index_abort(txn);
-		}
-		if (queued)
+		if (store_ledger_lag(st, &lag) == 0 && lag.queued)
 			outbox_kick(st);
 	}
 	return 0;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -347,6 +348,18 @@ out:
 	free(buf);
 	close(fd);
 	return rc;
+}
+
+void
+thread_nice_more(int more)
+{
+	int now;
+
+	errno = 0;
+	now = getpriority(PRIO_PROCESS, (id_t)gettid());
+	if (errno == 0)
+		(void)setpriority(PRIO_PROCESS, (id_t)gettid(),
+		    now + more > 19 ? 19 : now + more);
 }
 
 int

@@ -102,6 +102,12 @@ int write_all(int fd, const void *buf, size_t len);
 /* Read a whole (small) file into a NUL-terminated buffer; at most max bytes. */
 int read_small_file(const char *path, size_t max, char **out, size_t *len);
 
+/*
+ * The calling thread's nice raised by more than the process's (19 at
+ * most; Linux's nice is a thread's); failing, it runs as it is.
+ */
+void thread_nice_more(int more);
+
 /* mkdir -p; returns 0 or -errno. */
 int mkdir_p(const char *path, mode_t mode);
 
