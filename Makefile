@@ -15,7 +15,7 @@ DESTDIR ?=
 BUILD   ?= build
 SAN     ?=
 
-PKGS    := fuse3 lmdb libgit2 jansson libcurl libcrypto expat
+PKGS    := fuse3 lmdb libgit2 jansson libcurl libcrypto expat zlib
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror \

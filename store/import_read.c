@@ -98,29 +98,39 @@ kept_text(const char *stamp_text, const char *rec, size_t len)
 	return t;
 }
 
-/* Pack run (parsed from rec, len bytes) into l, stamped. */
+/*
+ * Pack the run of obj (parsed from rec, len bytes; v: its view) into l,
+ * stamped: counted and packed from the record itself, since making the
+ * run object cost as much as parsing the record.
+ */
 static int
-line_pack(const struct import_how *how, const char *artifact, json_t *run,
-    const char *rec, size_t len, struct import_line *l)
+line_pack(const struct import_how *how, const char *artifact,
+    const struct run_view *v, json_t *obj, const char *rec, size_t len,
+    struct import_line *l)
 {
+	static const char *keys[] = { "pod", "installer", "scenario",
+	    "platform" };
+	struct run_head h = { result_outcome_code(v->outcome),
+	    time_parse_iso(json_string_value(json_object_get(how->stamp,
+	    "recorded"))), { 0 } };
 	char *kept;
 	int rc;
 
-	if (json_object_update(run, how->stamp) < 0 ||
-	    json_object_set_new(run, "run", json_integer(1)) < 0 ||
-	    !(l->size1 = run_text_len(run, 0)) ||
+	for (int i = 0; i < 4; i++)
+		h.str[i] = run_view_get(v, keys[i]);
+	if (!(l->size1 = run_view_text_len(v, obj, how->stamp, 1)) ||
 	    !(kept = kept_text(how->stamp_text, rec, len)))
 		return -ENOMEM;
-	rc = run_pack(run, kept, IMPORT_NO_ROOM, &l->packed, &l->packed_len);
+	rc = run_pack_head(&h, kept, IMPORT_NO_ROOM, &l->packed,
+	    &l->packed_len);
 	l->json_at = l->packed_len - strlen(kept);
 	l->rec_len = len;
 	free(kept);
 	if (rc < 0)
 		return rc;
 	l->artifact = strdup(artifact);
-	l->tc = strdup(json_string_value(json_object_get(run, "testcase")));
-	l->outcome = result_outcome_code(json_string_value(json_object_get(run,
-	    "outcome")));
+	l->tc = strdup(v->testcase);
+	l->outcome = h.outcome;
 	return l->artifact && l->tc ? 0 : -ENOMEM;
 }
 
@@ -130,8 +140,9 @@ import_parse(const struct import_how *how, const char *line, size_t len,
 {
 	const char *cn, *artifact = NULL;
 	char fname[NAME_MAX_BYTES + 8];
+	struct run_view v;
 	json_error_t err;
-	json_t *obj = NULL, *run = NULL;
+	json_t *obj = NULL;
 	int rc;
 
 	arena_now = arena;
@@ -149,10 +160,9 @@ import_parse(const struct import_how *how, const char *line, size_t len,
 	} else {
 		cn = json_string_value(json_object_get(obj, "case_name"));
 		snprintf(fname, sizeof(fname), "%s.json", cn ? cn : "result");
-		if ((rc = result_run(fname, obj, &run)) == 0)
-			rc = line_pack(how, artifact, run, line, len, l);
+		if ((rc = result_view(fname, obj, &v)) == 0)
+			rc = line_pack(how, artifact, &v, obj, line, len, l);
 	}
-	json_decref(run);
 	json_decref(obj);
 	arena_now = NULL;
 	arena->used = 0;

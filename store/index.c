@@ -834,6 +834,45 @@ index_queue_del(struct index *ix, MDB_txn *txn, uint64_t seq)
 	return lmdb_err(mdb_del(txn, ix->queue, &k, NULL), "queue");
 }
 
+/* The entries numbered upto or lower: counted, or removed (del). */
+static int
+queue_upto(struct index *ix, MDB_txn *txn, uint64_t upto, int del,
+    uint64_t *n)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint64_t seq;
+	int rc;
+
+	*n = 0;
+	if ((rc = mdb_cursor_open(txn, ix->queue, &cur)))
+		return lmdb_err(rc, "queue");
+	/* after a delete, MDB_NEXT gives the entry that followed */
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		memcpy(&seq, k.mv_data, sizeof(seq));
+		if (seq > upto || (del && (rc = mdb_cursor_del(cur, 0))))
+			break;
+		(*n)++;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : lmdb_err(rc, "queue");
+}
+
+int
+index_queue_del_upto(struct index *ix, MDB_txn *txn, uint64_t upto,
+    uint64_t *n)
+{
+	return queue_upto(ix, txn, upto, 1, n);
+}
+
+int
+index_queue_count_upto(struct index *ix, MDB_txn *txn, uint64_t upto,
+    uint64_t *n)
+{
+	return queue_upto(ix, txn, upto, 0, n);
+}
+
 int
 index_queue_count(struct index *ix, MDB_txn *txn, uint64_t *count)
 {

@@ -228,6 +228,11 @@ int index_queue_from(struct index *ix, MDB_txn *txn, uint64_t from,
     uint64_t *seq, char **data, size_t *len);
 int index_queue_del(struct index *ix, MDB_txn *txn, uint64_t seq);
 int index_queue_count(struct index *ix, MDB_txn *txn, uint64_t *count);
+/* The entries numbered upto or lower, *n of them: removed, or counted. */
+int index_queue_del_upto(struct index *ix, MDB_txn *txn, uint64_t upto,
+    uint64_t *n);
+int index_queue_count_upto(struct index *ix, MDB_txn *txn, uint64_t upto,
+    uint64_t *n);
 
 /*
  * The change log: every write of a mutable node notes its inode under the

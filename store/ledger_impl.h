@@ -32,7 +32,6 @@ struct ledger {
 	size_t nptags;
 	git_oid *objs;		/* every object the batch wrote */
 	size_t nobjs, capobjs;
-	git_config *bcfg;	/* a batch's settings (batch_config) */
 	int format;		/* the layout of its paths (fanout.h) */
 	/* ledger_pin: reads see this commit, not HEAD; nothing is written */
 	git_oid pin;
@@ -63,6 +62,12 @@ void ledger_batch_free(struct ledger *lg);
 /* ledger_write.c, for ledger_layout.c: */
 /* Keep an object the batch wrote, for its pack. */
 int ledger_batch_keep(struct ledger *lg, const git_oid *oid);
+/*
+ * The objects ids names (nids, some maybe twice), read from from, as one
+ * new pack of the ledger (ledger_pack.c).  0, or < 0 with the message set.
+ */
+int ledger_pack_write(struct ledger *lg, git_odb *from, const git_oid *ids,
+    size_t nids);
 /* Commit the batch's open commit (tags on it); nothing when it is empty. */
 int ledger_group_flush(struct ledger *lg, const struct ledger_tag *tags,
     size_t ntags);

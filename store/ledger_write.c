@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <git2.h>
-#include <git2/sys/config.h>
 #include <git2/sys/mempack.h>
 #include <git2/sys/odb_backend.h>
 #include <git2/sys/repository.h>
@@ -137,7 +136,6 @@ ledger_close(struct ledger *lg)
 	if (!lg)
 		return;
 	ledger_batch_free(lg);
-	git_config_free(lg->bcfg);
 	git_repository_free(lg->repo);
 	free(lg->path);
 	free(lg);
@@ -168,35 +166,13 @@ ledger_batch_keep(struct ledger *lg, const git_oid *oid)
 static int
 write_bulk(struct ledger *lg, git_repository *repo, git_odb_backend *bulk)
 {
-	git_packbuilder *pb = NULL;
-	git_buf pack = { 0 };
-	git_odb_writepack *wp = NULL;
-	git_indexer_progress stats;
 	git_odb *odb = NULL;
-	int rc = 0;
+	int rc;
 
-	if (git_packbuilder_new(&pb, repo) < 0) {
-		rc = ledger_git_fail("could not build a pack");
-		goto out;
-	}
-	git_packbuilder_set_threads(pb, 1);
-	for (size_t i = 0; i < lg->nobjs; i++)
-		if (git_packbuilder_insert(pb, &lg->objs[i], NULL) < 0) {
-			rc = ledger_git_fail("could not build a pack");
-			goto out;
-		}
-	if (git_packbuilder_write_buf(&pack, pb) < 0 ||
-	    git_repository_odb(&odb, lg->repo) < 0 ||
-	    git_odb_write_pack(&wp, odb, NULL, NULL) < 0 ||
-	    wp->append(wp, pack.ptr, pack.size, &stats) < 0 ||
-	    wp->commit(wp, &stats) < 0)
-		rc = ledger_git_fail("could not write a pack");
-out:
-	if (wp)
-		wp->free(wp);
-	git_packbuilder_free(pb);
+	rc = git_repository_odb(&odb, repo) < 0 ?
+	    ledger_git_fail("could not write a pack") :
+	    ledger_pack_write(lg, odb, lg->objs, lg->nobjs);
 	git_odb_free(odb);
-	git_buf_dispose(&pack);
 	git_mempack_reset(bulk);
 	return rc;
 }
@@ -685,49 +661,6 @@ view_new(struct ledger *lg, git_odb_backend **out)
 	return 0;
 }
 
-/*
- * A batch's pack is written while writers wait for the CPU: it skips the
- * search for deltas, and the idle merge of packs (ledger_tidy), which
- * finds them anyway, keeps the ledger small.  libgit2 reads that from the
- * repository's configuration, which a batch's repository has none of: it
- * gets this file, written (again) by the first batch of a process.
- * libgit2 1.5 reads its big file threshold (the size above which an
- * object gets no delta) from pack.deltaCacheSize, not from
- * pack.bigFileThreshold; both are set, so a libgit2 that reads the right
- * key skips them too.  (Before this was known, the batches searched for
- * deltas after all: half the ledger thread's time in an import.)
- */
-static git_config *
-batch_config(struct ledger *lg)
-{
-	static const char text[] = "# written by relfs: a batch's pack has "
-	    "no deltas; the idle merge makes them\n[pack]\n"
-	    "\tbigFileThreshold = 1\n\tdeltaCacheSize = 1\n";
-	char path[4400], tmp[4410];
-	int fd;
-
-	if (lg->bcfg)
-		return lg->bcfg;
-	snprintf(path, sizeof(path), "%s/relfs-batch.config", lg->path);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-	    0644);
-	if (fd >= 0) {
-		if (write_all(fd, text, sizeof(text) - 1) < 0 ||
-		    rename(tmp, path) < 0)
-			unlink(tmp);
-		close(fd);
-	}
-	if (git_config_new(&lg->bcfg) < 0)
-		return NULL;
-	if (git_config_add_file_ondisk(lg->bcfg, path, GIT_CONFIG_LEVEL_APP,
-	    NULL, 0) < 0) {
-		git_config_free(lg->bcfg);
-		lg->bcfg = NULL;
-	}
-	return lg->bcfg;
-}
-
 int
 ledger_batch_begin(struct ledger *lg)
 {
@@ -750,9 +683,6 @@ ledger_batch_begin(struct ledger *lg)
 		rc = ledger_git_fail("could not start a batch");
 	} else if (git_repository_wrap_odb(&lg->brepo, odb) < 0) {
 		rc = ledger_git_fail("could not start a batch");
-	} else if (batch_config(lg)) {
-		/* without it, the pack only costs more */
-		git_repository_set_config(lg->brepo, lg->bcfg);
 	}
 	git_odb_free(odb);	/* the batch's repository holds it */
 	if (rc < 0) {

@@ -300,6 +300,88 @@ clear_stale_git_locks(struct store *st)
 	nftw(p, unlink_locks, 16, FTW_PHYS);
 }
 
+/*
+ * The changes up to last, in the ledger and synced, leave the queue, and
+ * ledger_done moves to last (never back: another process's drain may
+ * have moved it on).
+ */
+static int
+dequeue_upto(struct store *st, uint64_t last)
+{
+	uint64_t n, done = 0;
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = index_begin(st->ix, 0, &txn)) < 0)
+		return rc;
+	if (index_get(st->ix, txn, TAB_META, "ledger_done", &done,
+	    sizeof(done)) < 0)
+		done = 0;
+	if ((rc = index_queue_del_upto(st->ix, txn, last, &n)) < 0 ||
+	    (last > done && (rc = index_put(st->ix, txn, TAB_META,
+	    "ledger_done", &last, sizeof(last), 0)) < 0)) {
+		index_abort(txn);
+		return rc;
+	}
+	return index_commit(txn);
+}
+
+/*
+ * A ledger thread leaves that to a thread of its own (dequeue_worker) and
+ * goes on to its next batch: the index's writer it waits for can be a
+ * batch of an import, which holds it for a tenth of a second (that wait
+ * was a third of the ledger thread's time in an import).  Without one,
+ * at once.
+ */
+static int
+settle(struct store *st, uint64_t last)
+{
+	int rc;
+
+	if (!st->dequeuing) {
+		rc = dequeue_upto(st, last);
+		if (st->async) {
+			pthread_mutex_lock(&st->work_mu);
+			pthread_cond_broadcast(&st->done_cond);
+			pthread_mutex_unlock(&st->work_mu);
+		}
+		return rc;
+	}
+	pthread_mutex_lock(&st->work_mu);
+	if (last > st->dequeue_want)
+		st->dequeue_want = last;
+	pthread_cond_signal(&st->dequeue_cond);
+	pthread_mutex_unlock(&st->work_mu);
+	return 0;
+}
+
+/* What settle hands over, as it comes; what failed waits for the next. */
+static void *
+dequeue_worker(void *arg)
+{
+	struct store *st = arg;
+	uint64_t upto;
+	int rc;
+
+	pthread_mutex_lock(&st->work_mu);
+	for (;;) {
+		while (st->dequeue_want <= st->dequeued && !st->dequeue_stop)
+			pthread_cond_wait(&st->dequeue_cond, &st->work_mu);
+		if (st->dequeue_want <= st->dequeued)
+			break;
+		upto = st->dequeue_want;
+		pthread_mutex_unlock(&st->work_mu);
+		if ((rc = dequeue_upto(st, upto)) < 0)
+			store_log(st, "ledger: %s (the changes written stay "
+			    "queued until the next batch)", store_errmsg());
+		pthread_mutex_lock(&st->work_mu);
+		st->dequeued = upto;	/* or given up until the next */
+		pthread_cond_broadcast(&st->done_cond);	/* outbox_wait_done */
+	}
+	pthread_mutex_unlock(&st->work_mu);
+	return NULL;
+}
+
 #define DRAIN_BATCH 256
 /*
  * The daemon's merge thread is asked every MERGE_EVERY batches too, not
@@ -323,7 +405,7 @@ clear_stale_git_locks(struct store *st)
 static int
 drain_locked(struct store *st, int gather)
 {
-	uint64_t seqs[DRAIN_BATCH], seq, last, from, queued = 0;
+	uint64_t seq, last, from, queued = 0;
 	MDB_txn *txn;
 	size_t n, tlen, batches = 0;
 	char *text;
@@ -331,24 +413,27 @@ drain_locked(struct store *st, int gather)
 
 	clear_stale_git_locks(st);
 	for (;;) {
-		uint64_t done = 0;
+		uint64_t done = 0, stale = 0;
 
-		if ((rc = index_begin(st->ix, 1, &txn)) < 0)
+		/*
+		 * What the branch holds is written, whether or not it left
+		 * the queue yet (settle; or a crash came between the two).
+		 */
+		if ((rc = ledger_last_seq(st->lg, &last)) < 0 ||
+		    (rc = index_begin(st->ix, 1, &txn)) < 0)
 			return rc;
 		rc = index_queue_count(st->ix, txn, &queued);
+		if (rc == 0)
+			rc = index_queue_count_upto(st->ix, txn, last, &stale);
 		if (rc == 0 && index_get(st->ix, txn, TAB_META, "ledger_done",
 		    &done, sizeof(done)) < 0)
 			done = 0;
 		index_abort(txn);
+		if (rc < 0)
+			return rc;
+		queued -= stale;
 		if (gather && batches++ > 0 && queued < DRAIN_BATCH)
 			return queued > 0;
-		/*
-		 * Always one packfile for the batch: loose objects cost a
-		 * file each, and under load creating and removing those
-		 * took as much CPU as all the requests together.
-		 */
-		if (rc < 0 || (rc = ledger_last_seq(st->lg, &last)) < 0)
-			return rc;
 		/*
 		 * The branch must be where the index saw it last: a branch
 		 * moved back or deleted would make the next change a new
@@ -374,9 +459,15 @@ drain_locked(struct store *st, int gather)
 			store_log(st, "ledger: moved to layout %d (directories "
 			    "fanned out)", FANOUT_FORMAT);
 		}
+		/*
+		 * Always one packfile for the batch: loose objects cost a
+		 * file each, and under load creating and removing those
+		 * took as much CPU as all the requests together.
+		 */
 		if (queued >= 1 && (rc = ledger_batch_begin(st->lg)) < 0)
 			return rc;
-		for (n = 0, from = 0; n < DRAIN_BATCH; n++, from = seq + 1) {
+		for (n = 0, from = last + 1; n < DRAIN_BATCH; n++,
+		    from = seq + 1) {
 			if ((rc = index_begin(st->ix, 1, &txn)) < 0)
 				break;
 			rc = index_queue_from(st->ix, txn, from, &seq, &text,
@@ -384,13 +475,11 @@ drain_locked(struct store *st, int gather)
 			index_abort(txn);
 			if (rc < 0)
 				break;
-			/* a crash after the git commit and before the dequeue */
-			if (seq > last)
-				rc = apply_entry(st, seq, text, tlen);
+			rc = apply_entry(st, seq, text, tlen);
 			free(text);
 			if (rc < 0)
 				break;
-			seqs[n] = seq;
+			last = seq;
 		}
 		if (rc < 0 && rc != -ENOENT) {
 			ledger_batch_abort(st->lg);
@@ -399,32 +488,15 @@ drain_locked(struct store *st, int gather)
 		if ((rc = ledger_batch_end(st->lg)) < 0)
 			return rc;
 		if (n == 0)
-			return 0;
-		if ((rc = ledger_sync(st->lg)) < 0 ||
-		    (rc = index_begin(st->ix, 0, &txn)) < 0)
-			return rc;
-		for (size_t i = 0; i < n; i++) {
-			rc = index_queue_del(st->ix, txn, seqs[i]);
-			if (rc < 0 && rc != -ENOENT) {
-				index_abort(txn);
-				return rc;
-			}
-		}
+			return stale ? settle(st, last) : 0;
 		/* the branch now ends at the newest change of the batch */
-		if (seqs[n - 1] > last)
-			last = seqs[n - 1];
-		if ((rc = index_put(st->ix, txn, TAB_META, "ledger_done", &last,
-		    sizeof(last), 0)) < 0) {
-			index_abort(txn);
+		if ((rc = ledger_sync(st->lg)) < 0 ||
+		    (rc = settle(st, last)) < 0)
 			return rc;
-		}
-		if ((rc = index_commit(txn)) < 0)
-			return rc;
-		if (st->async) {	/* for outbox_wait_done */
-			pthread_mutex_lock(&st->work_mu);
-			pthread_cond_broadcast(&st->done_cond);
+		if (st->merging) {
 			/* under load, a merge beside the writers now and then */
-			if (st->merging && ++st->merge_batches >= MERGE_EVERY) {
+			pthread_mutex_lock(&st->work_mu);
+			if (++st->merge_batches >= MERGE_EVERY) {
 				st->merge_batches = 0;
 				st->merge_want = 1;
 				pthread_cond_signal(&st->merge_cond);
@@ -504,7 +576,16 @@ store_sync(struct store *st)
 int
 store_drain(struct store *st)
 {
-	return outbox_drain(st, 1, 0);
+	int rc = outbox_drain(st, 1, 0);
+
+	/* and what was written has left the queue (settle) */
+	if (!st->async)
+		return rc;
+	pthread_mutex_lock(&st->work_mu);
+	while (rc == 0 && st->dequeuing && st->dequeued < st->dequeue_want)
+		pthread_cond_wait(&st->done_cond, &st->work_mu);
+	pthread_mutex_unlock(&st->work_mu);
+	return rc;
 }
 
 /*
@@ -806,12 +887,20 @@ outbox_worker_start(struct store *st)
 	pthread_cond_init(&st->work_cond, NULL);
 	pthread_cond_init(&st->done_cond, NULL);
 	pthread_cond_init(&st->merge_cond, NULL);
+	pthread_cond_init(&st->dequeue_cond, NULL);
 	if (pthread_create(&st->worker, NULL, ledger_worker, st) != 0)
 		return store_seterr(-EAGAIN, "could not start the ledger "
 		    "thread");
 	/* named, so that its time can be told apart (scripts/bench) */
 	pthread_setname_np(st->worker, "relfs-ledger");
 	st->async = 1;
+	/* without it, the ledger thread dequeues itself (settle) */
+	pthread_mutex_lock(&st->work_mu);
+	if (pthread_create(&st->dequeuer, NULL, dequeue_worker, st) == 0) {
+		pthread_setname_np(st->dequeuer, "relfs-dequeue");
+		st->dequeuing = 1;
+	}
+	pthread_mutex_unlock(&st->work_mu);
 	return 0;
 }
 

@@ -23,6 +23,7 @@
 
 #include "util.h"
 
+/* what a run copies of its record; as many as RUN_COPIED_MAX */
 static const char *copied[][2] = {
 	/* record key, run key */
 	{ "pod_name", "pod" }, { "pod", "pod" }, { "installer", "installer" },
@@ -31,6 +32,9 @@ static const char *copied[][2] = {
 	{ "project_name", "project_name" }, { "start_date", "start_date" },
 	{ "stop_date", "stop_date" },
 };
+
+_Static_assert(sizeof(copied) / sizeof(*copied) <= RUN_COPIED_MAX,
+    "a run_view holds every copied key");
 
 static const char *outcomes[] = { "PASS", "FAIL", "ERROR", "SKIP" };
 
@@ -78,42 +82,70 @@ run_new(const char *tc, const char *outcome, const char *format,
 }
 
 int
-result_run(const char *filename, json_t *rec, json_t **out)
+result_view(const char *filename, json_t *rec, struct run_view *v)
 {
-	const char *outcome, *o, *testcase, *format;
-	json_t *run;
+	const char *outcome;
 	int rc;
 
 	if (!json_is_object(rec))
 		return store_seterr(-EINVAL, "result '%s' is not a JSON object",
 		    filename);
+	memset(v, 0, sizeof(*v));
 	if (json_object_get(rec, "case_name")) {
-		format = "opnfv";
-		testcase = json_string_value(json_object_get(rec, "case_name"));
+		v->format = "opnfv";
+		v->testcase = json_string_value(json_object_get(rec,
+		    "case_name"));
 		outcome = json_string_value(json_object_get(rec, "criteria"));
 	} else {
-		format = "simple";
-		testcase = json_string_value(json_object_get(rec, "testcase"));
+		v->format = "simple";
+		v->testcase = json_string_value(json_object_get(rec,
+		    "testcase"));
 		outcome = json_string_value(json_object_get(rec, "outcome"));
 	}
-	if (!testcase)
+	if (!v->testcase)
 		return store_seterr(-EINVAL, "result '%s' names no test "
 		    "case (\"case_name\" or \"testcase\")", filename);
-	if (!(o = outcome_of(outcome)))
+	if (!(v->outcome = outcome_of(outcome)))
 		return store_seterr(-EINVAL, "result '%s': unknown outcome "
 		    "'%s' (" OUTCOMES " in \"%s\")", filename,
 		    outcome ? outcome : "(none)",
-		    strcmp(format, "opnfv") ? "outcome" : "criteria");
-	if ((rc = name_check(testcase, "test case")) < 0)
+		    strcmp(v->format, "opnfv") ? "outcome" : "criteria");
+	if ((rc = name_check(v->testcase, "test case")) < 0)
 		return store_prefixerr(rc, "result '%s'", filename);
-	if (!(run = run_new(testcase, o, format, NULL)))
-		return -ENOMEM;
+	/* the first of the record's keys for a run key gives it */
 	for (size_t i = 0; i < sizeof(copied) / sizeof(*copied); i++) {
-		json_t *v = json_object_get(rec, copied[i][0]);
+		json_t *val = json_object_get(rec, copied[i][0]);
 
-		if (json_is_string(v) && !json_object_get(run, copied[i][1]))
-			json_object_set(run, copied[i][1], v);
+		if (json_is_string(val) && !run_view_get(v, copied[i][1])) {
+			v->key[v->ncopied] = copied[i][1];
+			v->value[v->ncopied++] = val;
+		}
 	}
+	return 0;
+}
+
+const char *
+run_view_get(const struct run_view *v, const char *key)
+{
+	for (size_t i = 0; i < v->ncopied; i++)
+		if (strcmp(v->key[i], key) == 0)
+			return json_string_value(v->value[i]);
+	return NULL;
+}
+
+int
+result_run(const char *filename, json_t *rec, json_t **out)
+{
+	struct run_view v;
+	json_t *run;
+	int rc;
+
+	if ((rc = result_view(filename, rec, &v)) < 0)
+		return rc;
+	if (!(run = run_new(v.testcase, v.outcome, v.format, NULL)))
+		return -ENOMEM;
+	for (size_t i = 0; i < v.ncopied; i++)
+		json_object_set(run, v.key[i], v.value[i]);
 	json_object_set(run, "record", rec);
 	*out = run;
 	return 0;

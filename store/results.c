@@ -466,10 +466,27 @@ integer_len(json_int_t i)
  * are left to jansson itself.  test_results checks it against json_dumps,
  * and import checks a run of each batch.
  */
+/*
+ * An object's or array's text at depth d from its k members' own (n
+ * bytes): a comma each but the last, the brackets, the indents.
+ */
+static size_t
+members_len(size_t n, size_t k, size_t d)
+{
+	return n + k + 1 + k * (1 + 2 * (d + 1)) + 1 + 2 * d;
+}
+
+/* What a member adds to n: its key, ": ", then vlen bytes of its value. */
+static size_t
+member_len(const char *key, size_t klen, size_t vlen)
+{
+	return escaped_len(key, klen) + 2 + vlen;
+}
+
 static size_t
 text_len(json_t *v, size_t d)
 {
-	size_t n = 0, k, i, ind = 1 + 2 * (d + 1);
+	size_t n = 0, k, i;
 	char num[32];
 	void *it;
 	json_t *m;
@@ -480,17 +497,16 @@ text_len(json_t *v, size_t d)
 			return 2;
 		for (it = json_object_iter(v); it; it = json_object_iter_next(v,
 		    it))
-			n += escaped_len(json_object_iter_key(it),
-			    json_object_iter_key_len(it)) + 2 +
-			    text_len(json_object_iter_value(it), d + 1);
-		/* a comma each but the last, the braces; the indents */
-		return n + k + 1 + k * ind + 1 + 2 * d;
+			n += member_len(json_object_iter_key(it),
+			    json_object_iter_key_len(it),
+			    text_len(json_object_iter_value(it), d + 1));
+		return members_len(n, k, d);
 	case JSON_ARRAY:
 		if (!(k = json_array_size(v)))
 			return 2;
 		json_array_foreach(v, i, m)
 			n += text_len(m, d + 1);
-		return n + k + 1 + k * ind + 1 + 2 * d;
+		return members_len(n, k, d);
 	case JSON_STRING:
 		return escaped_len(json_string_value(v), json_string_length(v));
 	case JSON_INTEGER:
@@ -519,6 +535,32 @@ run_text_len(json_t *run, int render)
 	n = strlen(t) + 1;	/* and a newline */
 	free(t);
 	return n;
+}
+
+size_t
+run_view_text_len(const struct run_view *v, json_t *rec, json_t *stamp,
+    json_int_t no)
+{
+	/* the members result_run, the stamp and the number give, as above */
+	const char *own[] = { "testcase", v->testcase, "outcome", v->outcome,
+	    "format", v->format };
+	size_t n = 0, k = 0;
+	const char *key;
+	json_t *val;
+
+	for (size_t i = 0; i < 6; i += 2, k++)
+		n += member_len(own[i], strlen(own[i]), escaped_len(own[i + 1],
+		    strlen(own[i + 1])));
+	for (size_t i = 0; i < v->ncopied; i++, k++)
+		n += member_len(v->key[i], strlen(v->key[i]),
+		    text_len(v->value[i], 1));
+	json_object_foreach(stamp, key, val) {
+		n += member_len(key, strlen(key), text_len(val, 1));
+		k++;
+	}
+	n += member_len("record", 6, text_len(rec, 1)) +
+	    member_len("run", 3, integer_len(no));
+	return members_len(n, k + 2, 0) + 1;	/* and a newline */
 }
 
 json_t *

@@ -34,6 +34,25 @@ int result_parse(const char *filename, const char *buf, size_t len,
 /* The run of a record already parsed (rec: a JSON object, kept). */
 int result_run(const char *filename, json_t *rec, json_t **out);
 
+/*
+ * What result_run makes of a record, without making it (an import asks it
+ * of a million records): the test case, outcome (a static spelling) and
+ * format, and the record's strings the run copies, by their run keys
+ * (pod, installer, ...), in the run's order.  Valid while rec is.
+ */
+#define RUN_COPIED_MAX 10
+struct run_view {
+	const char *testcase, *outcome, *format;
+	size_t ncopied;
+	const char *key[RUN_COPIED_MAX];
+	json_t *value[RUN_COPIED_MAX];
+};
+
+int result_view(const char *filename, json_t *rec, struct run_view *v);
+
+/* The string the run has for key ("pod", ...), or NULL. */
+const char *run_view_get(const struct run_view *v, const char *key);
+
 /* An outcome as the index keeps it (run_pack): PASS, FAIL, ERROR, SKIP. */
 enum { RESULT_FAIL = 0, RESULT_PASS = 1, RESULT_ERROR = 2, RESULT_SKIP = 3 };
 int result_outcome_code(const char *outcome);

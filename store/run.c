@@ -31,17 +31,24 @@ run_pack(json_t *run, const char *json, size_t room, char **out,
 {
 	static const char *keys[] = { "pod", "installer", "scenario",
 	    "platform" };
-	const char *v[4];
+	struct run_head h = { result_outcome_code(json_string_value(
+	    json_object_get(run, "outcome"))), time_parse_iso(
+	    json_string_value(json_object_get(run, "recorded"))), { 0 } };
+
+	for (int i = 0; i < 4; i++)
+		h.str[i] = json_string_value(json_object_get(run, keys[i]));
+	return run_pack_head(&h, json, room, out, len);
+}
+
+int
+run_pack_head(const struct run_head *h, const char *json, size_t room,
+    char **out, size_t *len)
+{
 	size_t l[4], jl = strlen(json), total = 2 + 1 + 8 + 8 + 4 + jl, o;
-	int64_t t = time_parse_iso(json_string_value(json_object_get(run,
-	    "recorded")));
-	uint8_t pass = (uint8_t)result_outcome_code(json_string_value(
-	    json_object_get(run, "outcome")));
 	char *b;
 
 	for (int i = 0; i < 4; i++) {
-		v[i] = json_string_value(json_object_get(run, keys[i]));
-		l[i] = v[i] ? strlen(v[i]) : 0;
+		l[i] = h->str[i] ? strlen(h->str[i]) : 0;
 		if (l[i] > 65535)
 			l[i] = 65535;
 		total += l[i];
@@ -50,8 +57,8 @@ run_pack(json_t *run, const char *json, size_t room, char **out,
 	if (!b)
 		return -ENOMEM;
 	memcpy(b, RUN_MAGIC, 2);
-	b[2] = (char)pass;
-	memcpy(b + 3, &t, 8);
+	b[2] = (char)(uint8_t)h->outcome;
+	memcpy(b + 3, &h->time, 8);
 	o = 11;
 	for (int i = 0; i < 4; i++) {
 		uint16_t x = (uint16_t)l[i];
@@ -60,7 +67,7 @@ run_pack(json_t *run, const char *json, size_t room, char **out,
 		o += 2;
 	}
 	for (int i = 0; i < 4; i++) {
-		memcpy(b + o, v[i] ? v[i] : "", l[i]);
+		memcpy(b + o, h->str[i] ? h->str[i] : "", l[i]);
 		o += l[i];
 		b[o++] = '\0';
 	}

@@ -265,6 +265,13 @@ store_close(struct store *st)
 		pthread_join(st->worker, NULL);
 		if (st->merging)
 			pthread_join(st->merger, NULL);
+		/* then what it wrote leaves the queue */
+		pthread_mutex_lock(&st->work_mu);
+		st->dequeue_stop = 1;
+		pthread_cond_signal(&st->dequeue_cond);
+		pthread_mutex_unlock(&st->work_mu);
+		if (st->dequeuing)
+			pthread_join(st->dequeuer, NULL);
 	}
 	/* what relctl or the daemon did survives a power cut once it ends */
 	if (st->ix)

@@ -34,6 +34,11 @@ struct store {
 	int work_pending, work_stop;
 	int work_now;		/* a kick that asks for no gathering */
 	pthread_cond_t done_cond;	/* a drain moved ledger_done */
+	/* what the ledger thread wrote leaves the queue on another (outbox.c) */
+	int dequeuing, dequeue_stop;
+	pthread_t dequeuer;
+	pthread_cond_t dequeue_cond;
+	uint64_t dequeue_want, dequeued;	/* up to which change */
 	/* the daemon merges packs in a thread of its own (outbox.c) */
 	int merging;
 	pthread_t merger;
@@ -143,9 +148,19 @@ struct run_summary {
 	size_t jsonlen;
 };
 
+/* What the index keeps of a run beside its JSON. */
+struct run_head {
+	int outcome;		/* RESULT_PASS, ... */
+	int64_t time;
+	const char *str[4];	/* pod, installer, scenario, platform, or NULL */
+};
+
 /* room: bytes more to allocate, for JSON still to be added at the end */
 int run_pack(json_t *run, const char *json, size_t room, char **out,
     size_t *len);
+/* The same from the head (run_pack takes it from the run's fields). */
+int run_pack_head(const struct run_head *h, const char *json, size_t room,
+    char **out, size_t *len);
 int run_unpack(const char *rec, size_t len, struct run_summary *s);
 
 /* Runs: insert one (results.c), the nodes an artifact needs for them. */
@@ -188,6 +203,15 @@ json_t *run_complete(json_t *run);
  * by rendering it; 0 when out of memory.
  */
 size_t run_text_len(json_t *run, int render);
+
+struct run_view;
+
+/*
+ * The same, counted, for the run result_run makes of rec (v: its view),
+ * with stamp's members and "run": no added, without making it.
+ */
+size_t run_view_text_len(const struct run_view *v, json_t *rec,
+    json_t *stamp, json_int_t no);
 int runs_nodes(struct store *st, MDB_txn *txn, uint64_t art,
     int64_t created);
 

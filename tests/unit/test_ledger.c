@@ -480,6 +480,63 @@ test_find_and_pin(void **state)
 	tmpdir_free(dir);
 }
 
+/*
+ * A batch's pack as the ledger writes it (ledger_pack_write): a blob of
+ * 3 MB (more than one chunk handed to the indexer, and more than one
+ * deflate output), the same blob at two paths, trees stored; git reads
+ * every byte back and fsck is clean.
+ */
+static void
+test_pack_written(void **state)
+{
+	struct store_user bob = { 1234, 1234, "bob", 0, { 0 } };
+	size_t big = 3 << 20, len;
+	char *dir = tmpdir_new(), path[4096], out[4096], *text = malloc(big),
+	    *buf, *report = NULL;
+	struct ledger_change ch[3] = {
+		{ "runs/p/v/t/000001.json", text, big, 0 },
+		{ "runs/p/v/u/000001.json", text, big, 0 },
+		{ "runs/p/v/t/000002.json", "{}\n", 3, 0 },
+	};
+	struct ledger *lg;
+	uint32_t x = 1;
+
+	(void)state;
+	assert_non_null(text);
+	for (size_t i = 0; i < big; i++) {	/* compresses, but not to nothing */
+		x = x * 1103515245 + 12345;
+		text[i] = (char)('a' + (x >> 16) % 26);
+	}
+	snprintf(path, sizeof(path), "%s/l.git", dir);
+	assert_int_equal(ledger_init(path), 0);
+	assert_int_equal(ledger_open(&lg, path), 0);
+	assert_int_equal(count_packs(path), 0);
+	assert_int_equal(ledger_batch_begin(lg), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(ledger_commit(lg, &ch[i], 1, NULL, 0, &bob,
+		    1700000000, "run", (uint64_t)i + 1), 0);
+	assert_int_equal(ledger_batch_end(lg), 0);
+	assert_int_equal(count_packs(path), 1);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(ledger_read(lg, ch[i].path, &buf, &len), 0);
+		assert_int_equal(len, big);
+		assert_memory_equal(buf, text, big);
+		free(buf);
+	}
+	assert_file(lg, "runs/p/v/t/000002.json", "{}\n");
+	/*
+	 * the big blob once: 1 commit, 2 blobs, 13 trees (the root, runs,
+	 * p, h(v), v, then h(t), t, t/0, t/0/00 and the same for u)
+	 */
+	git_out(path, "count-objects -v | grep in-pack", out, sizeof(out));
+	assert_string_equal(out, "in-pack: 16\n");
+	ledger_close(lg);
+	assert_int_equal(ledger_fsck(path, &report), 0);
+	free(report);
+	free(text);
+	tmpdir_free(dir);
+}
+
 int
 main(void)
 {
@@ -489,6 +546,7 @@ main(void)
 		cmocka_unit_test(test_merge_beside),
 		cmocka_unit_test(test_group_commits),
 		cmocka_unit_test(test_find_and_pin),
+		cmocka_unit_test(test_pack_written),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

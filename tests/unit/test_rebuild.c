@@ -163,7 +163,8 @@ walk_dir(struct store *st, uint64_t dir, const char *prefix, FILE *out)
 	size_t len;
 
 	assert_int_equal(store_dir_list(st, dir, 0, entry_add, &es), 0);
-	qsort(es.e, es.count, sizeof(*es.e), entry_cmp);
+	if (es.count)
+		qsort(es.e, es.count, sizeof(*es.e), entry_cmp);
 	for (size_t i = 0; i < es.count; i++) {
 		const struct node *n = &es.e[i].n;
 

@@ -270,16 +270,28 @@ test_many_refused(void **state)
 	}
 }
 
-/* The counted size of run (stamped as an import stamps it) is the real. */
+/*
+ * The counted size of run (stamped as an import stamps it) is the real,
+ * and so is the size an import counts from the record alone (its view).
+ */
 static void
 same_size(json_t *run)
 {
-	json_object_set_new(run, "recorded", json_string("2026-12-01T10:00:00Z"));
-	json_object_set_new(run, "user", json_string("ci \"bot\""));
-	json_object_set_new(run, "uid", json_integer(-1));
+	json_t *stamp = json_pack("{s:s,s:s,s:i}", "recorded",
+	    "2026-12-01T10:00:00Z", "user", "ci \"bot\"", "uid", -1);
+	json_t *rec = json_object_get(run, "record");
+	struct run_view v;
+
+	json_object_update(run, stamp);
 	json_object_set_new(run, "run", json_integer(1234567));
 	assert_true(run_text_len(run, 1) > 0);
 	assert_int_equal(run_text_len(run, 0), run_text_len(run, 1));
+	if (json_is_object(rec)) {
+		assert_int_equal(result_view("r.json", rec, &v), 0);
+		assert_int_equal(run_view_text_len(&v, rec, stamp, 1234567),
+		    run_text_len(run, 1));
+	}
+	json_decref(stamp);
 }
 
 static void
@@ -295,6 +307,9 @@ test_text_len(void **state)
 		    "[{}], {\"x\": [{\"y\": []}]}]}}",
 		"{\"testcase\": \"t\", \"outcome\": \"FAIL\", \"pod\": \"p\\\"\"}",
 		"{\"case_name\": \"t\", \"criteria\": \"PASS\", \"\\u0000x\": 1}",
+		/* the first key a run key is copied from gives it */
+		"{\"case_name\": \"t\", \"criteria\": \"SKIP\", \"pod\": \"bb\", "
+		    "\"pod_name\": \"a\", \"version\": 3, \"stop_date\": \"\\n\"}",
 	};
 	const char *data = getenv("RELFS_DATA");
 	char *line = NULL;
@@ -312,6 +327,16 @@ test_text_len(void **state)
 			continue;
 		}
 		same_size(json_array_get(runs, 0));
+		if (i == 3) {	/* pod_name before pod, whatever the order */
+			json_t *rec = json_object_get(json_array_get(runs, 0),
+			    "record");
+			struct run_view v;
+
+			assert_int_equal(result_view("r.json", rec, &v), 0);
+			assert_string_equal(run_view_get(&v, "pod"), "a");
+			assert_null(run_view_get(&v, "version"));	/* no string */
+			assert_string_equal(v.outcome, "SKIP");
+		}
 		json_decref(runs);
 	}
 	run = parse_ok("vping.txt", "PASS");
