@@ -492,7 +492,7 @@ test_pack_written(void **state)
 	struct store_user bob = { 1234, 1234, "bob", 0, { 0 } };
 	size_t big = 3 << 20, len;
 	char *dir = tmpdir_new(), path[4096], out[4096], *text = malloc(big),
-	    *buf, *report = NULL;
+	    *buf, *report = NULL, cmd[13000];
 	struct ledger_change ch[3] = {
 		{ "runs/p/v/t/000001.json", text, big, 0 },
 		{ "runs/p/v/u/000001.json", text, big, 0 },
@@ -530,6 +530,11 @@ test_pack_written(void **state)
 	 */
 	git_out(path, "count-objects -v | grep in-pack", out, sizeof(out));
 	assert_string_equal(out, "in-pack: 16\n");
+	/* the index is git's own, byte for byte */
+	snprintf(cmd, sizeof(cmd), "cd %s/objects/pack && git index-pack "
+	    "-o %s/check.idx pack-*.pack >/dev/null && cmp %s/check.idx "
+	    "pack-*.idx && git verify-pack pack-*.idx", path, dir, dir);
+	assert_int_equal(system(cmd), 0);
 	ledger_close(lg);
 	assert_int_equal(ledger_fsck(path, &report), 0);
 	free(report);
