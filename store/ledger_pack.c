@@ -101,8 +101,9 @@ pack_object(struct pack_out *o, git_object_t type, const void *data,
 		h[n] = (unsigned char)(left & 0x7f);
 	}
 	o->crc = crc32(0, NULL, 0);
-	if (out_put(o, h, n + 1) < 0 || deflateReset(z) != Z_OK)
-		return -1;
+	if (size > UINT32_MAX || out_put(o, h, n + 1) < 0 ||
+	    deflateReset(z) != Z_OK)
+		return -1;	/* zlib takes 32 bits at a time */
 	z->next_in = (unsigned char *)data;
 	z->avail_in = (uInt)size;
 	do {
