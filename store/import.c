@@ -26,6 +26,13 @@
 
 #define IMPORT_BATCH 20000
 
+/* A run of the batch, recorded in the index at its end (record_runs). */
+struct pending {
+	char *packed;		/* run_pack's, with its number */
+	size_t len;
+	uint64_t no, size;
+};
+
 /* One test case of one artifact, as far as this batch goes. */
 struct pair {
 	struct pair *chain;	/* the next in its hash slot */
@@ -35,6 +42,8 @@ struct pair {
 	uint64_t count[4];	/* the batch's runs, by outcome (RESULT_*) */
 	char *buf;		/* runs since first, a line each */
 	size_t len, cap;
+	struct pending *runs;	/* the batch's, in their order */
+	size_t nruns, capruns;
 	char tc[];
 };
 
@@ -247,8 +256,6 @@ import_run(struct importer *im, struct seen *art, struct import_line *l)
 	if ((rc = pair_get(im, art, l->tc, &p)) < 0)
 		return rc;
 	at.no = p->next_no;
-	at.ino = im->ino;	/* after pair_get, which may take one */
-	at.tc_ino = p->tc_ino;
 	/* one ledger file a bucket of the layout */
 	if (p->len && at.no / FANOUT_RUNS_A_DIR != p->first /
 	    FANOUT_RUNS_A_DIR && (rc = pair_flush(im, p)) < 0)
@@ -278,17 +285,92 @@ import_run(struct importer *im, struct seen *art, struct import_line *l)
 		im->render |= real != size;
 		size = real;
 	}
-	if ((rc = runs_put(im->st, im->txn, &at, l->packed, len, size)) < 0 ||
-	    (rc = line_append(&p->buf, &p->len, &p->cap, l->packed +
+	if ((rc = line_append(&p->buf, &p->len, &p->cap, l->packed +
 	    l->json_at + KEPT_REC_AT, l->rec_len)) < 0)
 		return rc;
+	if (p->nruns == p->capruns) {
+		size_t cap = p->capruns ? p->capruns * 2 : 16;
+		struct pending *r = realloc(p->runs, cap * sizeof(*r));
+
+		if (!r)
+			return -ENOMEM;
+		p->runs = r;
+		p->capruns = cap;
+	}
+	/* the line's record is the batch's now */
+	p->runs[p->nruns++] = (struct pending){ l->packed, len, at.no, size };
+	l->packed = NULL;
 	p->last = at.no;
 	p->next_no++;
 	p->count[l->outcome]++;
 	art->count++;
-	im->ino++;
 	im->in_batch++;
 	return 0;
+}
+
+/* Test cases in the order of the runs table's keys: artifact, then name. */
+static int
+pair_cmp(const void *a, const void *b)
+{
+	const struct pair *x = *(struct pair *const *)a;
+	const struct pair *y = *(struct pair *const *)b;
+
+	if (x->art->ino != y->art->ino)
+		return x->art->ino < y->art->ino ? -1 : 1;
+	return strcmp(x->tc, y->tc);
+}
+
+/*
+ * The batch's runs into the index, a test case at a time, each table in
+ * the order of its keys: the records by artifact and test case name, the
+ * nodes, names and listings by inode, taken now, test case after test
+ * case.  A table whose keys so far all came past its end takes them
+ * there (index_put_raw_hint): a batch of new test cases, the usual
+ * import, fills its pages instead of splitting each in half, and searches
+ * for none of its keys.  (In the order they came, the test cases' runs
+ * took turns, each put went to another place of every table, and the
+ * listings' pages were half empty.)
+ */
+static int
+record_runs(struct importer *im)
+{
+	struct pair **order = malloc((im->npairs + 1) * sizeof(*order));
+	struct run_place at = { 0, 0, 0, 0, NULL, im->now };
+	size_t n = 0;
+	int rc = 0;
+
+	if (!order)
+		return -ENOMEM;
+	for (struct pair *p = im->pairs; p; p = p->next)
+		order[n++] = p;
+	qsort(order, n, sizeof(*order), pair_cmp);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct pair *p = order[i];
+		int at_end = 1;
+
+		at.art = p->art->ino;
+		at.tc = p->tc;
+		for (size_t j = 0; rc == 0 && j < p->nruns; j++) {
+			at.no = p->runs[j].no;
+			rc = runs_put_record(im->st, im->txn, &at,
+			    p->runs[j].packed, p->runs[j].len, &at_end);
+		}
+	}
+	for (struct pair *p = im->pairs; rc == 0 && p; p = p->next) {
+		int at_end[3] = { 1, 1, 1 };
+
+		at.art = p->art->ino;
+		at.tc = p->tc;
+		at.tc_ino = p->tc_ino;
+		for (size_t j = 0; rc == 0 && j < p->nruns; j++) {
+			at.no = p->runs[j].no;
+			at.ino = im->ino++;
+			rc = runs_put_node(im->st, im->txn, &at,
+			    p->runs[j].size, at_end);
+		}
+	}
+	free(order);
+	return rc;
 }
 
 static int
@@ -328,6 +410,9 @@ batch_forget(struct importer *im)
 
 	for (p = im->pairs; p; p = pn) {
 		pn = p->next;
+		for (size_t j = 0; j < p->nruns; j++)
+			free(p->runs[j].packed);
+		free(p->runs);
 		free(p->buf);
 		free(p);
 	}
@@ -390,6 +475,7 @@ batch_commit(struct importer *im)
 	im->part++;
 	snprintf(msg, sizeof(msg), "import %zu runs from %s%s", im->in_batch,
 	    im->path, im->part > 1 ? " (continued)" : "");
+	rc = record_runs(im);
 	for (struct pair *p = im->pairs; rc == 0 && p; p = p->next)
 		if ((rc = pair_flush(im, p)) == 0 && pair_runs(p) > 0)
 			rc = runs_dir_touch(im->st, im->txn, p->tc_ino, im->now);

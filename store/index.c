@@ -307,12 +307,39 @@ note_change(struct index *ix, MDB_txn *txn, uint64_t ino)
 	return lmdb_err(mdb_put(txn, ix->changes, &k, &v, 0), "change");
 }
 
+/*
+ * mdb_put, at the table's end while *at_end (MDB_APPEND); the first key
+ * that is not past the end clears it and is put the ordinary way.
+ */
+static int
+put_hinted(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v,
+    unsigned flags, int *at_end)
+{
+	int rc;
+
+	if (at_end && *at_end) {
+		if ((rc = mdb_put(txn, dbi, k, v, flags | MDB_APPEND)) !=
+		    MDB_KEYEXIST)
+			return rc;
+		*at_end = 0;
+	}
+	return mdb_put(txn, dbi, k, v, flags);
+}
+
 int
 index_node_put(struct index *ix, MDB_txn *txn, uint64_t ino,
     const struct node *n)
 {
+	return index_node_put_hint(ix, txn, ino, n, NULL);
+}
+
+int
+index_node_put_hint(struct index *ix, MDB_txn *txn, uint64_t ino,
+    const struct node *n, int *at_end)
+{
 	MDB_val k = { sizeof(ino), &ino }, v = { sizeof(*n), (void *)n };
-	int rc = lmdb_err(mdb_put(txn, ix->nodes, &k, &v, 0), "put node");
+	int rc = lmdb_err(put_hinted(txn, ix->nodes, &k, &v, 0, at_end),
+	    "put node");
 
 	if (rc == 0 && (n->flags & (NODE_MUTABLE | NODE_LIVE)))
 		rc = note_change(ix, txn, ino);
@@ -430,6 +457,13 @@ int
 index_link(struct index *ix, MDB_txn *txn, uint64_t dir, const char *name,
     uint64_t ino)
 {
+	return index_link_hint(ix, txn, dir, name, ino, NULL);
+}
+
+int
+index_link_hint(struct index *ix, MDB_txn *txn, uint64_t dir,
+    const char *name, uint64_t ino, int *at_end)
+{
 	char buf[8 + NAME_MAX_BYTES + 1];
 	uint64_t ck[2] = { htobe64(dir), htobe64(ino) };
 	MDB_val k, v = { sizeof(ino), &ino };
@@ -439,14 +473,16 @@ index_link(struct index *ix, MDB_txn *txn, uint64_t dir, const char *name,
 		return -ENAMETOOLONG;
 	k.mv_size = dirent_key(buf, dir, name);
 	k.mv_data = buf;
-	rc = mdb_put(txn, ix->dirents, &k, &v, MDB_NOOVERWRITE);
+	rc = put_hinted(txn, ix->dirents, &k, &v, MDB_NOOVERWRITE,
+	    at_end ? &at_end[0] : NULL);
 	if (rc)
 		return lmdb_err(rc, "link");
 	k.mv_size = sizeof(ck);
 	k.mv_data = ck;
 	v.mv_size = strlen(name);
 	v.mv_data = (void *)name;
-	return lmdb_err(mdb_put(txn, ix->children, &k, &v, 0), "link");
+	return lmdb_err(put_hinted(txn, ix->children, &k, &v, 0,
+	    at_end ? &at_end[1] : NULL), "link");
 }
 
 int
@@ -615,10 +651,19 @@ int
 index_put_raw(struct index *ix, MDB_txn *txn, enum index_table t,
     const void *key, size_t keylen, const void *val, size_t len, int noovw)
 {
+	return index_put_raw_hint(ix, txn, t, key, keylen, val, len, noovw,
+	    NULL);
+}
+
+int
+index_put_raw_hint(struct index *ix, MDB_txn *txn, enum index_table t,
+    const void *key, size_t keylen, const void *val, size_t len, int noovw,
+    int *at_end)
+{
 	MDB_val k = { keylen, (void *)key }, v = { len, (void *)val };
 
-	return lmdb_err(mdb_put(txn, table_dbi(ix, t), &k, &v,
-	    noovw ? MDB_NOOVERWRITE : 0), "put");
+	return lmdb_err(put_hinted(txn, table_dbi(ix, t), &k, &v,
+	    noovw ? MDB_NOOVERWRITE : 0, at_end), "put");
 }
 
 int

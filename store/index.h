@@ -183,6 +183,22 @@ int index_del_raw(struct index *ix, MDB_txn *txn, enum index_table t,
  */
 int index_put_raw(struct index *ix, MDB_txn *txn, enum index_table t,
     const void *key, size_t keylen, const void *val, size_t len, int noovw);
+
+/*
+ * The same puts for a writer that adds its keys in order (an import's
+ * batch, a test case at a time): while *at_end, the put goes at the
+ * table's end (MDB_APPEND: no search, and the page before is left full
+ * rather than split in half); the first key that is not past the end
+ * clears it, and that put and the rest are ordinary.  at_end NULL:
+ * ordinary; index_link_hint's two: the name's entry, the listing's.
+ */
+int index_put_raw_hint(struct index *ix, MDB_txn *txn, enum index_table t,
+    const void *key, size_t keylen, const void *val, size_t len, int noovw,
+    int *at_end);
+int index_node_put_hint(struct index *ix, MDB_txn *txn, uint64_t ino,
+    const struct node *n, int *at_end);
+int index_link_hint(struct index *ix, MDB_txn *txn, uint64_t dir,
+    const char *name, uint64_t ino, int *at_end);
 int index_get_raw(struct index *ix, MDB_txn *txn, enum index_table t,
     const void *key, size_t keylen, char **val, size_t *len);
 

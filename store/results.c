@@ -127,20 +127,37 @@ int
 runs_put(struct store *st, MDB_txn *txn, const struct run_place *at,
     const char *packed, size_t packed_len, uint64_t size)
 {
-	char key[8 + NAME_MAX_BYTES + 1 + 8], name[32];
-	uint64_t be = htobe64(at->no), abe = htobe64(at->art);
+	int rc = runs_put_record(st, txn, at, packed, packed_len, NULL);
+
+	return rc < 0 ? rc : runs_put_node(st, txn, at, size, NULL);
+}
+
+int
+runs_put_record(struct store *st, MDB_txn *txn, const struct run_place *at,
+    const char *packed, size_t packed_len, int *at_end)
+{
+	char key[8 + NAME_MAX_BYTES + 1 + 8];
+	uint64_t be = htobe64(at->no);
 	size_t plen = run_prefix(key, at->art, at->tc);
-	uint8_t d[DIGEST_LEN];
 	int rc;
 
 	memcpy(key + plen, &be, 8);
-	rc = index_put_raw(st->ix, txn, TAB_RUNS, key, plen + 8, packed,
-	    packed_len, 1);
+	rc = index_put_raw_hint(st->ix, txn, TAB_RUNS, key, plen + 8, packed,
+	    packed_len, 1, at_end);
 	if (rc == -EEXIST)
 		return store_seterr(-EEXIST, "run %llu of %s is already "
 		    "recorded", (unsigned long long)at->no, at->tc);
-	if (rc < 0)
-		return rc;
+	return rc;
+}
+
+int
+runs_put_node(struct store *st, MDB_txn *txn, const struct run_place *at,
+    uint64_t size, int *at_end)
+{
+	uint64_t be = htobe64(at->no), abe = htobe64(at->art);
+	uint8_t d[DIGEST_LEN];
+	char name[32];
+
 	/*
 	 * The run file is rendered from the index when it is opened: no
 	 * content object per run, which keeps a million runs cheap.  The
@@ -150,8 +167,8 @@ runs_put(struct store *st, MDB_txn *txn, const struct run_place *at,
 	memcpy(d, &be, 8);
 	memcpy(d + 8, &abe, 8);
 	memcpy(name + u64_digits(name, at->no, 6), ".json", 6);
-	return tree_put_node(st, txn, at->ino, at->tc_ino, name, NODE_RUN, 0,
-	    0444, size, at->now, d);
+	return tree_put_node_hint(st, txn, at->ino, at->tc_ino, name, NODE_RUN,
+	    0, 0444, size, at->now, d, at_end);
 }
 
 int

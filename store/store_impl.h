@@ -92,6 +92,11 @@ json_t *tree_artifact_manifest(struct store *st, MDB_txn *txn,
 int tree_put_node(struct store *st, MDB_txn *txn, uint64_t ino, uint64_t parent,
     const char *name, uint8_t kind, uint8_t flags, uint32_t mode,
     uint64_t size, int64_t mtime, const uint8_t *digest);
+/* The same, its three puts hinted (index_put_raw_hint): node, name, listing. */
+int tree_put_node_hint(struct store *st, MDB_txn *txn, uint64_t ino,
+    uint64_t parent, const char *name, uint8_t kind, uint8_t flags,
+    uint32_t mode, uint64_t size, int64_t mtime, const uint8_t *digest,
+    int *at_end);
 
 /* Queue one ledger commit writing files ([{path, sha256}]). */
 int outbox_queue(struct store *st, MDB_txn *txn,
@@ -187,6 +192,14 @@ int runs_dir_ensure(struct store *st, MDB_txn *txn, uint64_t dir,
     const char *name, int64_t now, uint64_t *next, uint64_t *ino);
 int runs_put(struct store *st, MDB_txn *txn, const struct run_place *at,
     const char *packed, size_t packed_len, uint64_t size);
+/*
+ * runs_put's two halves, for an import that makes each in the order of
+ * its table (index_put_raw_hint): the run's record, then its node.
+ */
+int runs_put_record(struct store *st, MDB_txn *txn, const struct run_place *at,
+    const char *packed, size_t packed_len, int *at_end);
+int runs_put_node(struct store *st, MDB_txn *txn, const struct run_place *at,
+    uint64_t size, int *at_end);
 int runs_dir_touch(struct store *st, MDB_txn *txn, uint64_t dir,
     int64_t now);
 

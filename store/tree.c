@@ -124,6 +124,16 @@ tree_put_node(struct store *st, MDB_txn *txn, uint64_t ino, uint64_t parent,
     const char *name, uint8_t kind, uint8_t flags, uint32_t mode,
     uint64_t size, int64_t mtime, const uint8_t *digest)
 {
+	return tree_put_node_hint(st, txn, ino, parent, name, kind, flags,
+	    mode, size, mtime, digest, NULL);
+}
+
+int
+tree_put_node_hint(struct store *st, MDB_txn *txn, uint64_t ino,
+    uint64_t parent, const char *name, uint8_t kind, uint8_t flags,
+    uint32_t mode, uint64_t size, int64_t mtime, const uint8_t *digest,
+    int *at_end)
+{
 	struct node n = { 0 };
 	int rc;
 
@@ -136,9 +146,10 @@ tree_put_node(struct store *st, MDB_txn *txn, uint64_t ino, uint64_t parent,
 	n.nlink = kind == NODE_DIR || kind == NODE_INCOMING ? 2 : 1;
 	if (digest)
 		memcpy(n.digest, digest, DIGEST_LEN);
-	rc = index_node_put(st->ix, txn, ino, &n);
+	rc = index_node_put_hint(st->ix, txn, ino, &n, at_end);
 	if (rc == 0 && name)
-		rc = index_link(st->ix, txn, parent, name, ino);
+		rc = index_link_hint(st->ix, txn, parent, name, ino,
+		    at_end ? at_end + 1 : NULL);
 	return rc;
 }
 

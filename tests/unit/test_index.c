@@ -128,6 +128,65 @@ test_queue(void **state)
 		assert_memory_equal(json, "{\"c\":3}\0abcde", 14);
 		free(json);
 	}
+	/* those up to 2 counted, then gone; 3 stays */
+	assert_int_equal(index_queue_count_upto(ix, txn, 2, &count), 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(index_queue_del_upto(ix, txn, 2, &count), 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(index_queue_count(ix, txn, &count), 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(index_queue_del_upto(ix, txn, 9, &count), 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(index_queue_from(ix, txn, 0, &seq, &json, &len),
+	    -ENOENT);
+	assert_int_equal(index_commit(txn), 0);
+	index_close(ix);
+	tmpdir_free(dir);
+}
+
+/* Hinted puts: at the end while they can, the ordinary way after. */
+static void
+test_hinted_puts(void **state)
+{
+	const char *keys[] = { "b", "c", "a", "d" };
+	char *dir = tmpdir_new(), *val;
+	struct index *ix;
+	struct node n = { 0 };
+	MDB_txn *txn;
+	int at_end = 1, link_end[2] = { 1, 1 };
+	uint64_t ino;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(index_open(&ix, dir, 1), 0);
+	assert_int_equal(index_begin(ix, 0, &txn), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(index_put_raw_hint(ix, txn, TAB_RUNS, keys[i],
+		    1, keys[i], 1, 1, &at_end), 0);
+		/* past the end until "a", which is not */
+		assert_int_equal(at_end, i < 2);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(index_get_raw(ix, txn, TAB_RUNS, keys[i], 1,
+		    &val, &len), 0);
+		assert_memory_equal(val, keys[i], 1);
+		free(val);
+	}
+	/* a key already there is refused, at the end or not */
+	at_end = 1;
+	assert_int_equal(index_put_raw_hint(ix, txn, TAB_RUNS, "d", 1, "x", 1,
+	    1, &at_end), -EEXIST);
+	assert_int_equal(at_end, 0);
+	assert_int_equal(index_put_raw_hint(ix, txn, TAB_RUNS, "b", 1, "x", 1,
+	    1, &at_end), -EEXIST);
+	n.kind = NODE_FILE;
+	assert_int_equal(index_node_put_hint(ix, txn, 500, &n, &at_end), 0);
+	assert_int_equal(index_link_hint(ix, txn, INO_ROOT, "x", 500,
+	    link_end), 0);
+	assert_int_equal(index_link_hint(ix, txn, INO_ROOT, "x", 501,
+	    link_end), -EEXIST);
+	assert_int_equal(index_lookup(ix, txn, INO_ROOT, "x", &ino), 0);
+	assert_int_equal(ino, 500);
 	assert_int_equal(index_commit(txn), 0);
 	index_close(ix);
 	tmpdir_free(dir);
@@ -139,6 +198,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tree),
 		cmocka_unit_test(test_queue),
+		cmocka_unit_test(test_hinted_puts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
