@@ -33,6 +33,7 @@
 struct arena {
 	char *mem;
 	size_t used;
+	size_t spilled;		/* the line's allocations malloc made */
 };
 
 static __thread struct arena *arena_now;
@@ -49,6 +50,8 @@ arena_malloc(size_t n)
 		a->used += n;
 		return p;
 	}
+	if (a)
+		a->spilled++;
 	return malloc(n);
 }
 
@@ -78,24 +81,26 @@ import_read_prepare(void)
 
 /*
  * What an import keeps of a run (see run_complete): the record as given
- * (rec, len bytes), the stamp, and "run": for the number to come.  Made by
- * hand, since every part of it is JSON already: rendering a run costs as
- * much as parsing it.
+ * (rec, len bytes), the stamp, and "run": for the number to come, into t
+ * (kept_len's bytes and a NUL).  Made by hand, since every part of it is
+ * JSON already: rendering a run costs as much as parsing it.
  */
-static char *
-kept_text(const char *stamp_text, const char *rec, size_t len)
+static size_t
+kept_len(const char *stamp_text, size_t len)
+{
+	return KEPT_REC_AT + len + 1 + strlen(stamp_text) + 7;
+}
+
+static void
+kept_write(char *t, const char *stamp_text, const char *rec, size_t len)
 {
 	size_t sl = strlen(stamp_text);
-	char *t = malloc(10 + len + 1 + sl + 7 + 1);
 
-	if (!t)
-		return NULL;
 	memcpy(t, "{\"record\":", KEPT_REC_AT);
 	memcpy(t + KEPT_REC_AT, rec, len);
 	t[KEPT_REC_AT + len] = ',';
 	memcpy(t + KEPT_REC_AT + 1 + len, stamp_text, sl);
 	memcpy(t + KEPT_REC_AT + 1 + len + sl, ",\"run\":", 8);	/* and NUL */
-	return t;
 }
 
 /*
@@ -113,21 +118,20 @@ line_pack(const struct import_how *how, const char *artifact,
 	struct run_head h = { result_outcome_code(v->outcome),
 	    time_parse_iso(json_string_value(json_object_get(how->stamp,
 	    "recorded"))), { 0 } };
-	char *kept;
+	size_t kl = kept_len(how->stamp_text, len);
 	int rc;
 
 	for (int i = 0; i < 4; i++)
 		h.str[i] = run_view_get(v, keys[i]);
-	if (!(l->size1 = run_view_text_len(v, obj, how->stamp, 1)) ||
-	    !(kept = kept_text(how->stamp_text, rec, len)))
+	if (!(l->size1 = run_view_text_len(v, obj, how->stamp, 1)))
 		return -ENOMEM;
-	rc = run_pack_head(&h, kept, IMPORT_NO_ROOM, &l->packed,
-	    &l->packed_len);
-	l->json_at = l->packed_len - strlen(kept);
-	l->rec_len = len;
-	free(kept);
-	if (rc < 0)
+	/* the kept JSON written in place, after the head */
+	if ((rc = run_pack_head(&h, NULL, kl, IMPORT_NO_ROOM, &l->packed,
+	    &l->packed_len)) < 0)
 		return rc;
+	l->json_at = l->packed_len - kl;
+	kept_write(l->packed + l->json_at, how->stamp_text, rec, len);
+	l->rec_len = len;
 	l->artifact = strdup(artifact);
 	l->tc = strdup(v->testcase);
 	l->outcome = h.outcome;
@@ -163,9 +167,15 @@ import_parse(const struct import_how *how, const char *line, size_t len,
 		if ((rc = result_view(fname, obj, &v)) == 0)
 			rc = line_pack(how, artifact, &v, obj, line, len, l);
 	}
-	json_decref(obj);
+	/*
+	 * What lives in the arena goes with its reset: json_decref only
+	 * walks the line's values to free nothing (a tenth of the parse),
+	 * unless some of them came from malloc.
+	 */
+	if (arena->spilled)
+		json_decref(obj);
 	arena_now = NULL;
-	arena->used = 0;
+	arena->used = arena->spilled = 0;
 	if (rc < 0)
 		l->why = strdup(rc == -ENOMEM ? "out of memory" :
 		    store_errmsg());
@@ -313,7 +323,7 @@ static void *
 parser(void *arg)
 {
 	struct import_reader *r = arg;
-	struct arena arena = { malloc(ARENA_BYTES), 0 };
+	struct arena arena = { malloc(ARENA_BYTES), 0, 0 };
 	struct chunk *c;
 	int rc = 0;
 

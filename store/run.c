@@ -37,14 +37,14 @@ run_pack(json_t *run, const char *json, size_t room, char **out,
 
 	for (int i = 0; i < 4; i++)
 		h.str[i] = json_string_value(json_object_get(run, keys[i]));
-	return run_pack_head(&h, json, room, out, len);
+	return run_pack_head(&h, json, strlen(json), room, out, len);
 }
 
 int
-run_pack_head(const struct run_head *h, const char *json, size_t room,
-    char **out, size_t *len)
+run_pack_head(const struct run_head *h, const char *json, size_t jl,
+    size_t room, char **out, size_t *len)
 {
-	size_t l[4], jl = strlen(json), total = 2 + 1 + 8 + 8 + 4 + jl, o;
+	size_t l[4], total = 2 + 1 + 8 + 8 + 4 + jl, o;
 	char *b;
 
 	for (int i = 0; i < 4; i++) {
@@ -71,7 +71,8 @@ run_pack_head(const struct run_head *h, const char *json, size_t room,
 		o += l[i];
 		b[o++] = '\0';
 	}
-	memcpy(b + o, json, jl);
+	if (json)
+		memcpy(b + o, json, jl);
 	*out = b;
 	*len = total;
 	return 0;

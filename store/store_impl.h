@@ -163,9 +163,13 @@ struct run_head {
 /* room: bytes more to allocate, for JSON still to be added at the end */
 int run_pack(json_t *run, const char *json, size_t room, char **out,
     size_t *len);
-/* The same from the head (run_pack takes it from the run's fields). */
-int run_pack_head(const struct run_head *h, const char *json, size_t room,
-    char **out, size_t *len);
+/*
+ * The same from the head (run_pack takes it from the run's fields), and
+ * jl bytes of JSON: json's, or (json NULL) left for the caller to write
+ * at the end, *len - jl bytes into *out.
+ */
+int run_pack_head(const struct run_head *h, const char *json, size_t jl,
+    size_t room, char **out, size_t *len);
 int run_unpack(const char *rec, size_t len, struct run_summary *s);
 
 /* Runs: insert one (results.c), the nodes an artifact needs for them. */
