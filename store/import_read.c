@@ -122,7 +122,7 @@ line_pack(const struct import_how *how, const char *artifact,
 	int rc;
 
 	for (int i = 0; i < 4; i++)
-		h.str[i] = run_view_get(v, keys[i]);
+		h.str[i] = result_view_get(v, keys[i]);
 	if (!(l->size1 = run_view_text_len(v, obj, how->stamp, 1)))
 		return -ENOMEM;
 	/* the kept JSON written in place, after the head */

@@ -64,7 +64,7 @@ void ledger_batch_free(struct ledger *lg);
 int ledger_batch_keep(struct ledger *lg, const git_oid *oid);
 /*
  * The objects ids names (nids, some maybe twice), read from from, as one
- * new pack of the ledger (ledger_pack.c).  0, or < 0 with the message set.
+ * new pack of the ledger (ledger_packfile.c).  0, or < 0 with the message set.
  */
 int ledger_pack_write(struct ledger *lg, git_odb *from, const git_oid *ids,
     size_t nids);

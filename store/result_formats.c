@@ -116,7 +116,7 @@ result_view(const char *filename, json_t *rec, struct run_view *v)
 	for (size_t i = 0; i < sizeof(copied) / sizeof(*copied); i++) {
 		json_t *val = json_object_get(rec, copied[i][0]);
 
-		if (json_is_string(val) && !run_view_get(v, copied[i][1])) {
+		if (json_is_string(val) && !result_view_get(v, copied[i][1])) {
 			v->key[v->ncopied] = copied[i][1];
 			v->value[v->ncopied++] = val;
 		}
@@ -125,7 +125,7 @@ result_view(const char *filename, json_t *rec, struct run_view *v)
 }
 
 const char *
-run_view_get(const struct run_view *v, const char *key)
+result_view_get(const struct run_view *v, const char *key)
 {
 	for (size_t i = 0; i < v->ncopied; i++)
 		if (strcmp(v->key[i], key) == 0)

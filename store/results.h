@@ -51,7 +51,7 @@ struct run_view {
 int result_view(const char *filename, json_t *rec, struct run_view *v);
 
 /* The string the run has for key ("pod", ...), or NULL. */
-const char *run_view_get(const struct run_view *v, const char *key);
+const char *result_view_get(const struct run_view *v, const char *key);
 
 /* An outcome as the index keeps it (run_pack): PASS, FAIL, ERROR, SKIP. */
 enum { RESULT_FAIL = 0, RESULT_PASS = 1, RESULT_ERROR = 2, RESULT_SKIP = 3 };

@@ -333,8 +333,8 @@ test_text_len(void **state)
 			struct run_view v;
 
 			assert_int_equal(result_view("r.json", rec, &v), 0);
-			assert_string_equal(run_view_get(&v, "pod"), "a");
-			assert_null(run_view_get(&v, "version"));	/* no string */
+			assert_string_equal(result_view_get(&v, "pod"), "a");
+			assert_null(result_view_get(&v, "version"));	/* no string */
 			assert_string_equal(v.outcome, "SKIP");
 		}
 		json_decref(runs);
