@@ -1,6 +1,6 @@
 /*
- * ledger_impl.h - what ledger.c shares with ledger_pack.c: the ledger's
- * state and its libgit2 error helper.  Not for the rest of store/.
+ * ledger_impl.h - what the ledger's modules (ledger*.c) share: the
+ * ledger's state and its libgit2 error helper.  Not for the rest of store/.
  */
 #ifndef RELFS_LEDGER_IMPL_H
 #define RELFS_LEDGER_IMPL_H
