@@ -295,8 +295,6 @@ group_add(struct ledger *lg, const struct ledger_change *changes,
 		    lg->mp->write(lg->mp, &u->id, changes[i].data,
 		    changes[i].len, GIT_OBJECT_BLOB) < 0))
 			return ledger_git_fail("could not write a blob");
-		if (!u->remove && (rc = ledger_batch_keep(lg, &u->id)) < 0)
-			return rc;
 		if (!(u->path = strdup(path)))
 			return -ENOMEM;
 		u->order = lg->ngups++;
@@ -509,6 +507,13 @@ ledger_group_flush(struct ledger *lg, const struct ledger_tag *tags,
 			git_tree_entry_free(e);
 			ups[n].action = GIT_TREE_UPDATE_REMOVE;
 		} else {
+			/*
+			 * Only the blob a path ends with goes into the pack: one
+			 * a later change of the group replaced is in no commit
+			 * (git fsck: a dangling blob).
+			 */
+			if ((rc = ledger_batch_keep(lg, &u->id)) < 0)
+				goto out;
 			ups[n].action = GIT_TREE_UPDATE_UPSERT;
 			ups[n].id = u->id;
 			ups[n].filemode = GIT_FILEMODE_BLOB;

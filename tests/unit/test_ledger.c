@@ -493,9 +493,10 @@ test_pack_written(void **state)
 	size_t big = 3 << 20, len;
 	char *dir = tmpdir_new(), path[4096], out[4096], *text = malloc(big),
 	    *buf, *report = NULL, cmd[13000];
-	struct ledger_change ch[3] = {
+	struct ledger_change ch[4] = {
 		{ "runs/p/v/t/000001.json", text, big, 0 },
 		{ "runs/p/v/u/000001.json", text, big, 0 },
+		{ "runs/p/v/t/000002.json", "{\"old\": 1}\n", 12, 0 },
 		{ "runs/p/v/t/000002.json", "{}\n", 3, 0 },
 	};
 	struct ledger *lg;
@@ -512,7 +513,7 @@ test_pack_written(void **state)
 	assert_int_equal(ledger_open(&lg, path), 0);
 	assert_int_equal(count_packs(path), 0);
 	assert_int_equal(ledger_batch_begin(lg), 0);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		assert_int_equal(ledger_commit(lg, &ch[i], 1, NULL, 0, &bob,
 		    1700000000, "run", (uint64_t)i + 1), 0);
 	assert_int_equal(ledger_batch_end(lg), 0);
@@ -525,11 +526,15 @@ test_pack_written(void **state)
 	}
 	assert_file(lg, "runs/p/v/t/000002.json", "{}\n");
 	/*
-	 * the big blob once: 1 commit, 2 blobs, 13 trees (the root, runs,
-	 * p, h(v), v, then h(t), t, t/0, t/0/00 and the same for u)
+	 * the big blob once, and not the one t/000002.json had before the
+	 * last change of the commit: 1 commit, 2 blobs, 13 trees (the root,
+	 * runs, p, h(v), v, then h(t), t, t/0, t/0/00 and the same for u);
+	 * nothing dangles
 	 */
 	git_out(path, "count-objects -v | grep in-pack", out, sizeof(out));
 	assert_string_equal(out, "in-pack: 16\n");
+	git_out(path, "fsck --dangling 2>&1", out, sizeof(out));
+	assert_null(strstr(out, "dangling"));
 	/* the index is git's own, byte for byte */
 	snprintf(cmd, sizeof(cmd), "cd %s/objects/pack && git index-pack "
 	    "-o %s/check.idx pack-*.pack >/dev/null && cmp %s/check.idx "
