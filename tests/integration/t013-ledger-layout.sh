@@ -18,6 +18,17 @@ snapshot() {
 	unmount_store
 }
 fresh() { rm -rf "$STORE"; tar -xzf "$FIXTURE" -C "$T"; }
+pending() { "$RELCTL" --json ledger "$STORE" | jq .pending; }
+# the ledger's lock this shell holds (fd 9) given up; the daemon's queue
+# then empties by itself (10 s at most)
+unlock_and_wait() {
+	flock -u 9
+	exec 9>&-
+	for _ in $(seq 100); do
+		[ "$(pending)" = 0 ] && break
+		sleep 0.1
+	done
+}
 
 fresh
 check_eq "the old store is in layout 1" 1 "$(G show HEAD:store.json | jq .format)"
@@ -156,19 +167,14 @@ flock 9
 for i in $(seq 300); do
 	echo '{"case_name": "gather", "criteria": "PASS"}' >"$MNT/artifacts/apex/1.0/results/g$i.json"
 done
-check_eq "300 changes wait for the ledger" 300 "$("$RELCTL" --json ledger "$STORE" | jq .pending)"
+check_eq "300 changes wait for the ledger" 300 "$(pending)"
 kill -9 "$(pgrep -f "relfs $STORE $MNT")"
 fusermount3 -uz "$MNT"
 mount_store
 sleep 0.5
-check_eq "still queued while the lock is held" 300 "$("$RELCTL" --json ledger "$STORE" | jq .pending)"
-flock -u 9
-exec 9>&-
-for _ in $(seq 100); do
-	[ "$("$RELCTL" --json ledger "$STORE" | jq .pending)" = 0 ] && break
-	sleep 0.1
-done
-check_eq "all are written without another change" 0 "$("$RELCTL" --json ledger "$STORE" | jq .pending)"
+check_eq "still queued while the lock is held" 300 "$(pending)"
+unlock_and_wait
+check_eq "all are written without another change" 0 "$(pending)"
 check_eq "each run is in the ledger" 300 \
 	"$(G ls-tree -r --name-only HEAD runs/ | grep -c '/gather/.*\.json$')"
 check_eq "in the changes' order, each once" "$(seq 300 | xargs)" \
@@ -187,15 +193,10 @@ flock 9
 for i in $(seq 5); do
 	echo '{"case_name": "again", "criteria": "PASS"}' >"$MNT/artifacts/apex/1.0/results/a$i.json"
 done
-check_eq "5 changes wait" 5 "$("$RELCTL" --json ledger "$STORE" | jq .pending)"
+check_eq "5 changes wait" 5 "$(pending)"
 cp -a "$STORE/index" "$T/index.queued"	# nothing writes it meanwhile
-flock -u 9
-exec 9>&-
-for _ in $(seq 100); do
-	[ "$("$RELCTL" --json ledger "$STORE" | jq .pending)" = 0 ] && break
-	sleep 0.1
-done
-check_eq "they are written and leave the queue" 0 "$("$RELCTL" --json ledger "$STORE" | jq .pending)"
+unlock_and_wait
+check_eq "they are written and leave the queue" 0 "$(pending)"
 unmount_store
 commits=$(G rev-list --count HEAD)
 rm -rf "$STORE/index"
@@ -205,6 +206,6 @@ check_eq "the index holds them queued again" 5 \
 	"$(mdb_stat -s queue "$STORE/index" | sed -n 's/^ *Entries: //p')"
 check_exit "the next drain" 0 "$RELCTL" ledger --sync "$STORE"
 check_eq "writes none of them again" "$commits" "$(G rev-list --count HEAD)"
-check_eq "and empties the queue" 0 "$("$RELCTL" --json ledger "$STORE" | jq .pending)"
+check_eq "and empties the queue" 0 "$(pending)"
 check_eq "verify agrees" "verify: ok" "$("$RELCTL" verify "$STORE" | tail -1)"
 finish
