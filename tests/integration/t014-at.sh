@@ -69,6 +69,11 @@ moment		# 3: fuel/2 waived into daily; fuel/1 approved into weekly
 rm "$M/stages/daily/fuel/1"
 echo 'lab move' >"$M/stages/weekly/hold"
 moment		# 4: revoked from daily (and weekly with it); weekly held
+# A release's directories in at/ take the time of its record's last
+# change, where the live tree's take their last entry's (README, Known
+# limits): the release and its freeze go in within one second, from the
+# start of one.
+sleep "$(echo "1 - $(date +%N) / 1000000000" | bc -l)"
 mkdir "$M/scenarios/os-nosdn-nofeature-ha" "$M/releases/2027.1"
 echo '{"target": "2099-01-01T00:00:00Z", "stage": "daily"}' >"$M/releases/2027.1/release.json"
 echo 'owner: fuel' >"$M/releases/2027.1/participants/os-nosdn-nofeature-ha"
