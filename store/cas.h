@@ -35,7 +35,7 @@ int cas_put_buf(struct cas *cas, const void *buf, size_t len,
 /* Open an object read-only; *fd is the caller's to close. -ENOENT if absent. */
 int cas_open_object(struct cas *cas, const uint8_t d[DIGEST_LEN], int *fd);
 
-/* Read a small object whole (at most max bytes) into a NUL-terminated buffer. */
+/* Read a small object whole (at most max bytes), NUL-terminated. */
 int cas_read_all(struct cas *cas, const uint8_t d[DIGEST_LEN], size_t max,
     char **buf, size_t *len);
 
