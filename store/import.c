@@ -535,6 +535,7 @@ stamp_make(struct importer *im)
 	json_t *stamp;
 
 	time_iso(when, im->now);
+	im->how.recorded = im->now;
 	im->how.stamp = stamp = json_pack("{s:s,s:s,s:I}", "recorded", when,
 	    "user", im->who->name, "uid", (json_int_t)im->who->uid);
 	t = stamp ? json_dumps(stamp, JSON_COMPACT | JSON_SORT_KEYS) : NULL;

@@ -113,16 +113,13 @@ line_pack(const struct import_how *how, const char *artifact,
     const struct run_view *v, json_t *obj, const char *rec, size_t len,
     struct import_line *l)
 {
-	static const char *keys[] = { "pod", "installer", "scenario",
-	    "platform" };
-	struct run_head h = { result_outcome_code(v->outcome),
-	    time_parse_iso(json_string_value(json_object_get(how->stamp,
-	    "recorded"))), { 0 } };
+	struct run_head h = { result_outcome_code(v->outcome), how->recorded,
+	    { 0 } };
 	size_t kl = kept_len(how->stamp_text, len);
 	int rc;
 
 	for (int i = 0; i < 4; i++)
-		h.str[i] = result_view_get(v, keys[i]);
+		h.str[i] = result_view_get(v, run_head_keys[i]);
 	if (!(l->size1 = run_view_text_len(v, obj, how->stamp, 1)))
 		return -ENOMEM;
 	/* the kept JSON written in place, after the head */

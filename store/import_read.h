@@ -36,6 +36,7 @@ struct import_line {
 struct import_how {
 	json_t *stamp;		/* recorded, user, uid */
 	const char *stamp_text;	/* the same in JSON, without its braces */
+	int64_t recorded;	/* the stamp's time */
 	const char *artifact;	/* "p/v" for a record naming none, or NULL */
 };
 

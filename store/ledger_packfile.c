@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "ledger_impl.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
@@ -113,10 +114,9 @@ pack_object(struct pack_out *o, git_object_t type, const void *data,
 static void
 be32(unsigned char *p, uint64_t v)
 {
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
+	uint32_t be = htobe32((uint32_t)v);
+
+	memcpy(p, &be, 4);
 }
 
 /* The index of the n objects id names (in order), into o's fresh file. */

@@ -25,18 +25,20 @@
  */
 #define RUN_MAGIC "R2"
 
+const char *const run_head_keys[4] = { "pod", "installer", "scenario",
+    "platform" };
+
 int
 run_pack(json_t *run, const char *json, size_t room, char **out,
     size_t *len)
 {
-	static const char *keys[] = { "pod", "installer", "scenario",
-	    "platform" };
 	struct run_head h = { result_outcome_code(json_string_value(
 	    json_object_get(run, "outcome"))), time_parse_iso(
 	    json_string_value(json_object_get(run, "recorded"))), { 0 } };
 
 	for (int i = 0; i < 4; i++)
-		h.str[i] = json_string_value(json_object_get(run, keys[i]));
+		h.str[i] = json_string_value(json_object_get(run,
+		    run_head_keys[i]));
 	return run_pack_head(&h, json, strlen(json), room, out, len);
 }
 

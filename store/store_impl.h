@@ -157,8 +157,11 @@ struct run_summary {
 struct run_head {
 	int outcome;		/* RESULT_PASS, ... */
 	int64_t time;
-	const char *str[4];	/* pod, installer, scenario, platform, or NULL */
+	const char *str[4];	/* the run's run_head_keys, or NULL */
 };
+
+/* The run fields a head keeps: pod, installer, scenario, platform. */
+extern const char *const run_head_keys[4];
 
 /* room: bytes more to allocate, for JSON still to be added at the end */
 int run_pack(json_t *run, const char *json, size_t room, char **out,
